@@ -1,0 +1,70 @@
+/**
+ * The seam between the agent and whatever runs job code.
+ *
+ * Today: a pool of worker threads, each with an in-memory WASI preview1 host.
+ * Later (sandbox hardening): a separate executor process, fuel metering and
+ * memory caps — behind this same interface.
+ */
+import type { ErrorCode } from '../../protocol/errors.ts'
+
+export interface RunLimits {
+  /** Wall-clock deadline for the run, enforced from outside the worker. */
+  timeoutMs: number
+  /** Cap on stdout bytes; exceeding it ends the job with `output_limit`. */
+  outputBytes: number
+  /** Cap on stderr bytes kept (the rest is dropped, not an error). */
+  stderrBytes: number
+}
+
+export interface RunRequest {
+  jobId: string
+  /** sha256 hex of the module bytes; the module must have been `load`ed first. */
+  module: string
+  input: Uint8Array
+  limits: RunLimits
+}
+
+export type RunOutcome =
+  | { status: 'ok'; output: Uint8Array; fuel: number; durationMs: number }
+  | {
+      status: 'error'
+      code: ErrorCode
+      message: string
+      stderr: string
+      fuel: number
+      durationMs: number
+    }
+
+/** What a module needs to run as a job, found out once when it is loaded. */
+export interface ModuleInfo {
+  sha256: string
+  /** `wasi-command`: a core module exporting `_start`. */
+  kind: 'wasi-command'
+  /** Imports the module declares, as `module.name`. */
+  imports: string[]
+}
+
+export interface ExecutorStats {
+  workers: number
+  running: number
+  queued: number
+  completed: number
+  failed: number
+  /** Workers replaced after a deadline or a crash. */
+  restarts: number
+}
+
+export interface Executor {
+  /** Number of jobs that can run at once. */
+  readonly slots: number
+  /**
+   * Checks a compiled module (WASI command? allowed imports only?) and makes it
+   * available to every worker. Throws a JobError with `not_a_command` or
+   * `link_error` when it cannot run as a job.
+   */
+  load(sha256: string, module: WebAssembly.Module): Promise<ModuleInfo>
+  /** Runs one job. Never rejects for job faults: those come back as an error outcome. */
+  run(request: RunRequest): Promise<RunOutcome>
+  stats(): ExecutorStats
+  close(): Promise<void>
+}

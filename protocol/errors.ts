@@ -1,0 +1,98 @@
+/**
+ * One error type for the whole mesh, viem-style: a short message, optional
+ * details, an optional cause, and a stable machine-readable `code`.
+ *
+ * The codes below are part of the public contract: they travel in job
+ * results (`{status:"error", error:{code, message}}`) and scripts match on them.
+ */
+
+/** Codes a job result can carry, and codes of local errors. Extend; never rename. */
+export const ErrorCode = {
+  // bad input at the boundary
+  invalidJson: 'invalid_json',
+  invalidField: 'invalid_field',
+  tooLarge: 'too_large',
+  // modules
+  moduleNotFound: 'module_not_found',
+  moduleHashMismatch: 'module_hash_mismatch',
+  invalidModule: 'invalid_module',
+  notACommand: 'not_a_command',
+  linkError: 'link_error',
+  // execution
+  trap: 'trap',
+  exitNonZero: 'exit_nonzero',
+  deadline: 'deadline',
+  outputLimit: 'output_limit',
+  // market
+  noAgents: 'no_agents',
+  agentFailed: 'agent_failed',
+  badSignature: 'bad_signature',
+  rejected: 'rejected',
+  overloaded: 'overloaded',
+  // local
+  internal: 'internal',
+  closed: 'closed',
+  usage: 'usage',
+} as const
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** Error codes after which a job is retried on another agent (the agent, not the job, is at fault). */
+const RETRYABLE: ReadonlySet<string> = new Set<ErrorCode>([
+  ErrorCode.overloaded,
+  ErrorCode.internal,
+  ErrorCode.closed,
+  ErrorCode.rejected,
+])
+
+export function isRetryableCode(code: string): boolean {
+  return RETRYABLE.has(code)
+}
+
+export interface FogmeshErrorOptions {
+  details?: string | undefined
+  cause?: unknown
+}
+
+export class FogmeshError extends Error {
+  override name = 'FogmeshError'
+  readonly code: ErrorCode
+  readonly shortMessage: string
+  readonly details: string | undefined
+
+  constructor(code: ErrorCode, shortMessage: string, options: FogmeshErrorOptions = {}) {
+    super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
+      cause: options.cause,
+    })
+    this.code = code
+    this.shortMessage = shortMessage
+    this.details = options.details
+  }
+
+  /** The `{code, message}` object that travels in an error result. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.shortMessage }
+  }
+}
+
+/** A message from the network (or a CLI argument) failed validation. `field` names what was wrong. */
+export class ValidationError extends FogmeshError {
+  override name = 'ValidationError'
+  readonly field: string
+  constructor(field: string, expected: string, options: FogmeshErrorOptions & { code?: ErrorCode } = {}) {
+    super(options.code ?? ErrorCode.invalidField, field ? `${field}: expected ${expected}` : expected, options)
+    this.field = field
+  }
+}
+
+/** A job ended without a result: carries the code that goes into the error result. */
+export class JobError extends FogmeshError {
+  override name = 'JobError'
+}
+
+/** Turns anything thrown into a FogmeshError without leaking stack traces to the network. */
+export function toFogmeshError(err: unknown, fallback: ErrorCode = ErrorCode.internal): FogmeshError {
+  if (err instanceof FogmeshError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new FogmeshError(fallback, message.split('\n')[0] ?? 'unknown error', { cause: err })
+}
