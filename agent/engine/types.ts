@@ -63,7 +63,12 @@ export interface Executor {
    * `link_error` when it cannot run as a job.
    */
   load(sha256: string, module: WebAssembly.Module): Promise<ModuleInfo>
-  /** Runs one job. Never rejects for job faults: those come back as an error outcome. */
+  /**
+   * Runs one job. Never rejects for job faults: those come back as an error
+   * outcome. Rejects (with a JobError) only when the job is not taken at all:
+   * `overloaded` (queue full), `closed`, `module_not_found` (not `load`ed) or
+   * `invalid_field` (bad limits).
+   */
   run(request: RunRequest): Promise<RunOutcome>
   stats(): ExecutorStats
   close(): Promise<void>

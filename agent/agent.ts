@@ -1,0 +1,301 @@
+/**
+ * An agent: joins the mesh, bids on offers it is eligible for, runs the jobs
+ * assigned to it on its executor, and returns signed results.
+ *
+ * Each message kind has one handler (`onOffer`, `onAssign`); options are
+ * merged with defaults once; the agent emits events and never logs.
+ */
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { arch, availableParallelism, platform, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
+import { ineligibility } from '../protocol/eligibility.ts'
+import { assignSchema, MAX_MODULE_BYTES, offerSchema, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
+import { signResult } from '../protocol/signature.ts'
+import { topics } from '../protocol/topics.ts'
+import { connect, type Connection } from '../protocol/transport.ts'
+import { decodeJson } from '../protocol/validate.ts'
+import { VERSION } from '../protocol/version.ts'
+import { createWorkerPool } from './engine/worker-pool.ts'
+import type { Executor, RunOutcome } from './engine/types.ts'
+import { loadOrCreateIdentity, type Identity } from './identity.ts'
+import { ModuleStore } from './module-store.ts'
+import { Advertiser, offlinePresence } from './presence.ts'
+import { RecentSet } from '../protocol/recent-set.ts'
+
+export interface AgentOptions {
+  /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. */
+  broker: string
+  /** Where the identity and the module cache live. */
+  dataDir: string
+  name?: string
+  labels?: Record<string, string>
+  /** Price per job, in the mesh token's smallest unit. */
+  pricePerJob?: number
+  /** Jobs run at once; default: the device's cores. */
+  slots?: number
+  /** Jobs waiting beyond the running ones before new ones are refused as `overloaded`. */
+  queueLimit?: number
+  heartbeatMs?: number
+  /** How long a bid holds (the lease the requester may use without a new auction). */
+  leaseMs?: number
+  /** Largest limits this agent accepts, and the defaults for jobs that set none. */
+  maxTimeoutMs?: number
+  defaultTimeoutMs?: number
+  maxOutputBytes?: number
+  maxInputBytes?: number
+  maxModuleBytes?: number
+  moduleFetchTimeoutMs?: number
+  /** An executor to use instead of the default worker pool (it is closed with the agent). */
+  executor?: Executor
+}
+
+const DEFAULTS = {
+  name: 'agent',
+  labels: {} as Record<string, string>,
+  pricePerJob: 1,
+  heartbeatMs: 1000,
+  leaseMs: 30_000,
+  maxTimeoutMs: 60_000,
+  defaultTimeoutMs: 10_000,
+  maxOutputBytes: 1024 * 1024,
+  maxInputBytes: 1024 * 1024,
+  maxModuleBytes: MAX_MODULE_BYTES,
+  moduleFetchTimeoutMs: 1500,
+}
+
+export interface AgentStats {
+  jobsOk: number
+  jobsFailed: number
+  bids: number
+  rejectedMessages: number
+  running: number
+  queued: number
+}
+
+export interface AgentEvents {
+  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string; durationMs: number }]
+  /** A message from the network that failed validation (it was dropped, nothing broke). */
+  rejected: [{ topic: string; code: string; message: string }]
+  connection: [{ connected: boolean }]
+}
+
+export class Agent extends EventEmitter<AgentEvents> {
+  readonly id: string
+  readonly publicKey: string
+  readonly name: string
+  private readonly opts: typeof DEFAULTS & AgentOptions & { slots: number; queueLimit: number }
+  private readonly since = Date.now()
+  private readonly seen = new RecentSet(50_000)
+  private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
+  private pendingModules = 0
+  private closing = false
+
+  private constructor(
+    private readonly identity: Identity,
+    private readonly conn: Connection,
+    private readonly executor: Executor,
+    private readonly modules: ModuleStore,
+    opts: Agent['opts'],
+  ) {
+    super()
+    this.id = identity.id
+    this.publicKey = identity.publicKeyHex
+    this.name = opts.name
+    this.opts = opts
+  }
+
+  static async start(options: AgentOptions): Promise<Agent> {
+    const merged = { ...DEFAULTS, ...stripUndefined(options), broker: options.broker, dataDir: options.dataDir }
+    const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
+    const opts = { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
+    const identity = loadOrCreateIdentity(opts.dataDir)
+    const executor = opts.executor ?? createWorkerPool({ size: slots, queueLimit: opts.queueLimit })
+    let conn: Connection
+    try {
+      conn = await connect(opts.broker, {
+        clientId: `fm-agent-${identity.id}`,
+        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, 'lost'), retain: true, qos: 1 },
+        keepaliveSeconds: 5,
+      })
+    } catch (err) {
+      await executor.close()
+      throw err
+    }
+    const modules = new ModuleStore(conn, executor, {
+      dir: join(opts.dataDir, 'modules'),
+      fetchTimeoutMs: opts.moduleFetchTimeoutMs,
+      maxBytes: opts.maxModuleBytes,
+    })
+    const agent = new Agent(identity, conn, executor, modules, opts)
+    await agent.join()
+    return agent
+  }
+
+  private advertiser: Advertiser | undefined
+
+  private async join(): Promise<void> {
+    this.conn.route(topics.offers, (t, p) => this.onOffer(t, p))
+    this.conn.route(topics.agentJobs(this.id), (t, p) => this.onAssign(t, p))
+    this.conn.client.on('connect', () => this.emit('connection', { connected: true }))
+    this.conn.client.on('offline', () => this.emit('connection', { connected: false }))
+    await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
+    this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load())
+    this.advertiser.start()
+  }
+
+  presence(): PresenceOnline {
+    return {
+      status: 'online',
+      id: this.id,
+      name: this.name,
+      publicKey: this.publicKey,
+      version: VERSION,
+      capacity: {
+        cores: availableParallelism(),
+        memoryMiB: Math.round(totalmem() / 1048576),
+        arch: arch(),
+        platform: platform(),
+        slots: this.opts.slots,
+      },
+      labels: this.opts.labels,
+      price: { perJob: this.opts.pricePerJob },
+      limits: { timeoutMs: this.opts.maxTimeoutMs, outputBytes: this.opts.maxOutputBytes, inputBytes: this.opts.maxInputBytes },
+      load: this.load(),
+      heartbeatMs: this.opts.heartbeatMs,
+      since: this.since,
+    }
+  }
+
+  load(): Load {
+    const s = this.executor.stats()
+    return { running: s.running, queued: s.queued + this.pendingModules }
+  }
+
+  stats(): AgentStats {
+    return { ...this.stats_, ...this.load() }
+  }
+
+  private reject(topic: string, err: FogmeshError): void {
+    this.stats_.rejectedMessages++
+    this.emit('rejected', { topic, code: err.code, message: err.shortMessage })
+  }
+
+  // ---- handlers -----------------------------------------------------------
+
+  private onOffer(topic: string, payload: Buffer): void {
+    const d = decodeJson(payload, offerSchema)
+    if (!d.ok) return this.reject(topic, d.error)
+    const offer: Offer = d.value
+    if (this.closing || ineligibility(this.presence(), offer) !== undefined) return
+    const l = this.load()
+    if (l.queued >= this.opts.queueLimit) return
+    this.modules.prefetch(offer.module)
+    this.stats_.bids++
+    this.conn.publish(
+      offer.replyTo,
+      JSON.stringify({
+        type: 'bid',
+        offerId: offer.offerId,
+        agent: this.id,
+        price: this.opts.pricePerJob,
+        load: l,
+        slots: this.opts.slots,
+        leaseMs: this.opts.leaseMs,
+      }),
+      { qos: 0 },
+    )
+  }
+
+  private onAssign(topic: string, payload: Buffer): void {
+    const d = decodeJson(payload, assignSchema, this.opts.maxInputBytes * 2 + 65_536)
+    if (!d.ok) return this.reject(topic, d.error)
+    const job = d.value
+    // QoS 1 may deliver twice: one run per (requester, job, attempt)
+    if (!this.seen.add(`${job.requester}\u0000${job.id}\u0000${job.attempt}`)) return
+    this.runJob(job).catch((err: unknown) => this.reject(topic, toFogmeshError(err)))
+  }
+
+  private async runJob(job: Assign): Promise<void> {
+    const inputSha256 = sha256(job.input)
+    const outcome = await this.execute(job)
+    const base = { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.id, module: job.module, inputSha256 }
+    let result: Omit<Result, 'signature'>
+    if (outcome.status === 'ok') {
+      const output = Buffer.from(outcome.output.buffer, outcome.output.byteOffset, outcome.output.byteLength)
+      result = { ...base, status: 'ok', output: output.toString('base64'), outputSha256: sha256(output), fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
+      this.stats_.jobsOk++
+    } else {
+      const message = outcome.stderr ? `${outcome.message}: ${outcome.stderr.slice(0, 1024)}` : outcome.message
+      result = { ...base, status: 'error', error: { code: outcome.code, message }, fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
+      this.stats_.jobsFailed++
+    }
+    const signed: Result = { ...result, signature: signResult(result, this.identity.signer) }
+    this.conn.publish(job.replyTo, JSON.stringify(signed), { qos: 1 })
+    this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs })
+  }
+
+  private async execute(job: Assign): Promise<RunOutcome> {
+    const started = performance.now()
+    const fail = (err: unknown): RunOutcome => {
+      const e = toFogmeshError(err)
+      return { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: performance.now() - started }
+    }
+    if (this.closing) return fail(new FogmeshError(ErrorCode.closed, 'agent is shutting down'))
+    if (job.input.length > this.opts.maxInputBytes) {
+      return fail(new FogmeshError(ErrorCode.tooLarge, `input is ${job.input.length} bytes; this agent takes at most ${this.opts.maxInputBytes}`))
+    }
+    const why = ineligibility(this.presence(), { limits: job.limits })
+    if (why) return fail(new FogmeshError(ErrorCode.rejected, `limits refused: ${why}`))
+    this.pendingModules++
+    try {
+      await this.modules.get(job.module)
+    } catch (err) {
+      return fail(err)
+    } finally {
+      this.pendingModules--
+    }
+    // run() rejects only when it does not take the job (overloaded, closed): that, too, gets a signed answer
+    return this.executor
+      .run({
+        jobId: job.id,
+        module: job.module,
+        input: job.input,
+        limits: {
+          timeoutMs: job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs,
+          outputBytes: job.limits?.outputBytes ?? this.opts.maxOutputBytes,
+          stderrBytes: 4096,
+        },
+      })
+      .catch(fail)
+  }
+
+  /**
+   * Leaves the mesh: stops taking jobs, lets running ones finish (up to
+   * `graceMs`), marks itself offline (retained), disconnects.
+   */
+  async close({ graceMs = 5000 }: { graceMs?: number } = {}): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    await this.conn.unsubscribe([topics.offers]).catch(() => {})
+    const deadline = Date.now() + graceMs
+    while (Date.now() < deadline) {
+      const l = this.load()
+      if (l.running + l.queued === 0) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await this.advertiser?.stop().catch(() => {})
+    await this.conn.close().catch(() => {})
+    await this.executor.close()
+  }
+}
+
+export const startAgent = (options: AgentOptions) => Agent.start(options)
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const round = (ms: number) => Math.round(ms * 1000) / 1000
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}

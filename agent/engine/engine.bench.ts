@@ -1,0 +1,86 @@
+/**
+ * Engine figures: the cost of one fresh instance + run of a tiny echo job in
+ * the current thread, and the throughput of the worker pool with a fixed
+ * number of jobs in flight.
+ *
+ *   node --import tsx agent/engine/engine.bench.ts [workers=2] [inFlight=32] [seconds=3]
+ */
+import { availableParallelism } from 'node:os'
+import { echo } from '../../test/fixtures/engine/modules.ts'
+import { JobRunner } from './job-runner.ts'
+import type { RunRequest } from './types.ts'
+import { createWorkerPool } from './worker-pool.ts'
+
+const workers = Number(process.argv[2] ?? 2)
+const inFlight = Number(process.argv[3] ?? 32)
+const seconds = Number(process.argv[4] ?? 3)
+const fixture = echo()
+const input = new TextEncoder().encode('hello, edge')
+const caps = { outputBytes: 65536, stderrBytes: 4096 }
+
+function inThread(): { instantiateUs: number; runUs: number } {
+  const runner = new JobRunner()
+  runner.load(fixture.sha256, fixture.module)
+  const n = 20_000
+  for (let i = 0; i < 2000; i++) runner.run(fixture.sha256, input, caps) // warm up
+  const noop = () => 0
+  const bare = { wasi_snapshot_preview1: { fd_read: noop, fd_write: noop } }
+  let t = performance.now()
+  for (let i = 0; i < n; i++) new WebAssembly.Instance(fixture.module, bare)
+  const instantiateUs = ((performance.now() - t) * 1000) / n
+  t = performance.now()
+  for (let i = 0; i < n; i++) {
+    const r = runner.run(fixture.sha256, input, caps)
+    if (!r.ok) throw new Error(r.message)
+  }
+  return { instantiateUs, runUs: ((performance.now() - t) * 1000) / n }
+}
+
+async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p99Ms: number; mainUsPerJob: number }> {
+  const pool = createWorkerPool({ size: workers, queueLimit: inFlight * 2 })
+  await pool.ready()
+  await pool.load(fixture.sha256, fixture.module)
+  const request: RunRequest = { jobId: 'bench', module: fixture.sha256, input, limits: { timeoutMs: 5000, ...caps } }
+  const latencies: number[] = []
+  let done = 0
+  let measuring = false
+  const until = { warm: performance.now() + 1000, end: 0 }
+  let elu = performance.eventLoopUtilization()
+  async function lane(): Promise<void> {
+    for (;;) {
+      const t = performance.now()
+      if (!measuring && t >= until.warm) {
+        measuring = true
+        until.end = t + seconds * 1000
+        elu = performance.eventLoopUtilization()
+        done = 0
+        latencies.length = 0
+      }
+      if (measuring && t >= until.end) return
+      const out = await pool.run(request)
+      if (out.status !== 'ok') throw new Error(`${out.code}: ${out.message}`)
+      done++
+      latencies.push(performance.now() - t)
+    }
+  }
+  await Promise.all(Array.from({ length: inFlight }, lane))
+  const busy = performance.eventLoopUtilization(elu)
+  await pool.close()
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0
+  return { jobsPerSecond: done / seconds, p50Ms: at(0.5), p99Ms: at(0.99), mainUsPerJob: (busy.active * 1000) / done }
+}
+
+const thread = inThread()
+const pool = await throughPool()
+const perJobUs = (workers * 1e6) / pool.jobsPerSecond
+process.stdout.write(
+  [
+    `node ${process.versions.node}, ${availableParallelism()} cpus`,
+    `in-thread: new WebAssembly.Instance ${thread.instantiateUs.toFixed(1)} us; instantiate + run echo (fresh instance, WASI host) ${thread.runUs.toFixed(1)} us/job`,
+    `pool (${workers} workers, ${inFlight} in flight, ${seconds} s): ${Math.round(pool.jobsPerSecond)} jobs/s, latency p50 ${pool.p50Ms.toFixed(2)} ms, p99 ${pool.p99Ms.toFixed(2)} ms`,
+    `main thread busy ${pool.mainUsPerJob.toFixed(1)} us/job (queue, dispatch, reply, promise)`,
+    `${workers} workers x wall time / jobs = ${perJobUs.toFixed(1)} us/job => ~${(perJobUs - thread.runUs).toFixed(1)} us/job beyond the in-thread run (messaging, and sharing the cpus with the main thread)`,
+    '',
+  ].join('\n'),
+)

@@ -1,0 +1,143 @@
+/**
+ * Modules by sha256: fetched from the retained topic `fm/v1/modules/<sha256>`,
+ * hash-checked on arrival (whatever the broker did), compiled once, checked
+ * once by the executor, and cached in memory and on disk.
+ *
+ * Verdicts that cannot change (not WebAssembly, not a command, bad imports,
+ * wrong hash) are cached too, so a hostile module costs one compile, not one
+ * per job. "Not found" is not cached: the module may be published later.
+ */
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ErrorCode, FogmeshError, JobError } from '../protocol/errors.ts'
+import { topics } from '../protocol/topics.ts'
+import type { Connection } from '../protocol/transport.ts'
+import type { Executor, ModuleInfo } from './engine/types.ts'
+
+export interface ModuleStoreOptions {
+  /** Where compiled-from bytes are kept between starts; undefined for memory only. */
+  dir?: string | undefined
+  /** How long to wait for the retained module after subscribing. */
+  fetchTimeoutMs: number
+  maxBytes: number
+}
+
+export interface ModuleStoreStats {
+  cached: number
+  fetched: number
+  fromDisk: number
+  rejected: number
+}
+
+export class ModuleStore {
+  private readonly ready = new Map<string, Promise<ModuleInfo>>()
+  private readonly stats_: ModuleStoreStats = { cached: 0, fetched: 0, fromDisk: 0, rejected: 0 }
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly executor: Executor,
+    private readonly options: ModuleStoreOptions,
+  ) {
+    if (options.dir) mkdirSync(options.dir, { recursive: true })
+  }
+
+  /** Resolves when the module can run on the executor; rejects with a JobError that says why not. */
+  get(sha256: string): Promise<ModuleInfo> {
+    let p = this.ready.get(sha256)
+    if (!p) {
+      p = this.load(sha256)
+      this.ready.set(sha256, p)
+      p.catch((err: unknown) => {
+        if (err instanceof FogmeshError && err.code === ErrorCode.moduleNotFound) this.ready.delete(sha256)
+        else this.stats_.rejected++
+      })
+    }
+    return p
+  }
+
+  /** Starts fetching a module ahead of need (on an offer); errors surface on `get`. */
+  prefetch(sha256: string): void {
+    this.get(sha256).catch(() => {})
+  }
+
+  stats(): ModuleStoreStats {
+    return { ...this.stats_, cached: this.ready.size }
+  }
+
+  private async load(sha256: string): Promise<ModuleInfo> {
+    const bytes = this.readDisk(sha256) ?? (await this.fetch(sha256))
+    let module: WebAssembly.Module
+    try {
+      module = await WebAssembly.compile(bytes)
+    } catch (err) {
+      throw new JobError(ErrorCode.invalidModule, `module ${sha256.slice(0, 12)} is not valid WebAssembly`, { cause: err })
+    }
+    const info = await this.executor.load(sha256, module)
+    this.writeDisk(sha256, bytes)
+    return info
+  }
+
+  private readDisk(sha256: string): Uint8Array | undefined {
+    if (!this.options.dir) return undefined
+    const path = join(this.options.dir, `${sha256}.wasm`)
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(path)
+    } catch {
+      return undefined
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
+      rmSync(path, { force: true }) // corrupt cache entry: fetch again
+      return undefined
+    }
+    this.stats_.fromDisk++
+    return bytes
+  }
+
+  private writeDisk(sha256: string, bytes: Uint8Array): void {
+    if (!this.options.dir) return
+    const path = join(this.options.dir, `${sha256}.wasm`)
+    const tmp = `${path}.${process.pid}.tmp`
+    try {
+      writeFileSync(tmp, bytes)
+      renameSync(tmp, path)
+    } catch {
+      rmSync(tmp, { force: true }) // the disk cache is an optimisation; a full disk must not fail the job
+    }
+  }
+
+  private async fetch(sha256: string): Promise<Uint8Array> {
+    const topic = topics.module(sha256)
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const done = (err: Error | undefined, payload?: Buffer) => {
+        clearTimeout(timer)
+        this.conn.unroute(topic)
+        this.conn.unsubscribe(topic).catch(() => {})
+        if (err) reject(err)
+        else resolve(payload as Buffer)
+      }
+      this.conn.route(topic, (_t, payload) => {
+        if (payload.length > 0) done(undefined, payload)
+      })
+      this.conn
+        .subscribe(topic, 1)
+        .then(() => {
+          // retained messages follow the SUBACK; give them a moment to arrive
+          timer = setTimeout(
+            () => done(new JobError(ErrorCode.moduleNotFound, `module ${sha256} is not published on ${topic}`)),
+            this.options.fetchTimeoutMs,
+          )
+        })
+        .catch((err: unknown) => done(new FogmeshError(ErrorCode.closed, 'cannot subscribe for module', { cause: err })))
+    })
+    if (bytes.length > this.options.maxBytes) {
+      throw new JobError(ErrorCode.tooLarge, `module is ${bytes.length} bytes; this agent takes at most ${this.options.maxBytes}`)
+    }
+    const actual = createHash('sha256').update(bytes).digest('hex')
+    if (actual !== sha256) throw new JobError(ErrorCode.moduleHashMismatch, `module bytes hash to ${actual}, not ${sha256}`)
+    this.stats_.fetched++
+    return bytes
+  }
+}

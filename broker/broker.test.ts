@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { collect, plainClient, sleep, testBroker, waitFor } from '../test/helpers.ts'
+
+test('plain MQTT 3.1.1 over TCP and over WebSocket reach each other', async () => {
+  const broker = await testBroker()
+  try {
+    const tcp = await plainClient(broker.url)
+    const ws = await plainClient(broker.wsUrl!)
+    const got = collect(ws)
+    await ws.subscribeAsync('t/#', { qos: 1 })
+    await tcp.publishAsync('t/x', 'hello', { qos: 1 })
+    await waitFor(() => got.length === 1, 2000, 'ws message')
+    assert.is(got[0]!.payload.toString(), 'hello')
+    await tcp.endAsync()
+    await ws.endAsync()
+  } finally {
+    await broker.close()
+  }
+})
+
+test('an oversize packet closes that connection before its body arrives; others keep working', async () => {
+  const broker = await testBroker({ maxPacketBytes: 4096, maxModuleBytes: 65536 })
+  const violations: unknown[] = []
+  broker.on('violation', (v) => violations.push(v))
+  try {
+    const good = await plainClient(broker.url)
+    const got = collect(good)
+    await good.subscribeAsync('t/#')
+    // a raw socket: CONNECT, then a PUBLISH header declaring 1 MB, and no body
+    const raw = netConnect(broker.port, '127.0.0.1')
+    const closed = new Promise<void>((r) => raw.on('close', () => r()))
+    raw.on('error', () => {})
+    raw.resume() // read (and drop) the CONNACK, so that the close is seen
+    raw.write(Buffer.from([0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x04, 0x72, 0x61, 0x77, 0x31]))
+    await sleep(50)
+    raw.write(Buffer.from([0x30, 0x80, 0x80, 0x40, 0x00, 0x03, 0x74, 0x2f, 0x78]))
+    await closed
+    assert.is(violations.length, 1)
+    assert.equal((violations[0] as { declaredBytes: number }).declaredBytes, 1048576)
+    await good.publishAsync('t/ok', 'still here')
+    await waitFor(() => got.some((m) => m.payload.toString() === 'still here'), 2000, 'broker still serving')
+    await good.endAsync()
+  } finally {
+    await broker.close()
+  }
+})
+
+test('fm/v1/modules/# has its own larger cap, and the bytes must hash to the topic', async () => {
+  const broker = await testBroker({ maxPacketBytes: 4096, maxModuleBytes: 256 * 1024 })
+  const rejected: string[] = []
+  broker.on('moduleRejected', (m) => rejected.push(m.reason))
+  try {
+    const bytes = Buffer.alloc(100 * 1024, 7)
+    const sha = createHash('sha256').update(bytes).digest('hex')
+    const pub = await plainClient(broker.url)
+    await pub.publishAsync(`fm/v1/modules/${sha}`, bytes, { qos: 1, retain: true })
+    await pub.endAsync()
+    const sub = await plainClient(broker.url)
+    const got = collect(sub)
+    await sub.subscribeAsync(`fm/v1/modules/${sha}`)
+    await waitFor(() => got.length === 1, 2000, 'retained module')
+    assert.ok(got[0]!.retain)
+    assert.equal(createHash('sha256').update(got[0]!.payload).digest('hex'), sha)
+
+    // wrong bytes under a hash: refused, the publisher is disconnected, nothing retained
+    const liar = await plainClient(broker.url)
+    const liarClosed = new Promise<void>((r) => liar.on('close', () => r()))
+    const fake = 'ab'.repeat(32)
+    liar.publish(`fm/v1/modules/${fake}`, Buffer.from('not that module'), { qos: 1, retain: true })
+    await liarClosed
+    assert.is(rejected.length, 1)
+    assert.match(rejected[0]!, /hash to/)
+    const check = await plainClient(broker.url)
+    const got2 = collect(check)
+    await check.subscribeAsync(`fm/v1/modules/${fake}`)
+    await sleep(200)
+    assert.is(got2.length, 0)
+    liar.end(true)
+    await sub.endAsync()
+    await check.endAsync()
+  } finally {
+    await broker.close()
+  }
+})
+
+test('close() ends client connections and frees the ports', async () => {
+  const broker = await testBroker()
+  const c = await plainClient(broker.url)
+  const closed = new Promise<void>((r) => c.on('close', () => r()))
+  await broker.close()
+  await closed
+  const refused = await new Promise<boolean>((resolve) => {
+    const s = netConnect(broker.port, '127.0.0.1')
+    s.on('error', () => resolve(true))
+    s.on('connect', () => {
+      s.destroy()
+      resolve(false)
+    })
+  })
+  assert.ok(refused)
+  c.end(true)
+})
+
+test.run()

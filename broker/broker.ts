@@ -1,0 +1,155 @@
+/**
+ * The embedded broker: aedes on TCP and on WebSocket, TCP_NODELAY on every
+ * socket, packet caps enforced before the bytes pile up, and a module
+ * publish checked against the sha256 in its topic before it is retained.
+ *
+ * Like aedes itself it does not log: it emits events (`violation`,
+ * `clientError`, `moduleRejected`) for whoever embeds it.
+ */
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
+import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
+
+export interface BrokerOptions {
+  /** TCP port for MQTT; 0 picks a free one. Default 1883. */
+  port?: number
+  /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
+  wsPort?: number | false
+  /** Interface to bind. Default `127.0.0.1`; `0.0.0.0` to serve a LAN. */
+  host?: string
+  /** Cap on any MQTT packet, bytes. Default 2 MiB. */
+  maxPacketBytes?: number
+  /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
+  maxModuleBytes?: number
+  /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
+  aedes?: AedesOptions
+}
+
+const DEFAULTS = {
+  port: 1883,
+  wsPort: 0 as number | false,
+  host: '127.0.0.1',
+  maxPacketBytes: 2 * 1024 * 1024,
+  maxModuleBytes: 16 * 1024 * 1024,
+}
+
+export interface BrokerEvents {
+  violation: [PacketViolation & { remote: string }]
+  moduleRejected: [{ topic: string; clientId: string; reason: string }]
+  clientError: [{ clientId: string; error: Error }]
+}
+
+export interface Broker extends EventEmitter<BrokerEvents> {
+  readonly aedes: Aedes
+  readonly port: number
+  readonly wsPort: number | undefined
+  /** `mqtt://host:port` for clients on this machine. */
+  readonly url: string
+  readonly wsUrl: string | undefined
+  close(): Promise<void>
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const opts = { ...DEFAULTS, ...options }
+  const events = new EventEmitter<BrokerEvents>()
+  const userAuthorizePublish = opts.aedes?.authorizePublish
+
+  const aedes = await Aedes.createBroker({
+    ...opts.aedes,
+    authorizePublish(client, packet, callback) {
+      const reason = checkModulePublish(packet)
+      if (reason) {
+        events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
+        return callback(new Error(reason))
+      }
+      if (userAuthorizePublish) return userAuthorizePublish(client, packet, callback)
+      callback(null)
+    },
+  })
+  aedes.on('clientError', (client: Client, error: Error) => {
+    events.emit('clientError', { clientId: client?.id ?? '', error })
+  })
+
+  const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
+  const sockets = new Set<Duplex>()
+  const accept = (conn: Duplex, remote: string) => {
+    const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
+    sockets.add(conn)
+    conn.once('close', () => sockets.delete(conn))
+    aedes.handle(guarded)
+  }
+
+  const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
+    socket.setNoDelay(true)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
+  })
+  await listen(tcp, opts.port, opts.host)
+
+  let http: HttpServer | undefined
+  let wss: WebSocketServer | undefined
+  if (opts.wsPort !== false) {
+    http = createHttpServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+    })
+    http.on('connection', (socket: Socket) => socket.setNoDelay(true))
+    wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+    wss.on('connection', (ws, req) => {
+      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
+    })
+    await listen(http, opts.wsPort, opts.host)
+  }
+
+  const port = (tcp.address() as AddressInfo).port
+  const wsPort = http ? (http.address() as AddressInfo).port : undefined
+  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host
+  let closing: Promise<void> | undefined
+
+  return Object.assign(events, {
+    aedes,
+    port,
+    wsPort,
+    url: `mqtt://${shownHost}:${port}`,
+    wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    close() {
+      closing ??= (async () => {
+        const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]
+        wss?.close()
+        await new Promise<void>((resolve) => aedes.close(() => resolve()))
+        for (const s of sockets) s.destroy()
+        await Promise.all(closed)
+      })()
+      return closing
+    },
+  })
+}
+
+/** A module must hash to the sha256 its topic names; an empty payload (clearing it) is allowed. */
+function checkModulePublish(packet: PublishPacket): string | undefined {
+  if (!packet.topic.startsWith(`${PREFIX}/modules/`)) return undefined
+  const sha = parseModuleTopic(packet.topic)
+  if (!sha) return 'module topic must be fm/v1/modules/<sha256 as 64 lowercase hex>'
+  const payload = packet.payload as Buffer | string
+  if (payload.length === 0) return undefined
+  const actual = createHash('sha256').update(payload).digest('hex')
+  return actual === sha ? undefined : `module bytes hash to ${actual}, not ${sha}`
+}
+
+function listen(server: NetServer | HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+function closeServer(server: NetServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()))
+}

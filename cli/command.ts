@@ -1,0 +1,81 @@
+/**
+ * What a CLI command is, and the strict option parsing they share: an unknown
+ * option or a bad value is one clear line and exit code 2, never a stack trace.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+
+export type Options = NonNullable<ParseArgsConfig['options']>
+
+export interface Command {
+  name: string
+  summary: string
+  /** Usage lines shown by --help. */
+  usage: string
+  options: Options
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>
+}
+
+export class UsageError extends FogmeshError {
+  override name = 'UsageError'
+  constructor(message: string) {
+    super(ErrorCode.usage, message)
+  }
+}
+
+export function parse(cmd: Command, argv: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[]; help: boolean } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    })
+    const v = values as Record<string, string | boolean | undefined>
+    return { values: v, positionals, help: v.help === true }
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
+    throw new UsageError(`${msg.replace(/\. To specify.*$/, '')} (see fogmesh ${cmd.name} --help)`)
+  }
+}
+
+export function intOption(values: Record<string, unknown>, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = values[name]
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${String(raw)})`)
+  }
+  return n
+}
+
+export function requireString(values: Record<string, unknown>, name: string, what: string): string {
+  const v = values[name]
+  if (typeof v !== 'string' || v.length === 0) throw new UsageError(`--${name} is required: ${what}`)
+  return v
+}
+
+/** `k=v,k2=v2` → record. */
+export function labelsOption(raw: unknown): Record<string, string> {
+  if (raw === undefined) return {}
+  const out: Record<string, string> = {}
+  for (const part of String(raw).split(',').filter(Boolean)) {
+    const i = part.indexOf('=')
+    if (i <= 0) throw new UsageError(`--labels takes k=v pairs separated by commas (got "${part}")`)
+    out[part.slice(0, i)] = part.slice(i + 1)
+  }
+  return out
+}
+
+/** Resolves on SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on)
+      process.off('SIGTERM', on)
+      resolve(s)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}

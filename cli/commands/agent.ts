@@ -1,0 +1,57 @@
+import { hostname, homedir } from 'node:os'
+import { join } from 'node:path'
+import { startAgent } from '../../agent/agent.ts'
+import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
+
+export function defaultDataDir(name: string): string {
+  return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
+}
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'one agent: joins the mesh, bids for jobs, runs them, returns signed results',
+  usage: `usage: fogmesh agent --broker URL [--name NAME] [--data DIR] [--labels k=v,...] [--price N] [--slots N]
+
+  --broker URL    the broker, e.g. mqtt://192.168.1.10:1883
+  --name NAME     a human name for operators (default: the host name)
+  --data DIR      identity key and module cache (default: ~/.fogmesh/agents/NAME, or $FOGMESH_HOME/agents/NAME)
+  --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
+  --price N       price per job in the mesh token's smallest unit (default 1)
+  --slots N       jobs run at once (default: the number of cores)`,
+  options: {
+    broker: { type: 'string' },
+    name: { type: 'string' },
+    data: { type: 'string' },
+    labels: { type: 'string' },
+    price: { type: 'string' },
+    slots: { type: 'string' },
+  },
+  async run(values) {
+    const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
+    const name = typeof values.name === 'string' ? values.name : hostname()
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
+    const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
+    const agent = await startAgent({
+      broker,
+      name,
+      dataDir,
+      labels: labelsOption(values.labels),
+      pricePerJob: intOption(values, 'price', 1, 0),
+      ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
+    })
+    const p = agent.presence()
+    console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
+    agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
+    agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
+    const timer = setInterval(() => {
+      const s = agent.stats()
+      console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)
+    }, 30_000)
+    timer.unref()
+    const signal = await untilSignal()
+    console.log(`${signal}: finishing running jobs and leaving the mesh`)
+    clearInterval(timer)
+    await agent.close()
+    return 0
+  },
+}

@@ -1,0 +1,43 @@
+import { startBroker } from '../../broker/broker.ts'
+import { startGateway } from '../../market/gateway.ts'
+import { intOption, untilSignal, type Command } from '../command.ts'
+
+export const brokerCommand: Command = {
+  name: 'broker',
+  summary: 'the embedded MQTT broker (TCP and WebSocket), with the gateway inside it',
+  usage: `usage: fogmesh broker [--port 1883] [--ws-port 8083] [--host 0.0.0.0] [--no-gateway]
+
+  --port P              MQTT over TCP (default 1883; 0 = any free port)
+  --ws-port P           MQTT over WebSocket, for browsers (default 8083; 0 = any free port)
+  --host H              interface to bind (default 0.0.0.0: devices on the LAN can join)
+  --max-packet-bytes N  cap on any MQTT packet (default 2097152)
+  --max-module-bytes N  cap on a module published to fm/v1/modules/# (default 16777216)
+  --no-gateway          broker only; no plain-MQTT job handling`,
+  options: {
+    port: { type: 'string' },
+    'ws-port': { type: 'string' },
+    host: { type: 'string' },
+    'max-packet-bytes': { type: 'string' },
+    'max-module-bytes': { type: 'string' },
+    'no-gateway': { type: 'boolean' },
+  },
+  async run(values) {
+    const broker = await startBroker({
+      port: intOption(values, 'port', 1883, 0, 65535),
+      wsPort: intOption(values, 'ws-port', 8083, 0, 65535),
+      host: typeof values.host === 'string' ? values.host : '0.0.0.0',
+      maxPacketBytes: intOption(values, 'max-packet-bytes', 2 * 1024 * 1024, 1024),
+      maxModuleBytes: intOption(values, 'max-module-bytes', 16 * 1024 * 1024, 1024),
+    })
+    broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
+    broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
+    console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
+    const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url })
+    if (gateway) console.log('gateway listening on fm/v1/jobs/submit')
+    const signal = await untilSignal()
+    console.log(`${signal}: shutting down`)
+    await gateway?.close()
+    await broker.close()
+    return 0
+  },
+}

@@ -1,0 +1,42 @@
+import { AgentDirectory, type AgentRecord } from '../../market/directory.ts'
+import { connect } from '../../protocol/transport.ts'
+import { intOption, requireString, type Command } from '../command.ts'
+
+export function formatAgents(agents: AgentRecord[]): string {
+  if (agents.length === 0) return 'no agents have joined this broker'
+  const rows = agents
+    .sort((a, b) => a.presence.name.localeCompare(b.presence.name))
+    .map((a) => {
+      const p = a.presence
+      const labels = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(',')
+      return [p.id, p.name, a.state + (a.reason ? ` (${a.reason})` : ''), `${p.capacity.arch}/${p.capacity.cores}c/${p.capacity.memoryMiB}MiB`,
+        String(p.capacity.slots), `${a.load.running} run, ${a.load.queued} queued`, String(p.price.perJob), p.version, labels || '-']
+    })
+  const head = ['AGENT', 'NAME', 'STATE', 'DEVICE', 'SLOTS', 'LOAD', 'PRICE', 'VERSION', 'LABELS']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'the agents on a broker: state, capacity, load, price',
+  usage: `usage: fogmesh status --broker URL [--json] [--listen MS]
+
+  --listen MS  how long to listen for heartbeats before printing (default 1500)
+  --json       machine-readable output
+  --all        include agents that are gone (offline)`,
+  options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' } },
+  async run(values) {
+    const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
+    const conn = await connect(broker, { reconnect: false })
+    const directory = new AgentDirectory(conn)
+    await directory.start()
+    await new Promise((r) => setTimeout(r, intOption(values, 'listen', 1500, 0)))
+    const agents = directory.list('all').filter((a) => values.all || a.state !== 'gone')
+    directory.stop()
+    await conn.close()
+    if (values.json) console.log(JSON.stringify(agents.map((a) => ({ ...a.presence, state: a.state, load: a.load, reason: a.reason })), null, 2))
+    else console.log(formatAgents(agents))
+    return 0
+  },
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs'
+import { resultToWire } from '../../market/job.ts'
+import { startRequester } from '../../market/requester.ts'
+import { intOption, requireString, UsageError, type Command } from '../command.ts'
+import { readModuleFile } from './module-add.ts'
+
+async function readInput(spec: unknown): Promise<Buffer> {
+  if (spec === undefined) return Buffer.alloc(0)
+  if (spec === '-') {
+    const chunks: Buffer[] = []
+    for await (const c of process.stdin) chunks.push(c as Buffer)
+    return Buffer.concat(chunks)
+  }
+  try {
+    return readFileSync(String(spec))
+  } catch (err) {
+    throw new UsageError(`cannot read input ${String(spec)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
+}
+
+export const submitCommand: Command = {
+  name: 'submit',
+  summary: 'runs one job on the mesh and prints the result as JSON (non-zero exit if it failed)',
+  usage: `usage: fogmesh submit --broker URL --module FILE.wasm|SHA256 [--input FILE|-] [--timeout MS]
+
+  --module      a .wasm file (published first) or the sha256 of a published module
+  --input       the job's stdin: a file, or - for this process's stdin (default: empty)
+  --timeout MS  the job's deadline on the agent (default: the agent's, 10000)
+  --wait MS     how long to wait for agents to be known (default 3000)
+  --text        also print the output decoded as UTF-8 ("outputText")`,
+  options: {
+    broker: { type: 'string' },
+    module: { type: 'string' },
+    input: { type: 'string' },
+    timeout: { type: 'string' },
+    wait: { type: 'string' },
+    text: { type: 'boolean' },
+  },
+  async run(values) {
+    const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
+    const moduleSpec = requireString(values, 'module', 'a .wasm file or the sha256 of a published module')
+    const input = await readInput(values.input)
+    const timeoutMs = values.timeout === undefined ? undefined : intOption(values, 'timeout', 0, 1, 3_600_000)
+    const requester = await startRequester({ broker })
+    try {
+      const module = /^[0-9a-f]{64}$/.test(moduleSpec) ? moduleSpec : await requester.publishModule(readModuleFile(moduleSpec))
+      await requester.directory.waitFor(1, intOption(values, 'wait', 3000, 0)).catch(() => {})
+      const result = await requester.submit({ module, input, ...(timeoutMs ? { limits: { timeoutMs } } : {}) })
+      const wire = resultToWire(result)
+      if (values.text && result.output) wire.outputText = result.output.toString('utf8')
+      console.log(JSON.stringify(wire, null, 2))
+      return result.status === 'ok' ? 0 : 1
+    } finally {
+      await requester.close()
+    }
+  },
+}

@@ -1,0 +1,97 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { startAgent, type Agent } from '../../agent/agent.ts'
+import { startBroker, type Broker } from '../../broker/broker.ts'
+import { startGateway } from '../../market/gateway.ts'
+import { FogmeshError } from '../../protocol/errors.ts'
+import { loadModule } from '../../wasm-modules/index.ts'
+import { intOption, untilSignal, type Command } from '../command.ts'
+import { fmtMs } from '../latency.ts'
+import { SimulatedSensor } from '../sensor.ts'
+
+async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: string }> {
+  try {
+    return { broker: await startBroker({ port, wsPort: 0, host: '127.0.0.1' }) }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err
+    const broker = await startBroker({ port: 0, wsPort: 0, host: '127.0.0.1' })
+    return { broker, note: `port ${port} is taken; using ${broker.port}` }
+  }
+}
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'the whole mesh on this machine: broker, gateway, agents and a sensor submitting real WASM jobs',
+  usage: `usage: fogmesh up [--agents N] [--port P] [--duration S] [--interval MS]
+
+  --agents N     agents to start (default 3)
+  --port P       MQTT port of the embedded broker (default 1883; a free one if taken)
+  --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
+  --interval MS  the sensor submits a job every MS milliseconds (default 100)
+
+  While it runs, any MQTT client can use the mesh too, e.g.:
+    mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
+  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' } },
+  async run(values) {
+    const nAgents = intOption(values, 'agents', 3, 1, 64)
+    const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
+    const interval = intOption(values, 'interval', 100, 1, 3_600_000)
+    const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
+    const wasm = await loadModule('rolling-stats')
+
+    const { broker, note } = await brokerOnPort(intOption(values, 'port', 1883, 0, 65535))
+    if (note) console.log(note)
+    console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
+    const gateway = await startGateway({ broker: broker.url })
+    console.log('gateway  listening on fm/v1/jobs/submit')
+    const agents: Agent[] = []
+    const started = Date.now()
+    for (let i = 1; i <= nAgents; i++) {
+      agents.push(await startAgent({ broker: broker.url, name: `agent-${i}`, dataDir: join(home, 'up', `agent-${i}`), labels: { site: 'local' } }))
+    }
+    await gateway.requester.directory.waitFor(nAgents, 10_000)
+    for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
+    const module = await gateway.requester.publishModule(wasm)
+    console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
+    const sensor = await SimulatedSensor.start(broker.url, module)
+    console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
+    console.log(`ready in ${Date.now() - started} ms\n`)
+    sensor.run(interval)
+
+    const tty = process.stdout.isTTY === true
+    const line = () => {
+      const r = sensor.report
+      const online = gateway.requester.directory.list('online').length
+      const l = r.latency
+      return `agents ${online}/${nAgents} online | jobs ${r.ok} ok, ${r.failed} failed | p50 ${fmtMs(l.percentile(50))} p99 ${fmtMs(l.percentile(99))} | ${r.last ?? ''}`
+    }
+    const live = setInterval(() => {
+      if (tty) process.stdout.write(`\r\x1b[2K${line().slice(0, (process.stdout.columns || 120) - 1)}`)
+      else console.log(line())
+    }, tty ? 250 : 1000)
+
+    const stop = await Promise.race([
+      untilSignal(),
+      ...(duration ? [new Promise<'duration'>((r) => setTimeout(() => r('duration'), duration * 1000))] : []),
+    ])
+    clearInterval(live)
+    sensor.stop()
+    await sensor.drain(3000)
+    if (tty) process.stdout.write('\n')
+    const r = sensor.report
+    const elapsed = (Date.now() - started) / 1000
+    console.log(`\n${stop === 'duration' ? `${duration} s done` : `${stop}: stopping`}`)
+    console.log(`jobs      ${r.sent} sent, ${r.ok} ok, ${r.failed} failed, ${r.outstanding} unanswered`)
+    console.log(`latency   p50 ${fmtMs(r.latency.percentile(50))}  p99 ${fmtMs(r.latency.percentile(99))}  max ${fmtMs(r.latency.max)}  (sensor publish to result, via the gateway)`)
+    console.log(`agents    ${Object.entries(r.perAgent).map(([id, n]) => `${agents.find((a) => a.id === id)?.name ?? id}: ${n}`).join(', ') || '-'}`)
+    if (Object.keys(r.errors).length) console.log(`errors    ${Object.entries(r.errors).map(([c, n]) => `${c}: ${n}`).join(', ')}`)
+    console.log(`last      ${r.last ?? '-'}`)
+    await sensor.close()
+    await Promise.all(agents.map((a) => a.close({ graceMs: 1000 })))
+    await gateway.close()
+    await broker.close()
+    console.log(`uptime    ${elapsed.toFixed(1)} s`)
+    if (r.ok === 0) throw new FogmeshError('agent_failed', 'no job succeeded')
+    return r.failed === 0 && r.outstanding === 0 ? 0 : 1
+  },
+}

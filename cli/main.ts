@@ -1,0 +1,70 @@
+/**
+ * `fogmesh` — the only place in the code base that prints.
+ */
+import { FogmeshError } from '../protocol/errors.ts'
+import { VERSION } from '../protocol/version.ts'
+import { parse, UsageError, type Command } from './command.ts'
+import { agentCommand } from './commands/agent.ts'
+import { brokerCommand } from './commands/broker.ts'
+import { gatewayCommand } from './commands/gateway.ts'
+import { moduleAddCommand } from './commands/module-add.ts'
+import { statusCommand } from './commands/status.ts'
+import { submitCommand } from './commands/submit.ts'
+import { upCommand } from './commands/up.ts'
+
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand]
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length))
+  return [
+    `fogmesh ${VERSION} — an edge compute mesh: agents on small devices run WebAssembly jobs over MQTT`,
+    '',
+    'usage: fogmesh <command> [options]',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --help. Start with: fogmesh up --duration 10',
+  ].join('\n')
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [first, second] = argv
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    console.log(mainHelp())
+    return first === undefined ? 2 : 0
+  }
+  if (first === '--version' || first === '-v') {
+    console.log(VERSION)
+    return 0
+  }
+  // two-word commands first (`module add`), then one-word ones
+  let cmd = commands.find((c) => c.name === `${first} ${second ?? ''}`)
+  let rest = argv.slice(2)
+  if (!cmd) {
+    cmd = commands.find((c) => c.name === first)
+    rest = argv.slice(1)
+  }
+  if (!cmd) {
+    if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
+    throw new UsageError(`unknown command "${first}" (see fogmesh --help)`)
+  }
+  const { values, positionals, help } = parse(cmd, rest)
+  if (help) {
+    console.log(`${cmd.summary}\n\n${cmd.usage}`)
+    return 0
+  }
+  return cmd.run(values, positionals)
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2))
+} catch (err) {
+  if (err instanceof FogmeshError) {
+    console.error(`fogmesh: ${err.shortMessage}`)
+    process.exitCode = err instanceof UsageError ? 2 : 1
+  } else {
+    console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
+    if (process.env.FOGMESH_DEBUG) console.error(err)
+    process.exitCode = 1
+  }
+}

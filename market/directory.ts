@@ -1,0 +1,150 @@
+/**
+ * What a requester knows of the agents: their retained presence, their
+ * heartbeats, and from those a state per agent —
+ *   online       presence online, heartbeats fresh;
+ *   unreachable  presence still online but no heartbeat for `missedBeats` intervals
+ *                (a flaky link, a paused process: it may come back);
+ *   gone         presence offline (its last will, or a clean stop) or cleared.
+ * A presence whose key does not derive to its id, or whose topic names
+ * another id, is refused.
+ */
+import { EventEmitter } from 'node:events'
+import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
+import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { heartbeatSchema, presenceSchema, type Load, type PresenceOnline } from '../protocol/messages.ts'
+import { parseAgentTopic, topics } from '../protocol/topics.ts'
+import type { Connection } from '../protocol/transport.ts'
+import { decodeJson } from '../protocol/validate.ts'
+
+export type AgentState = 'online' | 'unreachable' | 'gone'
+
+export interface AgentRecord {
+  presence: PresenceOnline
+  state: AgentState
+  load: Load
+  lastSeen: number
+  /** Why it is gone, when it is. */
+  reason?: 'lost' | 'stopped' | 'cleared'
+}
+
+export interface DirectoryEvents {
+  online: [AgentRecord]
+  unreachable: [AgentRecord]
+  gone: [AgentRecord]
+  rejected: [{ topic: string; code: string; message: string }]
+}
+
+export class AgentDirectory extends EventEmitter<DirectoryEvents> {
+  private readonly agents = new Map<string, AgentRecord>()
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly missedBeats = 3,
+  ) {
+    super()
+  }
+
+  async start(): Promise<void> {
+    this.conn.route(topics.presenceWildcard, (t, p) => this.onPresence(t, p))
+    this.conn.route(topics.heartbeatWildcard, (t, p) => this.onHeartbeat(t, p))
+    await this.conn.subscribe([topics.presenceWildcard, topics.heartbeatWildcard], 0)
+    this.timer = setInterval(() => this.sweep(), 250)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  get(id: string): AgentRecord | undefined {
+    return this.agents.get(id)
+  }
+
+  /** Agents in the given state (default: online). */
+  list(state: AgentState | 'all' = 'online'): AgentRecord[] {
+    const out: AgentRecord[] = []
+    for (const a of this.agents.values()) if (state === 'all' || a.state === state) out.push(a)
+    return out
+  }
+
+  /** Resolves once at least `n` agents are online (or rejects after `timeoutMs`). */
+  waitFor(n: number, timeoutMs: number): Promise<void> {
+    if (this.list().length >= n) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.list().length < n) return
+        cleanup()
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new FogmeshError(ErrorCode.noAgents, `only ${this.list().length} of ${n} agents online after ${timeoutMs} ms`))
+      }, timeoutMs)
+      const cleanup = () => {
+        clearTimeout(timer)
+        this.off('online', check)
+      }
+      this.on('online', check)
+    })
+  }
+
+  private reject(topic: string, err: FogmeshError): void {
+    this.emit('rejected', { topic, code: err.code, message: err.shortMessage })
+  }
+
+  private onPresence(topic: string, payload: Buffer): void {
+    const t = parseAgentTopic(topic)
+    if (!t) return
+    const existing = this.agents.get(t.agentId)
+    if (payload.length === 0) {
+      if (existing) this.markGone(existing, 'cleared')
+      return
+    }
+    const d = decodeJson(payload, presenceSchema, 64 * 1024)
+    if (!d.ok) return this.reject(topic, d.error)
+    const p = d.value
+    if (p.id !== t.agentId) return this.reject(topic, new FogmeshError(ErrorCode.invalidField, `id: ${p.id} published on another agent's topic`))
+    if (p.status === 'offline') {
+      if (existing) this.markGone(existing, p.reason)
+      return
+    }
+    if (agentIdFromPublicKey(p.publicKey) !== p.id) {
+      return this.reject(topic, new FogmeshError(ErrorCode.invalidField, 'publicKey: does not derive to the agent id'))
+    }
+    const record: AgentRecord = { presence: p, state: 'online', load: p.load, lastSeen: Date.now() }
+    this.agents.set(p.id, record)
+    this.emit('online', record)
+  }
+
+  private onHeartbeat(topic: string, payload: Buffer): void {
+    const t = parseAgentTopic(topic)
+    const a = t && this.agents.get(t.agentId)
+    if (!a || a.state === 'gone') return
+    const d = decodeJson(payload, heartbeatSchema, 4096)
+    if (!d.ok) return this.reject(topic, d.error)
+    a.load = d.value.load
+    a.lastSeen = Date.now()
+    if (a.state === 'unreachable') {
+      a.state = 'online'
+      this.emit('online', a)
+    }
+  }
+
+  private markGone(a: AgentRecord, reason: AgentRecord['reason']): void {
+    if (a.state === 'gone') return
+    a.state = 'gone'
+    a.reason = reason
+    this.emit('gone', a)
+  }
+
+  private sweep(): void {
+    const now = Date.now()
+    for (const a of this.agents.values()) {
+      if (a.state === 'online' && now - a.lastSeen > a.presence.heartbeatMs * this.missedBeats) {
+        a.state = 'unreachable'
+        this.emit('unreachable', a)
+      }
+    }
+  }
+}

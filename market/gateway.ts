@@ -1,0 +1,137 @@
+/**
+ * The gateway: runs the market for clients that can only publish MQTT.
+ *
+ * A sensor publishes DESIGN.md's job JSON on `fm/v1/jobs/submit`; the gateway
+ * validates it, runs it through a Requester, and publishes the verified result
+ * (or an error result with a stable code) on the job's `replyTo`. Bad input is
+ * answered when it names a usable `replyTo`, counted always, and never takes
+ * the gateway down. A job id submitted again to the same `replyTo` is answered
+ * once.
+ */
+import { EventEmitter } from 'node:events'
+import { ErrorCode, type FogmeshError } from '../protocol/errors.ts'
+import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
+import { RecentSet } from '../protocol/recent-set.ts'
+import { topics } from '../protocol/topics.ts'
+import { connect, type Connection } from '../protocol/transport.ts'
+import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { resultToWire, type JobResult } from './job.ts'
+import { Requester, type RequesterOptions } from './requester.ts'
+
+export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
+  /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
+  maxInFlight?: number
+  /** Remembered job ids for duplicate detection (default 100,000). */
+  dedupeWindow?: number
+}
+
+export interface GatewayStats {
+  received: number
+  ok: number
+  failed: number
+  invalid: number
+  duplicates: number
+  inFlight: number
+  /** Error results by code, for operators. */
+  errors: Record<string, number>
+}
+
+export interface GatewayEvents {
+  result: [{ id: string; replyTo: string; result: JobResult }]
+  invalid: [{ code: string; message: string; answered: boolean }]
+}
+
+export class Gateway extends EventEmitter<GatewayEvents> {
+  private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
+  private readonly seen: RecentSet
+  private readonly maxInFlight: number
+
+  private constructor(readonly requester: Requester, private readonly conn: Connection, options: GatewayOptions) {
+    super()
+    this.seen = new RecentSet(options.dedupeWindow ?? 100_000)
+    this.maxInFlight = options.maxInFlight ?? 10_000
+  }
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const conn = await connect(options.broker, { clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    const requester = await Requester.start({ ...options, connection: conn })
+    const gw = new Gateway(requester, conn, options)
+    conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
+    await conn.subscribe(topics.submit, 1)
+    return gw
+  }
+
+  stats(): GatewayStats {
+    return { ...this.stats_, errors: { ...this.stats_.errors } }
+  }
+
+  private onSubmit(payload: Buffer): void {
+    this.stats_.received++
+    const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
+    if (!d.ok) return this.onInvalid(payload, d.error)
+    const job: JobSubmit = d.value
+    if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
+      this.stats_.duplicates++
+      return
+    }
+    if (this.stats_.inFlight >= this.maxInFlight) {
+      return this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, 'gateway has too many jobs in flight'), ErrorCode.overloaded)
+    }
+    this.stats_.inFlight++
+    this.requester
+      .submit({
+        id: job.id,
+        module: job.module,
+        input: job.input,
+        ...(job.limits ? { limits: job.limits } : {}),
+        ...(job.constraints ? { constraints: job.constraints } : {}),
+        ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+      })
+      .then((result) => {
+        this.stats_.inFlight--
+        this.answer(job.replyTo, resultToWire(result), result.error?.code)
+        this.emit('result', { id: job.id, replyTo: job.replyTo, result })
+      })
+  }
+
+  private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined): void {
+    if (errorCode === undefined) this.stats_.ok++
+    else {
+      this.stats_.failed++
+      this.stats_.errors[errorCode] = (this.stats_.errors[errorCode] ?? 0) + 1
+    }
+    this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
+  }
+
+  /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
+  private onInvalid(payload: Buffer, error: FogmeshError): void {
+    this.stats_.invalid++
+    this.stats_.errors[error.code] = (this.stats_.errors[error.code] ?? 0) + 1
+    let raw: Record<string, unknown> | undefined
+    try {
+      const v: unknown = JSON.parse(payload.toString('utf8'))
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) raw = v as Record<string, unknown>
+    } catch {
+      // not JSON at all: nobody to answer
+    }
+    const replyTo = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const id = raw ? parseValue(raw.id, idParser) : undefined
+    const answered = replyTo?.ok === true
+    if (replyTo?.ok) {
+      this.conn.publish(replyTo.value, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
+    }
+    this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
+  }
+
+  async close(): Promise<void> {
+    await this.conn.unsubscribe(topics.submit).catch(() => {})
+    await this.requester.close()
+    await this.conn.close().catch(() => {})
+  }
+}
+
+function errorWire(id: string | null, code: string, message: string): Record<string, unknown> {
+  return { id, status: 'error', error: { code, message }, fuel: 0, agent: null, signature: null }
+}
+
+export const startGateway = (options: GatewayOptions) => Gateway.start(options)

@@ -1,0 +1,59 @@
+/**
+ * Jobs as the requester library takes them and answers them.
+ */
+import type { JobConstraints, JobLimits } from '../protocol/messages.ts'
+
+export interface JobRequest {
+  /** Unique per requester; a second submission with the same id is answered once. Default: random. */
+  id?: string
+  /** sha256 hex of a published module. */
+  module: string
+  input: Uint8Array
+  limits?: JobLimits
+  constraints?: JobConstraints
+  maxPrice?: number
+}
+
+export interface JobResult {
+  id: string
+  status: 'ok' | 'error'
+  /** Decoded stdout of the job (ok only). */
+  output?: Buffer
+  outputSha256?: string
+  error?: { code: string; message: string }
+  /** The agent that ran it; null when no agent did (no agents, bad request). */
+  agent: string | null
+  /** The agent's ed25519 signature (base64) over the result statement; null when no agent ran it. */
+  signature: string | null
+  module: string
+  inputSha256: string
+  fuel: number
+  /** Time the job ran on the agent. */
+  durationMs: number
+  /** Assignments it took (1 unless an agent failed it). */
+  attempts: number
+  /** From submit to verified result, at the requester. */
+  latencyMs: number
+}
+
+/** The JSON a plain-MQTT submitter receives on its `replyTo` (DESIGN.md's result contract). */
+export function resultToWire(r: JobResult): Record<string, unknown> {
+  const wire: Record<string, unknown> = {
+    id: r.id,
+    status: r.status,
+  }
+  if (r.status === 'ok') {
+    wire.output = (r.output ?? Buffer.alloc(0)).toString('base64')
+    wire.outputSha256 = r.outputSha256
+  } else {
+    wire.error = r.error
+  }
+  wire.fuel = r.fuel
+  wire.agent = r.agent
+  wire.signature = r.signature
+  wire.module = r.module
+  wire.inputSha256 = r.inputSha256
+  wire.durationMs = r.durationMs
+  wire.attempts = r.attempts
+  return wire
+}

@@ -1,0 +1,89 @@
+/**
+ * Leases: what an auction leaves behind. A bid is an agent's promise to take
+ * jobs of one module, from this requester, at its price, for `leaseMs`. While
+ * bids hold, jobs go straight to a leased agent — no auction per job — which
+ * is how repeated sensor work runs at thousands of jobs per second.
+ *
+ * The pick rule (lowest score wins):
+ *   score = price × (1 + in-flight / slots) × (0.5 if the agent is on the requester's site)
+ * so price decides between idle agents, load spreads work between equals, and
+ * locality is worth halving the price.
+ */
+export interface Lease {
+  agent: string
+  publicKey: string
+  price: number
+  slots: number
+  site: string | undefined
+  until: number
+}
+
+interface Group {
+  leases: Map<string, Lease>
+  refreshAt: number
+}
+
+export class LeaseBook {
+  private readonly groups = new Map<string, Group>()
+
+  constructor(private readonly site: string | undefined) {}
+
+  /** Records the bids of one auction for `key`; keeps leases of agents that did not bid again until they expire. */
+  grant(key: string, leases: Lease[], refreshAt: number): void {
+    let g = this.groups.get(key)
+    if (!g) {
+      g = { leases: new Map(), refreshAt }
+      this.groups.set(key, g)
+    }
+    g.refreshAt = refreshAt
+    for (const l of leases) g.leases.set(l.agent, l)
+  }
+
+  /** Picks the best usable lease, dropping expired ones. */
+  pick(
+    key: string,
+    now: number,
+    usable: (agent: string) => boolean,
+    inflight: (agent: string) => number,
+  ): Lease | undefined {
+    const g = this.groups.get(key)
+    if (!g) return undefined
+    let best: Lease | undefined
+    let bestScore = Infinity
+    for (const l of g.leases.values()) {
+      if (l.until <= now) {
+        g.leases.delete(l.agent)
+        continue
+      }
+      if (!usable(l.agent)) continue
+      // a free agent costs its price; +1 so that price-0 agents still spread load
+      let score = (l.price + 1) * (1 + inflight(l.agent) / l.slots)
+      if (this.site !== undefined && l.site === this.site) score *= 0.5
+      if (score < bestScore) {
+        best = l
+        bestScore = score
+      }
+    }
+    return best
+  }
+
+  /** True when the group is due for a fresh auction (bids about to lapse, or new agents to hear from). */
+  dueForRefresh(key: string, now: number): boolean {
+    const g = this.groups.get(key)
+    return !g || now >= g.refreshAt
+  }
+
+  /** Makes every group hold a fresh auction at its next use (a new agent came online). */
+  refreshAll(): void {
+    for (const g of this.groups.values()) g.refreshAt = 0
+  }
+
+  /** Forgets an agent everywhere (it went away). */
+  drop(agent: string): void {
+    for (const g of this.groups.values()) g.leases.delete(agent)
+  }
+
+  size(key: string): number {
+    return this.groups.get(key)?.leases.size ?? 0
+  }
+}

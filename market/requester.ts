@@ -1,0 +1,296 @@
+/**
+ * The requester: offers a job, collects bids, assigns, awaits the signed
+ * result with a deadline, verifies it, and retries on another agent when the
+ * assigned one goes away (its last will), times out, or answers garbage.
+ * No central scheduler: any process can be a requester.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { ErrorCode, FogmeshError, isRetryableCode } from '../protocol/errors.ts'
+import { ineligibility } from '../protocol/eligibility.ts'
+import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
+import { RecentMap } from '../protocol/recent-set.ts'
+import { topics } from '../protocol/topics.ts'
+import { connect, type Connection } from '../protocol/transport.ts'
+import { decodeJson } from '../protocol/validate.ts'
+import { AgentDirectory } from './directory.ts'
+import type { JobRequest, JobResult } from './job.ts'
+import { LeaseBook, type Lease } from './leases.ts'
+import { verifyAgainst } from './verify-result.ts'
+
+export interface RequesterOptions {
+  broker: string
+  /** Inbox id; default random. */
+  id?: string
+  /** Longest an auction waits for bids once the offer is out. Default 100 ms. */
+  auctionWindowMs?: number
+  /** Agents tried per job before it fails with `agent_failed`. Default 3. */
+  maxAttempts?: number
+  /** Allowance on top of the job's timeout for transport and module fetch. Default 3000 ms. */
+  attemptSlackMs?: number
+  /** Timeout for jobs that set none (the agents' default is 10 s). Default 10,000 ms. */
+  defaultTimeoutMs?: number
+  /** The requester's site label: agents with the same `site` label are preferred. */
+  site?: string
+  /** Reuse an existing connection (e.g. the gateway's). */
+  connection?: Connection
+}
+
+const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000 }
+
+export interface RequesterEvents {
+  attemptFailed: [{ id: string; agent: string; attempt: number; reason: string }]
+  auction: [{ module: string; bids: number; eligible: number; ms: number }]
+  rejected: [{ topic: string; code: string; message: string }]
+}
+
+type AttemptOutcome =
+  | { kind: 'result'; result: Result; output: Buffer | undefined }
+  | { kind: 'failed'; reason: string }
+
+interface Pending {
+  key: string
+  lease: Lease
+  module: string
+  inputSha256: string
+  timer: NodeJS.Timeout
+  resolve: (o: AttemptOutcome) => void
+}
+
+interface OpenAuction {
+  expected: Set<string>
+  bids: Bid[]
+  done: () => void
+}
+
+export class Requester extends EventEmitter<RequesterEvents> {
+  readonly id: string
+  readonly directory: AgentDirectory
+  private readonly opts: typeof DEFAULTS & RequesterOptions
+  private readonly inboxTopic: string
+  private readonly leases: LeaseBook
+  private readonly pending = new Map<string, Pending>()
+  private readonly inflight = new Map<string, number>()
+  private readonly auctions = new Map<string, OpenAuction>()
+  private readonly auctionsByKey = new Map<string, Promise<void>>()
+  private readonly jobs = new RecentMap<Promise<JobResult>>(100_000)
+  private closed = false
+
+  private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
+    super()
+    this.opts = opts
+    this.id = opts.id ?? `r${randomBytes(8).toString('hex')}`
+    this.inboxTopic = topics.inbox(this.id)
+    this.leases = new LeaseBook(opts.site)
+    this.directory = new AgentDirectory(conn)
+  }
+
+  static async start(options: RequesterOptions): Promise<Requester> {
+    const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Requester['opts']
+    const conn = opts.connection ?? (await connect(opts.broker))
+    const r = new Requester(conn, !opts.connection, opts)
+    await r.init()
+    return r
+  }
+
+  private async init(): Promise<void> {
+    this.conn.route(this.inboxTopic, (t, p) => this.onInbox(t, p))
+    await this.conn.subscribe(this.inboxTopic, 1)
+    this.directory.on('gone', (a) => this.onAgentGone(a.presence.id, `agent ${a.presence.id} went offline (${a.reason})`))
+    this.directory.on('online', () => this.leases.refreshAll())
+    this.directory.on('rejected', (e) => this.emit('rejected', e))
+    await this.directory.start()
+  }
+
+  /** Publishes a module (retained) and returns its sha256. */
+  async publishModule(bytes: Uint8Array): Promise<string> {
+    const sha = createHash('sha256').update(bytes).digest('hex')
+    await this.conn.publishAsync(topics.module(sha), Buffer.from(bytes), { qos: 1, retain: true })
+    return sha
+  }
+
+  /** Runs a job on the mesh. Resolves with an ok or error result; never rejects for job faults. */
+  submit(job: JobRequest): Promise<JobResult> {
+    const id = job.id ?? randomBytes(8).toString('hex')
+    const existing = this.jobs.get(id)
+    if (existing) return existing
+    const p = this.run({ ...job, id })
+    this.jobs.set(id, p)
+    return p
+  }
+
+  private async run(job: JobRequest & { id: string }): Promise<JobResult> {
+    const started = performance.now()
+    const inputSha256 = createHash('sha256').update(job.input).digest('hex')
+    const base = { id: job.id, module: job.module, inputSha256 }
+    const fail = (code: ErrorCode, message: string, attempts: number): JobResult => ({
+      ...base, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs: performance.now() - started,
+    })
+    if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
+    const exclude = new Set<string>()
+    let lastReason = ''
+    for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
+      const lease = await this.pickAgent(job, exclude)
+      if (!lease) {
+        if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
+        return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
+      }
+      const o = await this.attempt(job, lease, attempt, inputSha256)
+      if (o.kind === 'result' && !(o.result.status === 'error' && isRetryableCode(o.result.error?.code ?? ''))) {
+        const r = o.result
+        return {
+          ...base, status: r.status, agent: r.agent, signature: r.signature, fuel: r.fuel, durationMs: r.durationMs, attempts: attempt,
+          latencyMs: performance.now() - started,
+          ...(r.status === 'ok' ? { output: o.output, outputSha256: r.outputSha256 } : { error: r.error }),
+        }
+      }
+      lastReason = o.kind === 'failed' ? o.reason : `${o.result.error?.code}: ${o.result.error?.message}`
+      exclude.add(lease.agent)
+      this.emit('attemptFailed', { id: job.id, agent: lease.agent, attempt, reason: lastReason })
+    }
+    return fail(ErrorCode.agentFailed, `failed on ${this.opts.maxAttempts} agents; last: ${lastReason}`, this.opts.maxAttempts)
+  }
+
+  private attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string): Promise<AttemptOutcome> {
+    const key = `${job.id}\u0000${attempt}`
+    const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
+    this.inflight.set(lease.agent, (this.inflight.get(lease.agent) ?? 0) + 1)
+    return new Promise<AttemptOutcome>((resolve) => {
+      const timer = setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }), timeoutMs)
+      this.pending.set(key, { key, lease, module: job.module, inputSha256, timer, resolve })
+      const assign = {
+        id: job.id, attempt, requester: this.id, replyTo: this.inboxTopic, module: job.module,
+        input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength).toString('base64'),
+        ...(job.limits ? { limits: job.limits } : {}),
+      }
+      this.conn.publish(topics.agentJobs(lease.agent), JSON.stringify(assign), { qos: 1 })
+    })
+  }
+
+  private settle(key: string, outcome: AttemptOutcome): void {
+    const p = this.pending.get(key)
+    if (!p) return
+    this.pending.delete(key)
+    clearTimeout(p.timer)
+    const n = (this.inflight.get(p.lease.agent) ?? 1) - 1
+    if (n <= 0) this.inflight.delete(p.lease.agent)
+    else this.inflight.set(p.lease.agent, n)
+    if (outcome.kind === 'failed') this.leases.drop(p.lease.agent)
+    p.resolve(outcome)
+  }
+
+  private onAgentGone(agent: string, reason: string): void {
+    this.leases.drop(agent)
+    for (const p of [...this.pending.values()]) if (p.lease.agent === agent) this.settle(p.key, { kind: 'failed', reason })
+  }
+
+  // ---- agent choice: leases first, an auction when there are none ------------
+
+  private async pickAgent(job: JobRequest, exclude: Set<string>): Promise<Lease | undefined> {
+    const key = leaseKey(job)
+    const usable = (a: string) => !exclude.has(a) && this.directory.get(a)?.state === 'online'
+    const inflight = (a: string) => this.inflight.get(a) ?? 0
+    const now = Date.now()
+    const lease = this.leases.pick(key, now, usable, inflight)
+    if (lease) {
+      if (this.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
+      return lease
+    }
+    await this.auction(key, job)
+    return this.leases.pick(key, Date.now(), usable, inflight)
+  }
+
+  /** One auction per lease key at a time; concurrent jobs wait on the same one. */
+  private auction(key: string, job: JobRequest): Promise<void> {
+    let p = this.auctionsByKey.get(key)
+    if (!p) {
+      p = this.runAuction(key, job).finally(() => this.auctionsByKey.delete(key))
+      this.auctionsByKey.set(key, p)
+    }
+    return p
+  }
+
+  private async runAuction(key: string, job: JobRequest): Promise<void> {
+    const started = Date.now()
+    const eligible = this.directory.list('online').filter((a) => ineligibility(a.presence, job) === undefined)
+    if (eligible.length === 0) {
+      this.emit('auction', { module: job.module, bids: 0, eligible: 0, ms: 0 })
+      return
+    }
+    const offerId = randomBytes(8).toString('hex')
+    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], done: () => {} }
+    const closed = new Promise<void>((resolve) => (open.done = resolve))
+    const timer = setTimeout(() => open.done(), this.opts.auctionWindowMs)
+    this.auctions.set(offerId, open)
+    const offer = {
+      offerId, requester: this.id, replyTo: this.inboxTopic, module: job.module,
+      ...(job.limits ? { limits: job.limits } : {}),
+      ...(job.constraints ? { constraints: job.constraints } : {}),
+      ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+    }
+    this.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
+    await closed
+    clearTimeout(timer)
+    this.auctions.delete(offerId)
+    const now = Date.now()
+    const leases: Lease[] = []
+    for (const b of open.bids) {
+      const a = this.directory.get(b.agent)
+      if (!a || a.state !== 'online' || ineligibility(a.presence, job) !== undefined) continue
+      if (job.maxPrice !== undefined && b.price > job.maxPrice) continue
+      leases.push({ agent: b.agent, publicKey: a.presence.publicKey, price: b.price, slots: b.slots, site: a.presence.labels.site, until: now + b.leaseMs })
+    }
+    const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
+    this.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * 0.7 : 0))
+    this.emit('auction', { module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
+  }
+
+  // ---- the inbox: bids and results -----------------------------------------
+
+  private onInbox(topic: string, payload: Buffer): void {
+    const d = decodeJson(payload, inboxSchema)
+    if (!d.ok) return this.onGarbage(topic, payload, d.error)
+    const m = d.value
+    if (m.type === 'bid') {
+      const open = this.auctions.get(m.offerId)
+      if (!open || !open.expected.has(m.agent)) return
+      open.expected.delete(m.agent)
+      open.bids.push(m)
+      if (open.expected.size === 0) open.done()
+      return
+    }
+    const p = this.pending.get(`${m.id}\u0000${m.attempt}`)
+    if (!p) return // late or duplicate: already answered
+    const v = verifyAgainst(m, { agent: p.lease.agent, publicKey: p.lease.publicKey, module: p.module, inputSha256: p.inputSha256 })
+    this.settle(p.key, v.ok ? { kind: 'result', result: m, output: v.output } : { kind: 'failed', reason: `refused result: ${v.reason}` })
+  }
+
+  /** An invalid inbox message: if it names a pending attempt, that attempt failed (garbage from its agent). */
+  private onGarbage(topic: string, payload: Buffer, error: FogmeshError): void {
+    this.emit('rejected', { topic, code: error.code, message: error.shortMessage })
+    let raw: unknown
+    try {
+      raw = JSON.parse(payload.toString('utf8'))
+    } catch {
+      return
+    }
+    const o = raw as { id?: unknown; attempt?: unknown; agent?: unknown }
+    const p = this.pending.get(`${String(o.id)}\u0000${String(o.attempt)}`)
+    if (p && o.agent === p.lease.agent) this.settle(p.key, { kind: 'failed', reason: `garbage result: ${error.shortMessage}` })
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.directory.stop()
+    for (const p of [...this.pending.values()]) this.settle(p.key, { kind: 'failed', reason: 'requester closed' })
+    if (this.ownsConnection) await this.conn.close().catch(() => {})
+  }
+}
+
+/** Jobs share leases when they ask for the same module under the same terms. */
+function leaseKey(job: JobRequest): string {
+  return `${job.module}|${JSON.stringify(job.limits ?? null)}|${JSON.stringify(job.constraints ?? null)}|${job.maxPrice ?? ''}`
+}
+
+export const startRequester = (options: RequesterOptions) => Requester.start(options)

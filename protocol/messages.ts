@@ -1,0 +1,174 @@
+/**
+ * The messages of the mesh: their TypeScript types and their boundary parsers.
+ * Types are inferred from the parsers, so the two cannot drift apart.
+ */
+import {
+  array,
+  base64Bytes,
+  id,
+  literal,
+  number,
+  object,
+  optional,
+  publishTopic,
+  record,
+  sha256Hex,
+  string,
+  tagged,
+  type Infer,
+} from './validate.ts'
+
+/** Size caps that apply at the boundary (the broker enforces its own packet caps before these). */
+export const MAX_INPUT_BYTES = 4 * 1024 * 1024
+export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+export const MAX_MODULE_BYTES = 16 * 1024 * 1024
+
+const label = string({ min: 0, max: 128 })
+const price = number({ min: 0, max: 1e18 })
+
+export const limitsSchema = object({
+  timeoutMs: optional(number({ min: 1, max: 3_600_000, integer: true })),
+  outputBytes: optional(number({ min: 0, max: MAX_OUTPUT_BYTES, integer: true })),
+})
+export type JobLimits = Infer<typeof limitsSchema>
+
+export const constraintsSchema = object({
+  /** Every label listed must match the agent's label exactly. */
+  labels: optional(record(label)),
+  /** CPU architecture as Node names it (`arm64`, `arm`, `x64`). */
+  arch: optional(string({ min: 1, max: 32 })),
+  /** Only these agents may run the job. */
+  agents: optional(array(id, { max: 256 })),
+})
+export type JobConstraints = Infer<typeof constraintsSchema>
+
+/** A job as any plain MQTT client publishes it on `fm/v1/jobs/submit` (DESIGN.md). */
+export const jobSubmitSchema = object({
+  id,
+  module: sha256Hex,
+  input: base64Bytes(MAX_INPUT_BYTES),
+  replyTo: publishTopic,
+  limits: optional(limitsSchema),
+  redundancy: optional(number({ min: 1, max: 1, integer: true })),
+  constraints: optional(constraintsSchema),
+  maxPrice: optional(price),
+})
+export type JobSubmit = Infer<typeof jobSubmitSchema>
+
+// ---- presence and liveness -------------------------------------------------
+
+export const loadSchema = object({
+  running: number({ min: 0, max: 1e6, integer: true }),
+  queued: number({ min: 0, max: 1e6, integer: true }),
+})
+export type Load = Infer<typeof loadSchema>
+
+export const presenceOnlineSchema = object({
+  status: literal('online'),
+  id,
+  name: string({ min: 1, max: 64 }),
+  /** ed25519 public key, 64 hex characters; `id` derives from it. */
+  publicKey: string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, describe: 'an ed25519 public key as 64 hex characters' }),
+  version: string({ min: 1, max: 32 }),
+  capacity: object({
+    cores: number({ min: 1, max: 4096, integer: true }),
+    memoryMiB: number({ min: 1, integer: true }),
+    arch: string({ min: 1, max: 32 }),
+    platform: string({ min: 1, max: 32 }),
+    /** Jobs it runs at once. */
+    slots: number({ min: 1, max: 4096, integer: true }),
+  }),
+  labels: record(label),
+  price: object({ perJob: price }),
+  limits: object({
+    timeoutMs: number({ min: 1, integer: true }),
+    outputBytes: number({ min: 0, integer: true }),
+    inputBytes: number({ min: 0, integer: true }),
+  }),
+  load: loadSchema,
+  heartbeatMs: number({ min: 100, max: 600_000, integer: true }),
+  since: number({ min: 0, integer: true }),
+})
+
+/** What the last will (or a clean stop) leaves behind. */
+export const presenceOfflineSchema = object({
+  status: literal('offline'),
+  id,
+  reason: literal('lost', 'stopped'),
+})
+
+export const presenceSchema = tagged('status', { online: presenceOnlineSchema, offline: presenceOfflineSchema })
+export type PresenceOnline = Infer<typeof presenceOnlineSchema>
+export type PresenceOffline = Infer<typeof presenceOfflineSchema>
+export type Presence = PresenceOnline | PresenceOffline
+
+export const heartbeatSchema = object({
+  id,
+  seq: number({ min: 0, integer: true }),
+  load: loadSchema,
+})
+export type Heartbeat = Infer<typeof heartbeatSchema>
+
+// ---- the market ------------------------------------------------------------
+
+/** A requester's call for bids, on `fm/v1/market/offers`. */
+export const offerSchema = object({
+  offerId: id,
+  requester: id,
+  replyTo: publishTopic,
+  module: sha256Hex,
+  limits: optional(limitsSchema),
+  constraints: optional(constraintsSchema),
+  maxPrice: optional(price),
+})
+export type Offer = Infer<typeof offerSchema>
+
+const bidSchema = object({
+  type: literal('bid'),
+  offerId: id,
+  agent: id,
+  price,
+  load: loadSchema,
+  slots: number({ min: 1, max: 4096, integer: true }),
+  /** For how long the agent takes jobs of this module from this requester at this price without a new auction. */
+  leaseMs: number({ min: 0, max: 3_600_000, integer: true }),
+})
+export type Bid = Infer<typeof bidSchema>
+
+/** A job addressed to one agent, on `fm/v1/agents/<id>/jobs`. */
+export const assignSchema = object({
+  id,
+  attempt: number({ min: 1, max: 100, integer: true }),
+  requester: id,
+  replyTo: publishTopic,
+  module: sha256Hex,
+  input: base64Bytes(MAX_INPUT_BYTES),
+  limits: optional(limitsSchema),
+})
+export type Assign = Infer<typeof assignSchema>
+
+export const errorBodySchema = object({
+  code: string({ min: 1, max: 64 }),
+  message: string({ min: 0, max: 4096 }),
+})
+
+/** A signed result, from the agent to the requester's inbox, and (same fields) on to the job's replyTo. */
+export const resultSchema = object({
+  type: literal('result'),
+  id,
+  attempt: number({ min: 1, max: 100, integer: true }),
+  agent: id,
+  module: sha256Hex,
+  inputSha256: sha256Hex,
+  status: literal('ok', 'error'),
+  output: optional(string({ max: Math.ceil(MAX_OUTPUT_BYTES / 3) * 4 + 4 })),
+  outputSha256: optional(sha256Hex),
+  error: optional(errorBodySchema),
+  fuel: number({ min: 0, integer: true }),
+  durationMs: number({ min: 0 }),
+  signature: string({ min: 86, max: 88, describe: 'an ed25519 signature in base64' }),
+})
+export type Result = Infer<typeof resultSchema>
+
+export const inboxSchema = tagged('type', { bid: bidSchema, result: resultSchema })
+export type InboxMessage = Infer<typeof inboxSchema>

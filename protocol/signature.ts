@@ -1,0 +1,114 @@
+/**
+ * ed25519 signatures over results.
+ *
+ * OpenSSL (through node:crypto) signs ~100x faster than tweetnacl on this class
+ * of machine, so it is used wherever the runtime has it; tweetnacl is the
+ * fallback with byte-identical signatures (ed25519 is deterministic), which
+ * the tests check. Public keys are parsed once and cached.
+ */
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
+import nacl from 'tweetnacl'
+import type { Result } from './messages.ts'
+
+export interface Signer {
+  /** 32-byte public key. */
+  readonly publicKey: Uint8Array
+  sign(message: Uint8Array): Uint8Array
+}
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url')
+
+function hasNodeEd25519(): boolean {
+  try {
+    createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(new Uint8Array(32)) }, format: 'jwk' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+export const NODE_ED25519 = hasNodeEd25519()
+
+/** Public key for a 32-byte ed25519 seed. */
+export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
+  return nacl.sign.keyPair.fromSeed(seed).publicKey
+}
+
+/** A signer over a 32-byte seed; `backend` forces one implementation (benchmarks, tests). */
+export function createSigner(seed: Uint8Array, backend: 'auto' | 'node' | 'tweetnacl' = 'auto'): Signer {
+  if (seed.length !== 32) throw new RangeError('seed: expected 32 bytes')
+  const pair = nacl.sign.keyPair.fromSeed(seed)
+  const useNode = backend === 'node' || (backend === 'auto' && NODE_ED25519)
+  if (!useNode) {
+    return { publicKey: pair.publicKey, sign: (m) => nacl.sign.detached(m, pair.secretKey) }
+  }
+  const key = createPrivateKey({
+    key: { kty: 'OKP', crv: 'Ed25519', d: b64url(seed), x: b64url(pair.publicKey) },
+    format: 'jwk',
+  })
+  return { publicKey: pair.publicKey, sign: (m) => cryptoSign(null, m, key) }
+}
+
+const publicKeys = new Map<string, KeyObject>()
+
+function nodePublicKey(publicKeyHex: string): KeyObject {
+  let key = publicKeys.get(publicKeyHex)
+  if (!key) {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(Buffer.from(publicKeyHex, 'hex')) }, format: 'jwk' })
+    if (publicKeys.size > 10_000) publicKeys.clear()
+    publicKeys.set(publicKeyHex, key)
+  }
+  return key
+}
+
+/** Verifies an ed25519 signature. Never throws: a malformed key or signature is simply not valid. */
+export function verifySignature(
+  message: Uint8Array,
+  signature: Uint8Array,
+  publicKeyHex: string,
+  backend: 'auto' | 'node' | 'tweetnacl' = 'auto',
+): boolean {
+  if (signature.length !== 64 || !/^[0-9a-f]{64}$/.test(publicKeyHex)) return false
+  try {
+    if (backend === 'tweetnacl' || (backend === 'auto' && !NODE_ED25519)) {
+      return nacl.sign.detached.verify(message, signature, Buffer.from(publicKeyHex, 'hex'))
+    }
+    return cryptoVerify(null, message, nodePublicKey(publicKeyHex), signature)
+  } catch {
+    return false
+  }
+}
+
+/** The fields of a result that its signature covers. */
+export type SignedResultFields = Pick<Result, 'id' | 'agent' | 'module' | 'inputSha256' | 'status' | 'outputSha256' | 'fuel'> & {
+  error?: { code: string } | undefined
+}
+
+/**
+ * The exact bytes an agent signs for a result: newline-joined fields, none of
+ * which can contain a newline (ids, hex digests, codes and integers). Anyone
+ * holding the forwarded result and the agent's advertised key can rebuild it.
+ */
+export function resultStatement(r: SignedResultFields): Buffer {
+  return Buffer.from(
+    [
+      'fogmesh/result/v1',
+      r.id,
+      r.agent,
+      r.module,
+      r.inputSha256,
+      r.status,
+      r.outputSha256 ?? '',
+      r.error?.code ?? '',
+      String(r.fuel),
+    ].join('\n'),
+  )
+}
+
+export function signResult(r: SignedResultFields, signer: Signer): string {
+  return Buffer.from(signer.sign(resultStatement(r))).toString('base64')
+}
+
+export function verifyResult(r: SignedResultFields & { signature: string }, publicKeyHex: string): boolean {
+  return verifySignature(resultStatement(r), Buffer.from(r.signature, 'base64'), publicKeyHex)
+}

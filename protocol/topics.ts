@@ -1,0 +1,43 @@
+/**
+ * Every MQTT topic the mesh uses, in one place. The first four are the public
+ * contract of DESIGN.md; the rest are the market's internal wire, versioned by
+ * the same `fm/v1/` prefix.
+ */
+export const PREFIX = 'fm/v1'
+
+export const topics = {
+  /** Retained raw module bytes; publishing here deploys a module. */
+  module: (sha256: string) => `${PREFIX}/modules/${sha256}`,
+  modulesWildcard: `${PREFIX}/modules/#`,
+  /** Plain-MQTT job submissions from sensors and scripts. */
+  submit: `${PREFIX}/jobs/submit`,
+  /** Retained agent advertisement; the last will marks it offline. */
+  presence: (agentId: string) => `${PREFIX}/agents/${agentId}/presence`,
+  presenceWildcard: `${PREFIX}/agents/+/presence`,
+  /** Non-retained liveness beat with the current load. */
+  heartbeat: (agentId: string) => `${PREFIX}/agents/${agentId}/heartbeat`,
+  heartbeatWildcard: `${PREFIX}/agents/+/heartbeat`,
+  /** Assignments addressed to one agent. */
+  agentJobs: (agentId: string) => `${PREFIX}/agents/${agentId}/jobs`,
+  /** Job offers to every agent (the auction's call for bids). */
+  offers: `${PREFIX}/market/offers`,
+  /** A requester's private inbox: bids and results come here. */
+  inbox: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/inbox`,
+} as const
+
+const AGENT_TOPIC = /^fm\/v1\/agents\/([^/]+)\/(presence|heartbeat|jobs)$/
+
+/** `fm/v1/agents/<id>/<kind>` → `{agentId, kind}`, or undefined for any other topic. */
+export function parseAgentTopic(topic: string): { agentId: string; kind: 'presence' | 'heartbeat' | 'jobs' } | undefined {
+  const m = AGENT_TOPIC.exec(topic)
+  if (!m) return undefined
+  return { agentId: m[1] as string, kind: m[2] as 'presence' | 'heartbeat' | 'jobs' }
+}
+
+/** The sha256 in `fm/v1/modules/<sha256>`, or undefined. */
+export function parseModuleTopic(topic: string): string | undefined {
+  const prefix = `${PREFIX}/modules/`
+  if (!topic.startsWith(prefix)) return undefined
+  const sha = topic.slice(prefix.length)
+  return /^[0-9a-f]{64}$/.test(sha) ? sha : undefined
+}

@@ -1,0 +1,71 @@
+// Tests for wasm-modules/echo (stdin copied to stdout), run under Node's own WASI host.
+//   node --import tsx wasm-modules/echo/echo.test.ts
+import { execFileSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { loadModule } from '../index.ts'
+import { runWithNodeWasi } from '../node-wasi.ts'
+
+let wasm: WebAssembly.Module | null = null
+let wasmBytes: Uint8Array = new Uint8Array(0)
+
+test.before(async () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url))
+  execFileSync(process.execPath, ['bin/build-modules.js', 'echo'], { cwd: root, stdio: 'pipe' })
+  wasmBytes = await loadModule('echo')
+  wasm = await WebAssembly.compile(wasmBytes)
+})
+
+async function roundTrip(input: Uint8Array): Promise<Record<string, number>> {
+  if (!wasm) throw new Error('module not loaded')
+  const r = await runWithNodeWasi(wasm, input)
+  assert.is(r.exitCode, 0, r.stderr.toString())
+  assert.is(r.stderr.length, 0)
+  assert.is(r.stdout.length, input.length, 'same length')
+  const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+  assert.is(hash(r.stdout), hash(input), 'same bytes')
+  return r.calls
+}
+
+test('ABI and size: wasi_snapshot_preview1 imports only, _start + memory, under 1 KB', () => {
+  if (!wasm) throw new Error('module not loaded')
+  for (const imp of WebAssembly.Module.imports(wasm)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
+  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  assert.equal(exports, ['function:_start', 'memory:memory'])
+  assert.ok(wasmBytes.length < 1024, `${wasmBytes.length} bytes`)
+})
+
+test('text in = text out', async () => {
+  await roundTrip(Buffer.from('hello, fogmesh\n'))
+  await roundTrip(Buffer.from('21.5\n22.1\n21.9'))
+  await roundTrip(Buffer.from('snowman \u2603, emoji \u{1F600}, no trailing newline'))
+})
+
+test('empty input gives empty output', async () => {
+  const calls = await roundTrip(new Uint8Array(0))
+  assert.is(calls['fd_write'] ?? 0, 0)
+})
+
+test('binary: every byte value, NULs and invalid UTF-8', async () => {
+  const all = new Uint8Array(256 * 4)
+  for (let i = 0; i < all.length; i++) all[i] = i & 0xff
+  await roundTrip(all)
+  await roundTrip(new Uint8Array([0, 0, 0, 0xff, 0xfe, 0xc3, 0x28, 0x0a, 0x0d]))
+})
+
+test('1 MiB of random bytes, streamed in 64 KiB chunks', async () => {
+  const input = randomBytes(1024 * 1024)
+  const calls = await roundTrip(input)
+  assert.ok((calls['fd_read'] ?? 0) >= 17, `fd_read x${calls['fd_read']}: 16 chunks + EOF`)
+  assert.ok((calls['fd_write'] ?? 0) >= 16, `fd_write x${calls['fd_write']}`)
+})
+
+test('odd sizes around the chunk boundary', async () => {
+  for (const size of [1, 65535, 65536, 65537, 3 * 65536 + 7]) {
+    await roundTrip(randomBytes(size))
+  }
+})
+
+test.run()

@@ -1,0 +1,71 @@
+/**
+ * Runs a WASI preview1 command module under Node's own WASI host (node:wasi), with temp
+ * files as stdin/stdout/stderr. Used by the modules' known-answer tests as an independent
+ * reference host (the mesh's own host lives in agent/engine).
+ */
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { WASI } from 'node:wasi'
+
+export interface NodeWasiRun {
+  /** The exit code: proc_exit's argument, or 0 when _start returned. */
+  exitCode: number
+  stdout: Buffer
+  stderr: Buffer
+  /** How many times the module called each wasi_snapshot_preview1 function. */
+  calls: Record<string, number>
+}
+
+type WasiFunctions = Record<string, (...args: unknown[]) => unknown>
+
+/** Runs `module` with `stdin` as its whole standard input (EOF after it). */
+export async function runWithNodeWasi(
+  module: WebAssembly.Module | Uint8Array,
+  stdin: string | Uint8Array,
+): Promise<NodeWasiRun> {
+  const compiled = module instanceof WebAssembly.Module ? module : await WebAssembly.compile(module)
+  const dir = mkdtempSync(join(tmpdir(), 'fogmesh-wasi-'))
+  const fds: number[] = []
+  try {
+    writeFileSync(join(dir, 'stdin'), stdin)
+    const stdinFd = openSync(join(dir, 'stdin'), 'r')
+    fds.push(stdinFd)
+    const stdoutFd = openSync(join(dir, 'stdout'), 'w')
+    fds.push(stdoutFd)
+    const stderrFd = openSync(join(dir, 'stderr'), 'w')
+    fds.push(stderrFd)
+    const wasi = new WASI({
+      version: 'preview1',
+      args: [],
+      env: {},
+      stdin: stdinFd,
+      stdout: stdoutFd,
+      stderr: stderrFd,
+      returnOnExit: true,
+    })
+    const imports = wasi.getImportObject() as { wasi_snapshot_preview1: WasiFunctions }
+    const calls: Record<string, number> = {}
+    const counted: WasiFunctions = {}
+    for (const [name, fn] of Object.entries(imports.wasi_snapshot_preview1)) {
+      counted[name] = (...args: unknown[]) => {
+        calls[name] = (calls[name] ?? 0) + 1
+        return fn(...args)
+      }
+    }
+    const instance = await WebAssembly.instantiate(compiled, {
+      wasi_snapshot_preview1: counted as WebAssembly.ModuleImports,
+    })
+    const exitCode = wasi.start(instance)
+    for (const fd of fds.splice(0)) closeSync(fd)
+    return {
+      exitCode,
+      stdout: readFileSync(join(dir, 'stdout')),
+      stderr: readFileSync(join(dir, 'stderr')),
+      calls,
+    }
+  } finally {
+    for (const fd of fds) closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
