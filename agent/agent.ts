@@ -112,6 +112,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const opts = { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
     const identity = loadOrCreateIdentity(opts.dataDir)
     const executor = opts.executor ?? createWorkerPool({ size: slots, queueLimit: opts.queueLimit })
+    // advertise only once jobs can run: the first job must not pay for worker start-up
+    if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
     let conn: Connection
     try {
       conn = await connect(opts.broker, {

@@ -7,7 +7,7 @@
  * The pick rule (lowest score wins):
  *   score = price × (1 + in-flight / slots) × (0.5 if the agent is on the requester's site)
  * so price decides between idle agents, load spreads work between equals, and
- * locality is worth halving the price.
+ * locality is worth halving the price. Equal scores go to the agent idle longest.
  */
 export interface Lease {
   agent: string
@@ -16,6 +16,8 @@ export interface Lease {
   slots: number
   site: string | undefined
   until: number
+  /** When this requester last assigned to it (ties go to the one idle longest). */
+  lastUsed?: number
 }
 
 interface Group {
@@ -36,7 +38,7 @@ export class LeaseBook {
       this.groups.set(key, g)
     }
     g.refreshAt = refreshAt
-    for (const l of leases) g.leases.set(l.agent, l)
+    for (const l of leases) g.leases.set(l.agent, { ...l, lastUsed: g.leases.get(l.agent)?.lastUsed ?? 0 })
   }
 
   /** Picks the best usable lease, dropping expired ones. */
@@ -59,11 +61,12 @@ export class LeaseBook {
       // a free agent costs its price; +1 so that price-0 agents still spread load
       let score = (l.price + 1) * (1 + inflight(l.agent) / l.slots)
       if (this.site !== undefined && l.site === this.site) score *= 0.5
-      if (score < bestScore) {
+      if (score < bestScore || (score === bestScore && (l.lastUsed ?? 0) < (best?.lastUsed ?? 0))) {
         best = l
         bestScore = score
       }
     }
+    if (best) best.lastUsed = now
     return best
   }
 
