@@ -17,7 +17,8 @@ export const agentCommand: Command = {
   --data DIR      identity key and module cache (default: ~/.fogmesh/agents/NAME, or $FOGMESH_HOME/agents/NAME)
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
   --price N       price per job in the mesh token's smallest unit (default 1)
-  --slots N       jobs run at once (default: the number of cores)`,
+  --slots N       jobs run at once (default: the number of cores)
+  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -25,8 +26,10 @@ export const agentCommand: Command = {
     labels: { type: 'string' },
     price: { type: 'string' },
     slots: { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
   },
   async run(values) {
+    const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
@@ -38,6 +41,7 @@ export const agentCommand: Command = {
       labels: labelsOption(values.labels),
       pricePerJob: intOption(values, 'price', 1, 0),
       ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
+      heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
@@ -48,7 +52,7 @@ export const agentCommand: Command = {
       console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)
     }, 30_000)
     timer.unref()
-    const signal = await untilSignal()
+    const signal = await stopped
     console.log(`${signal}: finishing running jobs and leaving the mesh`)
     clearInterval(timer)
     await agent.close()

@@ -22,6 +22,7 @@ export const brokerCommand: Command = {
     'no-gateway': { type: 'boolean' },
   },
   async run(values) {
+    const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = await startBroker({
       port: intOption(values, 'port', 1883, 0, 65535),
       wsPort: intOption(values, 'ws-port', 8083, 0, 65535),
@@ -34,7 +35,7 @@ export const brokerCommand: Command = {
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
     const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url })
     if (gateway) console.log('gateway listening on fm/v1/jobs/submit')
-    const signal = await untilSignal()
+    const signal = await stopped
     console.log(`${signal}: shutting down`)
     await gateway?.close()
     await broker.close()

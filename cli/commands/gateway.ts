@@ -10,6 +10,7 @@ export const gatewayCommand: Command = {
   --site NAME    prefer agents labelled site=NAME`,
   options: { broker: { type: 'string' }, site: { type: 'string' } },
   async run(values) {
+    const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const gateway = await startGateway({ broker, ...(typeof values.site === 'string' ? { site: values.site } : {}) })
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
@@ -19,7 +20,7 @@ export const gatewayCommand: Command = {
       if (s.received > 0) console.log(`jobs: ${s.received} received, ${s.ok} ok, ${s.failed} failed, ${s.invalid} invalid, ${s.duplicates} duplicate, ${s.inFlight} in flight`)
     }, 10_000)
     timer.unref()
-    const signal = await untilSignal()
+    const signal = await stopped
     console.log(`${signal}: shutting down`)
     clearInterval(timer)
     await gateway.close()

@@ -33,6 +33,7 @@ export const upCommand: Command = {
     mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
   options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' } },
   async run(values) {
+    const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const nAgents = intOption(values, 'agents', 3, 1, 64)
     const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
     const interval = intOption(values, 'interval', 100, 1, 3_600_000)
@@ -71,7 +72,7 @@ export const upCommand: Command = {
     }, tty ? 250 : 1000)
 
     const stop = await Promise.race([
-      untilSignal(),
+      stopped,
       ...(duration ? [new Promise<'duration'>((r) => setTimeout(() => r('duration'), duration * 1000))] : []),
     ])
     clearInterval(live)

@@ -1,0 +1,65 @@
+/**
+ * An agent killed in the middle of a job costs that job a retry, not its
+ * answer: the broker fires the killed agent's last will, the requester sees
+ * it gone and assigns the job to another agent at once.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startGateway } from '../market/gateway.ts'
+import { compileWat } from './fixtures/engine/modules.ts'
+import { spawnAgent } from './agent-process.ts'
+import { collect, plainClient, testBroker, waitFor } from './helpers.ts'
+
+// ~2 s of work, then "done" on stdout
+const slow = () =>
+  compileWat(`(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "done")
+  (func (export "_start") (local $i i64)
+    (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1))) (br_if $l (i64.lt_u (local.get $i) (i64.const 4000000000))))
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 4))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`)
+
+test('SIGKILL of the agent running a job: the job is retried elsewhere and answered once', async () => {
+  const broker = await testBroker()
+  const a1 = await spawnAgent(broker.url, 'victim-1', ['--slots', '1'])
+  const a2 = await spawnAgent(broker.url, 'victim-2', ['--slots', '1'])
+  const gateway = await startGateway({ broker: broker.url })
+  try {
+    await gateway.requester.directory.waitFor(2, 5000)
+    const module = await gateway.requester.publishModule(slow().bytes)
+    const spy = await plainClient(broker.url)
+    const assigns = collect(spy)
+    await spy.subscribeAsync('fm/v1/agents/+/jobs')
+    const sensor = await plainClient(broker.url)
+    const replies = collect(sensor)
+    await sensor.subscribeAsync('kill/replies', { qos: 1 })
+    await sensor.publishAsync('fm/v1/jobs/submit', JSON.stringify({ id: 'survivor', module, input: '', replyTo: 'kill/replies', limits: { timeoutMs: 20_000 } }))
+    await waitFor(() => assigns.length > 0, 5000, 'the assignment')
+    const first = assigns[0]!.topic.split('/')[3]
+    const victim = [a1, a2].find((a) => a.id === first)!
+    const other = [a1, a2].find((a) => a.id !== first)!
+    await new Promise((r) => setTimeout(r, 300)) // mid-job
+    await victim.kill('SIGKILL')
+    await waitFor(() => replies.length > 0, 15_000, 'the answer')
+    await new Promise((r) => setTimeout(r, 300))
+    assert.is(replies.length, 1, 'answered once')
+    const r = JSON.parse(replies[0]!.payload.toString())
+    assert.is(r.status, 'ok', JSON.stringify(r))
+    assert.is(Buffer.from(r.output, 'base64').toString(), 'done')
+    assert.is(r.agent, other.id)
+    assert.is(r.attempts, 2)
+    assert.is(assigns.length, 2)
+    await spy.endAsync()
+    await sensor.endAsync()
+  } finally {
+    await gateway.close()
+    await a1.kill()
+    await a2.kill()
+    await broker.close()
+  }
+})
+
+test.run()
