@@ -1,12 +1,14 @@
 // Proves the C route of the job ABI: builds sum.c with clang + wasi-libc (build.sh) and runs
-// it under node:wasi. Skipped when clang or wasi-libc is not installed (it is not an npm
-// dependency; see wasm-modules/README.md).
+// it under node:wasi and under the mesh's own WASI host. Skipped when clang or wasi-libc is
+// not installed (it is not an npm dependency; see wasm-modules/README.md) — except under CI,
+// where .ci/run installs them and their absence fails.
 //   node --import tsx wasm-modules/c-example/sum.test.ts
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { JobRunner } from '../../agent/engine/job-runner.ts'
 import { runWithNodeWasi } from '../node-wasi.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -21,7 +23,13 @@ function toolchainAvailable(): boolean {
   return sysroot ? existsSync(sysroot) : existsSync('/usr/lib/wasm32-wasi/libc.a')
 }
 
-const it = toolchainAvailable() ? test : test.skip
+const available = toolchainAvailable()
+if (!available && process.env['CI']) {
+  test('the C toolchain is installed (required under CI)', () => {
+    assert.unreachable('clang + wasi-libc missing: .ci/run must apt-get install clang lld wasi-libc libclang-rt-dev-wasm32')
+  })
+}
+const it = available ? test : test.skip
 let wasm: WebAssembly.Module | null = null
 
 async function sum(input: string): Promise<{ code: number; out: string; err: string }> {
@@ -54,6 +62,22 @@ it('bad input: exit code 1 with a message', async () => {
     assert.is(r.code, 1, input)
     assert.is(r.out, '')
     assert.match(r.err, /^sum: /)
+  }
+})
+
+it('runs the same under the mesh\'s own WASI host (what an agent does)', async () => {
+  await sum('1')
+  const runner = new JobRunner()
+  runner.load('sum', wasm!)
+  const caps = { outputBytes: 1 << 20, stderrBytes: 4096 }
+  const ok = runner.run('sum', Buffer.from('1.5, 2\n3'), caps)
+  assert.ok(ok.ok)
+  if (ok.ok) assert.is(Buffer.from(ok.output).toString(), '6.5\n')
+  const bad = runner.run('sum', Buffer.from('abc'), caps)
+  assert.not.ok(bad.ok)
+  if (!bad.ok) {
+    assert.is(bad.code, 'exit_nonzero')
+    assert.match(bad.stderr, /^sum: /)
   }
 })
 
