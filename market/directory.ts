@@ -23,6 +23,8 @@ export interface AgentRecord {
   state: AgentState
   load: Load
   lastSeen: number
+  /** Heartbeats received since the presence (0: known only from a possibly stale retained presence). */
+  beats: number
   /** Why it is gone, when it is. */
   reason?: 'lost' | 'stopped' | 'cleared'
 }
@@ -112,7 +114,7 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     if (agentIdFromPublicKey(p.publicKey) !== p.id) {
       return this.reject(topic, new FogmeshError(ErrorCode.invalidField, 'publicKey: does not derive to the agent id'))
     }
-    const record: AgentRecord = { presence: p, state: 'online', load: p.load, lastSeen: Date.now() }
+    const record: AgentRecord = { presence: p, state: 'online', load: p.load, lastSeen: Date.now(), beats: 0 }
     this.agents.set(p.id, record)
     this.emit('online', record)
   }
@@ -125,6 +127,7 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     if (!d.ok) return this.reject(topic, d.error)
     a.load = d.value.load
     a.lastSeen = Date.now()
+    a.beats++
     if (a.state === 'unreachable') {
       a.state = 'online'
       this.emit('online', a)

@@ -9,7 +9,7 @@
  * once.
  */
 import { EventEmitter } from 'node:events'
-import { ErrorCode, type FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
 import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
@@ -87,11 +87,19 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         ...(job.constraints ? { constraints: job.constraints } : {}),
         ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
       })
-      .then((result) => {
-        this.stats_.inFlight--
-        this.answer(job.replyTo, resultToWire(result), result.error?.code)
-        this.emit('result', { id: job.id, replyTo: job.replyTo, result })
-      })
+      .then(
+        (result) => {
+          this.stats_.inFlight--
+          this.answer(job.replyTo, resultToWire(result), result.error?.code)
+          this.emit('result', { id: job.id, replyTo: job.replyTo, result })
+        },
+        (err: unknown) => {
+          // submit() answers job faults itself; this is the mesh failing (e.g. the connection closing)
+          this.stats_.inFlight--
+          const e = toFogmeshError(err)
+          this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code)
+        },
+      )
   }
 
   private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined): void {

@@ -130,6 +130,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const exclude = new Set<string>()
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
+      if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
       const lease = await this.pickAgent(job, exclude)
       if (!lease) {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)

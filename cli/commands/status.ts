@@ -31,8 +31,11 @@ export const statusCommand: Command = {
     const conn = await connect(broker, { reconnect: false })
     const directory = new AgentDirectory(conn)
     await directory.start()
-    await new Promise((r) => setTimeout(r, intOption(values, 'listen', 1500, 0)))
+    const listenMs = intOption(values, 'listen', 1500, 0)
+    await new Promise((r) => setTimeout(r, listenMs))
     const agents = directory.list('all').filter((a) => values.all || a.state !== 'gone')
+    // a retained "online" with no heartbeat while we listened is not evidence of life
+    for (const a of agents) if (a.state === 'online' && a.beats === 0 && listenMs >= a.presence.heartbeatMs * 1.5) a.state = 'unreachable'
     directory.stop()
     await conn.close()
     if (values.json) console.log(JSON.stringify(agents.map((a) => ({ ...a.presence, state: a.state, load: a.load, reason: a.reason })), null, 2))
