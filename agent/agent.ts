@@ -118,7 +118,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       conn = await connect(opts.broker, {
         clientId: `fm-agent-${identity.id}`,
-        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, 'lost'), retain: true, qos: 1 },
+        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
         keepaliveSeconds: 5,
       })
     } catch (err) {

@@ -9,8 +9,8 @@ import type { Load, PresenceOffline, PresenceOnline } from '../protocol/messages
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
 
-export function offlinePresence(id: string, reason: PresenceOffline['reason']): Buffer {
-  const p: PresenceOffline = { status: 'offline', id, reason }
+export function offlinePresence(id: string, name: string, reason: PresenceOffline['reason']): Buffer {
+  const p: PresenceOffline = { status: 'offline', id, name, reason }
   return Buffer.from(JSON.stringify(p))
 }
 
@@ -48,9 +48,9 @@ export class Advertiser {
   async stop(): Promise<void> {
     clearInterval(this.timer)
     this.conn.client.off('connect', this.onConnect)
-    const id = this.presence().id
+    const { id, name } = this.presence()
     if (this.conn.client.connected) {
-      await this.conn.publishAsync(topics.presence(id), offlinePresence(id, 'stopped'), { qos: 1, retain: true })
+      await this.conn.publishAsync(topics.presence(id), offlinePresence(id, name, 'stopped'), { qos: 1, retain: true })
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `fogmesh` — the only place in the code base that prints.
  */
-import { FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { VERSION } from '../protocol/version.ts'
 import { parse, UsageError, type Command } from './command.ts'
 import { agentCommand } from './commands/agent.ts'
@@ -61,7 +61,7 @@ try {
 } catch (err) {
   if (err instanceof FogmeshError) {
     console.error(`fogmesh: ${err.shortMessage}`)
-    process.exitCode = err instanceof UsageError ? 2 : 1
+    process.exitCode = err.code === ErrorCode.usage ? 2 : 1
   } else {
     console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
     if (process.env.FOGMESH_DEBUG) console.error(err)

@@ -29,6 +29,13 @@ export interface AgentRecord {
   reason?: 'lost' | 'stopped' | 'cleared'
 }
 
+/** An agent known only from its retained offline presence (it left before we started watching). */
+export interface DepartedAgent {
+  id: string
+  name: string | undefined
+  reason: 'lost' | 'stopped'
+}
+
 export interface DirectoryEvents {
   online: [AgentRecord]
   unreachable: [AgentRecord]
@@ -38,6 +45,7 @@ export interface DirectoryEvents {
 
 export class AgentDirectory extends EventEmitter<DirectoryEvents> {
   private readonly agents = new Map<string, AgentRecord>()
+  private readonly departed_ = new Map<string, DepartedAgent>()
   private timer: NodeJS.Timeout | undefined
 
   constructor(
@@ -68,6 +76,11 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     const out: AgentRecord[] = []
     for (const a of this.agents.values()) if (state === 'all' || a.state === state) out.push(a)
     return out
+  }
+
+  /** Agents seen only as offline: they left before this directory started watching. */
+  departed(): DepartedAgent[] {
+    return [...this.departed_.values()]
   }
 
   /** Resolves once at least `n` agents are online (or rejects after `timeoutMs`). */
@@ -109,8 +122,10 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     if (p.id !== t.agentId) return this.reject(topic, new FogmeshError(ErrorCode.invalidField, `id: ${p.id} published on another agent's topic`))
     if (p.status === 'offline') {
       if (existing) this.markGone(existing, p.reason)
+      else this.departed_.set(p.id, { id: p.id, name: p.name, reason: p.reason })
       return
     }
+    this.departed_.delete(p.id)
     if (agentIdFromPublicKey(p.publicKey) !== p.id) {
       return this.reject(topic, new FogmeshError(ErrorCode.invalidField, 'publicKey: does not derive to the agent id'))
     }

@@ -94,6 +94,7 @@ export const presenceOnlineSchema = object({
 export const presenceOfflineSchema = object({
   status: literal('offline'),
   id,
+  name: optional(string({ min: 1, max: 64 })),
   reason: literal('lost', 'stopped'),
 })
 

@@ -64,13 +64,18 @@ test('paused: unreachable, then online again; killed: gone through the last will
     await waitFor(() => dir.get(agent.id)?.state === 'gone', 3000, 'gone')
     assert.ok(Date.now() - killedAt < 2000, 'the will fires when the socket dies, not after keepalive')
     assert.is(dir.get(agent.id)!.reason, 'lost')
-    assert.equal(seen, ['online', 'unreachable', 'online', 'gone:lost'])
+    // in this order; a loaded CI machine may add a spurious unreachable/online pair of its own
+    const want = ['online', 'unreachable', 'online', 'gone:lost']
+    let i = 0
+    for (const s of seen) if (s === want[i]) i++
+    assert.is(i, want.length, seen.join(' → '))
+    assert.is(seen.at(-1), 'gone:lost')
     // the retained presence now says offline, for anyone who looks later
     const late = await plainClient(broker.url)
     const got = collect(late)
     await late.subscribeAsync(`fm/v1/agents/${agent.id}/presence`)
     await waitFor(() => got.length > 0, 2000, 'retained will')
-    assert.equal(JSON.parse(got[0]!.payload.toString()), { status: 'offline', id: agent.id, reason: 'lost' })
+    assert.equal(JSON.parse(got[0]!.payload.toString()), { status: 'offline', id: agent.id, name: 'flaky', reason: 'lost' })
     await late.endAsync()
   } finally {
     dir.stop()

@@ -1,9 +1,9 @@
-import { AgentDirectory, type AgentRecord } from '../../market/directory.ts'
+import { AgentDirectory, type AgentRecord, type DepartedAgent } from '../../market/directory.ts'
 import { connect } from '../../protocol/transport.ts'
 import { intOption, requireString, type Command } from '../command.ts'
 
-export function formatAgents(agents: AgentRecord[]): string {
-  if (agents.length === 0) return 'no agents have joined this broker'
+export function formatAgents(agents: AgentRecord[], departed: DepartedAgent[] = []): string {
+  if (agents.length === 0 && departed.length === 0) return 'no agents have joined this broker'
   const rows = agents
     .sort((a, b) => a.presence.name.localeCompare(b.presence.name))
     .map((a) => {
@@ -12,6 +12,7 @@ export function formatAgents(agents: AgentRecord[]): string {
       return [p.id, p.name, a.state + (a.reason ? ` (${a.reason})` : ''), `${p.capacity.arch}/${p.capacity.cores}c/${p.capacity.memoryMiB}MiB`,
         String(p.capacity.slots), `${a.load.running} run, ${a.load.queued} queued`, String(p.price.perJob), p.version, labels || '-']
     })
+    .concat(departed.map((d) => [d.id, d.name ?? '-', `gone (${d.reason})`, '-', '-', '-', '-', '-', '-']))
   const head = ['AGENT', 'NAME', 'STATE', 'DEVICE', 'SLOTS', 'LOAD', 'PRICE', 'VERSION', 'LABELS']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
@@ -20,7 +21,7 @@ export function formatAgents(agents: AgentRecord[]): string {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'the agents on a broker: state, capacity, load, price',
-  usage: `usage: fogmesh status --broker URL [--json] [--listen MS]
+  usage: `usage: fogmesh status --broker URL [--json] [--all] [--listen MS]
 
   --listen MS  how long to listen for heartbeats before printing (default 1500)
   --json       machine-readable output
@@ -28,18 +29,27 @@ export const statusCommand: Command = {
   options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' } },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
+    const listenMs = intOption(values, 'listen', 1500, 0)
     const conn = await connect(broker, { reconnect: false })
     const directory = new AgentDirectory(conn)
-    await directory.start()
-    const listenMs = intOption(values, 'listen', 1500, 0)
-    await new Promise((r) => setTimeout(r, listenMs))
+    try {
+      await directory.start()
+      await new Promise((r) => setTimeout(r, listenMs))
+    } finally {
+      directory.stop()
+      await conn.close()
+    }
     const agents = directory.list('all').filter((a) => values.all || a.state !== 'gone')
     // a retained "online" with no heartbeat while we listened is not evidence of life
     for (const a of agents) if (a.state === 'online' && a.beats === 0 && listenMs >= a.presence.heartbeatMs * 1.5) a.state = 'unreachable'
-    directory.stop()
-    await conn.close()
-    if (values.json) console.log(JSON.stringify(agents.map((a) => ({ ...a.presence, state: a.state, load: a.load, reason: a.reason })), null, 2))
-    else console.log(formatAgents(agents))
+    const departed = values.all ? directory.departed() : []
+    if (values.json) {
+      const rows = [
+        ...agents.map((a) => ({ ...a.presence, state: a.state, load: a.load, reason: a.reason })),
+        ...departed.map((d) => ({ id: d.id, name: d.name, state: 'gone', reason: d.reason })),
+      ]
+      console.log(JSON.stringify(rows, null, 2))
+    } else console.log(formatAgents(agents, departed))
     return 0
   },
 }

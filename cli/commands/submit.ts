@@ -25,7 +25,7 @@ export const submitCommand: Command = {
 
   --module      a .wasm file (published first) or the sha256 of a published module
   --input       the job's stdin: a file, or - for this process's stdin (default: empty)
-  --timeout MS  the job's deadline on the agent (default: the agent's, 10000)
+  --timeout MS  the job's deadline on the agent (default: the agent's default, 10000; at most what it advertises)
   --wait MS     how long to wait for agents to be known (default 3000)
   --text        also print the output decoded as UTF-8 ("outputText")`,
   options: {
@@ -41,10 +41,12 @@ export const submitCommand: Command = {
     const moduleSpec = requireString(values, 'module', 'a .wasm file or the sha256 of a published module')
     const input = await readInput(values.input)
     const timeoutMs = values.timeout === undefined ? undefined : intOption(values, 'timeout', 0, 1, 3_600_000)
+    const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
+    const waitMs = intOption(values, 'wait', 3000, 0)
     const requester = await startRequester({ broker })
     try {
-      const module = /^[0-9a-f]{64}$/.test(moduleSpec) ? moduleSpec : await requester.publishModule(readModuleFile(moduleSpec))
-      await requester.directory.waitFor(1, intOption(values, 'wait', 3000, 0)).catch(() => {})
+      const module = moduleBytes ? await requester.publishModule(moduleBytes) : moduleSpec
+      await requester.directory.waitFor(1, waitMs).catch(() => {})
       const result = await requester.submit({ module, input, ...(timeoutMs ? { limits: { timeoutMs } } : {}) })
       const wire = resultToWire(result)
       if (values.text && result.output) wire.outputText = result.output.toString('utf8')
