@@ -14,6 +14,18 @@ export interface RunLimits {
   outputBytes: number
   /** Cap on stderr bytes kept (the rest is dropped, not an error). */
   stderrBytes: number
+  /**
+   * Fuel the job may burn (deterministic instruction-cost units); running out
+   * ends it with `fuel_exhausted`. Undefined: unmetered (still counted where the module is metered).
+   */
+  fuel?: number
+  /** Hard ceiling on the job's linear memory, in MiB; beyond it growth fails inside the module (`memory_limit`). */
+  memoryMiB?: number
+  /**
+   * Deterministic mode (the default for paid jobs): clock and random are
+   * derived from the job id, so re-execution gives the same bytes.
+   */
+  deterministic?: boolean
 }
 
 export interface RunRequest {
