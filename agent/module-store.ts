@@ -1,7 +1,8 @@
 /**
  * Modules by sha256: fetched from the retained topic `fm/v1/modules/<sha256>`,
- * hash-checked on arrival (whatever the broker did), compiled once, checked
- * once by the executor, and cached in memory and on disk.
+ * hash-checked on arrival (whatever the broker did), handed to the executor
+ * (which compiles and checks it once, away from the agent's keys), and cached
+ * in memory and on disk.
  *
  * Verdicts that cannot change (not WebAssembly, not a command, bad imports,
  * wrong hash) are cached too, so a hostile module costs one compile, not one
@@ -67,13 +68,8 @@ export class ModuleStore {
 
   private async load(sha256: string): Promise<ModuleInfo> {
     const bytes = this.readDisk(sha256) ?? (await this.fetch(sha256))
-    let module: WebAssembly.Module
-    try {
-      module = await WebAssembly.compile(bytes)
-    } catch (err) {
-      throw new JobError(ErrorCode.invalidModule, `module ${sha256.slice(0, 12)} is not valid WebAssembly`, { cause: err })
-    }
-    const info = await this.executor.load(sha256, module)
+    // compiled and checked by the executor, never in this (key-holding) process
+    const info = await this.executor.load(sha256, bytes)
     this.writeDisk(sha256, bytes)
     return info
   }

@@ -39,7 +39,7 @@ function inThread(): { instantiateUs: number; runUs: number } {
 async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p99Ms: number; mainUsPerJob: number }> {
   const pool = createWorkerPool({ size: workers, queueLimit: inFlight * 2 })
   await pool.ready()
-  await pool.load(fixture.sha256, fixture.module)
+  await pool.load(fixture.sha256, fixture.bytes)
   const request: RunRequest = { jobId: 'bench', module: fixture.sha256, input, limits: { timeoutMs: 5000, ...caps } }
   const latencies: number[] = []
   let done = 0

@@ -70,11 +70,13 @@ export interface Executor {
   /** Number of jobs that can run at once. */
   readonly slots: number
   /**
-   * Checks a compiled module (WASI command? allowed imports only?) and makes it
-   * available to every worker. Throws a JobError with `not_a_command` or
-   * `link_error` when it cannot run as a job.
+   * Compiles and checks a module (WebAssembly? a WASI command? allowed imports
+   * only?) and makes it available to every worker. Takes the raw bytes: the
+   * caller — the key-holding agent — never parses untrusted code itself.
+   * Throws a JobError with `invalid_module`, `not_a_command` or `link_error`
+   * when it cannot run as a job.
    */
-  load(sha256: string, module: WebAssembly.Module): Promise<ModuleInfo>
+  load(sha256: string, bytes: Uint8Array): Promise<ModuleInfo>
   /**
    * Runs one job. Never rejects for job faults: those come back as an error
    * outcome. Rejects (with a JobError) only when the job is not taken at all:

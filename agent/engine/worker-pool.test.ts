@@ -51,7 +51,7 @@ let pool: WorkerPool
 test.before(async () => {
   pool = createWorkerPool({ size: 2, queueLimit: 4096 })
   await pool.ready()
-  for (const f of Object.values(fixtures)) await pool.load(f.sha256, f.module)
+  for (const f of Object.values(fixtures)) await pool.load(f.sha256, f.bytes)
 })
 test.after(() => pool.close())
 
@@ -113,17 +113,17 @@ test('infinite loop: deadline from outside, worker replaced, pool keeps serving'
 
 test('load refuses modules that cannot run: link_error, not_a_command', async () => {
   const host = fx.hostImport()
-  const linkErr = await rejection(pool.load(host.sha256, host.module))
+  const linkErr = await rejection(pool.load(host.sha256, host.bytes))
   assert.is(linkErr.code, 'link_error')
   assert.match(linkErr.shortMessage, 'env.host_fn')
   const lib = fx.noStart()
-  assert.is((await rejection(pool.load(lib.sha256, lib.module))).code, 'not_a_command')
+  assert.is((await rejection(pool.load(lib.sha256, lib.bytes))).code, 'not_a_command')
   assert.is((await rejection(pool.run(req(host)))).code, 'module_not_found')
 })
 
 test('a module loaded later reaches every worker, including replacements', async () => {
   const late = fx.exitZero()
-  const info = await pool.load(late.sha256, late.module)
+  const info = await pool.load(late.sha256, late.bytes)
   assert.is(info.sha256, late.sha256)
   const outs = await Promise.all([1, 2, 3, 4, 5, 6].map(() => pool.run(req(late))))
   assert.equal(outs.map(okText), ['done', 'done', 'done', 'done', 'done', 'done'])
@@ -146,8 +146,8 @@ test('invalid limits are refused before running', async () => {
 
 test('bounded queue: overloaded beyond it; close() rejects queued and running jobs with closed', async () => {
   const small = createWorkerPool({ size: 1, queueLimit: 2 })
-  await small.load(fixtures.spin.sha256, fixtures.spin.module)
-  await small.load(fixtures.echo.sha256, fixtures.echo.module)
+  await small.load(fixtures.spin.sha256, fixtures.spin.bytes)
+  await small.load(fixtures.echo.sha256, fixtures.echo.bytes)
   await small.ready()
   const running = small.run(req(fixtures.spin, '', { ...limits, timeoutMs: 60_000 }))
   const queued = [small.run(req(fixtures.echo, 'a')), small.run(req(fixtures.echo, 'b'))]
@@ -163,8 +163,8 @@ test('bounded queue: overloaded beyond it; close() rejects queued and running jo
 
 test('a worker that dies mid-job: job answered with internal, worker replaced', async () => {
   const p = createWorkerPool({ size: 1 })
-  await p.load(fixtures.spin.sha256, fixtures.spin.module)
-  await p.load(fixtures.echo.sha256, fixtures.echo.module)
+  await p.load(fixtures.spin.sha256, fixtures.spin.bytes)
+  await p.load(fixtures.echo.sha256, fixtures.echo.bytes)
   await p.ready()
   const job = p.run(req(fixtures.spin, '', { ...limits, timeoutMs: 60_000 }))
   // kill the thread behind the pool's back, as a crash would
@@ -186,7 +186,7 @@ test('the worker starts under tsx loaded through its register() API, from any cw
     const { createWorkerPool } = await import(${JSON.stringify(poolUrl)})
     const bytes = Buffer.from(${JSON.stringify(Buffer.from(fixtures.echo.bytes).toString('base64'))}, 'base64')
     const pool = createWorkerPool({ size: 1 })
-    await pool.load('echo', new WebAssembly.Module(bytes))
+    await pool.load('echo', bytes)
     const out = await pool.run({ jobId: 'x', module: 'echo', input: new TextEncoder().encode('via register()'), limits: { timeoutMs: 5000, outputBytes: 100, stderrBytes: 100 } })
     await pool.close()
     process.stdout.write(out.status === 'ok' ? new TextDecoder().decode(out.output) : out.code + ': ' + out.message)

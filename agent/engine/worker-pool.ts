@@ -66,10 +66,17 @@ class Pool implements WorkerPool, SlotEvents {
     for (let i = 0; i < this.slots; i++) this.spawn()
   }
 
-  async load(sha256: string, module: WebAssembly.Module): Promise<ModuleInfo> {
+  async load(sha256: string, bytes: Uint8Array): Promise<ModuleInfo> {
     if (this.closed) throw new JobError(ErrorCode.closed, 'executor is closed')
     const known = this.modules.get(sha256)
     if (known) return known.info
+    let module: WebAssembly.Module
+    try {
+      module = await WebAssembly.compile(bytes)
+    } catch (err) {
+      throw new JobError(ErrorCode.invalidModule, `module ${sha256.slice(0, 12)} is not valid WebAssembly`, { cause: err })
+    }
+    if (this.modules.get(sha256)) return this.modules.get(sha256)!.info
     const info = checkModule(sha256, module)
     this.modules.set(sha256, { module, info })
     for (const slot of this.live) slot.load(sha256, module)
