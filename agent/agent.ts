@@ -17,6 +17,7 @@ import { topics } from '../protocol/topics.ts'
 import { connect, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { VERSION } from '../protocol/version.ts'
+import { createProcessExecutor } from './engine/process-executor.ts'
 import { createWorkerPool } from './engine/worker-pool.ts'
 import type { Executor, RunOutcome } from './engine/types.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
@@ -47,7 +48,14 @@ export interface AgentOptions {
   maxInputBytes?: number
   maxModuleBytes?: number
   moduleFetchTimeoutMs?: number
-  /** An executor to use instead of the default worker pool (it is closed with the agent). */
+  /**
+   * Where job code runs: `process` (default) — a separate executor process with
+   * no keys, no data dir, no environment, unprivileged when the agent is root;
+   * `thread` — worker threads inside the agent (no process boundary; for
+   * measurements and tiny devices that cannot spare a process).
+   */
+  isolation?: 'process' | 'thread'
+  /** An executor to use instead of the default (it is closed with the agent). */
   executor?: Executor
 }
 
@@ -111,7 +119,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
     const opts = { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
     const identity = loadOrCreateIdentity(opts.dataDir)
-    const executor = opts.executor ?? createWorkerPool({ size: slots, queueLimit: opts.queueLimit })
+    const executor =
+      opts.executor ??
+      (opts.isolation === 'thread'
+        ? createWorkerPool({ size: slots, queueLimit: opts.queueLimit })
+        : createProcessExecutor({ size: slots, queueLimit: opts.queueLimit }))
     // advertise only once jobs can run: the first job must not pay for worker start-up
     if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
     let conn: Connection
@@ -147,26 +159,42 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.advertiser.start()
   }
 
+  /** What does not change while the agent runs: built once (os.totalmem() reads /proc on every call). */
+  private readonly terms = {
+    status: 'online' as const,
+    capacity: {
+      cores: availableParallelism(),
+      memoryMiB: Math.round(totalmem() / 1048576),
+      arch: arch(),
+      platform: platform(),
+    },
+  }
+
   presence(): PresenceOnline {
     return {
-      status: 'online',
+      status: this.terms.status,
       id: this.id,
       name: this.name,
       publicKey: this.publicKey,
       version: VERSION,
-      capacity: {
-        cores: availableParallelism(),
-        memoryMiB: Math.round(totalmem() / 1048576),
-        arch: arch(),
-        platform: platform(),
-        slots: this.opts.slots,
-      },
+      capacity: { ...this.terms.capacity, slots: this.opts.slots },
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
       limits: { timeoutMs: this.opts.maxTimeoutMs, outputBytes: this.opts.maxOutputBytes, inputBytes: this.opts.maxInputBytes },
       load: this.load(),
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
+    }
+  }
+
+  /** The eligibility terms without the live load: for the per-job checks. */
+  private eligibilityTerms() {
+    return {
+      id: this.id,
+      labels: this.opts.labels,
+      price: { perJob: this.opts.pricePerJob },
+      limits: { timeoutMs: this.opts.maxTimeoutMs, outputBytes: this.opts.maxOutputBytes, inputBytes: this.opts.maxInputBytes },
+      capacity: this.terms.capacity,
     }
   }
 
@@ -190,7 +218,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const d = decodeJson(payload, offerSchema)
     if (!d.ok) return this.reject(topic, d.error)
     const offer: Offer = d.value
-    if (this.closing || ineligibility(this.presence(), offer) !== undefined) return
+    if (this.closing || ineligibility(this.eligibilityTerms(), offer) !== undefined) return
     const l = this.load()
     if (l.queued >= this.opts.queueLimit) return
     this.modules.prefetch(offer.module)
@@ -248,7 +276,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (job.input.length > this.opts.maxInputBytes) {
       return fail(new FogmeshError(ErrorCode.tooLarge, `input is ${job.input.length} bytes; this agent takes at most ${this.opts.maxInputBytes}`))
     }
-    const why = ineligibility(this.presence(), { limits: job.limits })
+    const why = ineligibility(this.eligibilityTerms(), { limits: job.limits })
     if (why) return fail(new FogmeshError(ErrorCode.rejected, `limits refused: ${why}`))
     this.pendingModules++
     try {

@@ -67,6 +67,9 @@ export function header(title: string, what: string[]): void {
   console.log('')
 }
 
+/** Progress on stderr, so stdout stays the report. */
+export const progress = (msg: string) => process.stderr.write(`  .. ${msg}\n`)
+
 export const sleep = (t: number) => new Promise((r) => setTimeout(r, t))
 
 // ---- temp dirs and child processes --------------------------------------------
@@ -118,7 +121,10 @@ export interface ChildAgent {
 /** One agent as its own OS process, exactly as a device runs it: `node bin/fogmesh.js agent ...`. */
 export async function spawnAgent(broker: string, name: string, extraArgs: string[] = []): Promise<ChildAgent> {
   const dir = tempDir(`fm-bench-${name}-`)
-  const child = spawn(process.execPath, [join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--data', dir, '--name', name, ...extraArgs], {
+  // FM_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the agents (NODE_OPTIONS refuses --cpu-prof)
+  const nodeArgs = (process.env.FM_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const argv = [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--data', dir, '--name', name, ...extraArgs]
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FOGMESH_HOME: dir },
@@ -233,12 +239,26 @@ export async function plainClient(url: string, noDelay = true): Promise<MqttClie
 
 export const closeClient = (c: MqttClient) => c.endAsync(true).catch(() => {})
 
-/** A responder that echoes every request on `reqTopic` to `resTopic` (QoS 0). */
-export async function startEchoResponder(url: string, reqTopic: string, resTopic: string, noDelay = true): Promise<MqttClient> {
+/** A responder that echoes every request on `reqTopic` to `resTopic` (QoS 0 unless told). */
+export async function startEchoResponder(url: string, reqTopic: string, resTopic: string, noDelay = true, qos: 0 | 1 = 0): Promise<MqttClient> {
   const c = await plainClient(url, noDelay)
-  c.on('message', (_t, payload) => c.publish(resTopic, payload, { qos: 0 }))
-  await c.subscribeAsync(reqTopic, { qos: 0 })
+  c.on('message', (_t, payload) => c.publish(resTopic, payload, { qos }))
+  await c.subscribeAsync(reqTopic, { qos })
   return c
+}
+
+/** The same echo responder as a child process (bench/echo-responder.ts). */
+async function spawnEchoResponder(url: string, reqTopic: string, resTopic: string, qos: 0 | 1): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/echo-responder.ts'), url, reqTopic, resTopic, String(qos)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  track(child)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve())
+    child.once('exit', (code) => reject(new Error(`echo responder exited with ${code}`)))
+  })
+  return { stop: () => stopChild(child) }
 }
 
 /**
@@ -249,15 +269,25 @@ export async function startEchoResponder(url: string, reqTopic: string, resTopic
 export async function rawRequestResponse(
   url: string,
   payload: Buffer,
-  opts: { inFlight: number; warm: { count?: number; ms?: number }; measure: { count?: number; ms?: number }; noDelay?: boolean },
+  opts: {
+    inFlight: number
+    warm: { count?: number; ms?: number }
+    measure: { count?: number; ms?: number }
+    noDelay?: boolean
+    /** Run the responder as its own OS process (the agents' layout) instead of in this one. */
+    childResponder?: boolean
+    /** QoS of both publishes and subscriptions (default 0, the baseline; 1 is what the mesh uses between its parts). */
+    qos?: 0 | 1
+  },
 ): Promise<{ lat: number[]; elapsedMs: number; done: number; cpu: CpuSample }> {
   const tag = Math.random().toString(36).slice(2, 8)
   const reqTopic = `bench/raw/${tag}/req`
   const resTopic = `bench/raw/${tag}/res`
   const noDelay = opts.noDelay ?? true
-  const responder = await startEchoResponder(url, reqTopic, resTopic, noDelay)
+  const qos = opts.qos ?? 0
+  const responder = opts.childResponder ? await spawnEchoResponder(url, reqTopic, resTopic, qos) : await startEchoResponder(url, reqTopic, resTopic, noDelay, qos)
   const requester = await plainClient(url, noDelay)
-  await requester.subscribeAsync(resTopic, { qos: 0 })
+  await requester.subscribeAsync(resTopic, { qos })
   const sent = new Map<number, number>()
   let seq = 0
   const send = () => {
@@ -265,7 +295,7 @@ export async function rawRequestResponse(
     const s = seq++
     p.writeDoubleLE(s, 0)
     sent.set(s, performance.now())
-    requester.publish(reqTopic, p, { qos: 0 })
+    requester.publish(reqTopic, p, { qos })
   }
   const phase = (spec: { count?: number; ms?: number }, record: number[] | undefined) =>
     new Promise<{ done: number; elapsedMs: number }>((resolve) => {
@@ -295,7 +325,8 @@ export async function rawRequestResponse(
   const r = await phase(opts.measure, lat)
   const cpuResult = cpu.stop()
   await closeClient(requester)
-  await closeClient(responder)
+  if ('endAsync' in responder) await closeClient(responder)
+  else await responder.stop()
   return { lat, elapsedMs: r.elapsedMs, done: r.done, cpu: cpuResult }
 }
 

@@ -26,6 +26,7 @@ import {
   header,
   inProcessAgents,
   ms,
+  progress,
   publishModule,
   rawRequestResponse,
   ratio,
@@ -58,40 +59,51 @@ interface Row {
 const rows: Row[] = []
 const echo = await loadModule('echo')
 
-async function raw(url: string, label: string): Promise<Summary> {
+async function raw(url: string, label: string, childResponder = false, qos: 0 | 1 = 0): Promise<Summary> {
   const job = Buffer.from(JSON.stringify({ id: 'xxxxxxxx-0000', module: '0'.repeat(64), input: input.toString('base64'), replyTo: 'sensors/bench-raw/results' }))
-  const r = await rawRequestResponse(url, job, { inFlight: 1, warm: { count: 500 }, measure: { count: N } })
+  progress(label)
+  const r = await rawRequestResponse(url, job, { inFlight: 1, warm: { count: 500 }, measure: { count: N }, childResponder, qos })
   const s = summarize(r.lat)
   rows.push({ label, s })
   return s
 }
 
-async function mesh(url: string, label: string, gateway: Gateway, module: string): Promise<Summary> {
+/** The sensor loop against a running mesh; capped at `capMs` of measuring (a pathological setup must not run for minutes). */
+async function mesh(url: string, label: string, gateway: Gateway, module: string, capMs = 30_000): Promise<Summary> {
   await gateway.requester.directory.waitFor(AGENTS, 20_000)
-  const r = await sensorRun(url, module, input, { inFlight: 1, warm: { count: WARM }, measure: { count: N } })
+  progress(label)
+  const r = await sensorRun(url, module, input, { inFlight: 1, warm: { count: WARM, ms: 5000 }, measure: { count: N, ms: capMs } })
   if (r.sample?.status !== 'ok' || Buffer.from(String(r.sample.output), 'base64').toString() !== input.toString()) {
     throw new Error(`echo answered wrongly: ${JSON.stringify(r.sample)}`)
   }
   const s = summarize(r.lat)
   const spread = Object.values(r.perAgent).sort((a, b) => b - a).join('/')
-  rows.push({ label, s, failed: r.failed, note: `per agent ${spread}` })
+  rows.push({ label, s, failed: r.failed, note: `per agent ${spread}${r.done < N ? `; capped at ${capMs / 1000} s` : ''}` })
+  return s
+}
+
+/** Broker-independent part: gateway in this process, agents as child processes, echo published. */
+async function childMesh(url: string, label: string, capMs?: number): Promise<Summary> {
+  const gateway = await startGateway({ broker: url })
+  const agents = await spawnAgents(url, AGENTS)
+  const module = await publishModule(url, echo)
+  const s = await mesh(url, label, gateway, module, capMs)
+  await Promise.all(agents.map((a) => a.stop()))
+  await gateway.close()
   return s
 }
 
 // ---- embedded broker (aedes) -----------------------------------------------------------
 
-let headline: { raw: Summary; mesh: Summary }
+let headline: { raw: Summary; mesh: Summary; rawChild: Summary; rawChild1: Summary }
 let inproc: Summary
 {
   const broker = await startBroker({ port: 0, wsPort: false, host: '127.0.0.1' })
   const rawS = await raw(broker.url, 'raw QoS0 req/resp, aedes')
-  const gateway = await startGateway({ broker: broker.url })
-  const agents = await spawnAgents(broker.url, AGENTS)
-  const module = await publishModule(broker.url, echo)
-  const meshS = await mesh(broker.url, 'fogmesh, aedes, agents = child processes', gateway, module)
-  headline = { raw: rawS, mesh: meshS }
-  await Promise.all(agents.map((a) => a.stop()))
-  await gateway.close()
+  const rawChild = await raw(broker.url, 'raw QoS0 req/resp, aedes, responder = child process', true)
+  const rawChild1 = await raw(broker.url, 'raw QoS1 req/resp, aedes, responder = child process', true, 1)
+  const meshS = await childMesh(broker.url, 'fogmesh, aedes, agents = child processes')
+  headline = { raw: rawS, mesh: meshS, rawChild, rawChild1 }
   await broker.close()
 }
 {
@@ -107,23 +119,26 @@ let inproc: Summary
 
 // ---- Debian's Mosquitto ---------------------------------------------------------------------
 
-let mosq: { raw: Summary; mesh: Summary; version: string } | undefined
+let mosq: { raw: Summary; mesh: Summary; nodelay: { raw: Summary; mesh: Summary } | undefined; version: string } | undefined
 const mosquitto = await startMosquitto()
 if (mosquitto) {
   const rawS = await raw(mosquitto.url, `raw QoS0 req/resp, mosquitto ${mosquitto.version}`)
-  const gateway = await startGateway({ broker: mosquitto.url })
-  const agents = await spawnAgents(mosquitto.url, AGENTS)
-  const module = await publishModule(mosquitto.url, echo)
-  const meshS = await mesh(mosquitto.url, 'fogmesh, mosquitto + gateway, agents = child processes', gateway, module)
-  mosq = { raw: rawS, mesh: meshS, version: mosquitto.version }
-  await Promise.all(agents.map((a) => a.stop()))
-  await gateway.close()
+  const meshS = await childMesh(mosquitto.url, 'fogmesh, mosquitto + gateway, agents = child processes', 8000)
   await mosquitto.stop()
+  // the same broker with TCP_NODELAY on its sockets (not the default): shows what the default costs
+  const tuned = await startMosquitto('set_tcp_nodelay true\n')
+  let nodelay: { raw: Summary; mesh: Summary } | undefined
+  if (tuned) {
+    const tunedRaw = await raw(tuned.url, 'raw QoS0 req/resp, mosquitto set_tcp_nodelay true')
+    nodelay = { raw: tunedRaw, mesh: await childMesh(tuned.url, 'fogmesh, mosquitto set_tcp_nodelay true, child agents') }
+    await tuned.stop()
+  }
+  mosq = { raw: rawS, mesh: meshS, nodelay, version: mosquitto.version }
 }
 
 // ---- report ----------------------------------------------------------------------------------
 
-const rawFor = (label: string) => (label.includes('mosquitto') ? mosq?.raw : headline.raw)
+const rawFor = (label: string) => (label.includes('set_tcp_nodelay') ? mosq?.nodelay?.raw : label.includes('mosquitto') ? mosq?.raw : headline.raw)
 console.log(
   table([
     ['round trip (ms)', 'n', 'p50', 'p99', 'mean', 'max', 'p50 / raw', 'p99 / raw', 'failed', ''],
@@ -151,11 +166,16 @@ console.log('headline: aedes embedded broker + gateway in one process, 3 agents 
 let pass = true
 pass = target('p50 <= 6x raw (headline)', `${ratio(headline.mesh.p50, headline.raw.p50)} (${ms(headline.mesh.p50)} ms vs raw ${ms(headline.raw.p50)} ms)`, headline.mesh.p50 <= 6 * headline.raw.p50) && pass
 pass = target('p99 <= 25 ms (headline)', `${ms(headline.mesh.p99)} ms`, headline.mesh.p99 <= 25) && pass
+console.log(`info   raw with the responder in a child process (the agents' layout): p50 ${ms(headline.rawChild.p50)} ms QoS0, ${ms(headline.rawChild1.p50)} ms QoS1; fogmesh headline p50 = ${ratio(headline.mesh.p50, headline.rawChild.p50)} / ${ratio(headline.mesh.p50, headline.rawChild1.p50)} those`)
 console.log(`info   in-process agents: p50 ${ms(inproc.p50)} ms (${ratio(inproc.p50, headline.raw.p50)} raw), p99 ${ms(inproc.p99)} ms`)
 if (mosq) {
   console.log(
     `info   mosquitto ${mosq.version}: p50 ${ms(mosq.mesh.p50)} ms (${ratio(mosq.mesh.p50, mosq.raw.p50)} its raw ${ms(mosq.raw.p50)} ms), p99 ${ms(mosq.mesh.p99)} ms` +
       `  [p50 <= 6x raw: ${mosq.mesh.p50 <= 6 * mosq.raw.p50 ? 'PASS' : 'FAIL'}, p99 <= 25 ms: ${mosq.mesh.p99 <= 25 ? 'PASS' : 'FAIL'}]`,
   )
+  if (mosq.nodelay) {
+    const t = mosq.nodelay
+    console.log(`info   mosquitto with set_tcp_nodelay true: p50 ${ms(t.mesh.p50)} ms (${ratio(t.mesh.p50, t.raw.p50)} its raw ${ms(t.raw.p50)} ms), p99 ${ms(t.mesh.p99)} ms`)
+  }
 }
 process.exit(0)

@@ -6,8 +6,10 @@
  * (or an error result with a stable code) on the job's `replyTo`. Bad input is
  * answered when it names a usable `replyTo`, counted always, and never takes
  * the gateway down. A job id submitted again to the same `replyTo` is answered
- * once.
+ * once. Results carry the sensor's `id` and the mesh's `jobId` (what the agent
+ * signed): `<id>@<first 12 hex of sha256(replyTo)>`.
  */
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
 import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
@@ -78,9 +80,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, 'gateway has too many jobs in flight'), ErrorCode.overloaded)
     }
     this.stats_.inFlight++
+    // sensors pick their own ids (often counters): two sensors may both send id "1".
+    // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
+    const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
     this.requester
       .submit({
-        id: job.id,
+        id: meshId,
         module: job.module,
         input: job.input,
         ...(job.limits ? { limits: job.limits } : {}),
@@ -90,7 +95,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       .then(
         (result) => {
           this.stats_.inFlight--
-          this.answer(job.replyTo, resultToWire(result), result.error?.code)
+          this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, result.error?.code)
           this.emit('result', { id: job.id, replyTo: job.replyTo, result })
         },
         (err: unknown) => {

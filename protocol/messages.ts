@@ -7,6 +7,7 @@ import {
   base64Bytes,
   id,
   literal,
+  meshJobId,
   number,
   object,
   optional,
@@ -138,7 +139,7 @@ export type Bid = Infer<typeof bidSchema>
 
 /** A job addressed to one agent, on `fm/v1/agents/<id>/jobs`. */
 export const assignSchema = object({
-  id,
+  id: meshJobId,
   attempt: number({ min: 1, max: 100, integer: true }),
   requester: id,
   replyTo: publishTopic,
@@ -156,7 +157,7 @@ export const errorBodySchema = object({
 /** A signed result, from the agent to the requester's inbox, and (same fields) on to the job's replyTo. */
 export const resultSchema = object({
   type: literal('result'),
-  id,
+  id: meshJobId,
   attempt: number({ min: 1, max: 100, integer: true }),
   agent: id,
   module: sha256Hex,

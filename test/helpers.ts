@@ -77,7 +77,7 @@ export async function startMosquitto(bin: string): Promise<{ url: string; proc: 
   const dir = tmpDir('fm-mosq-')
   const conf = join(dir, 'mosquitto.conf')
   const { writeFileSync } = await import('node:fs')
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 20000000\n`)
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 20000000\nset_tcp_nodelay true\n`)
   const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   proc.stderr?.on('data', (d) => (stderr += d))

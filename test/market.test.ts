@@ -50,8 +50,10 @@ test('a plain MQTT client publishing the DESIGN.md JSON gets a verifiable result
     await watcher.subscribeAsync(`fm/v1/agents/${r.agent}/presence`)
     await waitFor(() => presence.length > 0, 2000, 'presence')
     const key = JSON.parse(presence[0]!.payload.toString()).publicKey
-    assert.ok(verifyResult(r, key))
-    assert.not.ok(verifyResult({ ...r, outputSha256: sha256(Buffer.from('x')) }, key))
+    // the agent signed the mesh's job id: the sensor's id plus @<12 hex of sha256(replyTo)>
+    assert.is(r.jobId, `plain-1@${sha256(Buffer.from('sensors/s1/results')).slice(0, 12)}`)
+    assert.ok(verifyResult({ ...r, id: r.jobId }, key))
+    assert.not.ok(verifyResult({ ...r, id: r.jobId, outputSha256: sha256(Buffer.from('x')) }, key))
     await sensor.endAsync()
     await watcher.endAsync()
   } finally {
@@ -81,6 +83,34 @@ test('the same job id submitted twice is run and answered once', async () => {
     assert.is(a, b)
     assert.is((await a).status, 'ok')
     await sensor.endAsync()
+  } finally {
+    await mesh.close()
+  }
+})
+
+test('two sensors using the same job id each get their own result', async () => {
+  const mesh = await startMesh({ agents: 2, gateway: true })
+  try {
+    const module = await mesh.publish(echo().bytes)
+    const a = await plainClient(mesh.broker.url)
+    const b = await plainClient(mesh.broker.url)
+    const gotA = collect(a)
+    const gotB = collect(b)
+    await a.subscribeAsync('sensor-a/out', { qos: 1 })
+    await b.subscribeAsync('sensor-b/out', { qos: 1 })
+    const job = (replyTo: string, input: string) => JSON.stringify({ id: '1', module, input: Buffer.from(input).toString('base64'), replyTo })
+    await a.publishAsync('fm/v1/jobs/submit', job('sensor-a/out', 'reading from A'))
+    await b.publishAsync('fm/v1/jobs/submit', job('sensor-b/out', 'reading from B'))
+    await waitFor(() => gotA.length > 0 && gotB.length > 0, 5000, 'both answers')
+    const ra = JSON.parse(gotA[0]!.payload.toString())
+    const rb = JSON.parse(gotB[0]!.payload.toString())
+    assert.is(ra.id, '1')
+    assert.is(rb.id, '1')
+    assert.is(Buffer.from(ra.output, 'base64').toString(), 'reading from A')
+    assert.is(Buffer.from(rb.output, 'base64').toString(), 'reading from B')
+    assert.is.not(ra.jobId, rb.jobId)
+    await a.endAsync()
+    await b.endAsync()
   } finally {
     await mesh.close()
   }

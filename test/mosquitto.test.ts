@@ -165,9 +165,9 @@ test('a plain MQTT client gets a signed result through Mosquitto and `fogmesh ga
   assert.is(p!.status, 'online')
   assert.is(p!.publicKey, agent!.publicKey)
   assert.type(res.signature, 'string')
-  assert.ok(verifyResult(res as Parameters<typeof verifyResult>[0], p!.publicKey as string), 'signature verifies against the advertised key')
+  assert.ok(verifyResult({ ...(res as Parameters<typeof verifyResult>[0]), id: String(res.jobId) }, p!.publicKey as string), 'signature verifies against the advertised key')
   assert.not.ok(
-    verifyResult({ ...(res as Parameters<typeof verifyResult>[0]), outputSha256: sha256('forged') }, p!.publicKey as string),
+    verifyResult({ ...(res as Parameters<typeof verifyResult>[0]), id: String(res.jobId), outputSha256: sha256('forged') }, p!.publicKey as string),
     'and covers outputSha256',
   )
 })
@@ -189,7 +189,7 @@ test('jobs through Mosquitto: both agents work, failures are signed error result
   assert.type(bad.error?.message, 'string')
   assert.is(bad.output, undefined)
   const key = (await presences(url)).get(bad.agent as string)?.publicKey as string
-  assert.ok(verifyResult(bad as Parameters<typeof verifyResult>[0], key), 'a failure is signed too')
+  assert.ok(verifyResult({ ...(bad as Parameters<typeof verifyResult>[0]), id: String(bad.jobId) }, key), 'a failure is signed too')
 
   // not a sha256: answered on replyTo with a stable code, and the gateway keeps working
   const replyTo = `test/replies/bad-${randomBytes(4).toString('hex')}`
@@ -266,7 +266,7 @@ test('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 rea
   assert.is(res.outputSha256, sha256(output))
   const agent = agents.find((a) => a.id === res.agent)
   assert.ok(agent, 'ran on one of ours')
-  assert.ok(verifyResult(res as Parameters<typeof verifyResult>[0], agent!.publicKey), 'signed by it')
+  assert.ok(verifyResult({ ...(res as Parameters<typeof verifyResult>[0]), id: String(res.jobId) }, agent!.publicKey), 'signed by it')
 })
 
 test('presence and last will through Mosquitto: kill -9 of `fogmesh agent` leaves {"status":"offline","reason":"lost"}', async () => {

@@ -18,6 +18,8 @@ export const agentCommand: Command = {
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
   --price N       price per job in the mesh token's smallest unit (default 1)
   --slots N       jobs run at once (default: the number of cores)
+  --isolation M   where job code runs: process (default: a separate, unprivileged process
+                  without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
   options: {
     broker: { type: 'string' },
@@ -27,12 +29,15 @@ export const agentCommand: Command = {
     price: { type: 'string' },
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
+    isolation: { type: 'string' },
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
+    const isolation = values.isolation ?? 'process'
+    if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
     const agent = await startAgent({
       broker,
@@ -42,6 +47,7 @@ export const agentCommand: Command = {
       pricePerJob: intOption(values, 'price', 1, 0),
       ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
+      isolation,
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)

@@ -1,0 +1,94 @@
+/**
+ * An agent exactly as `fogmesh agent` starts it, plus timestamps at its hops,
+ * for bench/diagnose.ts: assignment received (MQTT packet parsed), handler
+ * entered, execute entered, executor run start and end, signing start and end, result written to the socket.
+ * Times are CLOCK_MONOTONIC microseconds (process.hrtime), comparable across
+ * the processes of one machine. On SIGTERM it prints one JSON line
+ * `{"probe": {...per job id...}}` and leaves the mesh.
+ *
+ *   node --import tsx bench/probe-agent.ts BROKER_URL DATA_DIR NAME
+ *
+ * Diagnostics only: reaches into the agent's private fields.
+ */
+import type { MqttClient } from 'mqtt'
+import { startAgent } from '../agent/agent.ts'
+import type { Executor } from '../agent/engine/types.ts'
+import type { Signer } from '../protocol/signature.ts'
+
+const [broker, dataDir, name] = process.argv.slice(2)
+if (!broker || !dataDir || !name) {
+  console.error('usage: probe-agent.ts BROKER_URL DATA_DIR NAME')
+  process.exit(2)
+}
+
+export const nowUs = () => Number(process.hrtime.bigint() / 1000n)
+const idOf = (payload: Buffer | string) => /"id":"([^"]+)"/.exec(payload.toString())?.[1]
+
+type Marks = Record<string, number>
+const jobs = new Map<string, Marks>()
+const mark = (id: string | undefined, what: string) => {
+  if (id === undefined) return
+  let m = jobs.get(id)
+  if (!m) jobs.set(id, (m = {}))
+  m[what] ??= nowUs()
+}
+
+const agent = await startAgent({ broker, dataDir, name })
+const inner = agent as unknown as {
+  conn: { client: MqttClient }
+  executor: Executor
+  identity: { signer: Signer }
+  onAssign(topic: string, payload: Buffer): void
+  execute(job: { id: string }): Promise<unknown>
+}
+const jobsTopic = `fm/v1/agents/${agent.id}/jobs`
+let current: string | undefined
+inner.conn.client.on('packetreceive', (p) => {
+  if (p.cmd === 'publish' && p.topic === jobsTopic) mark(idOf(p.payload as Buffer), 'agentRecv')
+})
+inner.conn.client.on('packetsend', (p) => {
+  if (p.cmd === 'publish' && p.topic.includes('/requesters/')) mark(idOf(p.payload as Buffer | string), 'agentSent')
+})
+// the route handlers call this.onAssign / this.execute at call time, so instance properties take over
+const onAssign = inner.onAssign.bind(agent)
+inner.onAssign = (topic, payload) => {
+  mark(idOf(payload), 'onAssign')
+  onAssign(topic, payload)
+}
+// presence() runs on every assignment (agent.ts execute: ineligibility(this.presence(), ...)); time it
+const presence = agent.presence.bind(agent)
+const presenceTimes: number[] = []
+agent.presence = () => {
+  const t = process.hrtime.bigint()
+  const p = presence()
+  presenceTimes.push(Number(process.hrtime.bigint() - t) / 1000)
+  return p
+}
+const execute = inner.execute.bind(agent)
+inner.execute = (job) => {
+  mark(job.id, 'execute')
+  return execute(job)
+}
+const run = inner.executor.run.bind(inner.executor)
+inner.executor.run = async (req) => {
+  mark(req.jobId, 'runStart')
+  const out = await run(req)
+  mark(req.jobId, 'runEnd')
+  current = req.jobId // signing follows in the same tick (one job in flight)
+  return out
+}
+const signer = inner.identity.signer
+const sign = signer.sign.bind(signer)
+;(signer as { sign: Signer['sign'] }).sign = (m) => {
+  mark(current, 'signStart')
+  const s = sign(m)
+  mark(current, 'signEnd')
+  return s
+}
+
+console.log(`agent ${agent.id} "${name}" online (probe)`)
+process.on('SIGTERM', async () => {
+  process.stdout.write(`${JSON.stringify({ probe: Object.fromEntries(jobs), presenceUs: presenceTimes })}\n`)
+  await agent.close({ graceMs: 500 })
+  process.exit(0)
+})
