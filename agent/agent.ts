@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
-import { ineligibility } from '../protocol/eligibility.ts'
+import { ineligibility, limitsAbove } from '../protocol/eligibility.ts'
 import { assignSchema, MAX_MODULE_BYTES, offerSchema, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
 import { signResult } from '../protocol/signature.ts'
 import { topics } from '../protocol/topics.ts'
@@ -44,6 +44,10 @@ export interface AgentOptions {
   /** Largest limits this agent accepts, and the defaults for jobs that set none. */
   maxTimeoutMs?: number
   defaultTimeoutMs?: number
+  maxFuel?: number
+  defaultFuel?: number
+  maxMemoryMiB?: number
+  defaultMemoryMiB?: number
   maxOutputBytes?: number
   maxInputBytes?: number
   maxModuleBytes?: number
@@ -67,6 +71,11 @@ const DEFAULTS = {
   leaseMs: 30_000,
   maxTimeoutMs: 60_000,
   defaultTimeoutMs: 10_000,
+  // ~1e9 fuel is about a second of straight-line work on a Pi-class core
+  maxFuel: 1e12,
+  defaultFuel: 1e10,
+  maxMemoryMiB: 256,
+  defaultMemoryMiB: 64,
   maxOutputBytes: 1024 * 1024,
   maxInputBytes: 1024 * 1024,
   maxModuleBytes: MAX_MODULE_BYTES,
@@ -180,7 +189,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       capacity: { ...this.terms.capacity, slots: this.opts.slots },
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
-      limits: { timeoutMs: this.opts.maxTimeoutMs, outputBytes: this.opts.maxOutputBytes, inputBytes: this.opts.maxInputBytes },
+      limits: this.maxLimits(),
+      defaults: {
+        fuel: this.opts.defaultFuel,
+        memoryMiB: this.opts.defaultMemoryMiB,
+        timeoutMs: this.opts.defaultTimeoutMs,
+        outputBytes: this.opts.maxOutputBytes,
+      },
       load: this.load(),
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
@@ -193,9 +208,14 @@ export class Agent extends EventEmitter<AgentEvents> {
       id: this.id,
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
-      limits: { timeoutMs: this.opts.maxTimeoutMs, outputBytes: this.opts.maxOutputBytes, inputBytes: this.opts.maxInputBytes },
+      limits: this.maxLimits(),
       capacity: this.terms.capacity,
     }
+  }
+
+  private maxLimits() {
+    const o = this.opts
+    return { fuel: o.maxFuel, memoryMiB: o.maxMemoryMiB, timeoutMs: o.maxTimeoutMs, outputBytes: o.maxOutputBytes, inputBytes: o.maxInputBytes }
   }
 
   load(): Load {
@@ -276,8 +296,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (job.input.length > this.opts.maxInputBytes) {
       return fail(new FogmeshError(ErrorCode.tooLarge, `input is ${job.input.length} bytes; this agent takes at most ${this.opts.maxInputBytes}`))
     }
-    const why = ineligibility(this.eligibilityTerms(), { limits: job.limits })
-    if (why) return fail(new FogmeshError(ErrorCode.rejected, `limits refused: ${why}`))
+    const why = limitsAbove(this.maxLimits(), job.limits)
+    if (why) return fail(new FogmeshError(ErrorCode.limitExceeded, why))
     this.pendingModules++
     try {
       await this.modules.get(job.module)
@@ -296,6 +316,10 @@ export class Agent extends EventEmitter<AgentEvents> {
           timeoutMs: job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs,
           outputBytes: job.limits?.outputBytes ?? this.opts.maxOutputBytes,
           stderrBytes: 4096,
+          fuel: job.limits?.fuel ?? this.opts.defaultFuel,
+          memoryMiB: job.limits?.memoryMiB ?? this.opts.defaultMemoryMiB,
+          // clock and random derived from the job id: anyone re-running it gets the same bytes
+          deterministic: true,
         },
       })
       .catch(fail)

@@ -25,8 +25,15 @@ export function ineligibility(agent: AgentTerms, job: JobRequirements): string |
     }
   }
   if (job.maxPrice !== undefined && agent.price.perJob > job.maxPrice) return `price ${agent.price.perJob} above ${job.maxPrice}`
-  const l = job.limits
-  if (l?.timeoutMs !== undefined && l.timeoutMs > agent.limits.timeoutMs) return `timeoutMs above ${agent.limits.timeoutMs}`
-  if (l?.outputBytes !== undefined && l.outputBytes > agent.limits.outputBytes) return `outputBytes above ${agent.limits.outputBytes}`
+  return limitsAbove(agent.limits, job.limits)
+}
+
+/** The first job limit above what the agent offers, as `name above max`, or undefined. */
+export function limitsAbove(max: AgentTerms['limits'], limits: JobLimits | undefined): string | undefined {
+  if (!limits) return undefined
+  for (const k of ['fuel', 'memoryMiB', 'timeoutMs', 'outputBytes'] as const) {
+    const want = limits[k]
+    if (want !== undefined && want > max[k]) return `limits.${k} ${want} above this agent's ${max[k]}`
+  }
   return undefined
 }

@@ -28,6 +28,8 @@ export const ErrorCode = {
   agentFailed: 'agent_failed',
   badSignature: 'bad_signature',
   rejected: 'rejected',
+  /** The job asks for more (fuel, memory, time, output) than the agent offers. */
+  limitExceeded: 'limit_exceeded',
   overloaded: 'overloaded',
   // local
   internal: 'internal',
@@ -43,6 +45,7 @@ const RETRYABLE: ReadonlySet<string> = new Set<ErrorCode>([
   ErrorCode.internal,
   ErrorCode.closed,
   ErrorCode.rejected,
+  ErrorCode.limitExceeded, // another agent may offer more
 ])
 
 export function isRetryableCode(code: string): boolean {

@@ -27,7 +27,12 @@ export const MAX_MODULE_BYTES = 16 * 1024 * 1024
 const label = string({ min: 0, max: 128 })
 const price = number({ min: 0, max: 1e18 })
 
+/** Fuel is counted in deterministic instruction-cost units; 2^53 keeps it exact in JSON. */
+export const MAX_FUEL = Number.MAX_SAFE_INTEGER
+
 export const limitsSchema = object({
+  fuel: optional(number({ min: 1, max: MAX_FUEL, integer: true })),
+  memoryMiB: optional(number({ min: 1, max: 4096, integer: true })),
   timeoutMs: optional(number({ min: 1, max: 3_600_000, integer: true })),
   outputBytes: optional(number({ min: 0, max: MAX_OUTPUT_BYTES, integer: true })),
 })
@@ -81,10 +86,20 @@ export const presenceOnlineSchema = object({
   }),
   labels: record(label),
   price: object({ perJob: price }),
+  /** The most a job may ask for here. */
   limits: object({
+    fuel: number({ min: 1, max: MAX_FUEL, integer: true }),
+    memoryMiB: number({ min: 1, integer: true }),
     timeoutMs: number({ min: 1, integer: true }),
     outputBytes: number({ min: 0, integer: true }),
     inputBytes: number({ min: 0, integer: true }),
+  }),
+  /** What a job that sets no limits gets. */
+  defaults: object({
+    fuel: number({ min: 1, max: MAX_FUEL, integer: true }),
+    memoryMiB: number({ min: 1, integer: true }),
+    timeoutMs: number({ min: 1, integer: true }),
+    outputBytes: number({ min: 0, integer: true }),
   }),
   load: loadSchema,
   heartbeatMs: number({ min: 100, max: 600_000, integer: true }),

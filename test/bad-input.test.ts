@@ -118,6 +118,27 @@ test('limits above what any agent offers → no_agents', async () => {
   await expectCode(job(await mesh.publish(fx.echo().bytes), 'x', { limits: { timeoutMs: 3_000_000 } }), 'no_agents')
 })
 
+test('limits above what an agent advertises: refused with limit_exceeded, even when assigned directly', async () => {
+  const agent = mesh.agents[0]!
+  const p = agent.presence()
+  assert.ok(p.limits.memoryMiB >= p.defaults.memoryMiB && p.limits.fuel >= p.defaults.fuel, 'maxima and defaults advertised')
+  const module = await mesh.publish(fx.echo().bytes)
+  // through the market: nobody offers that much
+  await expectCode(job(module, 'x', { limits: { memoryMiB: p.limits.memoryMiB + 1 } }), 'no_agents')
+  // a requester that skips the market and assigns straight to the agent
+  const direct = await plainClient(mesh.broker.url)
+  const got = collect(direct)
+  await direct.subscribeAsync('direct/inbox', { qos: 1 })
+  const assign = { id: 'greedy', attempt: 1, requester: 'r-direct', replyTo: 'direct/inbox', module, input: '', limits: { fuel: p.limits.fuel + 1 } }
+  await direct.publishAsync(`fm/v1/agents/${agent.id}/jobs`, JSON.stringify(assign))
+  await waitFor(() => got.length > 0, 5000, 'the refusal')
+  const r = JSON.parse(got[0]!.payload.toString())
+  assert.is(r.status, 'error')
+  assert.is(r.error.code, 'limit_exceeded')
+  assert.match(r.error.message, /limits\.fuel/)
+  await direct.endAsync()
+})
+
 test('a hundred bad jobs in a row, then good ones: all answered, all counted, agents up', async () => {
   const bad = [fx.trap(), fx.failWithStderr(), fx.hostImport(), fx.noStart()].map((f) => f.bytes)
   const shas = await Promise.all(bad.map((b) => mesh.publish(b)))

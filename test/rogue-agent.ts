@@ -36,7 +36,8 @@ export class RogueAgent {
     const presence = {
       status: 'online', id, name: `rogue-${behaviour}`, publicKey, version: '0.1.0',
       capacity: { cores: 64, memoryMiB: 65536, arch: process.arch, platform: process.platform, slots: 64 },
-      labels: {}, price: { perJob: price }, limits: { timeoutMs: 60_000, outputBytes: 1 << 20, inputBytes: 1 << 20 },
+      labels: {}, price: { perJob: price }, limits: { fuel: 1e12, memoryMiB: 256, timeoutMs: 60_000, outputBytes: 1 << 20, inputBytes: 1 << 20 },
+      defaults: { fuel: 1e10, memoryMiB: 64, timeoutMs: 10_000, outputBytes: 1 << 20 },
       load: { running: 0, queued: 0 }, heartbeatMs: 1000, since: Date.now(),
     }
     await conn.publishAsync(topics.presence(id), JSON.stringify(presence), { retain: true })
