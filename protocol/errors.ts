@@ -23,6 +23,10 @@ export const ErrorCode = {
   exitNonZero: 'exit_nonzero',
   deadline: 'deadline',
   outputLimit: 'output_limit',
+  /** The job burned its whole fuel budget (`limits.fuel`). */
+  fuelExhausted: 'fuel_exhausted',
+  /** The job needs more memory than its cap (`limits.memoryMiB`): refused at start, or failed after growth was refused. */
+  memoryLimit: 'memory_limit',
   // market
   noAgents: 'no_agents',
   agentFailed: 'agent_failed',

@@ -36,7 +36,7 @@ test('SIGKILL of the agent running a job: the job is retried elsewhere and answe
     const sensor = await plainClient(broker.url)
     const replies = collect(sensor)
     await sensor.subscribeAsync('kill/replies', { qos: 1 })
-    await sensor.publishAsync('fm/v1/jobs/submit', JSON.stringify({ id: 'survivor', module, input: '', replyTo: 'kill/replies', limits: { timeoutMs: 20_000 } }))
+    await sensor.publishAsync('fm/v1/jobs/submit', JSON.stringify({ id: 'survivor', module, input: '', replyTo: 'kill/replies', limits: { timeoutMs: 20_000, fuel: 100_000_000_000 } }))
     await waitFor(() => assigns.length > 0, 5000, 'the assignment')
     const first = assigns[0]!.topic.split('/')[3]
     const victim = [a1, a2].find((a) => a.id === first)!

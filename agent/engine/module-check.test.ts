@@ -52,4 +52,26 @@ test('an import the host does not provide: link_error naming it', () => {
   assert.match(memoryImport.shortMessage, 'memory env.memory')
 })
 
+test('the fogmesh namespace and fogmesh_ exports belong to the job host: link_error', () => {
+  const hook = refusal(
+    fx.compileWat(`(module (import "fogmesh" "out_of_fuel" (func)) (memory (export "memory") 1) (func (export "_start")))`),
+  )
+  assert.equal([hook.code, hook.shortMessage], ['link_error', 'module imports fogmesh.out_of_fuel: the "fogmesh" namespace is reserved for the job host'])
+  const memory = refusal(fx.compileWat(`(module (import "fogmesh" "memory" (memory 1)) (export "memory" (memory 0)) (func (export "_start")))`))
+  assert.is(memory.code, 'link_error')
+  const exported = refusal(
+    fx.compileWat(`(module (memory (export "memory") 1) (global (export "fogmesh_fuel") i64 (i64.const 0)) (func (export "_start")))`),
+  )
+  assert.equal([exported.code, exported.shortMessage], ['link_error', 'module exports fogmesh_fuel: names starting with fogmesh_ are reserved'])
+})
+
+test('checks the module as built, not as the host rewrites it', async () => {
+  // the rewrite imports fogmesh.memory and exports fogmesh_fuel: checking it instead of the original would refuse every job
+  const { prepareModule } = await import('./instrument/meter.ts')
+  const echo = fx.echo()
+  const rewritten = new WebAssembly.Module(prepareModule(echo.bytes).bytes)
+  assert.is(checkModule(echo.sha256, echo.module).imports.length, 2)
+  assert.throws(() => checkModule(echo.sha256, rewritten), (e: JobError) => e.code === 'link_error')
+})
+
 test.run()

@@ -68,7 +68,10 @@ test('echo through a worker: exact buffers and pooled Buffer slices alike', asyn
 
 test('exit code 3: exit_nonzero carrying stderr', async () => {
   const o = errorOf(await pool.run(req(fixtures.fail)))
-  assert.equal([o.code, o.message, o.stderr, o.fuel], ['exit_nonzero', 'exit code 3', 'bad input: expected digits\n', 0])
+  assert.equal([o.code, o.message, o.stderr], ['exit_nonzero', 'exit code 3', 'bad input: expected digits\n'])
+  // metered through the pool: the same count every run, and on error too
+  assert.ok(o.fuel > 0)
+  assert.is(errorOf(await pool.run(req(fixtures.fail))).fuel, o.fuel)
 })
 
 test('trap: short message, no stack trace', async () => {

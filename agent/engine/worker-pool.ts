@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import { ErrorCode, JobError } from '../../protocol/errors.ts'
 import { JobQueue } from './job-queue.ts'
-import { checkModule } from './module-check.ts'
+import { compileJobAsync, type PreparedJob } from './instrument/prepare-job.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from './types.ts'
 import type { FromWorker } from './worker-protocol.ts'
 import { Slot } from './worker-slot.ts'
@@ -48,7 +48,7 @@ class Pool implements WorkerPool, SlotEvents {
   private readonly live = new Set<Slot>()
   private readonly idle: Slot[] = []
   private readonly queue: JobQueue<Job>
-  private readonly modules = new Map<string, { module: WebAssembly.Module; info: ModuleInfo }>()
+  private readonly modules = new Map<string, { job: PreparedJob; info: ModuleInfo }>()
   private readonly exiting = new Set<Promise<unknown>>()
   private readonly readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = []
   private nextId = 1
@@ -70,16 +70,11 @@ class Pool implements WorkerPool, SlotEvents {
     if (this.closed) throw new JobError(ErrorCode.closed, 'executor is closed')
     const known = this.modules.get(sha256)
     if (known) return known.info
-    let module: WebAssembly.Module
-    try {
-      module = await WebAssembly.compile(bytes)
-    } catch (err) {
-      throw new JobError(ErrorCode.invalidModule, `module ${sha256.slice(0, 12)} is not valid WebAssembly`, { cause: err })
-    }
+    // check the original, meter it and move its memory under the host's control: once, here, not per worker
+    const { info, job } = await compileJobAsync(sha256, bytes)
     if (this.modules.get(sha256)) return this.modules.get(sha256)!.info
-    const info = checkModule(sha256, module)
-    this.modules.set(sha256, { module, info })
-    for (const slot of this.live) slot.load(sha256, module)
+    this.modules.set(sha256, { job, info })
+    for (const slot of this.live) slot.load(sha256, job)
     return info
   }
 
@@ -103,6 +98,10 @@ class Pool implements WorkerPool, SlotEvents {
         timeoutMs: Math.min(request.limits.timeoutMs, MAX_TIMER_MS),
         outputBytes: request.limits.outputBytes,
         stderrBytes: request.limits.stderrBytes,
+        jobId: request.jobId,
+        fuel: request.limits.fuel,
+        memoryMiB: request.limits.memoryMiB,
+        deterministic: request.limits.deterministic,
         resolve,
         reject,
       }
@@ -256,7 +255,7 @@ class Pool implements WorkerPool, SlotEvents {
     }
     const slot = new Slot(this, worker)
     this.live.add(slot)
-    for (const [sha256, { module }] of this.modules) slot.load(sha256, module)
+    for (const [sha256, { job }] of this.modules) slot.load(sha256, job)
   }
 
   private retire(slot: Slot): void {

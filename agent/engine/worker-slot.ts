@@ -5,6 +5,7 @@
  */
 import type { TransferListItem, Worker } from 'node:worker_threads'
 import type { RunOutcome } from './types.ts'
+import type { PreparedJob } from './instrument/prepare-job.ts'
 import type { FromWorker, ToWorker } from './worker-protocol.ts'
 
 export interface Job {
@@ -16,6 +17,11 @@ export interface Job {
   timeoutMs: number
   outputBytes: number
   stderrBytes: number
+  /** Seeds deterministic clock and random. */
+  jobId: string
+  fuel: number | undefined
+  memoryMiB: number | undefined
+  deterministic: boolean | undefined
   resolve: (outcome: RunOutcome) => void
   reject: (err: Error) => void
 }
@@ -42,7 +48,10 @@ export class Slot {
   private startedAt = 0
   private timer: NodeJS.Timeout | undefined = undefined
   // reused for every job: postMessage serializes it synchronously
-  private readonly msg = { type: 'run' as const, id: 0, sha256: '', input: EMPTY as Uint8Array, outputBytes: 0, stderrBytes: 0 }
+  private readonly msg: Extract<ToWorker, { type: 'run' }> = {
+    type: 'run', id: 0, sha256: '', input: EMPTY, outputBytes: 0, stderrBytes: 0,
+    jobId: '', fuel: undefined, memoryMiB: undefined, deterministic: undefined,
+  }
   private readonly onDeadline = (): void => this.events.deadline(this)
 
   constructor(
@@ -55,8 +64,10 @@ export class Slot {
     worker.on('exit', () => events.exited(this))
   }
 
-  load(sha256: string, module: WebAssembly.Module): void {
-    this.worker.postMessage({ type: 'load', sha256, module } satisfies ToWorker)
+  /** Sends a prepared (metered, memory-capped) module to the worker. */
+  load(sha256: string, job: PreparedJob): void {
+    const { module, ...prepared } = job
+    this.worker.postMessage({ type: 'load', sha256, module, prepared } satisfies ToWorker)
   }
 
   /** Sends `job` to the worker and arms its deadline. Throws if it cannot be posted. */
@@ -70,6 +81,10 @@ export class Slot {
     msg.input = job.input
     msg.outputBytes = job.outputBytes
     msg.stderrBytes = job.stderrBytes
+    msg.jobId = job.jobId
+    msg.fuel = job.fuel
+    msg.memoryMiB = job.memoryMiB
+    msg.deterministic = job.deterministic
     try {
       this.worker.postMessage(msg, job.owned ? [job.input.buffer as ArrayBuffer] : NO_TRANSFER)
     } finally {

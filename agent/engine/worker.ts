@@ -1,11 +1,12 @@
 /**
- * Entry of a job worker thread: keeps the compiled modules it was sent and
- * runs one job at a time with a JobRunner. The pool enforces deadlines from
- * outside (by terminating this thread), so nothing here watches the clock.
+ * Entry of a job worker thread: keeps the modules it was sent and runs one
+ * job at a time with a JobRunner. The pool enforces deadlines from outside
+ * (by terminating this thread), so nothing here watches the clock.
  */
 import { parentPort } from 'node:worker_threads'
 import type { TransferListItem } from 'node:worker_threads'
 import { JobRunner } from './job-runner.ts'
+import type { JobLimits } from './job-runner.ts'
 import type { FromWorker, ToWorker } from './worker-protocol.ts'
 
 const port = parentPort
@@ -13,13 +14,19 @@ if (port === null) throw new Error('agent/engine/worker.ts runs only as a worker
 
 const runner = new JobRunner()
 const NO_TRANSFER: TransferListItem[] = []
+// reused for every job: the runner reads it during run() only
+const limits: JobLimits = {}
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load') {
-    runner.load(msg.sha256, msg.module)
+    runner.load(msg.sha256, msg.prepared ? { module: msg.module, ...msg.prepared } : msg.module)
     return
   }
-  const result = runner.run(msg.sha256, msg.input, { outputBytes: msg.outputBytes, stderrBytes: msg.stderrBytes })
+  limits.jobId = msg.jobId
+  limits.fuel = msg.fuel
+  limits.memoryMiB = msg.memoryMiB
+  limits.deterministic = msg.deterministic
+  const result = runner.run(msg.sha256, msg.input, { outputBytes: msg.outputBytes, stderrBytes: msg.stderrBytes }, limits)
   const reply: FromWorker = { type: 'done', id: msg.id, result }
   // result.output owns its whole buffer (see ByteSink.take): hand it over without a copy
   port.postMessage(reply, result.ok ? [result.output.buffer as ArrayBuffer] : NO_TRANSFER)
