@@ -1,5 +1,5 @@
 /**
- * Runs the three benchmarks in sequence, each as its own process
+ * Runs the benchmarks in sequence, each as its own process
  * (`node --import tsx bench/<name>.bench.ts`), streams their output, and ends
  * with every TARGET line of the run. Exit code 0 when every bench finished;
  * a missed target is a figure to read, not a crash, so it does not change it.
@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const benches = ['roundtrip', 'throughput', 'signing']
+const benches = ['roundtrip', 'throughput', 'signing', 'metering', 'native', 'startup']
 const targets: string[] = []
 let crashed = 0
 const t0 = performance.now()

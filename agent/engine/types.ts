@@ -50,8 +50,11 @@ export type RunOutcome =
 /** What a module needs to run as a job, found out once when it is loaded. */
 export interface ModuleInfo {
   sha256: string
-  /** `wasi-command`: a core module exporting `_start`. */
-  kind: 'wasi-command'
+  /**
+   * `wasi-command`: a core module exporting `_start`; `component-job`: a
+   * component of the fogmesh:job world; `component-command`: a WASI 0.2 command component.
+   */
+  kind: 'wasi-command' | 'component-job' | 'component-command'
   /** Imports the module declares, as `module.name`. */
   imports: string[]
 }

@@ -14,6 +14,8 @@ import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import { ErrorCode, JobError } from '../../protocol/errors.ts'
 import { JobQueue } from './job-queue.ts'
+import { isComponent } from './component/header.ts'
+import { prepareComponent, type PreparedComponent } from './component/prepare.ts'
 import { compileJobAsync, type PreparedJob } from './instrument/prepare-job.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from './types.ts'
 import type { FromWorker } from './worker-protocol.ts'
@@ -48,7 +50,7 @@ class Pool implements WorkerPool, SlotEvents {
   private readonly live = new Set<Slot>()
   private readonly idle: Slot[] = []
   private readonly queue: JobQueue<Job>
-  private readonly modules = new Map<string, { job: PreparedJob; info: ModuleInfo }>()
+  private readonly modules = new Map<string, { job?: PreparedJob; component?: PreparedComponent; info: ModuleInfo }>()
   private readonly exiting = new Set<Promise<unknown>>()
   private readonly readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = []
   private nextId = 1
@@ -70,6 +72,15 @@ class Pool implements WorkerPool, SlotEvents {
     if (this.closed) throw new JobError(ErrorCode.closed, 'executor is closed')
     const known = this.modules.get(sha256)
     if (known) return known.info
+    if (isComponent(bytes)) {
+      // V8 cannot compile a component: jco transpiles it (once, here) into JS and core modules
+      const prepared = await prepareComponent(sha256, bytes)
+      if (this.modules.get(sha256)) return this.modules.get(sha256)!.info
+      const info: ModuleInfo = { sha256, kind: prepared.info.kind, imports: prepared.info.imports }
+      this.modules.set(sha256, { component: prepared, info })
+      for (const slot of this.live) slot.loadComponent(prepared)
+      return info
+    }
     // check the original, meter it and move its memory under the host's control: once, here, not per worker
     const { info, job } = await compileJobAsync(sha256, bytes)
     if (this.modules.get(sha256)) return this.modules.get(sha256)!.info
@@ -255,7 +266,10 @@ class Pool implements WorkerPool, SlotEvents {
     }
     const slot = new Slot(this, worker)
     this.live.add(slot)
-    for (const [sha256, { job }] of this.modules) slot.load(sha256, job)
+    for (const [sha256, { job, component }] of this.modules) {
+      if (job) slot.load(sha256, job)
+      else if (component) slot.loadComponent(component)
+    }
   }
 
   private retire(slot: Slot): void {

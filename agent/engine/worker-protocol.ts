@@ -2,6 +2,7 @@
  * Messages between the pool (parent thread) and a job worker. Plain objects,
  * structured-cloned: no JSON. The output buffer of a result is transferred.
  */
+import type { PreparedComponent } from './component/prepare.ts'
 import type { PreparedJob } from './instrument/prepare-job.ts'
 import type { JobResult } from './job-runner.ts'
 
@@ -16,6 +17,8 @@ export type ToWorker =
    * it, `module` is the original, run unmetered (fuel 0) and uncapped.
    */
   | { type: 'load'; sha256: string; module: WebAssembly.Module; prepared?: PreparedMeta }
+  /** A component, transpiled once by the pool (jco) and posted to every worker. */
+  | { type: 'load-component'; prepared: PreparedComponent }
   | {
       type: 'run'
       id: number

@@ -5,6 +5,7 @@
  */
 import type { TransferListItem, Worker } from 'node:worker_threads'
 import type { RunOutcome } from './types.ts'
+import type { PreparedComponent } from './component/prepare.ts'
 import type { PreparedJob } from './instrument/prepare-job.ts'
 import type { FromWorker, ToWorker } from './worker-protocol.ts'
 
@@ -62,6 +63,11 @@ export class Slot {
     worker.on('messageerror', () => events.unreadable(this))
     worker.on('error', () => {}) // always followed by 'exit', handled there
     worker.on('exit', () => events.exited(this))
+  }
+
+  /** Sends a transpiled component to the worker. */
+  loadComponent(prepared: PreparedComponent): void {
+    this.worker.postMessage({ type: 'load-component', prepared } satisfies ToWorker)
   }
 
   /** Sends a prepared (metered, memory-capped) module to the worker. */

@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import type { TransferListItem } from 'node:worker_threads'
+import { ComponentRunner } from './component/component-runner.ts'
 import { JobRunner } from './job-runner.ts'
 import type { JobLimits } from './job-runner.ts'
 import type { FromWorker, ToWorker } from './worker-protocol.ts'
@@ -13,6 +14,7 @@ const port = parentPort
 if (port === null) throw new Error('agent/engine/worker.ts runs only as a worker thread')
 
 const runner = new JobRunner()
+const components = new ComponentRunner()
 const NO_TRANSFER: TransferListItem[] = []
 // reused for every job: the runner reads it during run() only
 const limits: JobLimits = {}
@@ -22,11 +24,16 @@ port.on('message', (msg: ToWorker) => {
     runner.load(msg.sha256, msg.prepared ? { module: msg.module, ...msg.prepared } : msg.module)
     return
   }
+  if (msg.type === 'load-component') {
+    components.add(msg.prepared)
+    return
+  }
   limits.jobId = msg.jobId
   limits.fuel = msg.fuel
   limits.memoryMiB = msg.memoryMiB
   limits.deterministic = msg.deterministic
-  const result = runner.run(msg.sha256, msg.input, { outputBytes: msg.outputBytes, stderrBytes: msg.stderrBytes }, limits)
+  const caps = { outputBytes: msg.outputBytes, stderrBytes: msg.stderrBytes }
+  const result = components.has(msg.sha256) ? components.run(msg.sha256, msg.input, caps, limits) : runner.run(msg.sha256, msg.input, caps, limits)
   const reply: FromWorker = { type: 'done', id: msg.id, result }
   // result.output owns its whole buffer (see ByteSink.take): hand it over without a copy
   port.postMessage(reply, result.ok ? [result.output.buffer as ArrayBuffer] : NO_TRANSFER)
