@@ -115,7 +115,9 @@ it('job world: err(message) is exit_nonzero with the message as stderr', async (
   )
   const r = expectError(run('anything'))
   assert.equal([r.code, r.message, r.stderr], ['exit_nonzero', 'run returned an error', 'bad row 3'])
-  assert.is(r.fuel, 0)
+  // metered: cabi_realloc for the 8 input bytes 16 + 3, run 4, $ret 10; the host's copies of
+  // the input (8 bytes) and of the message (9) 1 each
+  assert.is(r.fuel, 19 + 4 + 10 + 1 + 1)
 })
 
 it('job world: output over outputBytes is output_limit; exactly at it is fine', async () => {

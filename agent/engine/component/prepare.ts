@@ -7,13 +7,20 @@
  * so it can be structured-cloned to worker threads (or sent to an executor process as
  * bytes): transpile in one place, run anywhere.
  *
- * Seam for limits: `rewriteCore` sees each core module's bytes before they are compiled
- * (the component's own module, the preview1 adapter, jco's small shim modules), so the
- * memory/fuel instrumentation of agent/engine/instrument/ applies to components as it
- * does to preview1 modules.
+ * Limits: every core module (the component's own module(s), the preview1 adapter, jco's
+ * small shim modules) is metered by agent/engine/instrument/meter.ts in its component-core
+ * mode before it is compiled: the same cost model as a preview1 job, one shared fuel
+ * counter imported by all of them (`fogmesh.fuel`), and the one core module that defines
+ * the memory importing it from the host (`fogmesh.memory`), which the runner creates per
+ * job under the job's cap. What the runner must know about each core goes with the
+ * compiled modules (`PreparedComponent.metering`). `meter: false` skips all that (fuel 0,
+ * no cap: for comparisons). `rewriteCore` sees each core module's original bytes first.
  */
 import { createHash } from 'node:crypto'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { METERING_VERSION } from '../instrument/costs.ts'
+import { prepareModule } from '../instrument/meter.ts'
+import type { MemoryLimits } from '../instrument/meter.ts'
 import { isComponent } from './header.ts'
 import { loadJco } from './jco.ts'
 import { compileInstantiate, dryLink } from './instantiate.ts'
@@ -40,13 +47,42 @@ export interface PreparedComponent {
   entry: string
   /** Compiled core modules, by the file name the JS asks `getCoreModule` for. */
   cores: Array<[string, WebAssembly.Module]>
+  /** How the core modules were metered; absent when prepared with `meter: false` (fuel 0, no memory cap). */
+  metering?: ComponentMetering
+}
+
+/** What the runner must know about one metered core module. */
+export interface MeteredCore {
+  /**
+   * `host`: it defines the component's memory, now imported as `fogmesh.memory` (created
+   * per job under the cap); `module`: it imports a memory from another core (jco's preview1
+   * adapter); `none`: it has no memory (jco's shims).
+   */
+  memoryFrom: 'host' | 'module' | 'none'
+  /** The declared limits of its memory (0 pages for `none`). */
+  memory: MemoryLimits
+  /** Its wasm start function is exported as `fogmesh_start`: call it right after instantiating. */
+  start: boolean
+}
+
+export interface ComponentMetering {
+  /** The cost model of the fuel counts (instrument/costs.ts). */
+  version: number
+  /** Per core module, in the order of `cores`. */
+  cores: Array<[string, MeteredCore]>
 }
 
 /** Rewrites one core module before it is compiled (e.g. memory caps and fuel metering). */
 export type CoreRewriter = (bytes: Uint8Array, core: { sha256: string; name: string }) => Uint8Array
 
 export interface PrepareOptions {
+  /** Sees (and may replace) each core module's original bytes before it is metered and compiled. */
   rewriteCore?: CoreRewriter
+  /**
+   * Meter the core modules and put the memory under the host's cap (default true). `false`:
+   * compiled as they are; runs report fuel 0 and ignore `fuel` and `memoryMiB`.
+   */
+  meter?: boolean
 }
 
 /** What jco produced for one component: kept per sha256, so a component is transpiled once per process. */
@@ -191,20 +227,48 @@ export async function prepareComponent(
   }
   const t = await pending
 
+  const meter = options.meter !== false
   const cores: Array<[string, WebAssembly.Module]> = []
+  const metered: Array<[string, MeteredCore]> = []
   for (const [name, original] of t.cores) {
-    const bytes = options.rewriteCore ? options.rewriteCore(original.slice(), { sha256, name }) : original
+    let bytes = options.rewriteCore ? options.rewriteCore(original.slice(), { sha256, name }) : original
+    if (meter) {
+      const p = meterCore(name, bytes)
+      bytes = p.bytes
+      metered.push([name, { memoryFrom: p.memoryFrom, memory: p.memory, start: p.start }])
+    }
     try {
       cores.push([name, new WebAssembly.Module(bytes)])
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err)
-      throw new JobError(ErrorCode.invalidModule, `core module ${name}: ${short(message)}`, { cause: err })
+      throw new JobError(ErrorCode.invalidModule, `core module ${name}${meter ? ' (metered)' : ''}: ${short(message)}`, { cause: err })
     }
   }
   const prepared: PreparedComponent = { info: { ...t.info, imports: [...t.info.imports] }, js: t.js, entry: t.entry, cores }
+  if (meter) {
+    const defining = metered.filter(([, core]) => core.memoryFrom === 'host')
+    if (defining.length > 1) {
+      // the cap is per job: two memories would each get it
+      throw new JobError(
+        ErrorCode.invalidModule,
+        `component has ${defining.length} core modules that define a memory; the job host caps one`,
+      )
+    }
+    prepared.metering = { version: METERING_VERSION, cores: metered }
+  }
   // every function the JS takes from our host exists (names within an interface are not in the WIT check)
   dryLink(compileInstantiate(prepared.js), prepared)
   return prepared
+}
+
+/** One core module through the meter (component-core mode); its refusals name the core module. */
+function meterCore(name: string, bytes: Uint8Array): ReturnType<typeof prepareModule> {
+  try {
+    return prepareModule(bytes, { componentCore: true })
+  } catch (err) {
+    if (err instanceof JobError) throw new JobError(err.code, short(`core module ${name}: ${err.shortMessage}`), { cause: err })
+    throw err
+  }
 }
 
 /** Drops a component's transpiled form from the process-wide cache. */

@@ -76,3 +76,26 @@ export const trapJob = () =>
 export const badCaseJob = () =>
   witComponent(`(module ${JOB_ABI}
   (func (export "run") (param $ptr i32) (param $len i32) (result i32) (call $ret (i32.const 7) (local.get $ptr) (local.get $len))))`)
+
+/** The job world's plumbing with a memory of `pages` pages instead of 1. */
+const jobAbi = (pages: number) => JOB_ABI.replace('(memory (export "memory") 1)', `(memory (export "memory") ${pages})`)
+
+/** Job world: ok(input), with an initial memory of `pages` 64 KiB pages. */
+export const echoJobWithMemory = (pages: number) =>
+  witComponent(`(module ${jobAbi(pages)}
+  (func (export "run") (param $ptr i32) (param $len i32) (result i32) (call $ret (i32.const 0) (local.get $ptr) (local.get $len))))`)
+
+/** Job world: never returns (an empty loop: 1 fuel per pass). */
+export const spinJob = () =>
+  witComponent(`(module ${JOB_ABI}
+  (func (export "run") (param i32 i32) (result i32) (loop $forever (br $forever)) (i32.const 0)))`)
+
+/**
+ * Job world: grows its memory by 1 MiB until growth is refused; then traps, or with
+ * `graceful` returns ok with the number of 64 KiB pages it reached, as 4 bytes (little-endian).
+ */
+export const growJob = (graceful = false) =>
+  witComponent(`(module ${JOB_ABI}
+  (func (export "run") (param i32 i32) (result i32)
+    (loop $more (br_if $more (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+    ${graceful ? '(i32.store (i32.const 32) (memory.size)) (call $ret (i32.const 0) (i32.const 32) (i32.const 4))' : 'unreachable'}))`)

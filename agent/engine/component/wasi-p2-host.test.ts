@@ -57,6 +57,23 @@ test('stdin: read in pieces, then the stream error closed', () => {
   assert.not.instance(thrown(() => stdin['blockingRead']?.(1n)), Error, 'a WASI error value, not an Error (jco lowers it)')
 })
 
+test('charge: told the bytes each transfer moved (stdin, stdout, stderr, random); not a write stopped at the cap', () => {
+  const charged: number[] = []
+  const { call } = host('hello', 'output', { charge: (n: number) => charged.push(n) })
+  const stdin = call('wasi:cli/stdin', 'getStdin') as Record<string, Fn>
+  stdin['read']?.(2n)
+  stdin['blockingRead']?.(100n)
+  const stdout = call('wasi:cli/stdout', 'getStdout') as Record<string, Fn>
+  stdout['write']?.(bytes('abc'))
+  const stderr = call('wasi:cli/stderr', 'getStderr') as Record<string, Fn>
+  stderr['write']?.(bytes('123456')) // 4 kept, 6 taken
+  call('wasi:random/random', 'getRandomBytes', 100n)
+  call('wasi:random/insecure', 'getInsecureRandomU64')
+  assert.equal(charged, [2, 3, 3, 6, 100, 8])
+  assert.instance(thrown(() => stdout['write']?.(bytes('x'.repeat(20)))), ComponentStop)
+  assert.is(charged.length, 6)
+})
+
 test('stdout: up to the cap, one byte over stops the run with output_limit', () => {
   const { h, call } = host()
   const out = call('wasi:cli/stdout', 'getStdout') as Record<string, Fn>

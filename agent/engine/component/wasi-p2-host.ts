@@ -33,6 +33,13 @@ import type { ClockSource, RandomSource } from '../wasi-sources.ts'
 export interface WasiP2HostOptions {
   clock?: ClockSource
   random?: RandomSource
+  /**
+   * Told the bytes each successful transfer moved (stdin read, stdout/stderr write, random
+   * bytes): the runner charges them as fuel, at the rate preview1's fd_read / fd_write /
+   * random_get pay (instrument/costs.ts), so a host call cannot do unbounded work for the
+   * 1 fuel of its `call`.
+   */
+  charge?: (bytes: number) => void
 }
 
 export type ComponentStopReason = 'exit' | 'output_limit'
@@ -104,6 +111,7 @@ export class WasiP2Host {
 
   private readonly clock: ClockSource
   private readonly random: RandomSource
+  private readonly charge: (bytes: number) => void
   private readonly stdout = new ByteSink()
   private readonly stderr = new ByteSink()
   private route: StdoutRoute = 'output'
@@ -114,6 +122,7 @@ export class WasiP2Host {
   constructor(options: WasiP2HostOptions = {}) {
     this.clock = options.clock ?? realClock
     this.random = options.random ?? cryptoRandom
+    this.charge = options.charge ?? (() => {})
     this.interfaces = this.build()
   }
 
@@ -166,9 +175,11 @@ export class WasiP2Host {
       if (bytes.length === 0) return
       sink.reserve(bytes.length)
       sink.append(bytes)
+      this.charge(bytes.length)
       return
     }
     this.keep(this.stderr, bytes)
+    this.charge(bytes.length) // taken, even if the cap drops some of it
   }
 
   private readStdin(len: bigint): Uint8Array {
@@ -177,6 +188,7 @@ export class WasiP2Host {
     const n = len < BigInt(left) ? Number(len) : left
     const bytes = this.stdin.subarray(this.stdinAt, this.stdinAt + n)
     this.stdinAt += n
+    this.charge(n)
     return bytes
   }
 
@@ -184,12 +196,14 @@ export class WasiP2Host {
     if (len > BigInt(RANDOM_MAX)) throw new WebAssembly.RuntimeError(`random request of ${len} bytes is over ${RANDOM_MAX}`)
     const bytes = new Uint8Array(Number(len))
     this.random(bytes)
+    this.charge(bytes.length)
     return bytes
   }
 
   private randomU64(): bigint {
     const bytes = new Uint8Array(8)
     this.random(bytes)
+    this.charge(8)
     return new DataView(bytes.buffer).getBigUint64(0, true)
   }
 

@@ -362,6 +362,118 @@ test('malformed bytes are invalid_module, never a crash', () => {
   }
 })
 
+// ---- component cores: one imported counter, memories left to their definer ----------
+
+/** Instantiates a componentCore-prepared module with the shared `fogmesh` imports. */
+function instantiateCore(bytes: Uint8Array, fogmesh: Record<string, unknown>, imports: WebAssembly.Imports = {}): WebAssembly.Instance {
+  const p = prepareModule(bytes, { componentCore: true })
+  return new WebAssembly.Instance(new WebAssembly.Module(p.bytes), { ...imports, fogmesh: fogmesh as WebAssembly.ModuleImports })
+}
+
+test('componentCore: instances sharing one imported counter burn one budget, exactly, across calls between them', () => {
+  // A defines the memory and has globals of its own (imported, defined, exported, in a data offset)
+  const a = wat(`(module
+    (import "env" "base" (global $base i32))
+    (global $g (mut i32) (i32.const 5))
+    (global $h (export "h") i32 (global.get $base))
+    (memory (export "memory") 1)
+    (data (global.get $base) "xy")
+    (func (export "loop") (param $n i32)
+      (loop $l
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if $l (local.get $n))))
+    (func (export "bump") (result i32)
+      (global.set $g (i32.add (global.get $g) (i32.const 1)))
+      (global.get $g)))`)
+  // B imports A's memory and calls into A directly and through the host (which calls A again)
+  const b = wat(`(module
+    (import "a" "memory" (memory 1))
+    (import "a" "loop" (func $loop (param i32)))
+    (import "js" "hop" (func $hop (param i32)))
+    (func (export "main")
+      (call $loop (i32.const 10))
+      (call $hop (i32.const 7))
+      (drop (i32.load8_u (i32.const 100)))))`)
+  // C has no memory at all (like jco's shims)
+  const c = wat('(module (func (export "one") (result i32) (i32.const 1)))')
+  assert.equal(
+    [a, b, c].map((m) => prepareModule(m, { componentCore: true }).memoryFrom),
+    ['host', 'module', 'none'],
+  )
+
+  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 1000n)
+  let outOfFuel = 0
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 2 })
+  const fogmesh = { fuel, memory, out_of_fuel: () => void outOfFuel++, grow_failed: () => {} }
+  const ia = instantiateCore(a, fogmesh, { env: { base: 100 } })
+  const loop = ia.exports['loop'] as (n: number) => void
+  const ib = instantiateCore(b, fogmesh, { a: { memory: ia.exports['memory'] as WebAssembly.Memory, loop }, js: { hop: (n: number) => loop(n) } })
+  const ic = instantiateCore(c, fogmesh)
+  assert.is(ia.exports['memory'], memory, 'the defining core exports the host memory')
+  assert.is(ia.exports['fogmesh_fuel'], undefined, 'the counter is not exported')
+  // the module's own globals still work, renumbered around the imported counter
+  assert.is((ia.exports['h'] as WebAssembly.Global).value, 100)
+  assert.equal([...new Uint8Array(memory.buffer, 100, 2)], [120, 121])
+  const bump = ia.exports['bump'] as () => number
+  assert.equal([bump(), bump()], [6, 7])
+  assert.is(fuel.value, 1000n - 10n)
+
+  // main: 7; loop(10) in A: 6 per pass; loop(7) in A, called by the host that main called
+  fuel.value = 1000n
+  ;(ib.exports['main'] as () => void)()
+  assert.is(fuel.value, 1000n - (7n + 60n + 42n))
+  ;(ic.exports['one'] as () => number)()
+  assert.is(fuel.value, 1000n - 109n - 1n)
+
+  // out of fuel inside A, called from B: the trap unwinds both; the host was told
+  fuel.value = 50n
+  assert.throws(() => (ib.exports['main'] as () => void)(), (e: unknown) => e instanceof WebAssembly.RuntimeError)
+  assert.is(outOfFuel, 1)
+  assert.ok((fuel.value as bigint) < 0n)
+})
+
+test('componentCore: growth of an imported memory is charged and a refused grow is reported', () => {
+  const grower = wat(`(module
+    (import "a" "memory" (memory 1))
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))`)
+  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 100_000n)
+  let failed = 0
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 3 })
+  const i = instantiateCore(grower, { fuel, out_of_fuel: () => {}, grow_failed: () => void failed++ }, { a: { memory } })
+  const grow = i.exports['grow'] as (n: number) => number
+  assert.is(grow(2), 1)
+  assert.is(fuel.value, 100_000n - 2n - 2n * BigInt(GROW_PAGE_FUEL)) // local.get, memory.grow; 2 pages
+  assert.is(grow(1), -1, 'the maximum of the imported memory holds')
+  assert.is(failed, 1)
+})
+
+test('componentCore: refusals stay (fogmesh imports, two memories); without it an imported memory is refused', () => {
+  const two = wat('(module (import "a" "memory" (memory 1)) (memory 1))', { multi_memory: true })
+  const e = (() => {
+    try {
+      prepareModule(two, { componentCore: true })
+    } catch (err) {
+      return err as JobError
+    }
+    throw new Error('expected a refusal')
+  })()
+  assert.equal([e.code, e.shortMessage], ['invalid_module', 'module has 2 memories (multi-memory); a job has at most one per module'])
+  const fuelImport = wat('(module (import "fogmesh" "fuel" (global (mut i64))) (func (export "f")))')
+  assert.is(refusal(fuelImport, { componentCore: true }).code, 'link_error')
+  assert.is(refusal(wat('(module (import "a" "memory" (memory 1)))')).code, 'link_error')
+  assert.is(refusal(wat('(module (func (export "f")))')).code, 'not_a_command')
+})
+
+test('componentCore: deterministic, and the default mode is unchanged by it', () => {
+  const bytes = readFileSync(new URL('../../../wasm-modules/dist/rolling-stats.wasm', import.meta.url))
+  const a = prepareModule(bytes, { componentCore: true })
+  const b = prepareModule(Uint8Array.from(bytes), { componentCore: true })
+  assert.is(sha(a.bytes), sha(b.bytes))
+  assert.equal([a.memoryFrom, a.metering, prepareModule(bytes).memoryFrom], ['host', METERING_VERSION, 'host'])
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(a.bytes)).filter((i) => i.module === 'fogmesh')
+  assert.equal(imports.map((i) => `${i.name}:${i.kind}`), ['memory:memory', 'out_of_fuel:function', 'grow_failed:function', 'fuel:global'])
+})
+
 // ---- determinism of the rewrite ----------------------------------------------------
 
 test('prepareModule is deterministic: same bytes in, same bytes out', () => {

@@ -54,6 +54,12 @@
  * multi-value, tail calls, legacy exception handling, SIMD, atomics on
  * unshared memory). GC, typed function references, exnref and relaxed SIMD
  * (implementation-defined results: not deterministic) are refused.
+ *
+ * Component cores (`componentCore`): the core modules of one component link to
+ * each other and share one budget, so the counter is imported
+ * (`fogmesh.fuel`) rather than defined, and a module may import its memory
+ * (left as it is: the module that defines it is capped) or have none.
+ * Same cost model, same charge placement.
  */
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
 import { Malformed, Reader, Writer } from './bytes.ts'
@@ -68,6 +74,8 @@ import {
 /** The namespace of everything the host provides to a prepared module besides WASI. */
 export const HOST_MODULE = 'fogmesh'
 export const FUEL_EXPORT = 'fogmesh_fuel'
+/** `fogmesh.<this>`: the fuel counter a component core imports (PrepareOptions.componentCore). */
+export const FUEL_IMPORT = 'fuel'
 export const START_EXPORT = 'fogmesh_start'
 /** Export names a job module may not use. */
 export const RESERVED_EXPORT_PREFIX = 'fogmesh_'
@@ -91,6 +99,13 @@ export interface PreparedModule {
   metering: number
   /** Fuel checks inserted: one per segment with a non-zero cost. */
   charges: number
+  /**
+   * Where the rewritten module's memory comes from: `host`, imported as `fogmesh.memory`
+   * (its declared limits in `memory`; always, without `componentCore`); `module`, imported
+   * from another module as the original did (`componentCore` only; its declared limits in
+   * `memory`); `none`, the module has no memory (`componentCore` only; `memory` is 0 pages).
+   */
+  memoryFrom: 'host' | 'module' | 'none'
 }
 
 export interface PrepareOptions {
@@ -100,6 +115,22 @@ export interface PrepareOptions {
    * a different cost model (reported as metering 0, not for billing) and costs more checks.
    */
   splitAtBrIf?: boolean
+  /**
+   * For the core modules of a WebAssembly component (agent/engine/component/), which
+   * link to each other and must burn one budget between them:
+   * - the fuel counter is imported, `(import "fogmesh" "fuel" (global (mut i64)))`,
+   *   instead of defined and exported as `fogmesh_fuel`: every instance given the same
+   *   WebAssembly.Global decrements the same count (each function keeps it in a local
+   *   and writes it back before every call and return, reads it back after every call,
+   *   so a call from one instance into another sees the right value). The module's own
+   *   globals move up by one in the index space;
+   * - a module that imports its memory (jco's preview1 adapter imports the main module's)
+   *   keeps that import as it is: the module that defines the memory is the one capped.
+   *   A module with no memory at all (jco's shims) is accepted too. A defined memory
+   *   still becomes `fogmesh.memory`, as without this option.
+   * The cost model is the same (METERING_VERSION).
+   */
+  componentCore?: boolean
 }
 
 // ---- section ids and their order --------------------------------------------
@@ -172,6 +203,8 @@ class Prepare {
   private definedGlobals = 0
   private types = 0
   private memoryLimits: Uint8Array | null = null
+  private memoryFrom: PreparedModule['memoryFrom'] = 'host'
+  private importedMemories = 0
   private memory: MemoryLimits = { initialPages: 0 }
   private startFunc: number | null = null
   private charges = 0
@@ -220,7 +253,8 @@ class Prepare {
     this.helperBytes = firstHelper + 1
     this.helperElems = firstHelper + 2
     this.helperOut = firstHelper + 3
-    this.fuelGlobal = this.importedGlobals + this.definedGlobals
+    // a component core imports the counter: it comes right after the module's own global imports
+    this.fuelGlobal = this.importFuel ? this.importedGlobals : this.importedGlobals + this.definedGlobals
 
     const out = new Writer(this.src.length + (this.src.length >> 2) + 1024)
     out.bytes(Uint8Array.from(MAGIC))
@@ -230,13 +264,15 @@ class Prepare {
     this.copySection(out, Sec.table)
     // no memory section: the memory is imported now
     this.copySection(out, Sec.tag)
-    this.section(out, Sec.global, this.writeGlobals())
+    if (!this.importFuel || this.definedGlobals > 0) this.section(out, Sec.global, this.writeGlobals())
     this.section(out, Sec.export, this.writeExports())
     // no start section: see the file comment
     if (this.sections.has(Sec.element)) this.section(out, Sec.element, this.writeElements())
     this.copySection(out, Sec.dataCount)
     this.section(out, Sec.code, this.writeCode())
-    this.copySection(out, Sec.data)
+    // a component core's data offsets may name a global, whose index moved
+    if (this.importFuel && this.sections.has(Sec.data)) this.section(out, Sec.data, this.writeData())
+    else this.copySection(out, Sec.data)
 
     const prepared: PreparedModule = {
       bytes: out.take(),
@@ -244,6 +280,7 @@ class Prepare {
       start: this.startFunc !== null,
       metering: this.options.splitAtBrIf ? 0 : METERING_VERSION,
       charges: this.charges,
+      memoryFrom: this.memoryFrom,
     }
     return prepared
   }
@@ -264,6 +301,16 @@ class Prepare {
 
   private renumber(f: number): number {
     return f < this.importedFuncs ? f : f + 2
+  }
+
+  /** The fuel counter is imported (componentCore). */
+  private get importFuel(): boolean {
+    return this.options.componentCore === true
+  }
+
+  /** A global's index in the prepared module: with an imported counter, defined globals move up by one. */
+  private renumberGlobal(g: number): number {
+    return this.importFuel && g >= this.importedGlobals ? g + 1 : g
   }
 
   // ---- reading --------------------------------------------------------------
@@ -344,8 +391,17 @@ class Prepare {
           if (flags > 1) unsupported('a 64-bit or shared table')
           break
         }
-        case 0x02:
-          refuse(ErrorCode.linkError, `module imports memory ${shown}; the job host provides the memory itself`)
+        case 0x02: {
+          if (!this.options.componentCore) {
+            refuse(ErrorCode.linkError, `module imports memory ${shown}; the job host provides the memory itself`)
+          }
+          // a component core importing another core's memory: left as it is (that one is capped)
+          const { flags, min, max } = this.limits(r)
+          this.checkMemoryLimits(flags, min, max)
+          this.importedMemories++
+          this.memory = max === undefined ? { initialPages: min } : { initialPages: min, maxPages: max }
+          break
+        }
         case 0x03:
           this.valType(r)
           r.u8()
@@ -389,19 +445,37 @@ class Prepare {
   private readMemory(): void {
     const r = this.reader(Sec.memory)
     const n = r ? r.u32() : 0
-    if (!r || n === 0) refuse(ErrorCode.notACommand, 'module defines no memory')
+    if (this.importedMemories > 0) {
+      // only a component core gets here (readImports refuses the rest): its memory stays imported
+      if (this.importedMemories + n > 1) {
+        refuse(ErrorCode.invalidModule, `module has ${this.importedMemories + n} memories (multi-memory); a job has at most one per module`)
+      }
+      this.memoryFrom = 'module'
+      if (r) this.end(r)
+      return
+    }
+    if (!r || n === 0) {
+      if (!this.options.componentCore) refuse(ErrorCode.notACommand, 'module defines no memory')
+      this.memoryFrom = 'none' // a component core without memory (jco's shims)
+      if (r) this.end(r)
+      return
+    }
     if (n > 1) refuse(ErrorCode.invalidModule, `module defines ${n} memories; a job has exactly one`)
     const at = r.pos
     const { flags, min, max } = this.limits(r)
+    this.checkMemoryLimits(flags, min, max)
+    this.memoryLimits = this.src.slice(at, r.pos)
+    this.memory = max === undefined ? { initialPages: min } : { initialPages: min, maxPages: max }
+    this.end(r)
+  }
+
+  private checkMemoryLimits(flags: number, min: number, max: number | undefined): void {
     if (flags & 0x04) refuse(ErrorCode.invalidModule, 'module uses a 64-bit memory (memory64); jobs are wasm32')
     if (flags & 0x02) refuse(ErrorCode.invalidModule, 'module uses a shared memory (threads); jobs are single-threaded')
     if (flags > 1) refuse(ErrorCode.invalidModule, `unsupported memory flags ${hex(flags)}`)
     if (min > MAX_PAGES || (max !== undefined && (max > MAX_PAGES || max < min))) {
       refuse(ErrorCode.invalidModule, 'memory limits out of range')
     }
-    this.memoryLimits = this.src.slice(at, r.pos)
-    this.memory = max === undefined ? { initialPages: min } : { initialPages: min, maxPages: max }
-    this.end(r)
   }
 
   private readGlobals(): void {
@@ -456,11 +530,13 @@ class Prepare {
     const w = new Writer()
     const r = this.reader(Sec.import)
     const n = r ? r.u32() : 0
-    w.u32(n + 3)
+    const hostMemory = this.memoryFrom === 'host'
+    w.u32(n + 2 + (hostMemory ? 1 : 0) + (this.importFuel ? 1 : 0))
     if (r) w.range(this.src, r.pos, r.end)
-    w.name(HOST_MODULE).name('memory').u8(0x02).bytes(this.memoryLimits as Uint8Array)
+    if (hostMemory) w.name(HOST_MODULE).name('memory').u8(0x02).bytes(this.memoryLimits as Uint8Array)
     w.name(HOST_MODULE).name('out_of_fuel').u8(0x00).u32(this.typeVoid)
     w.name(HOST_MODULE).name('grow_failed').u8(0x00).u32(this.typeVoid)
+    if (this.importFuel) w.name(HOST_MODULE).name(FUEL_IMPORT).u8(0x03).u8(0x7e).u8(0x01) // (global (mut i64))
     return w
   }
 
@@ -476,7 +552,7 @@ class Prepare {
 
   private writeGlobals(): Writer {
     const w = new Writer()
-    w.u32(this.definedGlobals + 1)
+    w.u32(this.definedGlobals + (this.importFuel ? 0 : 1))
     const r = this.reader(Sec.global)
     if (r) {
       r.u32()
@@ -486,7 +562,7 @@ class Prepare {
       }
       this.end(r)
     }
-    w.u8(0x7e).u8(0x01).u8(0x42).u8(0x00).u8(0x0b) // (mut i64) (i64.const 0): the host sets it
+    if (!this.importFuel) w.u8(0x7e).u8(0x01).u8(0x42).u8(0x00).u8(0x0b) // (mut i64) (i64.const 0): the host sets it
     return w
   }
 
@@ -495,7 +571,7 @@ class Prepare {
     const r = this.reader(Sec.export)
     const n = r ? r.u32() : 0
     const start = this.startFunc !== null
-    w.u32(n + 1 + (start ? 1 : 0))
+    w.u32(n + (this.importFuel ? 0 : 1) + (start ? 1 : 0))
     for (let i = 0; r && i < n; i++) {
       const name = r.name()
       if (name.startsWith(RESERVED_EXPORT_PREFIX)) {
@@ -503,10 +579,10 @@ class Prepare {
       }
       const kind = r.u8()
       const index = r.u32()
-      w.name(name).u8(kind).u32(kind === 0x00 ? this.renumber(index) : index)
+      w.name(name).u8(kind).u32(kind === 0x00 ? this.renumber(index) : kind === 0x03 ? this.renumberGlobal(index) : index)
     }
     if (r) this.end(r)
-    w.name(FUEL_EXPORT).u8(0x03).u32(this.fuelGlobal)
+    if (!this.importFuel) w.name(FUEL_EXPORT).u8(0x03).u32(this.fuelGlobal)
     if (start) w.name(START_EXPORT).u8(0x00).u32(this.renumber(this.startFunc as number))
     return w
   }
@@ -542,7 +618,28 @@ class Prepare {
     return w
   }
 
-  /** Copies a constant expression up to its `end`, renumbering `ref.func`. */
+  /** The data section, active segments' offsets renumbered (componentCore: globals moved). */
+  private writeData(): Writer {
+    const r = this.reader(Sec.data) as Reader
+    const w = new Writer(r.end - r.pos + 16)
+    const n = r.u32()
+    w.u32(n)
+    for (let i = 0; i < n; i++) {
+      const flags = r.u32()
+      w.u32(flags)
+      if (flags > 2) refuse(ErrorCode.invalidModule, `unknown data segment flags ${flags}`)
+      if (flags === 2) w.u32(r.u32()) // memory index
+      if (flags !== 1) this.constExpr(r, w) // active: offset
+      const size = r.u32()
+      const at = r.pos
+      r.skip(size)
+      w.u32(size).range(this.src, at, r.pos)
+    }
+    this.end(r)
+    return w
+  }
+
+  /** Copies a constant expression up to its `end`, renumbering `ref.func` (and, for a component core, `global.get`). */
   private constExpr(r: Reader, w: Writer): void {
     for (;;) {
       const at = r.pos
@@ -564,6 +661,10 @@ class Prepare {
           r.skip(8)
           break
         case 0x23:
+          if (this.importFuel) {
+            w.u8(op).u32(this.renumberGlobal(r.u32()))
+            continue
+          }
           r.u32()
           break
         case 0xd0:
@@ -615,8 +716,9 @@ class Prepare {
   private helpers(): Writer[] {
     const g = this.fuelGlobal
     const check = this.check()
-    // memory.grow: grow, then charge per page added, or tell the host it failed
-    const grow = new Writer(64)
+    // memory.grow: grow, then charge per page added, or tell the host it failed (no memory: never called)
+    const noMemory = new Writer(8).u8(0).u8(0x00).u8(0x0b) // no locals; unreachable
+    const grow = this.memoryFrom === 'none' ? noMemory : new Writer(64)
       .u8(1).u8(1).u8(0x7f) // one i32 local: the result
       .u8(0x20).u8(0) // local.get 0
       .u8(0x40).u8(0) // memory.grow 0
@@ -870,11 +972,20 @@ class Prepare {
           for (let i = 0; i < n; i++) this.valType(r)
           break
         }
+        case 0x23: // global.get
+        case 0x24: {
+          // global.set
+          const g = r.u32()
+          if (this.importFuel) {
+            seg.range(src, copied, at)
+            seg.u8(op).u32(this.renumberGlobal(g))
+            copied = r.pos
+          }
+          break
+        }
         case 0x20:
         case 0x21:
         case 0x22:
-        case 0x23:
-        case 0x24:
         case 0x25:
         case 0x26:
           r.u32()
