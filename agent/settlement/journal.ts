@@ -96,6 +96,7 @@ export class VoucherJournal {
         'SELECT cumulative, results_root, job_count, signature FROM vouchers WHERE channel_id = ? AND cumulative = ?',
       ),
       owed: this.db.prepare<[], { channel_id: string; latest: string; paid: string }>('SELECT channel_id, latest, paid FROM channels'),
+      channelIds: this.db.prepare<[], { channel_id: string }>('SELECT channel_id FROM channels'),
       setPaid: this.db.prepare('UPDATE channels SET paid = ? WHERE channel_id = ?'),
       insertSettlement: this.db.prepare('INSERT INTO settlements (tx_hash, state, channels, sent_at) VALUES (?, ?, ?, ?)'),
       setSettlement: this.db.prepare('UPDATE settlements SET state = ?, gas_used = ? WHERE tx_hash = ?'),
@@ -138,6 +139,16 @@ export class VoucherJournal {
       if (BigInt(row.latest) > paid) out.push({ channelId: row.channel_id, voucher: this.latest(row.channel_id)!, paid })
     }
     return out
+  }
+
+  /** Every channel the journal knows. */
+  channelIds(): string[] {
+    return this.stmts.channelIds.all().map((r) => r.channel_id)
+  }
+
+  /** What the journal says the chain has paid on a channel. */
+  paid(channelId: string): bigint {
+    return BigInt(this.stmts.channel.get(channelId)?.paid ?? '0')
   }
 
   /** Result leaves recorded for a channel, in arrival order (the batch's tree is built from them). */

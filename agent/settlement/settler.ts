@@ -1,0 +1,211 @@
+/**
+ * The agent's side of payment: takes vouchers in, checks them against the
+ * chain's view of the channel (signer, channel, amount within the deposit,
+ * monotonic), journals them durably BEFORE they are acknowledged, and settles
+ * what it is owed — many channels in one `settleMany` transaction — when its
+ * policy says so (every N jobs, every T seconds, a value threshold).
+ *
+ * Crash safety: a settlement's transaction is signed first, its hash written
+ * to the journal, and only then broadcast. After a crash, `reconcile` looks up
+ * every settlement the journal has as sent and the chain's `paid` of every
+ * channel: nothing acknowledged is lost (the journal has it), nothing is
+ * claimed twice (cumulative vouchers: the contract pays cumulative − paid).
+ */
+import { EventEmitter } from 'node:events'
+import { getAddress, Transaction, type TransactionReceipt, type Wallet } from 'ethers'
+import type { ChannelsClient, Voucher } from '../../contracts/channels-client.ts'
+import type { VoucherJournal } from './journal.ts'
+
+export interface VoucherMessage {
+  channelId: bigint
+  cumulativeAmount: bigint
+  resultsRoot: string
+  jobCount: bigint
+  signature: string
+  /** The result leaves this voucher adds to the batch (job id, leaf). */
+  leaves?: Array<{ jobId: string; leaf: string }>
+}
+
+export interface SettlementPolicy {
+  /** Settle once this many jobs were paid by vouchers since the last settlement. Default 1000. */
+  everyJobs: number
+  /** Settle at least this often while something is owed (ms). Default 30 s. */
+  everyMs: number
+  /** Skip channels owed less than this (token base units). Default 0. */
+  minAmount: bigint
+}
+
+export interface SettlementReport {
+  txHash: string
+  channels: number
+  total: bigint
+  jobs: bigint
+  gasUsed: bigint
+}
+
+export interface SettlerEvents {
+  settled: [SettlementReport]
+  settleFailed: [{ error: Error }]
+}
+
+interface ChannelView {
+  requester: string
+  payee: string
+  deposit: bigint
+}
+
+const hex32 = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}`
+
+export class Settler extends EventEmitter<SettlerEvents> {
+  private readonly channels = new Map<bigint, ChannelView>()
+  private readonly policy: SettlementPolicy
+  private readonly payee: string
+  private jobsSinceSettle = 0n
+  private settling: Promise<SettlementReport | undefined> | undefined
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly client: ChannelsClient,
+    private readonly wallet: Wallet,
+    private readonly journal: VoucherJournal,
+    policy: Partial<SettlementPolicy> = {},
+  ) {
+    super()
+    this.policy = { everyJobs: 1000, everyMs: 30_000, minAmount: 0n, ...policy }
+    this.payee = getAddress(wallet.address)
+  }
+
+  /** Starts the time-based policy. */
+  start(): void {
+    this.timer = setInterval(() => {
+      if (this.journal.owed().length > 0) this.settle().catch(() => {})
+    }, this.policy.everyMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+
+  /**
+   * Checks and journals a voucher. Resolves `{ok: true}` only once it is on
+   * disk: that is when the caller may acknowledge it.
+   */
+  async intake(v: VoucherMessage): Promise<{ ok: true } | { ok: false; reason: string; message: string }> {
+    let ch = await this.view(v.channelId)
+    if (ch.payee !== this.payee) return { ok: false, reason: 'NotPayee', message: `channel ${v.channelId} pays ${ch.payee}, not this agent` }
+    // a top-up since we looked: read the deposit again before refusing
+    if (v.cumulativeAmount > ch.deposit) ch = await this.view(v.channelId, true)
+    const id = hex32(v.channelId)
+    const prev = this.journal.latest(id)
+    const voucher: Voucher = { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount, resultsRoot: v.resultsRoot, jobCount: v.jobCount }
+    const check = this.client.verifyVoucher(voucher, v.signature, {
+      requester: ch.requester,
+      channelId: v.channelId,
+      deposit: ch.deposit,
+      ...(prev ? { previous: { cumulativeAmount: prev.cumulative, jobCount: BigInt(prev.jobCount) } } : {}),
+    })
+    if (!check.ok) return { ok: false, reason: check.reason, message: check.message }
+    const stored = this.journal.acceptVoucher(
+      { channelId: id, cumulative: v.cumulativeAmount, resultsRoot: v.resultsRoot, jobCount: Number(v.jobCount), signature: v.signature },
+      v.leaves ?? [],
+    )
+    if (!stored) return { ok: false, reason: 'NothingToSettle', message: 'not newer than the voucher already held' }
+    this.jobsSinceSettle += v.jobCount - BigInt(prev?.jobCount ?? 0)
+    if (this.jobsSinceSettle >= BigInt(this.policy.everyJobs)) this.settle().catch(() => {})
+    return { ok: true }
+  }
+
+  private async view(channelId: bigint, refresh = false): Promise<ChannelView> {
+    const known = this.channels.get(channelId)
+    if (known && !refresh) return known
+    const c = await this.client.getChannel(channelId)
+    const view = { requester: getAddress(c.requester), payee: getAddress(c.payee), deposit: c.deposit }
+    this.channels.set(channelId, view)
+    return view
+  }
+
+  /** Settles everything owed in one transaction (one at a time; concurrent calls share it). */
+  settle(): Promise<SettlementReport | undefined> {
+    this.settling ??= this.settleOnce().finally(() => (this.settling = undefined))
+    return this.settling
+  }
+
+  private async settleOnce(): Promise<SettlementReport | undefined> {
+    const owed = this.journal.owed().filter((o) => o.voucher.cumulative - o.paid >= this.policy.minAmount)
+    if (owed.length === 0) return undefined
+    const jobsBefore = this.jobsSinceSettle
+    const vouchers = owed.map((o) => ({
+      channelId: BigInt(o.channelId),
+      cumulativeAmount: o.voucher.cumulative,
+      resultsRoot: o.voucher.resultsRoot,
+      jobCount: BigInt(o.voucher.jobCount),
+    }))
+    const provider = this.wallet.provider
+    if (!provider) throw new Error('settler: the wallet needs a provider')
+    try {
+      const populated = await this.client.contract.getFunction('settleMany').populateTransaction(vouchers, owed.map((o) => o.voucher.signature))
+      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction(populated))
+      const txHash = Transaction.from(signed).hash!
+      // on disk before it is on the wire: a crash from here on is reconciled by hash
+      this.journal.settlementSent(txHash, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative })))
+      await provider.broadcastTransaction(signed)
+      const receipt = await provider.waitForTransaction(txHash)
+      const report = this.applyReceipt(txHash, receipt, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative, paid: o.paid })))
+      this.jobsSinceSettle -= jobsBefore
+      if (report) this.emit('settled', report)
+      return report
+    } catch (err) {
+      this.emit('settleFailed', { error: err as Error })
+      throw err
+    }
+  }
+
+  private applyReceipt(
+    txHash: string,
+    receipt: TransactionReceipt | null,
+    channels: Array<{ channelId: string; cumulative: bigint; paid?: bigint }>,
+  ): SettlementReport | undefined {
+    if (!receipt) return undefined
+    if (receipt.status !== 1) {
+      this.journal.settlementDone(txHash, 'failed', receipt.gasUsed)
+      return undefined
+    }
+    let total = 0n
+    let jobs = 0n
+    for (const s of this.client.parseSettlements(receipt as Parameters<ChannelsClient['parseSettlements']>[0])) {
+      this.journal.setPaid(hex32(s.channelId), s.cumulativeAmount)
+      total += s.amount
+      jobs += s.batchJobCount
+    }
+    this.journal.settlementDone(txHash, 'confirmed', receipt.gasUsed)
+    return { txHash, channels: channels.length, total, jobs, gasUsed: receipt.gasUsed }
+  }
+
+  /**
+   * After a restart: settles the fate of every settlement journaled as sent,
+   * then brings every channel's paid amount in line with the chain.
+   */
+  async reconcile(): Promise<{ confirmed: number; failed: number }> {
+    const provider = this.wallet.provider
+    if (!provider) throw new Error('settler: the wallet needs a provider')
+    let confirmed = 0
+    let failed = 0
+    for (const s of this.journal.openSettlements()) {
+      const receipt = await provider.getTransactionReceipt(s.txHash)
+      if (receipt && receipt.status === 1) {
+        this.applyReceipt(s.txHash, receipt, s.channels)
+        confirmed++
+      } else {
+        // never broadcast (crash before it left), or reverted: the vouchers are still owed
+        this.journal.settlementDone(s.txHash, 'failed', receipt?.gasUsed)
+        failed++
+      }
+    }
+    for (const id of this.journal.channelIds()) {
+      const c = await this.client.getChannel(BigInt(id))
+      this.journal.setPaid(id, c.paid)
+    }
+    return { confirmed, failed }
+  }
+}
