@@ -11,7 +11,9 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { ineligibility, limitsAbove } from '../protocol/eligibility.ts'
-import { assignSchema, MAX_MODULE_BYTES, offerSchema, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
+import type { Wallet } from 'ethers'
+import type { ChannelsClient } from '../contracts/channels-client.ts'
+import { assignSchema, MAX_MODULE_BYTES, offerSchema, voucherMessageSchema, type PaymentTerms, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
 import { signResult } from '../protocol/signature.ts'
 import { topics } from '../protocol/topics.ts'
 import { connect, type Connection } from '../protocol/transport.ts'
@@ -22,6 +24,8 @@ import { createWorkerPool } from './engine/worker-pool.ts'
 import type { Executor, RunOutcome } from './engine/types.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
+import { VoucherJournal } from './settlement/journal.ts'
+import { Settler, type SettlementPolicy, type SettlementReport } from './settlement/settler.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 
@@ -61,6 +65,8 @@ export interface AgentOptions {
   isolation?: 'process' | 'thread'
   /** An executor to use instead of the default (it is closed with the agent). */
   executor?: Executor
+  /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
+  payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
 }
 
 const DEFAULTS = {
@@ -82,7 +88,18 @@ const DEFAULTS = {
   moduleFetchTimeoutMs: 1500,
 }
 
+export interface SettlementStats {
+  /** Paid out to this agent on chain so far (token base units). */
+  paid: bigint
+  settlements: number
+  jobsSettled: bigint
+  gasUsed: bigint
+  vouchersAccepted: number
+  vouchersRefused: number
+}
+
 export interface AgentStats {
+  settlement?: SettlementStats
   jobsOk: number
   jobsFailed: number
   bids: number
@@ -93,6 +110,7 @@ export interface AgentStats {
 
 export interface AgentEvents {
   job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string; durationMs: number }]
+  settled: [SettlementReport]
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
@@ -152,15 +170,50 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxBytes: opts.maxModuleBytes,
     })
     const agent = new Agent(identity, conn, executor, modules, opts)
+    if (opts.payment) {
+      const { client, wallet, policy } = opts.payment
+      const journal = new VoucherJournal(join(opts.dataDir, 'settlement.db'))
+      const settler = new Settler(client, wallet, journal, policy)
+      await settler.reconcile() // after a crash: what was sent, what the chain paid
+      settler.start()
+      agent.attachSettler(settler, journal, {
+        chainId: Number(client.hasher.domain.chainId),
+        channels: client.address,
+        payee: wallet.address,
+      })
+    }
     await agent.join()
     return agent
   }
 
   private advertiser: Advertiser | undefined
+  private settler: Settler | undefined
+  private journal: VoucherJournal | undefined
+  private paymentTerms: PaymentTerms | undefined
+  private intakeChain: Promise<void> = Promise.resolve()
+  private readonly settlement: SettlementStats = { paid: 0n, settlements: 0, jobsSettled: 0n, gasUsed: 0n, vouchersAccepted: 0, vouchersRefused: 0 }
+
+  private attachSettler(settler: Settler, journal: VoucherJournal, terms: PaymentTerms): void {
+    this.settler = settler
+    this.journal = journal
+    this.paymentTerms = terms
+    settler.on('settled', (r) => {
+      this.settlement.paid += r.total
+      this.settlement.settlements++
+      this.settlement.jobsSettled += r.jobs
+      this.settlement.gasUsed += r.gasUsed
+      this.emit('settled', r)
+    })
+    settler.on('settleFailed', () => {}) // owed stays in the journal; the next settlement retries
+  }
 
   private async join(): Promise<void> {
     this.conn.route(topics.offers, (t, p) => this.onOffer(t, p))
     this.conn.route(topics.agentJobs(this.id), (t, p) => this.onAssign(t, p))
+    if (this.settler) {
+      this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
+      await this.conn.subscribe(topics.agentVouchers(this.id), 1)
+    }
     this.conn.client.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.client.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
@@ -199,6 +252,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       load: this.load(),
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
+      ...(this.paymentTerms ? { payment: this.paymentTerms } : {}),
     }
   }
 
@@ -224,7 +278,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   stats(): AgentStats {
-    return { ...this.stats_, ...this.load() }
+    return { ...this.stats_, ...this.load(), ...(this.settler ? { settlement: { ...this.settlement } } : {}) }
+  }
+
+  /** Settles everything owed now (e.g. before shutting down). */
+  async settleNow(): Promise<SettlementReport | undefined> {
+    return this.settler?.settle()
   }
 
   private reject(topic: string, err: FogmeshError): void {
@@ -256,6 +315,32 @@ export class Agent extends EventEmitter<AgentEvents> {
       }),
       { qos: 0 },
     )
+  }
+
+  /** A voucher: checked, journaled (on disk), then acknowledged — one at a time, in order. */
+  private onVoucher(topic: string, payload: Buffer): void {
+    const d = decodeJson(payload, voucherMessageSchema, 4 * 1024 * 1024)
+    if (!d.ok) return this.reject(topic, d.error)
+    const m = d.value
+    this.intakeChain = this.intakeChain.then(async () => {
+      let res: Awaited<ReturnType<Settler['intake']>>
+      try {
+        res = await this.settler!.intake({
+          channelId: BigInt(m.channelId),
+          cumulativeAmount: BigInt(m.cumulativeAmount),
+          resultsRoot: m.resultsRoot,
+          jobCount: BigInt(m.jobCount),
+          signature: m.signature,
+          leaves: m.leaves,
+        })
+      } catch (err) {
+        res = { ok: false, reason: 'Unavailable', message: toFogmeshError(err).shortMessage }
+      }
+      if (res.ok) this.settlement.vouchersAccepted++
+      else this.settlement.vouchersRefused++
+      const ack = { type: 'voucherAck', agent: this.id, channelId: m.channelId, cumulativeAmount: m.cumulativeAmount, ok: res.ok ? 1 : 0, ...(res.ok ? {} : { reason: res.reason }) }
+      this.conn.publish(m.replyTo, JSON.stringify(ack), { qos: 1 })
+    })
   }
 
   private onAssign(topic: string, payload: Buffer): void {
@@ -340,6 +425,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       await new Promise((r) => setTimeout(r, 20))
     }
     await this.advertiser?.stop().catch(() => {})
+    if (this.settler) {
+      await this.intakeChain
+      this.settler.stop()
+      await this.settler.settle().catch(() => {}) // what fails stays journaled for the next start
+      this.journal?.close()
+    }
     await this.conn.close().catch(() => {})
     await this.executor.close()
   }

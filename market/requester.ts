@@ -16,6 +16,7 @@ import { decodeJson } from '../protocol/validate.ts'
 import { AgentDirectory } from './directory.ts'
 import type { JobRequest, JobResult } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
+import { Payer, type PayerOptions } from './payer.ts'
 import { verifyAgainst } from './verify-result.ts'
 
 export interface RequesterOptions {
@@ -34,6 +35,8 @@ export interface RequesterOptions {
   site?: string
   /** Reuse an existing connection (e.g. the gateway's). */
   connection?: Connection
+  /** Pay agents through payment channels: a voucher with every accepted result. */
+  payment?: PayerOptions
 }
 
 const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000 }
@@ -75,6 +78,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
   private readonly auctionsByKey = new Map<string, Promise<void>>()
   private readonly jobs = new RecentMap<Promise<JobResult>>(100_000)
   private closed = false
+  /** Present when this requester pays agents through channels. */
+  readonly payer: Payer | undefined
 
   private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
     super()
@@ -83,6 +88,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.inboxTopic = topics.inbox(this.id)
     this.leases = new LeaseBook(opts.site)
     this.directory = new AgentDirectory(conn)
+    this.payer = opts.payment ? new Payer(conn, this.id, this.inboxTopic, opts.payment) : undefined
   }
 
   static async start(options: RequesterOptions): Promise<Requester> {
@@ -139,6 +145,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       const o = await this.attempt(job, lease, attempt, inputSha256)
       if (o.kind === 'result' && !(o.result.status === 'error' && isRetryableCode(o.result.error?.code ?? ''))) {
         const r = o.result
+        this.payFor(lease, r)
         return {
           ...base, status: r.status, agent: r.agent, signature: r.signature, fuel: r.fuel, durationMs: r.durationMs, attempts: attempt,
           latencyMs: performance.now() - started,
@@ -150,6 +157,14 @@ export class Requester extends EventEmitter<RequesterEvents> {
       this.emit('attemptFailed', { id: job.id, agent: lease.agent, attempt, reason: lastReason })
     }
     return fail(ErrorCode.agentFailed, `failed on ${this.opts.maxAttempts} agents; last: ${lastReason}`, this.opts.maxAttempts)
+  }
+
+  /** Work the agent really did (an ok result, or a job fault it computed and signed) is paid at its bid. */
+  private payFor(lease: Lease, r: Result): void {
+    if (!this.payer) return
+    const terms = this.directory.get(lease.agent)?.presence.payment
+    if (!this.payer.accepts(terms)) return
+    this.payer.pay(lease.agent, terms, { id: r.id, outputSha256: r.outputSha256, fuel: r.fuel }, BigInt(Math.round(lease.price)))
   }
 
   private attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string): Promise<AttemptOutcome> {
@@ -252,6 +267,10 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const d = decodeJson(payload, inboxSchema)
     if (!d.ok) return this.onGarbage(topic, payload, d.error)
     const m = d.value
+    if (m.type === 'voucherAck') {
+      this.payer?.onAck(m)
+      return
+    }
     if (m.type === 'bid') {
       const open = this.auctions.get(m.offerId)
       if (!open || !open.expected.has(m.agent)) return

@@ -69,6 +69,33 @@ export const loadSchema = object({
 })
 export type Load = Infer<typeof loadSchema>
 
+const address = string({ min: 42, max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, describe: 'an 0x-prefixed 20-byte address' })
+const bytes32 = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64}$/, describe: 'an 0x-prefixed 32-byte hex value' })
+const uintString = string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a non-negative integer as a decimal string' })
+
+export const paymentTermsSchema = object({
+  chainId: number({ min: 1, integer: true }),
+  /** The PaymentChannels contract. */
+  channels: address,
+  /** The address channels to this agent must pay. */
+  payee: address,
+})
+export type PaymentTerms = Infer<typeof paymentTermsSchema>
+
+/** A cumulative voucher for one channel, on `fm/v1/agents/<id>/vouchers` (amounts as decimal strings). */
+export const voucherMessageSchema = object({
+  requester: id,
+  replyTo: publishTopic,
+  channelId: uintString,
+  cumulativeAmount: uintString,
+  resultsRoot: bytes32,
+  jobCount: uintString,
+  signature: string({ min: 132, max: 132, pattern: /^0x[0-9a-fA-F]{130}$/, describe: 'a 65-byte signature as 0x hex' }),
+  /** The results this voucher adds to the batch: job id and leaf. */
+  leaves: array(object({ jobId: meshJobId, leaf: bytes32 }), { max: 10_000 }),
+})
+export type VoucherMessage = Infer<typeof voucherMessageSchema>
+
 export const presenceOnlineSchema = object({
   status: literal('online'),
   id,
@@ -104,6 +131,8 @@ export const presenceOnlineSchema = object({
   load: loadSchema,
   heartbeatMs: number({ min: 100, max: 600_000, integer: true }),
   since: number({ min: 0, integer: true }),
+  /** Where this agent is paid: present when it takes payment through channels. */
+  payment: optional(paymentTermsSchema),
 })
 
 /** What the last will (or a clean stop) leaves behind. */
@@ -187,5 +216,15 @@ export const resultSchema = object({
 })
 export type Result = Infer<typeof resultSchema>
 
-export const inboxSchema = tagged('type', { bid: bidSchema, result: resultSchema })
+const voucherAckSchema = object({
+  type: literal('voucherAck'),
+  agent: id,
+  channelId: uintString,
+  cumulativeAmount: uintString,
+  ok: literal(1, 0),
+  reason: optional(string({ max: 64 })),
+})
+export type VoucherAck = Infer<typeof voucherAckSchema>
+
+export const inboxSchema = tagged('type', { bid: bidSchema, result: resultSchema, voucherAck: voucherAckSchema })
 export type InboxMessage = Infer<typeof inboxSchema>

@@ -19,6 +19,8 @@ export const topics = {
   heartbeatWildcard: `${PREFIX}/agents/+/heartbeat`,
   /** Assignments addressed to one agent. */
   agentJobs: (agentId: string) => `${PREFIX}/agents/${agentId}/jobs`,
+  /** Payment vouchers addressed to one agent (they pay for the results it returned). */
+  agentVouchers: (agentId: string) => `${PREFIX}/agents/${agentId}/vouchers`,
   /** Job offers to every agent (the auction's call for bids). */
   offers: `${PREFIX}/market/offers`,
   /** A requester's private inbox: bids and results come here. */

@@ -1,0 +1,197 @@
+/**
+ * The requester's side of payment: a channel per agent it uses (opened on
+ * first use, topped up as it goes, never beyond its budget), and a cumulative
+ * EIP-712 voucher with each accepted result. The voucher carries the root of
+ * the results it pays for (contracts/merkle.ts), so any paid result can later
+ * be proven part of a settled batch. Vouchers are signed once per event-loop
+ * turn per channel, covering every result accepted in that turn.
+ */
+import { EventEmitter } from 'node:events'
+import { ZeroHash, type Wallet } from 'ethers'
+import { FastVoucherSigner, type ChannelsClient } from '../contracts/channels-client.ts'
+import { ResultsTree, resultLeaf } from '../contracts/merkle.ts'
+import type { PaymentTerms, VoucherAck } from '../protocol/messages.ts'
+import { topics } from '../protocol/topics.ts'
+import type { Connection } from '../protocol/transport.ts'
+
+export interface PayerOptions {
+  client: ChannelsClient
+  /** The requester's wallet (the channels' payer); its key signs the vouchers. */
+  wallet: Wallet
+  privateKey: string
+  /** Most this requester will ever lock in channels (token base units). */
+  budget: bigint
+  /** Deposit of a new channel, and of each top-up. */
+  deposit: bigint
+  /** Channel lifetime. Default 1 day. */
+  expirySeconds?: number
+}
+
+interface ChannelBook {
+  agent: string
+  payee: string
+  channelId?: bigint
+  opening?: Promise<void>
+  deposit: bigint
+  cumulative: bigint
+  jobCount: bigint
+  tree: ResultsTree
+  pendingLeaves: Array<{ jobId: string; leaf: string }>
+  dirty: boolean
+  acked: bigint
+  failed?: string
+}
+
+export interface PayerStats {
+  channels: number
+  locked: bigint
+  owed: bigint
+  acknowledged: bigint
+  vouchers: number
+}
+
+export interface PayerEvents {
+  channelOpened: [{ agent: string; channelId: bigint; deposit: bigint }]
+  refused: [{ agent: string; reason: string }]
+}
+
+export class Payer extends EventEmitter<PayerEvents> {
+  private readonly books = new Map<string, ChannelBook>()
+  private readonly signer: FastVoucherSigner
+  private locked = 0n
+  private vouchers = 0
+  private flushScheduled = false
+  private txQueue: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly requesterId: string,
+    private readonly inbox: string,
+    private readonly opts: PayerOptions,
+  ) {
+    super()
+    this.signer = new FastVoucherSigner(opts.privateKey, opts.client.hasher)
+  }
+
+  /** Whether this payer pays agents with these terms (same chain and contract). */
+  accepts(terms: PaymentTerms | undefined): terms is PaymentTerms {
+    return !!terms && BigInt(terms.chainId) === BigInt(this.opts.client.hasher.domain.chainId as bigint) && terms.channels.toLowerCase() === this.opts.client.address.toLowerCase()
+  }
+
+  /** Pays `price` for one accepted result of `agent`. */
+  pay(agent: string, terms: PaymentTerms, job: { id: string; outputSha256: string | undefined; fuel: number }, price: bigint): void {
+    let book = this.books.get(agent)
+    if (!book) {
+      book = { agent, payee: terms.payee, deposit: 0n, cumulative: 0n, jobCount: 0n, tree: new ResultsTree(), pendingLeaves: [], dirty: false, acked: 0n }
+      this.books.set(agent, book)
+    }
+    if (book.failed) return
+    const leaf = resultLeaf({ jobId: job.id, outputSha256: job.outputSha256 ?? ZeroHash, fuel: job.fuel })
+    book.tree.append(leaf)
+    book.pendingLeaves.push({ jobId: job.id, leaf })
+    book.cumulative += price
+    book.jobCount += 1n
+    book.dirty = true
+    this.ensureFunds(book)
+    this.scheduleFlush()
+  }
+
+  /** Opens the channel, or tops it up when the next voucher would exceed the deposit. */
+  private ensureFunds(book: ChannelBook): void {
+    if (book.opening || book.cumulative <= book.deposit) return
+    const amount = this.opts.deposit > book.cumulative - book.deposit ? this.opts.deposit : book.cumulative - book.deposit
+    if (this.locked + amount > this.opts.budget) {
+      book.failed = `budget of ${this.opts.budget} exhausted`
+      this.emit('refused', { agent: book.agent, reason: book.failed })
+      return
+    }
+    this.locked += amount
+    // one wallet, one nonce sequence: the payer's transactions go out one at a time
+    const work = async () => {
+      if (book.channelId === undefined) {
+        const block = await this.opts.wallet.provider!.getBlock('latest')
+        const expiry = BigInt(block!.timestamp) + BigInt(this.opts.expirySeconds ?? 86_400)
+        const { channelId } = await this.opts.client.openChannel({ payee: book.payee, amount, expiry })
+        book.channelId = channelId
+        this.emit('channelOpened', { agent: book.agent, channelId, deposit: amount })
+      } else {
+        await this.opts.client.topUp(book.channelId, amount)
+      }
+      book.deposit += amount
+    }
+    const sent = this.txQueue.then(work)
+    this.txQueue = sent.catch(() => {})
+    book.opening = sent
+      .catch((err: unknown) => {
+        this.locked -= amount
+        book.failed = `cannot fund the channel: ${(err as Error).message.split('\n')[0]}`
+        this.emit('refused', { agent: book.agent, reason: book.failed })
+      })
+      .finally(() => {
+        book.opening = undefined
+        this.ensureFunds(book) // results kept coming while the transaction was mined
+        this.scheduleFlush()
+      })
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      for (const book of this.books.values()) this.flush(book)
+    })
+  }
+
+  /** Signs and sends the latest voucher of a channel (never beyond its deposit). */
+  private flush(book: ChannelBook): void {
+    if (!book.dirty || book.failed || book.channelId === undefined || book.opening || book.cumulative > book.deposit) return
+    const voucher = { channelId: book.channelId, cumulativeAmount: book.cumulative, resultsRoot: book.tree.root, jobCount: book.jobCount }
+    const message = {
+      requester: this.requesterId,
+      replyTo: this.inbox,
+      channelId: voucher.channelId.toString(),
+      cumulativeAmount: voucher.cumulativeAmount.toString(),
+      resultsRoot: voucher.resultsRoot,
+      jobCount: voucher.jobCount.toString(),
+      signature: this.signer.sign(voucher),
+      leaves: book.pendingLeaves,
+    }
+    book.pendingLeaves = []
+    book.dirty = false
+    this.vouchers++
+    this.conn.publish(topics.agentVouchers(book.agent), JSON.stringify(message), { qos: 1 })
+  }
+
+  /** An agent acknowledged (journaled) a voucher. */
+  onAck(ack: VoucherAck): void {
+    const book = this.books.get(ack.agent)
+    if (!book) return
+    if (ack.ok) {
+      const amount = BigInt(ack.cumulativeAmount)
+      if (amount > book.acked) book.acked = amount
+    } else this.emit('refused', { agent: ack.agent, reason: ack.reason ?? 'refused' })
+  }
+
+  stats(): PayerStats {
+    let owed = 0n
+    let acknowledged = 0n
+    for (const b of this.books.values()) {
+      owed += b.cumulative
+      acknowledged += b.acked
+    }
+    return { channels: this.books.size, locked: this.locked, owed, acknowledged, vouchers: this.vouchers }
+  }
+
+  /** Resolves when every voucher sent has been acknowledged (or `timeoutMs` passed). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs
+    for (;;) {
+      const open = [...this.books.values()].some((b) => !b.failed && (b.dirty || b.opening || b.acked < b.cumulative))
+      if (!open) return true
+      if (Date.now() > until) return false
+      this.scheduleFlush()
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Paying for work, end to end on a real chain (anvil): a sensor's jobs go
+ * through the gateway, which pays each agent through a channel with a
+ * cumulative voucher per accepted result; agents journal the vouchers and
+ * settle; the chain shows each job paid once, and any result can be proven
+ * part of a paid batch.
+ */
+import { createHash } from 'node:crypto'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startAgent, type Agent } from '../agent/agent.ts'
+import { ChannelsClient } from '../contracts/channels-client.ts'
+import { resultLeaf, ResultsTree } from '../contracts/merkle.ts'
+import { balanceOf, startChain, stopChain, type ChainContext } from '../contracts/test-helpers.ts'
+import { startGateway } from '../market/gateway.ts'
+import { echo } from './fixtures/engine/modules.ts'
+import { collect, plainClient, testBroker, tmpDir, waitFor } from './helpers.ts'
+
+const PRICE = 1_000_000_000_000n // 1e-6 MESH per job
+
+test('jobs through the gateway are paid by vouchers and settled on chain, each once', async () => {
+  let chain: ChainContext | null = null
+  const broker = await testBroker()
+  const agents: Agent[] = []
+  try {
+    chain = await startChain({ accounts: 5 })
+    const { wallets, node, mesh } = chain
+    for (const i of [2, 3]) {
+      const client = await ChannelsClient.connect(mesh.addresses.channels, wallets[i]!)
+      agents.push(await startAgent({
+        broker: broker.url, dataDir: tmpDir(), name: `paid-${i}`, slots: 1, pricePerJob: Number(PRICE),
+        payment: { client, wallet: wallets[i]!, policy: { everyJobs: 1_000_000, everyMs: 3_600_000 } },
+      }))
+    }
+    const requesterClient = await ChannelsClient.connect(mesh.addresses.channels, wallets[1]!)
+    const gateway = await startGateway({
+      broker: broker.url,
+      payment: { client: requesterClient, wallet: wallets[1]!, privateKey: node.accounts[1]!, budget: PRICE * 1000n, deposit: PRICE * 100n },
+    })
+    try {
+      await gateway.requester.directory.waitFor(2, 5000)
+      const refusals: string[] = []
+      gateway.requester.payer!.on('refused', (r) => refusals.push(r.reason))
+      const p = agents[0]!.presence().payment!
+      assert.is(p.payee, wallets[2]!.address)
+      assert.is(p.channels, mesh.addresses.channels)
+      const module = await gateway.requester.publishModule(echo().bytes)
+      const sensor = await plainClient(broker.url)
+      const got = collect(sensor)
+      await sensor.subscribeAsync('paid/out', { qos: 1 })
+      const n = 40
+      for (let i = 0; i < n; i++) {
+        await sensor.publishAsync('fm/v1/jobs/submit', JSON.stringify({ id: `pay-${i}`, module, input: Buffer.from(`reading ${i}`).toString('base64'), replyTo: 'paid/out' }))
+      }
+      await waitFor(() => got.length >= n, 20_000, `${n} results`)
+      const results = got.map((m) => JSON.parse(m.payload.toString()))
+      assert.ok(results.every((r) => r.status === 'ok'))
+      // every voucher acknowledged = journaled by its agent
+      assert.ok(await gateway.requester.payer!.drain(10_000), 'vouchers acknowledged')
+      assert.equal(refusals, [])
+      const ps = gateway.requester.payer!.stats()
+      assert.is(ps.owed, PRICE * BigInt(n))
+      assert.is(ps.acknowledged, ps.owed)
+      // settle, and the chain agrees job for job
+      const before = await Promise.all(agents.map((_, i) => balanceOf(mesh.token, wallets[i + 2]!)))
+      const reports = await Promise.all(agents.map((a) => a.settleNow()))
+      let paidJobs = 0n
+      for (let i = 0; i < agents.length; i++) {
+        const jobsByAgent = BigInt(results.filter((r) => r.agent === agents[i]!.id).length)
+        const delta = (await balanceOf(mesh.token, wallets[i + 2]!)) - before[i]!
+        assert.is(delta, jobsByAgent * PRICE, `agent ${i}: paid for exactly its ${jobsByAgent} jobs`)
+        if (jobsByAgent > 0n) assert.is(reports[i]!.jobs, jobsByAgent)
+        paidJobs += jobsByAgent
+      }
+      assert.is(paidJobs, BigInt(n))
+      // settling again pays nothing more
+      assert.equal(await Promise.all(agents.map((a) => a.settleNow())), [undefined, undefined])
+      // a result proven part of the paid batch, on chain
+      const r0 = results.find((r) => r.agent === agents[0]!.id)!
+      const mine = results.filter((r) => r.agent === agents[0]!.id)
+      const leaves = mine.map((r) => resultLeaf({ jobId: r.jobId, outputSha256: r.outputSha256, fuel: r.fuel }))
+      // leaves are in the order the requester accepted them; the tree root must match what was settled
+      const tree = ResultsTree.from(leaves)
+      const settled = reports[0]!
+      const events = await mesh.channels.queryFilter(mesh.channels.filters.ChannelSettled!(), 0)
+      const ev = events.find((e) => (e as { transactionHash: string }).transactionHash === settled.txHash) as unknown as { args: unknown[] }
+      const root = ev.args[2] as string
+      assert.is(root, tree.root, 'settled root = root of the results paid')
+      const idx = mine.indexOf(r0)
+      assert.ok(await mesh.channels.getFunction('verifyResult')(root, tree.proof(idx), leaves[idx]!))
+      assert.is(createHash('sha256').update(Buffer.from(r0.output, 'base64')).digest('hex'), r0.outputSha256)
+      await sensor.endAsync()
+    } finally {
+      await gateway.close()
+    }
+  } finally {
+    await Promise.all(agents.map((a) => a.close({ graceMs: 200 })))
+    await broker.close()
+    await stopChain(chain)
+  }
+})
+
+test.run()
