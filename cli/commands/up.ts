@@ -1,4 +1,5 @@
 import { homedir } from 'node:os'
+import { parseUnits } from 'ethers'
 import { join } from 'node:path'
 import { startAgent, type Agent } from '../../agent/agent.ts'
 import { startBroker, type Broker } from '../../broker/broker.ts'
@@ -7,7 +8,11 @@ import { FogmeshError } from '../../protocol/errors.ts'
 import { loadModule } from '../../wasm-modules/index.ts'
 import { intOption, untilSignal, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
+import { MESH, startLocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
+
+/** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
+const PRICE = 1_000_000_000_000n
 
 async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: string }> {
   try {
@@ -22,16 +27,21 @@ async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: stri
 export const upCommand: Command = {
   name: 'up',
   summary: 'the whole mesh on this machine: broker, gateway, agents and a sensor submitting real WASM jobs',
-  usage: `usage: fogmesh up [--agents N] [--port P] [--duration S] [--interval MS]
+  usage: `usage: fogmesh up [--agents N] [--port P] [--duration S] [--interval MS] [--no-chain]
 
   --agents N     agents to start (default 3)
   --port P       MQTT port of the embedded broker (default 1883; a free one if taken)
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
+  --no-chain     no local chain: jobs are not paid for
+
+  By default a local chain (anvil) is started, the contracts deployed, and the sensor's
+  gateway pays each agent through a payment channel: a voucher per result, settled on chain
+  by the agents every 100 jobs or 5 seconds.
 
   While it runs, any MQTT client can use the mesh too, e.g.:
     mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
-  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' } },
+  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' } },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const nAgents = intOption(values, 'agents', 3, 1, 64)
@@ -40,15 +50,32 @@ export const upCommand: Command = {
     const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
     const wasm = await loadModule('rolling-stats')
 
+    const chain = values['no-chain'] ? undefined : await startLocalChain(nAgents)
+    if (chain) console.log(`chain    anvil ${chain.anvil.rpc} (chain ${chain.anvil.chainId}); PaymentChannels ${chain.mesh.addresses.channels}`)
     const { broker, note } = await brokerOnPort(intOption(values, 'port', 1883, 0, 65535))
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
-    const gateway = await startGateway({ broker: broker.url })
+    const gateway = await startGateway({
+      broker: broker.url,
+      ...(chain
+        ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
+        : {}),
+    })
     console.log('gateway  listening on fm/v1/jobs/submit')
     const agents: Agent[] = []
     const started = Date.now()
     for (let i = 1; i <= nAgents; i++) {
-      agents.push(await startAgent({ broker: broker.url, name: `agent-${i}`, dataDir: join(home, 'up', `agent-${i}`), labels: { site: 'local' } }))
+      const pay = chain?.agents[i - 1]
+      agents.push(
+        await startAgent({
+          broker: broker.url,
+          name: `agent-${i}`,
+          // a fresh journal per chain: anvil starts empty every time
+          dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
+          labels: { site: 'local' },
+          ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: { everyJobs: 100, everyMs: 5000 } } } : {}),
+        }),
+      )
     }
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
@@ -59,12 +86,28 @@ export const upCommand: Command = {
     console.log(`ready in ${Date.now() - started} ms\n`)
     sensor.run(interval)
 
+    const settled = () => {
+      const s = { paid: 0n, settlements: 0, jobs: 0n, gas: 0n }
+      for (const a of agents) {
+        const st = a.stats().settlement
+        if (!st) continue
+        s.paid += st.paid
+        s.settlements += st.settlements
+        s.jobs += st.jobsSettled
+        s.gas += st.gasUsed
+      }
+      return s
+    }
+    const paymentLine = () => {
+      const s = settled()
+      return `paid ${MESH(s.paid)} in ${s.settlements} settlements, ${s.jobs > 0n ? (s.gas / s.jobs).toString() : '-'} gas/job`
+    }
     const tty = process.stdout.isTTY === true
     const line = () => {
       const r = sensor.report
       const online = gateway.requester.directory.list('online').length
       const l = r.latency
-      return `agents ${online}/${nAgents} online | jobs ${r.ok} ok, ${r.failed} failed | p50 ${fmtMs(l.percentile(50))} p99 ${fmtMs(l.percentile(99))} | ${r.last ?? ''}`
+      return `agents ${online}/${nAgents} online | jobs ${r.ok} ok, ${r.failed} failed | p50 ${fmtMs(l.percentile(50))} p99 ${fmtMs(l.percentile(99))}${chain ? ` | ${paymentLine()}` : ''} | ${r.last ?? ''}`
     }
     const live = setInterval(() => {
       if (tty) process.stdout.write(`\r\x1b[2K${line().slice(0, (process.stdout.columns || 120) - 1)}`)
@@ -88,9 +131,16 @@ export const upCommand: Command = {
     if (Object.keys(r.errors).length) console.log(`errors    ${Object.entries(r.errors).map(([c, n]) => `${c}: ${n}`).join(', ')}`)
     console.log(`last      ${r.last ?? '-'}`)
     await sensor.close()
-    await Promise.all(agents.map((a) => a.close({ graceMs: 1000 })))
+    if (chain) await gateway.requester.payer?.drain(3000)
+    await Promise.all(agents.map((a) => a.close({ graceMs: 1000 }))) // agents settle what they are owed as they leave
+    if (chain) {
+      const p = gateway.requester.payer!.stats()
+      const s = settled()
+      console.log(`payments  ${p.vouchers} vouchers for ${MESH(p.owed)}, ${MESH(p.acknowledged)} acknowledged; paid on chain ${MESH(s.paid)} for ${s.jobs} jobs in ${s.settlements} settlements, ${s.jobs > 0n ? s.gas / s.jobs : 0n} gas per job`)
+    }
     await gateway.close()
     await broker.close()
+    await chain?.stop()
     console.log(`uptime    ${elapsed.toFixed(1)} s`)
     if (r.ok === 0) throw new FogmeshError('agent_failed', 'no job succeeded')
     return r.failed === 0 && r.outstanding === 0 ? 0 : 1
