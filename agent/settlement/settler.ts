@@ -125,10 +125,19 @@ export class Settler extends EventEmitter<SettlerEvents> {
     return view
   }
 
-  /** Settles everything owed in one transaction (one at a time; concurrent calls share it). */
-  settle(): Promise<SettlementReport | undefined> {
-    this.settling ??= this.settleOnce().finally(() => (this.settling = undefined))
-    return this.settling
+  /**
+   * Settles everything owed now, in one transaction. Settlements run one at a
+   * time: a call made while one is in flight waits for it and then settles
+   * what is still owed (vouchers that arrived meanwhile are not in the one in
+   * flight).
+   */
+  async settle(): Promise<SettlementReport | undefined> {
+    while (this.settling) await this.settling.catch(() => {})
+    const p = this.settleOnce().finally(() => {
+      if (this.settling === p) this.settling = undefined
+    })
+    this.settling = p
+    return p
   }
 
   private async settleOnce(): Promise<SettlementReport | undefined> {
