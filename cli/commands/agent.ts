@@ -1,6 +1,7 @@
 import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
+import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
@@ -18,6 +19,9 @@ export const agentCommand: Command = {
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
   --price N       price per job in the mesh token's smallest unit (default 1)
   --slots N       jobs run at once (default: the number of cores)
+  --rpc URL --channels ADDRESS --keystore FILE
+                  take payment: vouchers journaled in the data dir, settled on that chain
+                  (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
@@ -30,6 +34,7 @@ export const agentCommand: Command = {
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
+    ...PAYMENT_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
@@ -39,7 +44,9 @@ export const agentCommand: Command = {
     const isolation = values.isolation ?? 'process'
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
+    const payment = await paymentFromOptions(values)
     const agent = await startAgent({
+      ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
       broker,
       name,
       dataDir,

@@ -1,5 +1,6 @@
 import { startGateway } from '../../market/gateway.ts'
-import { requireString, untilSignal, type Command } from '../command.ts'
+import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -7,12 +8,29 @@ export const gatewayCommand: Command = {
   usage: `usage: fogmesh gateway --broker URL [--site NAME]
 
   --broker URL   the broker, e.g. mqtt://127.0.0.1:1883 (Mosquitto, EMQX, fogmesh broker)
-  --site NAME    prefer agents labelled site=NAME`,
-  options: { broker: { type: 'string' }, site: { type: 'string' } },
+  --site NAME    prefer agents labelled site=NAME
+  --rpc URL --channels ADDRESS --keystore FILE
+                 pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
+  --budget N     most this gateway locks in channels, in token base units (default 10^20)
+  --deposit N    deposit of each channel (default 10^18)`,
+  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
-    const gateway = await startGateway({ broker, ...(typeof values.site === 'string' ? { site: values.site } : {}) })
+    const bigOption = (name: string, fallback: bigint) => {
+      const raw = values[name]
+      if (raw === undefined) return fallback
+      if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw)) throw new UsageError(`--${name} must be a whole number of token base units`)
+      return BigInt(raw)
+    }
+    const budget = bigOption('budget', 10n ** 20n)
+    const deposit = bigOption('deposit', 10n ** 18n)
+    const payment = await paymentFromOptions(values)
+    const gateway = await startGateway({
+      broker,
+      ...(typeof values.site === 'string' ? { site: values.site } : {}),
+      ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
+    })
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
     const timer = setInterval(() => {

@@ -1,0 +1,50 @@
+/**
+ * Wallets for real networks: an encrypted JSON keystore (ethers), its password
+ * from the environment (never from a flag: flags end up in shell history and `ps`).
+ */
+import { readFileSync } from 'node:fs'
+import { Wallet, type JsonRpcProvider } from 'ethers'
+import { ChannelsClient } from '../contracts/channels-client.ts'
+import { connectRpc } from '../contracts/deploy.ts'
+import { UsageError } from './command.ts'
+
+export const PASSWORD_ENV = 'FOGMESH_KEYSTORE_PASSWORD'
+
+export async function openKeystore(path: string, provider: JsonRpcProvider): Promise<{ wallet: Wallet; privateKey: string }> {
+  let json: string
+  try {
+    json = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new UsageError(`cannot read keystore ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
+  const password = process.env[PASSWORD_ENV]
+  if (password === undefined) throw new UsageError(`set ${PASSWORD_ENV} to the keystore's password`)
+  let wallet: Wallet
+  try {
+    wallet = (await Wallet.fromEncryptedJson(json, password)) as Wallet
+  } catch {
+    throw new UsageError(`keystore ${path}: wrong password or not an encrypted JSON keystore`)
+  }
+  return { wallet: wallet.connect(provider), privateKey: wallet.privateKey }
+}
+
+/** `--rpc`, `--channels`, `--keystore` → a connected channels client, or undefined when none is given. */
+export async function paymentFromOptions(values: Record<string, unknown>): Promise<{ client: ChannelsClient; wallet: Wallet; privateKey: string } | undefined> {
+  const { rpc, channels, keystore } = values as { rpc?: string; channels?: string; keystore?: string }
+  if (rpc === undefined && channels === undefined && keystore === undefined) return undefined
+  if (!rpc || !channels || !keystore) throw new UsageError('payment needs all three: --rpc URL --channels ADDRESS --keystore FILE')
+  let provider: JsonRpcProvider
+  try {
+    provider = await connectRpc(rpc)
+  } catch (err) {
+    throw new UsageError(`cannot reach the chain at ${rpc}: ${(err as Error).message.split('\n')[0]}`)
+  }
+  const { wallet, privateKey } = await openKeystore(keystore, provider)
+  return { client: await ChannelsClient.connect(channels, wallet), wallet, privateKey }
+}
+
+export const PAYMENT_OPTIONS = {
+  rpc: { type: 'string' },
+  channels: { type: 'string' },
+  keystore: { type: 'string' },
+} as const
