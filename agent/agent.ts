@@ -11,9 +11,10 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { ineligibility, limitsAbove } from '../protocol/eligibility.ts'
-import type { Wallet } from 'ethers'
+import { ZeroHash, type Wallet } from 'ethers'
 import type { ChannelsClient } from '../contracts/channels-client.ts'
-import { assignSchema, MAX_MODULE_BYTES, offerSchema, voucherMessageSchema, type PaymentTerms, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
+import { ResultsTree, resultLeaf } from '../contracts/merkle.ts'
+import { assignSchema, MAX_MODULE_BYTES, offerSchema, voucherMessageSchema, type PaymentTerms, type VoucherMessage, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
 import { signResult } from '../protocol/signature.ts'
 import { topics } from '../protocol/topics.ts'
 import { connect, type Connection } from '../protocol/transport.ts'
@@ -27,7 +28,7 @@ import { ModuleStore } from './module-store.ts'
 import { VoucherJournal } from './settlement/journal.ts'
 import { Settler, type SettlementPolicy, type SettlementReport } from './settlement/settler.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
-import { RecentSet } from '../protocol/recent-set.ts'
+import { RecentMap, RecentSet } from '../protocol/recent-set.ts'
 
 export interface AgentOptions {
   /** Broker URL, e.g. `mqtt://127.0.0.1:1883`. */
@@ -191,6 +192,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private journal: VoucherJournal | undefined
   private paymentTerms: PaymentTerms | undefined
   private intakeChain: Promise<void> = Promise.resolve()
+  /** Leaves of the results this agent returned recently, by job id: vouchers may only pay for these. */
+  private readonly leaves = new RecentMap<string>(200_000)
+  /** Per channel: the results tree the vouchers so far committed to, rebuilt from the journal on start. */
+  private readonly trees = new Map<string, ResultsTree>()
   private readonly settlement: SettlementStats = { paid: 0n, settlements: 0, jobsSettled: 0n, gasUsed: 0n, vouchersAccepted: 0, vouchersRefused: 0 }
 
   private attachSettler(settler: Settler, journal: VoucherJournal, terms: PaymentTerms): void {
@@ -317,6 +322,34 @@ export class Agent extends EventEmitter<AgentEvents> {
     )
   }
 
+  private treeOf(channelHex: string): ResultsTree {
+    let t = this.trees.get(channelHex)
+    if (!t) {
+      t = ResultsTree.from(this.journal!.leaves(channelHex).map((l) => l.leaf))
+      this.trees.set(channelHex, t)
+    }
+    return t
+  }
+
+  /**
+   * The agent builds the batch's results tree itself: every leaf a voucher adds
+   * must be a result this agent returned, and the voucher's root must be the
+   * root of the tree with them appended. Returns why not, or undefined.
+   */
+  private checkLeaves(m: VoucherMessage): string | undefined {
+    for (const l of m.leaves) {
+      const mine = this.leaves.get(l.jobId)
+      if (mine === undefined) return 'UnknownResult'
+      if (mine !== l.leaf) return 'WrongResultLeaf'
+    }
+    // appended now, O(log n) per leaf; a refused voucher makes onVoucher rebuild the tree from the journal
+    const tree = this.treeOf(`0x${BigInt(m.channelId).toString(16).padStart(64, '0')}`)
+    for (const l of m.leaves) tree.append(l.leaf)
+    if (BigInt(m.jobCount) !== BigInt(tree.size)) return 'WrongJobCount'
+    if (tree.root !== m.resultsRoot) return 'WrongResultsRoot'
+    return undefined
+  }
+
   /** A voucher: checked, journaled (on disk), then acknowledged — one at a time, in order. */
   private onVoucher(topic: string, payload: Buffer): void {
     const d = decodeJson(payload, voucherMessageSchema, 4 * 1024 * 1024)
@@ -324,7 +357,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const m = d.value
     this.intakeChain = this.intakeChain.then(async () => {
       let res: Awaited<ReturnType<Settler['intake']>>
-      try {
+      const check = this.checkLeaves(m)
+      if (check) res = { ok: false, reason: check, message: check }
+      else try {
         res = await this.settler!.intake({
           channelId: BigInt(m.channelId),
           cumulativeAmount: BigInt(m.cumulativeAmount),
@@ -337,7 +372,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         res = { ok: false, reason: 'Unavailable', message: toFogmeshError(err).shortMessage }
       }
       if (res.ok) this.settlement.vouchersAccepted++
-      else this.settlement.vouchersRefused++
+      else {
+        this.settlement.vouchersRefused++
+        // the tree took the leaves on trust in checkLeaves: rebuild it from the journal (what was accepted)
+        this.trees.delete(`0x${BigInt(m.channelId).toString(16).padStart(64, '0')}`)
+      }
       const ack = { type: 'voucherAck', agent: this.id, channelId: m.channelId, cumulativeAmount: m.cumulativeAmount, ok: res.ok ? 1 : 0, ...(res.ok ? {} : { reason: res.reason }) }
       this.conn.publish(m.replyTo, JSON.stringify(ack), { qos: 1 })
     })
@@ -367,6 +406,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.stats_.jobsFailed++
     }
     const signed: Result = { ...result, signature: signResult(result, this.identity.signer) }
+    // what a voucher paying for this result must commit to
+    if (this.settler) this.leaves.set(job.id, resultLeaf({ jobId: job.id, outputSha256: signed.outputSha256 ?? ZeroHash, fuel: signed.fuel }))
     this.conn.publish(job.replyTo, JSON.stringify(signed), { qos: 1 })
     this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs })
   }

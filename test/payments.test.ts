@@ -89,6 +89,16 @@ test('jobs through the gateway are paid by vouchers and settled on chain, each o
       const idx = mine.indexOf(r0)
       assert.ok(await mesh.channels.getFunction('verifyResult')(root, tree.proof(idx), leaves[idx]!))
       assert.is(createHash('sha256').update(Buffer.from(r0.output, 'base64')).digest('hex'), r0.outputSha256)
+      // the agent builds the results tree itself: a voucher for a result it never returned is refused
+      const acks = collect(sensor)
+      await sensor.subscribeAsync('rogue/acks', { qos: 1 })
+      await sensor.publishAsync(`fm/v1/agents/${agents[0]!.id}/vouchers`, JSON.stringify({
+        requester: 'rogue', replyTo: 'rogue/acks', channelId: '1', cumulativeAmount: '1', resultsRoot: `0x${'22'.repeat(32)}`, jobCount: '1',
+        signature: `0x${'00'.repeat(65)}`, leaves: [{ jobId: 'never-ran-this', leaf: `0x${'11'.repeat(32)}` }],
+      }))
+      await waitFor(() => acks.some((a) => a.topic === 'rogue/acks'), 5000, 'the refusal')
+      const refusal = JSON.parse(acks.find((a) => a.topic === 'rogue/acks')!.payload.toString())
+      assert.equal([refusal.ok, refusal.reason], [0, 'UnknownResult'])
       await sensor.endAsync()
     } finally {
       await gateway.close()

@@ -55,6 +55,17 @@ chain.test('vouchers are checked, journaled and settled; bad ones are refused wi
   journal.close()
 })
 
+chain.test('a gas price above the policy\'s ceiling defers settlement; the vouchers stay owed', async () => {
+  const { clients, wallets } = chain.ctx
+  const { voucher } = await openChannel(1_000n)
+  const journal = new VoucherJournal(join(tmpDir(), 'g.db'))
+  const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000, maxGasPrice: 1n })
+  assert.equal(await settler.intake(voucher(40n, 4n)), { ok: true })
+  assert.is(await settler.settle(), undefined)
+  assert.is(journal.owed().length, 1)
+  journal.close()
+})
+
 chain.test('a settlement journaled but never broadcast (crash) is reconciled as failed and settled again', async () => {
   const { clients, wallets } = chain.ctx
   const { channelId, voucher } = await openChannel(1_000n)

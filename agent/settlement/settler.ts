@@ -33,6 +33,8 @@ export interface SettlementPolicy {
   everyMs: number
   /** Skip channels owed less than this (token base units). Default 0. */
   minAmount: bigint
+  /** Do not settle while the chain's gas price is above this (wei); undefined: any. */
+  maxGasPrice?: bigint | undefined
 }
 
 export interface SettlementReport {
@@ -152,6 +154,11 @@ export class Settler extends EventEmitter<SettlerEvents> {
     }))
     const provider = this.wallet.provider
     if (!provider) throw new Error('settler: the wallet needs a provider')
+    if (this.policy.maxGasPrice !== undefined) {
+      const { gasPrice, maxFeePerGas } = await provider.getFeeData()
+      const price = maxFeePerGas ?? gasPrice
+      if (price !== null && price > this.policy.maxGasPrice) return undefined // gas too dear: wait (the journal keeps it owed)
+    }
     try {
       const populated = await this.client.contract.getFunction('settleMany').populateTransaction(vouchers, owed.map((o) => o.voucher.signature))
       const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction(populated))
