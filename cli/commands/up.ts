@@ -8,7 +8,7 @@ import { FogmeshError } from '../../protocol/errors.ts'
 import { loadModule } from '../../wasm-modules/index.ts'
 import { intOption, untilSignal, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
-import { MESH, startLocalChain } from '../local-chain.ts'
+import { MESH, startLocalChain, type LocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
 
 /** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
@@ -47,12 +47,20 @@ export const upCommand: Command = {
     const nAgents = intOption(values, 'agents', 3, 1, 64)
     const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
     const interval = intOption(values, 'interval', 100, 1, 3_600_000)
+    const port = intOption(values, 'port', 1883, 0, 65535) // every option checked before anything starts
     const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
     const wasm = await loadModule('rolling-stats')
 
     const chain = values['no-chain'] ? undefined : await startLocalChain(nAgents)
+    try {
+      return await runMesh(chain)
+    } finally {
+      await chain?.stop() // also when starting the rest failed: anvil must not outlive us
+    }
+
+    async function runMesh(chain: LocalChain | undefined): Promise<number> {
     if (chain) console.log(`chain    anvil ${chain.anvil.rpc} (chain ${chain.anvil.chainId}); PaymentChannels ${chain.mesh.addresses.channels}`)
-    const { broker, note } = await brokerOnPort(intOption(values, 'port', 1883, 0, 65535))
+    const { broker, note } = await brokerOnPort(port)
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
     const gateway = await startGateway({
@@ -140,9 +148,9 @@ export const upCommand: Command = {
     }
     await gateway.close()
     await broker.close()
-    await chain?.stop()
     console.log(`uptime    ${elapsed.toFixed(1)} s`)
     if (r.ok === 0) throw new FogmeshError('agent_failed', 'no job succeeded')
     return r.failed === 0 && r.outstanding === 0 ? 0 : 1
+    }
   },
 }
