@@ -14,10 +14,10 @@
 // checked again. A component is skipped when its .wasm is newer than all of its inputs (its
 // sources, job.wit, this script, the installed compiler and jco). Needs no network. Exit
 // code 1 on any compile or ABI error.
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { dieWith, listFilesRecursive, loadCompiler, newestMtime, report, sha256 } from './build-lib.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const modulesDir = join(root, 'wasm-modules')
@@ -70,21 +70,7 @@ export function checkCoreAbi(bytes) {
   return problems
 }
 
-function listFilesRecursive(dir, out = []) {
-  if (!existsSync(dir)) return out
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name)
-    if (statSync(path).isDirectory()) listFilesRecursive(path, out)
-    else out.push(path)
-  }
-  return out
-}
 
-function newestMtime(paths) {
-  let newest = 0
-  for (const p of paths) newest = Math.max(newest, statSync(p).mtimeMs)
-  return newest
-}
 
 function findComponents() {
   if (!existsSync(modulesDir)) return []
@@ -93,16 +79,9 @@ function findComponents() {
     .sort()
 }
 
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex')
 
-function report(name, bytes, note) {
-  console.log(`wasm-modules: ${`${name}.wasm`.padEnd(20)} ${String(bytes.length).padStart(7)} bytes  sha256 ${sha256(bytes)}  ${note}`)
-}
 
-function die(message) {
-  console.error(`build-components: ${message}`)
-  process.exit(1)
-}
+const die = dieWith('build-components')
 
 /** package.json of an installed package (for the up-to-date check), or null. */
 function packageStamp(specifier) {
@@ -116,15 +95,6 @@ function packageStamp(specifier) {
   }
 }
 
-async function loadCompiler() {
-  try {
-    const mod = await import('assemblyscript/asc')
-    return mod.default ?? mod
-  } catch (err) {
-    die(`cannot load the AssemblyScript compiler (assemblyscript/asc): ${err.message}\n` +
-      '  It is a dependency of this package: run `npm install` first.')
-  }
-}
 
 async function loadJco() {
   try {
@@ -189,7 +159,7 @@ async function main() {
       report(name, readFileSync(out), 'up to date')
       continue
     }
-    asc ??= await loadCompiler()
+    asc ??= await loadCompiler(die)
     jco ??= await loadJco()
     const started = Date.now()
     const core = await compileCore(asc, name)

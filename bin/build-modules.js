@@ -11,10 +11,10 @@
 // and it exports the function `_start` and the memory `memory`. A module is skipped when its
 // .wasm is newer than all of its inputs (its sources, wasm-modules/lib/assembly, this script
 // and the installed compiler). Needs no network. Exit code 1 on any compile or ABI error.
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { dieWith, listFilesRecursive, loadCompiler, newestMtime, report, sha256 } from './build-lib.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const modulesDir = join(root, 'wasm-modules')
@@ -82,21 +82,7 @@ export function checkJobAbi(bytes) {
   return problems
 }
 
-function listFilesRecursive(dir, out = []) {
-  if (!existsSync(dir)) return out
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name)
-    if (statSync(path).isDirectory()) listFilesRecursive(path, out)
-    else out.push(path)
-  }
-  return out
-}
 
-function newestMtime(paths) {
-  let newest = 0
-  for (const p of paths) newest = Math.max(newest, statSync(p).mtimeMs)
-  return newest
-}
 
 function findModules() {
   if (!existsSync(modulesDir)) return []
@@ -105,26 +91,10 @@ function findModules() {
     .sort()
 }
 
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex')
 
-function report(name, bytes, note) {
-  console.log(`wasm-modules: ${`${name}.wasm`.padEnd(20)} ${String(bytes.length).padStart(7)} bytes  sha256 ${sha256(bytes)}  ${note}`)
-}
 
-function die(message) {
-  console.error(`build-modules: ${message}`)
-  process.exit(1)
-}
+const die = dieWith('build-modules')
 
-async function loadCompiler() {
-  try {
-    const mod = await import('assemblyscript/asc')
-    return mod.default ?? mod
-  } catch (err) {
-    die(`cannot load the AssemblyScript compiler (assemblyscript/asc): ${err.message}\n` +
-      '  It is a dependency of this package: run `npm install` first.')
-  }
-}
 
 async function compile(asc, name) {
   const entry = rel(join(modulesDir, name, 'assembly', 'index.ts'))
@@ -176,7 +146,7 @@ async function main() {
         continue
       }
     }
-    asc ??= await loadCompiler()
+    asc ??= await loadCompiler(die)
     const started = Date.now()
     const bytes = await compile(asc, name)
     const problems = checkJobAbi(bytes)
