@@ -7,7 +7,9 @@ export const gatewayCommand: Command = {
   summary: 'the gateway alone: runs plain-MQTT jobs (fm/v1/jobs/submit) against any MQTT 3.1.1 broker',
   usage: `usage: fogmesh gateway --broker URL [--site NAME]
 
-  --broker URL   the broker, e.g. mqtt://127.0.0.1:1883 (Mosquitto, EMQX, fogmesh broker)
+  --broker URL   the broker, e.g. mqtt://127.0.0.1:1883 (Mosquitto, EMQX, fogmesh broker).
+                 Mosquitto needs \`set_tcp_nodelay true\` in mosquitto.conf: without it every
+                 job waits on delayed ACKs (88 ms per job instead of ~1.4 ms, measured)
   --site NAME    prefer agents labelled site=NAME
   --rpc URL --channels ADDRESS --keystore FILE
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
