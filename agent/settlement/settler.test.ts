@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { FastVoucherSigner } from '../../contracts/channels-client.ts'
-import { balanceOf, useChain } from '../../contracts/test-helpers.ts'
+import { balanceOf, increaseTime, useChain } from '../../contracts/test-helpers.ts'
 import { tmpDir } from '../../test/helpers.ts'
 import { VoucherJournal } from './journal.ts'
 import { Settler, type VoucherMessage } from './settler.ts'
@@ -63,6 +63,24 @@ chain.test('a gas price above the policy\'s ceiling defers settlement; the vouch
   assert.equal(await settler.intake(voucher(40n, 4n)), { ok: true })
   assert.is(await settler.settle(), undefined)
   assert.is(journal.owed().length, 1)
+  journal.close()
+})
+
+chain.test('a requester starting to close a channel we are owed on is answered by settling in the window', async () => {
+  const { clients, wallets, provider } = chain.ctx
+  const requester = clients[1]!
+  const block = await provider.getBlock('latest')
+  const { channelId } = await requester.openChannel({ payee: wallets[2]!.address, amount: 500n, expiry: BigInt(block!.timestamp) + 60n })
+  const signer = new FastVoucherSigner(chain.ctx.node.accounts[1]!, requester.hasher)
+  const v = { channelId, cumulativeAmount: 300n, resultsRoot: `0x${'ab'.repeat(32)}`, jobCount: 3n }
+  const journal = new VoucherJournal(join(tmpDir(), 'w.db'))
+  const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000, everyMs: 3_600_000 })
+  assert.equal(await settler.intake({ ...v, signature: signer.sign(v) }), { ok: true })
+  await settler.watchCloses() // starts watching from here
+  await increaseTime(provider, 120)
+  await requester.startClose(channelId)
+  assert.ok(await settler.watchCloses(), 'the close was seen and settled')
+  assert.is((await clients[2]!.getChannel(channelId)).paid, 300n)
   journal.close()
 })
 

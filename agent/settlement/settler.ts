@@ -35,6 +35,8 @@ export interface SettlementPolicy {
   minAmount: bigint
   /** Do not settle while the chain's gas price is above this (wei); undefined: any. */
   maxGasPrice?: bigint | undefined
+  /** How often to look for requesters starting to close a channel we are owed on (ms). Default 2 s. */
+  closeWatchMs: number
 }
 
 export interface SettlementReport {
@@ -73,20 +75,46 @@ export class Settler extends EventEmitter<SettlerEvents> {
     policy: Partial<SettlementPolicy> = {},
   ) {
     super()
-    this.policy = { everyJobs: 1000, everyMs: 30_000, minAmount: 0n, ...policy }
+    this.policy = { everyJobs: 1000, everyMs: 30_000, minAmount: 0n, closeWatchMs: 2000, ...policy }
     this.payee = getAddress(wallet.address)
   }
 
-  /** Starts the time-based policy. */
+  /** Starts the time-based policy, and the watch for channels being closed. */
   start(): void {
     this.timer = setInterval(() => {
       if (this.journal.owed().length > 0) this.settle().catch(() => {})
     }, this.policy.everyMs)
     this.timer.unref()
+    this.closeWatch = setInterval(() => this.watchCloses().catch(() => {}), this.policy.closeWatchMs)
+    this.closeWatch.unref()
   }
 
   stop(): void {
     clearInterval(this.timer)
+    clearInterval(this.closeWatch)
+  }
+
+  private closeWatch: NodeJS.Timeout | undefined
+  private watchedTo: number | undefined
+
+  /**
+   * A requester may start closing a channel after its expiry; in the challenge
+   * window that follows, the latest voucher still wins — if it is settled. So
+   * a close of a channel we are owed on is settled at once, not at the next tick.
+   */
+  async watchCloses(): Promise<boolean> {
+    const provider = this.wallet.provider
+    if (!provider) return false
+    const head = await provider.getBlockNumber()
+    const from = this.watchedTo === undefined ? Math.max(0, head - 1000) : this.watchedTo + 1
+    if (from > head) return false
+    this.watchedTo = head
+    const owed = new Set(this.journal.owed().map((o) => BigInt(o.channelId)))
+    if (owed.size === 0) return false
+    const events = await this.client.contract.queryFilter(this.client.contract.filters.ChannelCloseStarted!(), from, head)
+    const closing = events.some((e) => owed.has(BigInt((e as unknown as { args: unknown[] }).args[0] as bigint)))
+    if (closing) await this.settle()
+    return closing
   }
 
   /**
