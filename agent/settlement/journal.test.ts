@@ -35,6 +35,11 @@ test('owed, settlements and reconciliation move forward only', () => {
   j.settlementDone('0xaa', 'confirmed', 51_000n)
   assert.equal(j.openSettlements(), [])
   j.setPaid(ch(1), 40n) // never backwards
+  // a settlement journaled, never broadcast (crash), reconciled as failed, then sent again: same hash
+  j.settlementSent('0xbb', [{ channelId: ch(2), cumulative: 50n }])
+  j.settlementDone('0xbb', 'failed')
+  j.settlementSent('0xbb', [{ channelId: ch(2), cumulative: 50n }])
+  assert.equal(j.openSettlements().map((s) => s.txHash), ['0xbb'])
   assert.equal(j.owed().map((o) => o.channelId), [ch(2)])
   j.close()
 })

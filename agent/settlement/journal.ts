@@ -98,7 +98,12 @@ export class VoucherJournal {
       owed: this.db.prepare<[], { channel_id: string; latest: string; paid: string }>('SELECT channel_id, latest, paid FROM channels'),
       channelIds: this.db.prepare<[], { channel_id: string }>('SELECT channel_id FROM channels'),
       setPaid: this.db.prepare('UPDATE channels SET paid = ? WHERE channel_id = ?'),
-      insertSettlement: this.db.prepare('INSERT INTO settlements (tx_hash, state, channels, sent_at) VALUES (?, ?, ?, ?)'),
+      // the same hash again is the same transaction re-sent: after a crash before broadcast, the retry
+      // signs the same nonce and data, and deterministic signatures give the same hash
+      insertSettlement: this.db.prepare(
+        `INSERT INTO settlements (tx_hash, state, channels, sent_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(tx_hash) DO UPDATE SET state = excluded.state, channels = excluded.channels, sent_at = excluded.sent_at, gas_used = NULL`,
+      ),
       setSettlement: this.db.prepare('UPDATE settlements SET state = ?, gas_used = ? WHERE tx_hash = ?'),
       openSettlements: this.db.prepare<[], { tx_hash: string; channels: string }>("SELECT tx_hash, channels FROM settlements WHERE state = 'sent'"),
       allLeaves: this.db.prepare<[string], { job_id: string; leaf: string }>('SELECT job_id, leaf FROM results WHERE channel_id = ? ORDER BY rowid'),

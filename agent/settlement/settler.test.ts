@@ -126,6 +126,12 @@ chain.test('SIGKILL at 24 points during intake and settlement: every acknowledge
         }
       })
       p.stderr.on('data', (d) => (out += d))
+      // a run we do not kill must still end: a hang fails here with its output, not at the runner's limit
+      const guard = setTimeout(() => {
+        out += '\n[test] no exit after 30 s\n'
+        p.kill('SIGKILL')
+      }, 30_000)
+      p.on('exit', () => clearTimeout(guard))
       p.on('exit', (_code, signal) => resolve({ acked: [...out.matchAll(/^ack (\d+)$/gm)].map((m) => Number(m[1])), out, killed: signal === 'SIGKILL' }))
     })
   let next = 0
@@ -144,7 +150,7 @@ chain.test('SIGKILL at 24 points during intake and settlement: every acknowledge
   }
   assert.ok(kills >= 20, `${kills} kills`)
   const { out } = await run(next, undefined, true)
-  assert.match(out, /finished/)
+  assert.match(out, /finished/, out)
   const j = new VoucherJournal(journalPath)
   const latest = j.latest(hex32(channelId))!.cumulative
   const paid = (await clients[2]!.getChannel(channelId)).paid

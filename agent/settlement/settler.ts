@@ -12,7 +12,7 @@
  * claimed twice (cumulative vouchers: the contract pays cumulative − paid).
  */
 import { EventEmitter } from 'node:events'
-import { getAddress, Transaction, type TransactionReceipt, type Wallet } from 'ethers'
+import { getAddress, Transaction, type Provider, type TransactionReceipt, type Wallet } from 'ethers'
 import type { ChannelsClient, Voucher } from '../../contracts/channels-client.ts'
 import type { VoucherJournal } from './journal.ts'
 
@@ -56,6 +56,20 @@ interface ChannelView {
   requester: string
   payee: string
   deposit: bigint
+}
+
+/**
+ * Polls for a receipt. Not `provider.waitForTransaction`: it checks once and then waits for the
+ * next block, which on an automining chain with nothing else to mine never comes.
+ */
+async function receiptOf(provider: Provider, hash: string, timeoutMs = 120_000): Promise<TransactionReceipt> {
+  const deadline = Date.now() + timeoutMs
+  for (let delay = 2; ; delay = Math.min(delay * 2, 500)) {
+    const receipt = await provider.getTransactionReceipt(hash)
+    if (receipt) return receipt
+    if (Date.now() > deadline) throw new Error(`settlement ${hash} not mined within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, delay))
+  }
 }
 
 const hex32 = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}`
@@ -194,7 +208,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
       // on disk before it is on the wire: a crash from here on is reconciled by hash
       this.journal.settlementSent(txHash, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative })))
       await provider.broadcastTransaction(signed)
-      const receipt = await provider.waitForTransaction(txHash)
+      const receipt = await receiptOf(provider, txHash)
       const report = this.applyReceipt(txHash, receipt, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative, paid: o.paid })))
       this.jobsSinceSettle -= jobsBefore
       if (report) this.emit('settled', report)
