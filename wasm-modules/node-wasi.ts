@@ -3,10 +3,13 @@
  * files as stdin/stdout/stderr. Used by the modules' known-answer tests as an independent
  * reference host (the mesh's own host lives in agent/engine).
  */
+import { execFileSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { WASI } from 'node:wasi'
+import { loadModule, type JobModuleName } from './index.ts'
 
 export interface NodeWasiRun {
   /** The exit code: proc_exit's argument, or 0 when _start returned. */
@@ -67,5 +70,37 @@ export async function runWithNodeWasi(
   } finally {
     for (const fd of fds) closeSync(fd)
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The module a known-answer test is about: built from its sources first
+ * (`bin/build-modules.js NAME` does nothing when it is up to date), then
+ * compiled once and run under node:wasi as often as the test likes.
+ *
+ *   const mod = new ModuleUnderTest('zscore')
+ *   test.before(() => mod.build())
+ */
+export class ModuleUnderTest {
+  bytes: Uint8Array = new Uint8Array(0)
+  private wasm: WebAssembly.Module | null = null
+
+  constructor(readonly name: JobModuleName) {}
+
+  async build(): Promise<void> {
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    execFileSync(process.execPath, ['bin/build-modules.js', this.name], { cwd: root, stdio: 'pipe' })
+    this.bytes = await loadModule(this.name)
+    this.wasm = await WebAssembly.compile(this.bytes)
+  }
+
+  /** The compiled module (for ABI checks: its imports and exports). */
+  get module(): WebAssembly.Module {
+    if (!this.wasm) throw new Error(`${this.name}: build() first`)
+    return this.wasm
+  }
+
+  run(input: string | Uint8Array): Promise<NodeWasiRun> {
+    return runWithNodeWasi(this.module, input)
   }
 }

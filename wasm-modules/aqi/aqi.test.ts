@@ -1,12 +1,8 @@
 // Known-answer tests for wasm-modules/aqi (US EPA AQI, 2024 breakpoints), under node:wasi.
 //   node --import tsx wasm-modules/aqi/aqi.test.ts
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadModule } from '../index.ts'
-import { runWithNodeWasi } from '../node-wasi.ts'
-import type { NodeWasiRun } from '../node-wasi.ts'
+import { ModuleUnderTest } from '../node-wasi.ts'
 
 interface Reading {
   pm25?: number
@@ -24,20 +20,10 @@ interface Result {
   overall: { aqi: number; category: string; dominant: 'pm25' | 'pm10'; index: number; beyond?: true }
 }
 
-let wasm: WebAssembly.Module | null = null
-let wasmBytes: Uint8Array = new Uint8Array(0)
+const mod = new ModuleUnderTest('aqi')
+test.before(() => mod.build())
 
-test.before(async () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  execFileSync(process.execPath, ['bin/build-modules.js', 'aqi'], { cwd: root, stdio: 'pipe' })
-  wasmBytes = await loadModule('aqi')
-  wasm = await WebAssembly.compile(wasmBytes)
-})
-
-function run(input: string | Uint8Array): Promise<NodeWasiRun> {
-  if (!wasm) throw new Error('module not loaded')
-  return runWithNodeWasi(wasm, input)
-}
+const run = (input: string | Uint8Array) => mod.run(input)
 
 async function aqi(input: string): Promise<Result> {
   const r = await run(input)
@@ -84,11 +70,10 @@ function floatAqi(c: number, pollutant: 'pm25' | 'pm10'): number {
 }
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
-  if (!wasm) throw new Error('module not loaded')
-  for (const imp of WebAssembly.Module.imports(wasm)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
-  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  for (const imp of WebAssembly.Module.imports(mod.module)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
+  const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
   assert.equal(exports, ['function:_start', 'memory:memory'])
-  assert.ok(wasmBytes.length < 16 * 1024, `small module (${wasmBytes.length} bytes)`)
+  assert.ok(mod.bytes.length < 16 * 1024, `small module (${mod.bytes.length} bytes)`)
 })
 
 test('PM2.5 breakpoint edges (2024 table: Good ends at 9.0)', async () => {

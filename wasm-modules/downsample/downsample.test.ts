@@ -1,12 +1,8 @@
 // Known-answer tests for wasm-modules/downsample, run under Node's own WASI host.
 //   node --import tsx wasm-modules/downsample/downsample.test.ts
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadModule } from '../index.ts'
-import { runWithNodeWasi } from '../node-wasi.ts'
-import type { NodeWasiRun } from '../node-wasi.ts'
+import { ModuleUnderTest } from '../node-wasi.ts'
 
 interface Buckets {
   count: number
@@ -22,20 +18,10 @@ interface Lttb {
   points: [number, number][]
 }
 
-let wasm: WebAssembly.Module | null = null
-let wasmBytes: Uint8Array = new Uint8Array(0)
+const mod = new ModuleUnderTest('downsample')
+test.before(() => mod.build())
 
-test.before(async () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  execFileSync(process.execPath, ['bin/build-modules.js', 'downsample'], { cwd: root, stdio: 'pipe' })
-  wasmBytes = await loadModule('downsample')
-  wasm = await WebAssembly.compile(wasmBytes)
-})
-
-function run(input: string | Uint8Array): Promise<NodeWasiRun> {
-  if (!wasm) throw new Error('module not loaded')
-  return runWithNodeWasi(wasm, input)
-}
+const run = (input: string | Uint8Array) => mod.run(input)
 
 async function downsample(input: string): Promise<string> {
   const r = await run(input)
@@ -133,11 +119,10 @@ function rng(seed: number): () => number {
 }
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
-  if (!wasm) throw new Error('module not loaded')
-  for (const imp of WebAssembly.Module.imports(wasm)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
-  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  for (const imp of WebAssembly.Module.imports(mod.module)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
+  const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
   assert.equal(exports, ['function:_start', 'memory:memory'])
-  assert.ok(wasmBytes.length < 16 * 1024, `small module (${wasmBytes.length} bytes)`)
+  assert.ok(mod.bytes.length < 16 * 1024, `small module (${mod.bytes.length} bytes)`)
 })
 
 test('mean (the default): hand-computed, partial last bucket included and flagged', async () => {

@@ -1,26 +1,15 @@
 // Tests for wasm-modules/echo (stdin copied to stdout), run under Node's own WASI host.
 //   node --import tsx wasm-modules/echo/echo.test.ts
-import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadModule } from '../index.ts'
-import { runWithNodeWasi } from '../node-wasi.ts'
+import { ModuleUnderTest } from '../node-wasi.ts'
 
-let wasm: WebAssembly.Module | null = null
-let wasmBytes: Uint8Array = new Uint8Array(0)
-
-test.before(async () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  execFileSync(process.execPath, ['bin/build-modules.js', 'echo'], { cwd: root, stdio: 'pipe' })
-  wasmBytes = await loadModule('echo')
-  wasm = await WebAssembly.compile(wasmBytes)
-})
+const mod = new ModuleUnderTest('echo')
+test.before(() => mod.build())
 
 async function roundTrip(input: Uint8Array): Promise<Record<string, number>> {
-  if (!wasm) throw new Error('module not loaded')
-  const r = await runWithNodeWasi(wasm, input)
+  const r = await mod.run(input)
   assert.is(r.exitCode, 0, r.stderr.toString())
   assert.is(r.stderr.length, 0)
   assert.is(r.stdout.length, input.length, 'same length')
@@ -30,11 +19,10 @@ async function roundTrip(input: Uint8Array): Promise<Record<string, number>> {
 }
 
 test('ABI and size: wasi_snapshot_preview1 imports only, _start + memory, under 1 KB', () => {
-  if (!wasm) throw new Error('module not loaded')
-  for (const imp of WebAssembly.Module.imports(wasm)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
-  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  for (const imp of WebAssembly.Module.imports(mod.module)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
+  const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
   assert.equal(exports, ['function:_start', 'memory:memory'])
-  assert.ok(wasmBytes.length < 1024, `${wasmBytes.length} bytes`)
+  assert.ok(mod.bytes.length < 1024, `${mod.bytes.length} bytes`)
 })
 
 test('text in = text out', async () => {

@@ -1,12 +1,8 @@
 // Known-answer tests for wasm-modules/rolling-stats, run under Node's own WASI host.
 //   node --import tsx wasm-modules/rolling-stats/rolling-stats.test.ts
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadModule } from '../index.ts'
-import { runWithNodeWasi } from '../node-wasi.ts'
-import type { NodeWasiRun } from '../node-wasi.ts'
+import { ModuleUnderTest } from '../node-wasi.ts'
 
 interface Stats {
   count: number
@@ -17,21 +13,10 @@ interface Stats {
   last: number
 }
 
-let wasm: WebAssembly.Module | null = null
-let wasmBytes: Uint8Array = new Uint8Array(0)
+const mod = new ModuleUnderTest('rolling-stats')
+test.before(() => mod.build())
 
-test.before(async () => {
-  // Builds only if out of date (postinstall normally did it already).
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  execFileSync(process.execPath, ['bin/build-modules.js', 'rolling-stats'], { cwd: root, stdio: 'pipe' })
-  wasmBytes = await loadModule('rolling-stats')
-  wasm = await WebAssembly.compile(wasmBytes)
-})
-
-function run(input: string | Uint8Array): Promise<NodeWasiRun> {
-  if (!wasm) throw new Error('module not loaded')
-  return runWithNodeWasi(wasm, input)
-}
+const run = (input: string | Uint8Array) => mod.run(input)
 
 async function stats(input: string): Promise<{ stats: Stats; text: string }> {
   const r = await run(input)
@@ -99,13 +84,12 @@ function rng(seed: number): () => number {
 }
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
-  if (!wasm) throw new Error('module not loaded')
-  const imports = WebAssembly.Module.imports(wasm)
+  const imports = WebAssembly.Module.imports(mod.module)
   assert.ok(imports.length > 0)
   for (const imp of imports) assert.is(imp.module, 'wasi_snapshot_preview1', `${imp.module}.${imp.name}`)
-  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
   assert.equal(exports, ['function:_start', 'memory:memory'])
-  assert.ok(wasmBytes.length < 16 * 1024, `small module (${wasmBytes.length} bytes)`)
+  assert.ok(mod.bytes.length < 16 * 1024, `small module (${mod.bytes.length} bytes)`)
 })
 
 test('the example from the spec', async () => {
@@ -224,8 +208,7 @@ test('large input: 10,000 readings over several fd_read calls', async () => {
   const xs = Array.from({ length: 10_000 }, () => Math.round((random() * 200 - 100) * 1e6) / 1e6)
   const input = xs.join('\n') + '\n'
   assert.ok(input.length > 64 * 1024, `input is ${input.length} bytes, more than one 64 KiB read`)
-  if (!wasm) throw new Error('module not loaded')
-  const r = await runWithNodeWasi(wasm, input)
+  const r = await mod.run(input)
   assert.is(r.exitCode, 0, r.stderr.toString())
   assert.is(r.stdout.toString(), expectedJson(welford(xs)))
   assert.ok((r.calls['fd_read'] ?? 0) >= 3, `fd_read called ${r.calls['fd_read']} times (data reads + the EOF read)`)

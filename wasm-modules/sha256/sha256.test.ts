@@ -1,28 +1,14 @@
 // Known-answer tests for wasm-modules/sha256 (SHA-256 of stdin), run under node:wasi.
 //   node --import tsx wasm-modules/sha256/sha256.test.ts
-import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadModule } from '../index.ts'
-import { runWithNodeWasi } from '../node-wasi.ts'
-import type { NodeWasiRun } from '../node-wasi.ts'
+import { ModuleUnderTest } from '../node-wasi.ts'
 
-let wasm: WebAssembly.Module | null = null
-let wasmBytes: Uint8Array = new Uint8Array(0)
+const mod = new ModuleUnderTest('sha256')
+test.before(() => mod.build())
 
-test.before(async () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  execFileSync(process.execPath, ['bin/build-modules.js', 'sha256'], { cwd: root, stdio: 'pipe' })
-  wasmBytes = await loadModule('sha256')
-  wasm = await WebAssembly.compile(wasmBytes)
-})
-
-function run(input: string | Uint8Array): Promise<NodeWasiRun> {
-  if (!wasm) throw new Error('module not loaded')
-  return runWithNodeWasi(wasm, input)
-}
+const run = (input: string | Uint8Array) => mod.run(input)
 
 /** The module's digest of `input`, checked to be exactly 64 lowercase hex digits and "\n". */
 async function digest(input: string | Uint8Array): Promise<string> {
@@ -49,12 +35,11 @@ function rng(seed: number): () => number {
 }
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
-  if (!wasm) throw new Error('module not loaded')
-  const imports = WebAssembly.Module.imports(wasm).map((i) => `${i.module}.${i.name}`).sort()
+  const imports = WebAssembly.Module.imports(mod.module).map((i) => `${i.module}.${i.name}`).sort()
   assert.equal(imports, ['wasi_snapshot_preview1.fd_read', 'wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.proc_exit'])
-  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
   assert.equal(exports, ['function:_start', 'memory:memory'])
-  assert.ok(wasmBytes.length < 8 * 1024, `small module (${wasmBytes.length} bytes)`)
+  assert.ok(mod.bytes.length < 8 * 1024, `small module (${mod.bytes.length} bytes)`)
 })
 
 test('NIST FIPS 180-4 / CSRC example vectors', async () => {

@@ -1,12 +1,8 @@
 // Known-answer tests for wasm-modules/zscore, run under Node's own WASI host.
 //   node --import tsx wasm-modules/zscore/zscore.test.ts
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadModule } from '../index.ts'
-import { runWithNodeWasi } from '../node-wasi.ts'
-import type { NodeWasiRun } from '../node-wasi.ts'
+import { ModuleUnderTest } from '../node-wasi.ts'
 
 interface Anomaly {
   index: number
@@ -20,20 +16,10 @@ interface Result {
   anomalies: Anomaly[]
 }
 
-let wasm: WebAssembly.Module | null = null
-let wasmBytes: Uint8Array = new Uint8Array(0)
+const mod = new ModuleUnderTest('zscore')
+test.before(() => mod.build())
 
-test.before(async () => {
-  const root = fileURLToPath(new URL('../..', import.meta.url))
-  execFileSync(process.execPath, ['bin/build-modules.js', 'zscore'], { cwd: root, stdio: 'pipe' })
-  wasmBytes = await loadModule('zscore')
-  wasm = await WebAssembly.compile(wasmBytes)
-})
-
-function run(input: string | Uint8Array): Promise<NodeWasiRun> {
-  if (!wasm) throw new Error('module not loaded')
-  return runWithNodeWasi(wasm, input)
-}
+const run = (input: string | Uint8Array) => mod.run(input)
 
 async function zscore(input: string): Promise<{ result: Result; text: string }> {
   const r = await run(input)
@@ -125,11 +111,10 @@ function rng(seed: number): () => number {
 const zigzag = (n: number, lo = 10, hi = 12): number[] => Array.from({ length: n }, (_, i) => (i % 2 ? hi : lo))
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
-  if (!wasm) throw new Error('module not loaded')
-  for (const imp of WebAssembly.Module.imports(wasm)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
-  const exports = WebAssembly.Module.exports(wasm).map((e) => `${e.kind}:${e.name}`).sort()
+  for (const imp of WebAssembly.Module.imports(mod.module)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
+  const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
   assert.equal(exports, ['function:_start', 'memory:memory'])
-  assert.ok(wasmBytes.length < 16 * 1024, `small module (${wasmBytes.length} bytes)`)
+  assert.ok(mod.bytes.length < 16 * 1024, `small module (${mod.bytes.length} bytes)`)
 })
 
 test('one spike in a steady series is flagged with its exact z', async () => {
