@@ -25,7 +25,7 @@ import { createWorkerPool } from './engine/worker-pool.ts'
 import type { Executor, RunOutcome } from './engine/types.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
-import { VoucherJournal } from './settlement/journal.ts'
+import { channelKey, VoucherJournal } from './settlement/journal.ts'
 import { Settler, type SettlementPolicy, type SettlementReport } from './settlement/settler.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import { RecentMap, RecentSet } from '../protocol/recent-set.ts'
@@ -343,7 +343,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (mine !== l.leaf) return 'WrongResultLeaf'
     }
     // appended now, O(log n) per leaf; a refused voucher makes onVoucher rebuild the tree from the journal
-    const tree = this.treeOf(`0x${BigInt(m.channelId).toString(16).padStart(64, '0')}`)
+    const tree = this.treeOf(channelKey(m.channelId))
     for (const l of m.leaves) tree.append(l.leaf)
     if (BigInt(m.jobCount) !== BigInt(tree.size)) return 'WrongJobCount'
     if (tree.root !== m.resultsRoot) return 'WrongResultsRoot'
@@ -375,7 +375,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       else {
         this.settlement.vouchersRefused++
         // the tree took the leaves on trust in checkLeaves: rebuild it from the journal (what was accepted)
-        this.trees.delete(`0x${BigInt(m.channelId).toString(16).padStart(64, '0')}`)
+        this.trees.delete(channelKey(m.channelId))
       }
       const ack = { type: 'voucherAck', agent: this.id, channelId: m.channelId, cumulativeAmount: m.cumulativeAmount, ok: res.ok ? 1 : 0, ...(res.ok ? {} : { reason: res.reason }) }
       this.conn.publish(m.replyTo, JSON.stringify(ack), { qos: 1 })

@@ -76,7 +76,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
   private readonly inflight = new Map<string, number>()
   private readonly auctions = new Map<string, OpenAuction>()
   private readonly auctionsByKey = new Map<string, Promise<void>>()
-  private readonly jobs = new RecentMap<Promise<JobResult>>(100_000)
+  /** Answers by job id, for duplicate submissions: in flight, or among the last 10,000 answered (results hold outputs: bounded memory). */
+  private readonly jobs = new RecentMap<Promise<JobResult>>(10_000)
   private closed = false
   /** Present when this requester pays agents through channels. */
   readonly payer: Payer | undefined

@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { tmpDir } from '../../test/helpers.ts'
-import { VoucherJournal, type JournalVoucher } from './journal.ts'
+import { channelKey, VoucherJournal, type JournalVoucher } from './journal.ts'
 
-const ch = (n: number) => `0x${n.toString(16).padStart(64, '0')}`
+const ch = (n: number) => channelKey(BigInt(n))
 const v = (channel: number, cumulative: bigint, jobs = 1): JournalVoucher => ({
   channelId: ch(channel), cumulative, resultsRoot: `0x${'ab'.repeat(32)}`, jobCount: jobs, signature: `0x${'cd'.repeat(65)}`,
 })

@@ -14,6 +14,9 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
 
+/** How the journal names a channel: its id as 0x-prefixed 32-byte hex. */
+export const channelKey = (channelId: bigint | string): string => `0x${BigInt(channelId).toString(16).padStart(64, '0')}`
+
 export interface JournalVoucher {
   /** Channel id, 0x-prefixed 32-byte hex. */
   channelId: string

@@ -8,11 +8,10 @@ import * as assert from 'uvu/assert'
 import { FastVoucherSigner } from '../../contracts/channels-client.ts'
 import { balanceOf, increaseTime, useChain } from '../../contracts/test-helpers.ts'
 import { tmpDir } from '../../test/helpers.ts'
-import { VoucherJournal } from './journal.ts'
+import { channelKey, VoucherJournal } from './journal.ts'
 import { Settler, type VoucherMessage } from './settler.ts'
 
 const chain = useChain(test, { accounts: 4 })
-const hex32 = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}`
 
 async function openChannel(deposit: bigint) {
   const { clients, wallets } = chain.ctx
@@ -91,7 +90,7 @@ chain.test('a settlement journaled but never broadcast (crash) is reconciled as 
   const journal = new VoucherJournal(path)
   const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000 })
   assert.equal(await settler.intake(voucher(70n, 7n)), { ok: true })
-  journal.settlementSent(`0x${'ee'.repeat(32)}`, [{ channelId: hex32(channelId), cumulative: 70n }])
+  journal.settlementSent(`0x${'ee'.repeat(32)}`, [{ channelId: channelKey(channelId), cumulative: 70n }])
   journal.close()
   const again = new VoucherJournal(path)
   const restarted = new Settler(clients[2]!, wallets[2]!, again, { everyJobs: 1_000_000 })
@@ -144,7 +143,7 @@ chain.test('SIGKILL at 24 points during intake and settlement: every acknowledge
     if (acked.length) next = Math.max(next, acked[acked.length - 1]! + 1)
     // every acknowledged voucher is on disk
     const j = new VoucherJournal(journalPath)
-    const latest = j.latest(hex32(channelId))
+    const latest = j.latest(channelKey(channelId))
     if (next > 0) assert.ok(latest && latest.cumulative >= BigInt(next) * 1_000n, `after kill ${k}: journal ${latest?.cumulative}, acked up to ${next}`)
     j.close()
   }
@@ -152,7 +151,7 @@ chain.test('SIGKILL at 24 points during intake and settlement: every acknowledge
   const { out } = await run(next, undefined, true)
   assert.match(out, /finished/, out)
   const j = new VoucherJournal(journalPath)
-  const latest = j.latest(hex32(channelId))!.cumulative
+  const latest = j.latest(channelKey(channelId))!.cumulative
   const paid = (await clients[2]!.getChannel(channelId)).paid
   assert.is(paid, latest, 'the chain paid exactly the latest acknowledged cumulative')
   assert.is((await balanceOf(mesh.token, wallets[2]!)) - balance0, paid, 'and the tokens moved once')

@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events'
 import { getAddress, Transaction, type Provider, type TransactionReceipt, type Wallet } from 'ethers'
 import type { ChannelsClient, Voucher } from '../../contracts/channels-client.ts'
-import type { VoucherJournal } from './journal.ts'
+import { channelKey, type VoucherJournal } from './journal.ts'
 
 export interface VoucherMessage {
   channelId: bigint
@@ -72,7 +72,6 @@ async function receiptOf(provider: Provider, hash: string, timeoutMs = 120_000):
   }
 }
 
-const hex32 = (n: bigint) => `0x${n.toString(16).padStart(64, '0')}`
 
 export class Settler extends EventEmitter<SettlerEvents> {
   private readonly channels = new Map<bigint, ChannelView>()
@@ -140,7 +139,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
     if (ch.payee !== this.payee) return { ok: false, reason: 'NotPayee', message: `channel ${v.channelId} pays ${ch.payee}, not this agent` }
     // a top-up since we looked: read the deposit again before refusing
     if (v.cumulativeAmount > ch.deposit) ch = await this.view(v.channelId, true)
-    const id = hex32(v.channelId)
+    const id = channelKey(v.channelId)
     const prev = this.journal.latest(id)
     const voucher: Voucher = { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount, resultsRoot: v.resultsRoot, jobCount: v.jobCount }
     const check = this.client.verifyVoucher(voucher, v.signature, {
@@ -232,7 +231,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
     let total = 0n
     let jobs = 0n
     for (const s of this.client.parseSettlements(receipt as Parameters<ChannelsClient['parseSettlements']>[0])) {
-      this.journal.setPaid(hex32(s.channelId), s.cumulativeAmount)
+      this.journal.setPaid(channelKey(s.channelId), s.cumulativeAmount)
       total += s.amount
       jobs += s.batchJobCount
     }
