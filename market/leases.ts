@@ -85,8 +85,4 @@ export class LeaseBook {
   drop(agent: string): void {
     for (const g of this.groups.values()) g.leases.delete(agent)
   }
-
-  size(key: string): number {
-    return this.groups.get(key)?.leases.size ?? 0
-  }
 }

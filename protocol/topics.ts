@@ -8,7 +8,6 @@ export const PREFIX = 'fm/v1'
 export const topics = {
   /** Retained raw module bytes; publishing here deploys a module. */
   module: (sha256: string) => `${PREFIX}/modules/${sha256}`,
-  modulesWildcard: `${PREFIX}/modules/#`,
   /** Plain-MQTT job submissions from sensors and scripts. */
   submit: `${PREFIX}/jobs/submit`,
   /** Retained agent advertisement; the last will marks it offline. */

@@ -154,11 +154,6 @@ export class VoucherJournal {
     return this.stmts.channelIds.all().map((r) => r.channel_id)
   }
 
-  /** What the journal says the chain has paid on a channel. */
-  paid(channelId: string): bigint {
-    return BigInt(this.stmts.channel.get(channelId)?.paid ?? '0')
-  }
-
   /** Result leaves recorded for a channel, in arrival order (the batch's tree is built from them). */
   leaves(channelId: string): ResultLeaf[] {
     return this.stmts.allLeaves.all(channelId).map((r) => ({ jobId: r.job_id, leaf: r.leaf }))
