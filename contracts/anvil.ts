@@ -11,7 +11,7 @@
  * anvil fails to bind and the start is retried on a new port. Ready means: `eth_chainId` answers.
  * The accounts are anvil's deterministic dev keys (the "test test ... junk" mnemonic, which is
  * passed explicitly so that a changed default cannot change them). Every node started here is
- * killed when this process exits, also on an uncaught exception, SIGINT or SIGTERM, and (through
+ * killed when this process exits, also on an uncaught exception, and (through
  * a small watchdog shell loop) within a second after a SIGKILL of this process.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -90,14 +90,9 @@ function hookExit(): void {
   process.on('exit', () => {
     for (const child of running) child.kill('SIGKILL')
   })
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const onSignal = () => {
-      for (const child of running) child.kill('SIGKILL')
-      process.off(signal, onSignal)
-      process.kill(process.pid, signal) // default behaviour: terminate
-    }
-    process.on(signal, onSignal)
-  }
+  // No SIGINT/SIGTERM handlers here: a library must not take the process's shutdown away from the
+  // application (`fogmesh up` settles payments and prints its summary on Ctrl-C, then stops anvil).
+  // A process that dies of a signal is covered by the watchdog below, like one that is SIGKILLed.
 }
 
 /**
@@ -178,7 +173,9 @@ async function startOnce(bin: string, port: number, options: AnvilOptions): Prom
   args.push(...(options.extraArgs ?? []))
 
   hookExit()
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // its own process group: a Ctrl-C at the terminal is for us, and we stop anvil when we are done
+  // (the watchdog covers our being killed)
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   running.add(child)
   if (child.pid && process.platform !== 'win32') watchdog(child.pid)
   // keep only the tail of anvil's output, for error messages

@@ -52,6 +52,9 @@ function onMessage(m: ToExecutor): void {
 process.on('message', (batch: Batch<ToExecutor>) => {
   for (const m of batch) onMessage(m)
 })
+// Ctrl-C at a terminal reaches the whole process group; it is meant for the agent, which
+// finishes its jobs and then closes us. Our life ends with a 'close' or with the agent.
+process.on('SIGINT', () => {})
 // the agent is gone (crashed or killed): nothing left to work for
 process.on('disconnect', () => {
   pool.close().finally(() => process.exit(0))

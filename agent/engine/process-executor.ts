@@ -77,6 +77,8 @@ export class ProcessExecutor implements Executor {
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     })
     this.child = child
+    // a send to an executor that just died fails here; its 'exit' does the recovery
+    child.on('error', () => {})
     this.outbox = new Outbox<ToExecutor>((batch) => {
       if (child.connected) child.send(batch)
     })
