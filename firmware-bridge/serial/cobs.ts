@@ -25,6 +25,8 @@ export function cobsEncode(data: Uint8Array): Buffer {
     code++
     if (code === 0xff) {
       out[codeAt] = code
+      // a full block at the very end needs no empty block after it
+      if (i === data.length - 1) return out.subarray(0, o)
       codeAt = o++
       code = 1
     }
