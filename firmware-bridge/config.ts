@@ -53,7 +53,7 @@ function strict<S extends Record<string, Parser<unknown>>>(shape: S) {
   const parse = object(shape)
   return (v: unknown, path: string) => {
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      for (const k of Object.keys(v)) if (!(k in shape)) throw new ValidationError(path ? `${path}.${k}` : k, `no such field (known: ${Object.keys(shape).join(', ')})`)
+      for (const k of Object.keys(v)) if (!(k in shape)) throw new ValidationError(path ? `${path}.${k}` : k, `a known field (one of: ${Object.keys(shape).join(', ')})`)
     }
     return parse(v, path)
   }
