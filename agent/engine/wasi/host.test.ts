@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { WASI_PREVIEW1_FUNCTIONS } from './wasi-abi.ts'
-import { WasiHost, WasiStop } from './wasi-host.ts'
+import { WASI_PREVIEW1_FUNCTIONS } from './abi.ts'
+import { WasiHost, WasiStop } from './host.ts'
 
 // The host functions, called directly from JavaScript the way wasm would call them.
 type Fn = (...args: (number | bigint)[]) => number

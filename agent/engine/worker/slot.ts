@@ -4,10 +4,10 @@
  * than allocated per job.
  */
 import type { TransferListItem, Worker } from 'node:worker_threads'
-import type { RunOutcome } from './types.ts'
-import type { PreparedComponent } from './component/prepare.ts'
-import type { PreparedJob } from './instrument/prepare-job.ts'
-import type { FromWorker, ToWorker } from './worker-protocol.ts'
+import type { RunOutcome } from '../executor.ts'
+import type { PreparedComponent } from '../component/prepare.ts'
+import type { PreparedJob } from '../runner/prepare-job.ts'
+import type { FromWorker, ToWorker } from './protocol.ts'
 
 export interface Job {
   id: number

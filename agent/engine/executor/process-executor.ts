@@ -1,5 +1,5 @@
 /**
- * Runs job code in a separate executor process (executor-main.ts) that holds
+ * Runs job code in a separate executor process (executor.main.ts) that holds
  * no keys, no wallet and no data dir, and — when the agent runs as root — not
  * even the agent's uid. The agent talks to it over IPC, batched per turn.
  *
@@ -12,9 +12,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { ErrorCode, JobError } from '../../protocol/errors.ts'
-import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './executor-ipc.ts'
-import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from './types.ts'
+import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
+import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
 export interface ProcessExecutorOptions {
   /** Jobs run at once (worker threads inside the executor). */
@@ -65,7 +65,7 @@ export class ProcessExecutor implements Executor {
 
   private spawn(): void {
     const isTs = import.meta.url.endsWith('.ts')
-    const entry = fileURLToPath(new URL(isTs ? './executor-main.ts' : './executor-main.js', import.meta.url))
+    const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
     const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
     const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
     const child = fork(entry, [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)], {

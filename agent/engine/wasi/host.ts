@@ -13,13 +13,13 @@
  */
 import { ByteSink } from './byte-sink.ts'
 import { GuestMemory } from './guest-memory.ts'
-import { Errno, FDSTAT_SIZE, FILESTAT_SIZE, Filetype, IOV_MAX, IOVEC_SIZE, Rights, SIGNAL_MAX, SIGNALS_IGNORED } from './wasi-abi.ts'
-import type { WasiImports } from './wasi-abi.ts'
-import { clockResolution, cryptoRandom, realClock } from './wasi-sources.ts'
-import type { ClockSource, RandomSource } from './wasi-sources.ts'
+import { Errno, FDSTAT_SIZE, FILESTAT_SIZE, Filetype, IOV_MAX, IOVEC_SIZE, Rights, SIGNAL_MAX, SIGNALS_IGNORED } from './abi.ts'
+import type { WasiImports } from './abi.ts'
+import { clockResolution, cryptoRandom, realClock } from './sources.ts'
+import type { ClockSource, RandomSource } from './sources.ts'
 import { StdStreams, StreamKind } from './std-streams.ts'
-import { unsupportedFunctions } from './wasi-unsupported.ts'
-import type { StreamTable } from './wasi-unsupported.ts'
+import { unsupportedFunctions } from './unsupported.ts'
+import type { StreamTable } from './unsupported.ts'
 
 export interface WasiHostOptions {
   /** The running instance's exported memory; undefined before it exists. */

@@ -7,13 +7,13 @@
  *
  * argv: <slots> <queueLimit>
  */
-import { toFogmeshError } from '../../protocol/errors.ts'
-import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './executor-ipc.ts'
-import { createWorkerPool } from './worker-pool.ts'
+import { toFogmeshError } from '../../../protocol/errors.ts'
+import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
+import { createWorkerPool } from '../worker/pool.ts'
 
 const send = process.send?.bind(process)
 if (!send) {
-  process.stderr.write('executor-main: must be started by the agent with an IPC channel\n')
+  process.stderr.write('executor.main: must be started by the agent with an IPC channel\n')
   process.exit(2)
 }
 

@@ -3,7 +3,7 @@
  * to one of the three streams (close and renumber can move or drop them) and
  * holds its rights and fdflags. Fds arrive from the guest unsigned.
  */
-import { Errno, FDFLAGS_ALL, Rights } from './wasi-abi.ts'
+import { Errno, FDFLAGS_ALL, Rights } from './abi.ts'
 
 export const StreamKind = { closed: 0, stdin: 1, stdout: 2, stderr: 3 } as const
 export type StreamKind = (typeof StreamKind)[keyof typeof StreamKind]

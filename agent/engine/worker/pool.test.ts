@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { JobError } from '../../protocol/errors.ts'
-import * as fx from '../../test/fixtures/engine/modules.ts'
-import type { RunOutcome, RunRequest } from './types.ts'
-import { createWorkerPool } from './worker-pool.ts'
-import type { WorkerPool } from './worker-pool.ts'
-import { withoutTsxFlags } from './worker-spawn.ts'
+import { JobError } from '../../../protocol/errors.ts'
+import * as fx from '../../../test/fixtures/engine/modules.ts'
+import type { RunOutcome, RunRequest } from '../executor.ts'
+import { createWorkerPool } from './pool.ts'
+import type { WorkerPool } from './pool.ts'
+import { withoutTsxFlags } from './spawn.ts'
 
 const limits = { timeoutMs: 5000, outputBytes: 1 << 20, stderrBytes: 4096 }
 const enc = (s: string) => new TextEncoder().encode(s)
@@ -182,7 +182,7 @@ test('a worker that dies mid-job: job answered with internal, worker replaced', 
 
 test('the worker starts under tsx loaded through its register() API, from any cwd', () => {
   const tsxApi = import.meta.resolve('tsx/esm/api')
-  const poolUrl = new URL('./worker-pool.ts', import.meta.url).href
+  const poolUrl = new URL('./pool.ts', import.meta.url).href
   const script = `
     const { register } = await import(${JSON.stringify(tsxApi)})
     register()
@@ -202,7 +202,7 @@ test('the worker starts under tsx loaded through its register() API, from any cw
   assert.is(child.stderr, '')
   assert.is(child.stdout, 'via register()')
   assert.is(child.status, 0)
-  assert.ok(fileURLToPath(poolUrl).endsWith('worker-pool.ts'))
+  assert.ok(fileURLToPath(poolUrl).endsWith('worker/pool.ts'))
 })
 
 test('worker execArgv drops the flags that load tsx and keeps the rest', () => {

@@ -17,8 +17,8 @@
  */
 import { createCipheriv, createHash } from 'node:crypto'
 import type { Cipher } from 'node:crypto'
-import { ClockId } from '../wasi-abi.ts'
-import type { ClockSource, RandomSource } from '../wasi-sources.ts'
+import { ClockId } from './abi.ts'
+import type { ClockSource, RandomSource } from './sources.ts'
 
 /** 2024-01-01T00:00:00Z in nanoseconds since the Unix epoch. */
 export const DETERMINISTIC_EPOCH_NS = 1_704_067_200_000_000_000n

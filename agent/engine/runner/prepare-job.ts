@@ -1,15 +1,15 @@
 /**
  * From a module's bytes to what a job worker runs: the original module is
  * compiled and checked (module-check.ts: a WASI command with allowed imports),
- * then rewritten (meter.ts) and the rewrite compiled. Both steps happen once
+ * then rewritten (../instrument/meter.ts) and the rewrite compiled. Both steps happen once
  * per module; the result is structured-cloneable, so it can be prepared once
  * and posted to every worker.
  */
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
-import { checkModule } from '../module-check.ts'
-import type { ModuleInfo } from '../types.ts'
-import { prepareModule } from './meter.ts'
-import type { MemoryLimits } from './meter.ts'
+import { checkModule } from './module-check.ts'
+import type { ModuleInfo } from '../executor.ts'
+import { prepareModule } from '../instrument/meter.ts'
+import type { MemoryLimits } from '../instrument/meter.ts'
 
 /** A job module ready to instantiate: the compiled rewrite and what the runner must know about it. */
 export interface PreparedJob {

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { JobError } from '../../protocol/errors.ts'
-import * as fx from '../../test/fixtures/engine/modules.ts'
+import { JobError } from '../../../protocol/errors.ts'
+import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { checkModule } from './module-check.ts'
 
 function refusal(fixture: fx.Fixture): JobError {
@@ -67,7 +67,7 @@ test('the fogmesh namespace and fogmesh_ exports belong to the job host: link_er
 
 test('checks the module as built, not as the host rewrites it', async () => {
   // the rewrite imports fogmesh.memory and exports fogmesh_fuel: checking it instead of the original would refuse every job
-  const { prepareModule } = await import('./instrument/meter.ts')
+  const { prepareModule } = await import('../instrument/meter.ts')
   const echo = fx.echo()
   const rewritten = new WebAssembly.Module(prepareModule(echo.bytes).bytes)
   assert.is(checkModule(echo.sha256, echo.module).imports.length, 2)

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ClockId } from '../wasi-abi.ts'
-import { CLOCK_STEP_NS, DETERMINISTIC_EPOCH_NS, deterministicSources } from './deterministic.ts'
+import { ClockId } from './abi.ts'
+import { CLOCK_STEP_NS, DETERMINISTIC_EPOCH_NS, deterministicSources } from './deterministic-sources.ts'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 

@@ -5,7 +5,7 @@
  * produced into a single message, so the process boundary costs one
  * round trip per turn, not one per job.
  */
-import type { ModuleInfo, RunOutcome, RunRequest } from './types.ts'
+import type { ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
 export type ToExecutor =
   | { t: 'load'; sha256: string; bytes: Uint8Array }

@@ -8,9 +8,9 @@
  * export names, which the rewrite adds, are refused here when a module brings
  * its own.
  */
-import { ErrorCode, JobError } from '../../protocol/errors.ts'
-import type { ModuleInfo } from './types.ts'
-import { WASI_MODULE, WASI_PREVIEW1_FUNCTIONS } from './wasi-abi.ts'
+import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import type { ModuleInfo } from '../executor.ts'
+import { WASI_MODULE, WASI_PREVIEW1_FUNCTIONS } from '../wasi/abi.ts'
 
 /** What the job host itself links into a prepared module; a module may not import from it or export under it. */
 const HOST_NAMESPACE = 'fogmesh'

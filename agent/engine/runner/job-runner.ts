@@ -4,8 +4,8 @@
  * an outcome with a short message. The worker thread is a thin shell around it.
  *
  * A module is loaded from its bytes (or as a PreparedJob made elsewhere from
- * them, see instrument/prepare-job.ts): checked as it came, then rewritten to
- * import its memory and burn fuel (instrument/meter.ts). Per job the runner
+ * them, see prepare-job.ts): checked as it came, then rewritten to
+ * import its memory and burn fuel (../instrument/meter.ts). Per job the runner
  * creates the memory under the job's cap (`memoryMiB`), sets the fuel budget
  * (`fuel`), picks real or deterministic clock and random (`deterministic`),
  * runs `_start` and reads back the fuel used, which it reports on every
@@ -15,19 +15,19 @@
  *
  * A compiled original module (`load(sha, WebAssembly.Module)`) still runs the
  * old way — its own memory, no cap, no fuel (reported as 0): that is what the
- * worker pool sends until it prepares modules (worker-protocol.ts, `prepared`).
+ * worker pool sends until it prepares modules (../worker/protocol.ts, `prepared`).
  */
-import { ErrorCode } from '../../protocol/errors.ts'
-import { BULK_BYTES_PER_FUEL } from './instrument/costs.ts'
-import { deterministicSources } from './instrument/deterministic.ts'
-import { FUEL_EXPORT, MAX_PAGES, START_EXPORT } from './instrument/meter.ts'
-import { compileJob } from './instrument/prepare-job.ts'
-import type { PreparedJob } from './instrument/prepare-job.ts'
-import type { WasiImports } from './wasi-abi.ts'
-import { WasiHost } from './wasi-host.ts'
-import type { StdioCaps, WasiStop } from './wasi-host.ts'
-import { cryptoRandom, realClock } from './wasi-sources.ts'
-import type { ClockSource, RandomSource } from './wasi-sources.ts'
+import { ErrorCode } from '../../../protocol/errors.ts'
+import { BULK_BYTES_PER_FUEL } from '../instrument/costs.ts'
+import { deterministicSources } from '../wasi/deterministic-sources.ts'
+import { FUEL_EXPORT, MAX_PAGES, START_EXPORT } from '../instrument/meter.ts'
+import { compileJob } from './prepare-job.ts'
+import type { PreparedJob } from './prepare-job.ts'
+import type { WasiImports } from '../wasi/abi.ts'
+import { WasiHost } from '../wasi/host.ts'
+import type { StdioCaps, WasiStop } from '../wasi/host.ts'
+import { cryptoRandom, realClock } from '../wasi/sources.ts'
+import type { ClockSource, RandomSource } from '../wasi/sources.ts'
 
 export type JobResult =
   | { ok: true; output: Uint8Array; fuel: number; ms: number }
@@ -41,7 +41,7 @@ export interface JobLimits {
   fuel?: number
   /** Memory ceiling in MiB; undefined: `defaultMemoryMiB`. */
   memoryMiB?: number
-  /** Clock and random derived from `jobId` (instrument/deterministic.ts). */
+  /** Clock and random derived from `jobId` (../wasi/deterministic-sources.ts). */
   deterministic?: boolean
 }
 

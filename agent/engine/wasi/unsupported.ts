@@ -6,8 +6,8 @@
  * that call on such a stream (or EBADF for a descriptor that is not open), so
  * libc reports a normal error instead of the module failing to link.
  */
-import { Errno } from './wasi-abi.ts'
-import type { WasiFunctionName } from './wasi-abi.ts'
+import { Errno } from './abi.ts'
+import type { WasiFunctionName } from './abi.ts'
 
 /** What the refusals need from the host. */
 export interface StreamTable {

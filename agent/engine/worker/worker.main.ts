@@ -5,13 +5,13 @@
  */
 import { parentPort } from 'node:worker_threads'
 import type { TransferListItem } from 'node:worker_threads'
-import { ComponentRunner } from './component/component-runner.ts'
-import { JobRunner } from './job-runner.ts'
-import type { JobLimits } from './job-runner.ts'
-import type { FromWorker, ToWorker } from './worker-protocol.ts'
+import { ComponentRunner } from '../component/component-runner.ts'
+import { JobRunner } from '../runner/job-runner.ts'
+import type { JobLimits } from '../runner/job-runner.ts'
+import type { FromWorker, ToWorker } from './protocol.ts'
 
 const port = parentPort
-if (port === null) throw new Error('agent/engine/worker.ts runs only as a worker thread')
+if (port === null) throw new Error('agent/engine/worker/worker.main.ts runs only as a worker thread')
 
 const runner = new JobRunner()
 const components = new ComponentRunner()

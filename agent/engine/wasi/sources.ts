@@ -5,7 +5,7 @@
  * these two functions and nothing else.
  */
 import { webcrypto } from 'node:crypto'
-import { ClockId } from './wasi-abi.ts'
+import { ClockId } from './abi.ts'
 
 /**
  * Reads WASI clock `id` in nanoseconds, or `undefined` for a clock that does

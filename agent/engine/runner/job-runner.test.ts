@@ -2,13 +2,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import * as fx from '../../test/fixtures/engine/modules.ts'
-import { DETERMINISTIC_EPOCH_NS } from './instrument/deterministic.ts'
-import { compileJob } from './instrument/prepare-job.ts'
+import * as fx from '../../../test/fixtures/engine/modules.ts'
+import { DETERMINISTIC_EPOCH_NS } from '../wasi/deterministic-sources.ts'
+import { compileJob } from './prepare-job.ts'
 import { JobRunner } from './job-runner.ts'
 import type { JobLimits, JobResult } from './job-runner.ts'
-import type { FromWorker, ToWorker } from './worker-protocol.ts'
-import { spawnJobWorker } from './worker-spawn.ts'
+import type { FromWorker, ToWorker } from '../worker/protocol.ts'
+import { spawnJobWorker } from '../worker/spawn.ts'
 
 const caps = { outputBytes: 1 << 20, stderrBytes: 4096 }
 const text = (b: Uint8Array) => new TextDecoder().decode(b)
@@ -25,7 +25,7 @@ function okOutput(r: JobResult): Uint8Array {
 }
 
 function dist(name: string): fx.Fixture {
-  const bytes = new Uint8Array(readFileSync(new URL(`../../wasm-modules/dist/${name}.wasm`, import.meta.url)))
+  const bytes = new Uint8Array(readFileSync(new URL(`../../../wasm-modules/dist/${name}.wasm`, import.meta.url)))
   return { bytes, module: new WebAssembly.Module(bytes), sha256: createHash('sha256').update(bytes).digest('hex') }
 }
 

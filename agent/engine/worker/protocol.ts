@@ -2,9 +2,9 @@
  * Messages between the pool (parent thread) and a job worker. Plain objects,
  * structured-cloned: no JSON. The output buffer of a result is transferred.
  */
-import type { PreparedComponent } from './component/prepare.ts'
-import type { PreparedJob } from './instrument/prepare-job.ts'
-import type { JobResult } from './job-runner.ts'
+import type { PreparedComponent } from '../component/prepare.ts'
+import type { PreparedJob } from '../runner/prepare-job.ts'
+import type { JobResult } from '../runner/job-runner.ts'
 
 /** What `PreparedJob` carries besides the compiled module. */
 export type PreparedMeta = Omit<PreparedJob, 'module'>
@@ -12,7 +12,7 @@ export type PreparedMeta = Omit<PreparedJob, 'module'>
 export type ToWorker =
   /**
    * Sent once per module per worker; WebAssembly.Module is structured-cloneable.
-   * With `prepared`, `module` is the metered rewrite (instrument/prepare-job.ts,
+   * With `prepared`, `module` is the metered rewrite (../runner/prepare-job.ts,
    * prepared once by the pool) and jobs run metered and memory-capped. Without
    * it, `module` is the original, run unmetered (fuel 0) and uncapped.
    */

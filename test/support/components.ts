@@ -7,15 +7,15 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { compileWat } from '../../../test/fixtures/engine/modules.ts'
-import { loadJco } from './jco.ts'
+import { compileWat } from '../fixtures/engine/modules.ts'
+import { loadJco } from '../../agent/engine/component/jco.ts'
 
 export interface TestComponent {
   bytes: Uint8Array
   sha256: string
 }
 
-const JOB_WIT = fileURLToPath(new URL('../../../wasm-modules/wit/job.wit', import.meta.url))
+const JOB_WIT = fileURLToPath(new URL('../../wasm-modules/wit/job.wit', import.meta.url))
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 

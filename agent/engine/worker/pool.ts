@@ -12,16 +12,16 @@
  */
 import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
-import { ErrorCode, JobError } from '../../protocol/errors.ts'
+import { ErrorCode, JobError } from '../../../protocol/errors.ts'
 import { JobQueue } from './job-queue.ts'
-import { isComponent } from './component/header.ts'
-import { prepareComponent, type PreparedComponent } from './component/prepare.ts'
-import { compileJobAsync, type PreparedJob } from './instrument/prepare-job.ts'
-import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from './types.ts'
-import type { FromWorker } from './worker-protocol.ts'
-import { Slot } from './worker-slot.ts'
-import type { Job, SlotEvents } from './worker-slot.ts'
-import { spawnJobWorker } from './worker-spawn.ts'
+import { isComponent } from '../component/header.ts'
+import { prepareComponent, type PreparedComponent } from '../component/prepare.ts'
+import { compileJobAsync, type PreparedJob } from '../runner/prepare-job.ts'
+import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
+import type { FromWorker } from './protocol.ts'
+import { Slot } from './slot.ts'
+import type { Job, SlotEvents } from './slot.ts'
+import { spawnJobWorker } from './spawn.ts'
 
 export interface WorkerPoolOptions {
   /** Worker threads, i.e. jobs at once. Default: `os.availableParallelism()`; at least 1. */
