@@ -5,7 +5,9 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { collect, plainClient, testBroker, waitFor } from '../test/helpers.ts'
+import { collect, plainClient } from '../test/support/mqtt-clients.ts'
+import { testBroker } from '../test/support/test-broker.ts'
+import { waitFor } from '../test/support/wait.ts'
 import { Bridge } from './bridge.ts'
 import { parseConfig } from './config.ts'
 import { MemoryChip } from './gpio/memory-chip.ts'

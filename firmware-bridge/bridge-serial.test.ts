@@ -6,15 +6,18 @@
 import { SerialPort } from 'serialport'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { collect, plainClient, requireProgram, testBroker, tmpDir, waitFor } from '../test/helpers.ts'
+import { collect, plainClient } from '../test/support/mqtt-clients.ts'
+import { testNeeding } from '../test/support/programs.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { testBroker } from '../test/support/test-broker.ts'
+import { waitFor } from '../test/support/wait.ts'
 import { Bridge } from './bridge.ts'
 import { parseConfig } from './config.ts'
 import { startMcu } from './sim/mcu-process.ts'
 import { startPtyPair } from './sim/pty-pair.ts'
 import { nmeaSentence } from './serial/nmea.ts'
 
-const socat = requireProgram('socat')
-const run = socat ? test : test.skip
+const run = testNeeding(test, 'socat')
 
 run('readings flow from a simulated MCU on a pty into MQTT; requests, actuation, garbage, unplug and replug', async () => {
   const broker = await testBroker()

@@ -8,7 +8,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { collect, plainClient, requireProgram, testBroker, tmpDir, waitFor } from '../test/helpers.ts'
+import { collect, plainClient } from '../test/support/mqtt-clients.ts'
+import { testNeeding } from '../test/support/programs.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { testBroker } from '../test/support/test-broker.ts'
+import { waitFor } from '../test/support/wait.ts'
 import { LIMIT_DEFAULTS, parseConfig, parseConfigText } from './config.ts'
 import { startMcu } from './sim/mcu-process.ts'
 import { startPtyPair } from './sim/pty-pair.ts'
@@ -75,8 +79,7 @@ test('fogmesh bridge: --help, and user errors as one line with exit 2', () => {
   assert.match(missing.stderr, /cannot read --config .*nope\.json: ENOENT/)
 })
 
-const socat = requireProgram('socat')
-;(socat ? test : test.skip)('fogmesh bridge runs a config until Ctrl-C, then leaves its actuators safe', async () => {
+testNeeding(test, 'socat')('fogmesh bridge runs a config until Ctrl-C, then leaves its actuators safe', async () => {
   const broker = await testBroker()
   const dir = tmpDir('fm-bridge-run-')
   const pty = await startPtyPair(dir)

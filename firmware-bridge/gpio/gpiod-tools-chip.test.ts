@@ -17,13 +17,13 @@ import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { requireProgram, tmpDir, waitFor } from '../../test/helpers.ts'
+import { testNeeding } from '../../test/support/programs.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
+import { waitFor } from '../../test/support/wait.ts'
 import type { Edge } from './gpio.ts'
 import { detectGpiodTools, GpiodToolsChip } from './gpiod-tools-chip.ts'
 
-const realGpioset = requireProgram('gpioset')
-
-;(realGpioset ? test : test.skip)('real libgpiod tools: version detected; a missing chip is a clear error', async () => {
+testNeeding(test, 'gpioset')('real libgpiod tools: version detected; a missing chip is a clear error', async () => {
   const info = await detectGpiodTools()
   const v = spawnSync('gpioset', ['--version'], { encoding: 'utf8' }).stdout
   assert.is(info.major, /libgpiod\) v2\./.test(v) ? 2 : 1)
