@@ -39,6 +39,11 @@ export const ErrorCode = {
   internal: 'internal',
   closed: 'closed',
   usage: 'usage',
+  // the device: bundles and the journal on its disk
+  /** A bundle (tarball or unpacked tree) that is truncated, corrupted, for another arch, or needs another Node. */
+  badBundle: 'bad_bundle',
+  /** The voucher journal on disk is damaged beyond a torn last write. */
+  journalCorrupt: 'journal_corrupt',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
