@@ -11,9 +11,9 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { ineligibility, limitsAbove } from '../protocol/eligibility.ts'
-import { ZeroHash, type Wallet } from 'ethers'
+import type { Wallet } from 'ethers' // payment code (ethers) loads only when payment is configured
 import type { ChannelsClient } from '../contracts/channels/channels-client.ts'
-import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
+import type { ResultsTree } from '../protocol/results-tree.ts'
 import { assignSchema, MAX_MODULE_BYTES, offerSchema, voucherMessageSchema, type PaymentTerms, type VoucherMessage, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
 import { signResult } from '../protocol/signature.ts'
 import { topics } from '../protocol/topics.ts'
@@ -26,7 +26,7 @@ import type { Executor, RunOutcome } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
 import { channelKey, VoucherJournal } from './settlement/journal.ts'
-import { Settler, type SettlementPolicy, type SettlementReport } from './settlement/settler.ts'
+import type { Settler, SettlementPolicy, SettlementReport } from './settlement/settler.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import { RecentMap, RecentSet } from '../protocol/recent-set.ts'
 
@@ -64,6 +64,8 @@ export interface AgentOptions {
    * measurements and tiny devices that cannot spare a process).
    */
   isolation?: 'process' | 'thread'
+  /** With `isolation: 'process'`: the executor's uid/gid (default: `nobody` when the agent is root, else the agent's own). */
+  executorUser?: { uid: number; gid: number } | 'same'
   /** An executor to use instead of the default (it is closed with the agent). */
   executor?: Executor
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
@@ -151,7 +153,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       opts.executor ??
       (opts.isolation === 'thread'
         ? createWorkerPool({ size: slots, queueLimit: opts.queueLimit })
-        : createProcessExecutor({ size: slots, queueLimit: opts.queueLimit }))
+        : createProcessExecutor({ size: slots, queueLimit: opts.queueLimit, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     // advertise only once jobs can run: the first job must not pay for worker start-up
     if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
     let conn: Connection
@@ -173,6 +175,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const agent = new Agent(identity, conn, executor, modules, opts)
     if (opts.payment) {
       const { client, wallet, policy } = opts.payment
+      // lazily: an agent without payment never loads ethers (a device's RSS and start time)
+      const [{ Settler }, resultsTree] = await Promise.all([import('./settlement/settler.ts'), import('../protocol/results-tree.ts')])
+      agent.resultsTree = resultsTree
       const journal = new VoucherJournal(join(opts.dataDir, 'settlement.db'))
       const settler = new Settler(client, wallet, journal, policy)
       await settler.reconcile() // after a crash: what was sent, what the chain paid
@@ -191,6 +196,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private settler: Settler | undefined
   private journal: VoucherJournal | undefined
   private paymentTerms: PaymentTerms | undefined
+  private resultsTree: typeof import('../protocol/results-tree.ts') | undefined
   private intakeChain: Promise<void> = Promise.resolve()
   /** Leaves of the results this agent returned recently, by job id: vouchers may only pay for these. */
   private readonly leaves = new RecentMap<string>(200_000)
@@ -325,7 +331,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private treeOf(channelHex: string): ResultsTree {
     let t = this.trees.get(channelHex)
     if (!t) {
-      t = ResultsTree.from(this.journal!.leaves(channelHex).map((l) => l.leaf))
+      t = this.resultsTree!.ResultsTree.from(this.journal!.leaves(channelHex).map((l) => l.leaf))
       this.trees.set(channelHex, t)
     }
     return t
@@ -407,7 +413,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     const signed: Result = { ...result, signature: signResult(result, this.identity.signer) }
     // what a voucher paying for this result must commit to
-    if (this.settler) this.leaves.set(job.id, resultLeaf({ jobId: job.id, outputSha256: signed.outputSha256 ?? ZeroHash, fuel: signed.fuel }))
+    if (this.settler) this.leaves.set(job.id, this.resultsTree!.resultLeaf({ jobId: job.id, outputSha256: signed.outputSha256 ?? ZERO_HASH, fuel: signed.fuel }))
     this.conn.publish(job.replyTo, JSON.stringify(signed), { qos: 1 })
     this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs })
   }
@@ -479,6 +485,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
 export const startAgent = (options: AgentOptions) => Agent.start(options)
 
+const ZERO_HASH = `0x${'00'.repeat(32)}`
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const round = (ms: number) => Math.round(ms * 1000) / 1000
 

@@ -1,7 +1,9 @@
 import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
-import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { PAYMENT_OPTIONS, wantsPayment } from '../payment-options.ts'
+import { resolveOsUser } from '../../agent/engine/executor/executor-user.ts'
+import { withConfigFile } from '../config-file.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
@@ -12,6 +14,7 @@ export const agentCommand: Command = {
   name: 'agent',
   summary: 'one agent: joins the mesh, bids for jobs, runs them, returns signed results',
   usage: `usage: fogmesh agent --broker URL [--name NAME] [--data DIR] [--labels k=v,...] [--price N] [--slots N]
+       fogmesh agent --config /etc/fogmesh/agent.json [flags that override it]
 
   --broker URL    the broker, e.g. mqtt://192.168.1.10:1883
   --name NAME     a human name for operators (default: the host name)
@@ -24,7 +27,11 @@ export const agentCommand: Command = {
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
-  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
+  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+  --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
+                  (default: nobody when the agent is root, else the agent's own user)
+  --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
+                  flags on the command line override it`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -34,9 +41,12 @@ export const agentCommand: Command = {
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
+    'executor-user': { type: 'string' },
+    config: { type: 'string' },
     ...PAYMENT_OPTIONS,
   },
-  async run(values) {
+  async run(flags) {
+    const values = withConfigFile(flags, agentCommand.options)
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
@@ -44,7 +54,9 @@ export const agentCommand: Command = {
     const isolation = values.isolation ?? 'process'
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
-    const payment = await paymentFromOptions(values)
+    const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
+    // ethers and the chain client load only for an agent that takes payment
+    const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
     const agent = await startAgent({
       ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
       broker,
@@ -55,6 +67,7 @@ export const agentCommand: Command = {
       ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
       isolation,
+      ...(executorUser ? { executorUser } : {}),
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)

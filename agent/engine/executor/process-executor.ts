@@ -9,10 +9,11 @@
  * with no answer, meaning the pool could not even terminate its worker — is
  * killed with SIGKILL and replaced; that job is answered `deadline`.
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { setprivPrefix } from './executor-user.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
@@ -24,6 +25,8 @@ export interface ProcessExecutorOptions {
   watchdogGraceMs?: number
   /** Run the executor as this uid/gid. Default: `nobody` (65534) when the agent is root, else the agent's own. */
   user?: { uid: number; gid: number } | 'same'
+  /** Node flags for the executor process; default: the agent's own memory flags (`--max-semi-space-size=`, ...). */
+  nodeFlags?: string[]
 }
 
 interface Pending {
@@ -68,14 +71,18 @@ export class ProcessExecutor implements Executor {
     const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
     const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
     const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
-    const child = fork(entry, [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)], {
-      execArgv,
-      serialization: 'advanced',
+    const args = [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)]
+    const common = {
+      serialization: 'advanced' as const,
       env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
       cwd: tmpdir(),
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    })
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'] as ['ignore', 'ignore', 'ignore', 'ipc'],
+    }
+    // an unprivileged agent with CAP_SETUID/CAP_SETGID (the systemd unit) switches users through setpriv
+    const prefix = user ? setprivPrefix(user) : undefined
+    const child = prefix
+      ? spawn(prefix[0]!, [...prefix.slice(1), process.execPath, ...this.nodeFlags(), ...execArgv, entry, ...args], common)
+      : fork(entry, args, { ...common, execArgv: [...this.nodeFlags(), ...execArgv], ...(user ? { uid: user.uid, gid: user.gid } : {}) })
     this.child = child
     // a send to an executor that just died fails here; its 'exit' does the recovery
     child.on('error', () => {})
@@ -96,6 +103,11 @@ export class ProcessExecutor implements Executor {
     this.readyP.catch(() => {})
     // modules known before this executor was started are loaded into it
     for (const [sha256, m] of this.modules) this.outbox.push({ t: 'load', sha256, bytes: m.bytes })
+  }
+
+  /** V8 flags of the agent that suit the executor too (a bundle's launcher sets them for memory). */
+  private nodeFlags(): string[] {
+    return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size|max-old-space-size|stack-size)=/.test(a))
   }
 
   private onMessage(m: FromExecutor, ready: (r: { pid: number; uid: number }) => void): void {
