@@ -21,7 +21,6 @@ import { connect, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { VERSION } from '../protocol/version.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
-import { createWorkerPool } from './engine/worker/pool.ts'
 import type { Executor, RunOutcome } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
@@ -64,6 +63,8 @@ export interface AgentOptions {
    * measurements and tiny devices that cannot spare a process).
    */
   isolation?: 'process' | 'thread'
+  /** Job workers kept started at idle (the rest start when jobs need them; 0: the first job starts one). Default 1: each costs ~9 MB. */
+  warmWorkers?: number
   /** With `isolation: 'process'`: the executor's uid/gid (default: `nobody` when the agent is root, else the agent's own). */
   executorUser?: { uid: number; gid: number } | 'same'
   /** An executor to use instead of the default (it is closed with the agent). */
@@ -149,21 +150,26 @@ export class Agent extends EventEmitter<AgentEvents> {
     const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
     const opts = { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const warm = Math.min(slots, opts.warmWorkers ?? 1)
+    // the engine's own code loads only where jobs run: in this process only with isolation 'thread'
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? createWorkerPool({ size: slots, queueLimit: opts.queueLimit })
-        : createProcessExecutor({ size: slots, queueLimit: opts.queueLimit, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
-    // advertise only once jobs can run: the first job must not pay for worker start-up
-    if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
+        ? (await import('./engine/worker/pool.ts')).createWorkerPool({ size: slots, queueLimit: opts.queueLimit, warm })
+        : createProcessExecutor({ size: slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
+    // advertise only once jobs can run (the first job must not pay for worker start-up); the broker
+    // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
+    const ready = 'ready' in executor && typeof executor.ready === 'function' ? (executor.ready as () => Promise<void>)() : Promise.resolve()
+    const connecting = connect(opts.broker, {
+      clientId: `fm-agent-${identity.id}`,
+      will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
+      keepaliveSeconds: 5,
+    })
     let conn: Connection
     try {
-      conn = await connect(opts.broker, {
-        clientId: `fm-agent-${identity.id}`,
-        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
-        keepaliveSeconds: 5,
-      })
+      ;[conn] = await Promise.all([connecting, ready])
     } catch (err) {
+      connecting.then((c) => c.close()).catch(() => {})
       await executor.close()
       throw err
     }

@@ -28,6 +28,8 @@ export const agentCommand: Command = {
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+  --warm-workers N  job workers kept started at idle, the rest start on demand (default 1; 0: none
+                  until the first job — the smallest idle footprint)
   --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
                   (default: nobody when the agent is root, else the agent's own user)
   --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
@@ -42,6 +44,7 @@ export const agentCommand: Command = {
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
     'executor-user': { type: 'string' },
+    'warm-workers': { type: 'string' },
     config: { type: 'string' },
     ...PAYMENT_OPTIONS,
   },
@@ -68,6 +71,7 @@ export const agentCommand: Command = {
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
       isolation,
       ...(executorUser ? { executorUser } : {}),
+      ...(values['warm-workers'] !== undefined ? { warmWorkers: intOption(values, 'warm-workers', 1, 0, 1024) } : {}),
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)

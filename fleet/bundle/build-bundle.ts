@@ -18,11 +18,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const FILES = fileURLToPath(new URL('./files/', import.meta.url))
 
 /**
- * V8 flags the launcher starts Node with (bench/footprint.bench.ts measures them):
- * a 1 MiB young generation instead of 16 MiB cuts idle RSS of each isolate (the agent,
- * the executor and its worker threads) at no cost a device notices.
+ * V8 flags the launcher starts the agent's Node with (bench/footprint.bench.ts measures them):
+ * a 1 MiB young generation instead of 16 MiB and V8's size-over-speed heuristics (both passed on
+ * to the executor), and no optimizing JIT for the agent's own JavaScript (it mostly waits on the
+ * network; job code is WebAssembly, compiled by V8's wasm tiers, which this flag leaves alone).
  */
-export const DEVICE_NODE_FLAGS = '--max-semi-space-size=1'
+export const DEVICE_NODE_FLAGS = '--max-semi-space-size=1 --optimize-for-size --no-opt'
 
 export interface BundleOptions {
   arch: BundleArch

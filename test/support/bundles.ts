@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert'
 import { startRequester, type Requester } from '../../market/requester.ts'
 import type { PresenceOnline } from '../../protocol/messages.ts'
 import { verifyResult } from '../../protocol/signature.ts'
-import { buildBundle, writeTree, type BuiltBundle } from '../../fleet/bundle/build-bundle.ts'
+import { buildBundle, DEVICE_NODE_FLAGS, writeTree, type BuiltBundle } from '../../fleet/bundle/build-bundle.ts'
 import { readBundle } from '../../fleet/bundle/read-bundle.ts'
 import type { BundleArch } from '../../fleet/bundle/targets.ts'
 import { trackChild } from './child-processes.ts'
@@ -54,15 +54,16 @@ export const QEMU: Record<'arm64' | 'armv7', { bin: string; sysroot: string }> =
 
 /**
  * `node lib/fogmesh.js agent ...` from an unpacked bundle: with the bundle's Node
- * (under qemu when `qemu` is given) or this process's Node. Resolves at the online line.
+ * (under qemu when `qemu` is given) or this process's Node, with the launcher's V8 flags
+ * (bin/fogmesh itself needs binfmt_misc to exec an ARM Node). Resolves at the online line.
  */
 export async function startBundleAgent(
   bundle: { dir: string },
   args: string[],
-  opts: { qemu?: { bin: string; sysroot: string }; node?: string; timeoutMs?: number; nodeFlags?: string[] } = {},
+  opts: { qemu?: { bin: string; sysroot: string }; node?: string; timeoutMs?: number; nodeFlags?: string[]; entry?: string } = {},
 ): Promise<BundleAgent> {
   const node = opts.node ?? (opts.qemu ? join(bundle.dir, 'node/bin/node') : process.execPath)
-  const js = [...(opts.nodeFlags ?? ['--max-semi-space-size=1']), join(bundle.dir, 'lib/fogmesh.js'), 'agent', ...args]
+  const js = [...(opts.nodeFlags ?? DEVICE_NODE_FLAGS.split(' ')), opts.entry ?? join(bundle.dir, 'lib/fogmesh.js'), 'agent', ...args]
   const [cmd, argv] = opts.qemu ? [opts.qemu.bin, ['-L', opts.qemu.sysroot, node, ...js]] : [node, js]
   const t0 = performance.now()
   const proc = trackChild(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }))

@@ -25,6 +25,8 @@ export interface ProcessExecutorOptions {
   watchdogGraceMs?: number
   /** Run the executor as this uid/gid. Default: `nobody` (65534) when the agent is root, else the agent's own. */
   user?: { uid: number; gid: number } | 'same'
+  /** Worker threads the executor starts up front; the rest start when jobs need them. Default: `size`. */
+  warm?: number
   /** Node flags for the executor process; default: the agent's own memory flags (`--max-semi-space-size=`, ...). */
   nodeFlags?: string[]
 }
@@ -71,7 +73,7 @@ export class ProcessExecutor implements Executor {
     const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
     const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
     const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
-    const args = [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)]
+    const args = [String(this.slots), String(this.options.queueLimit ?? this.slots * 64), String(this.options.warm ?? this.slots)]
     const common = {
       serialization: 'advanced' as const,
       env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
@@ -107,7 +109,7 @@ export class ProcessExecutor implements Executor {
 
   /** V8 flags of the agent that suit the executor too (a bundle's launcher sets them for memory). */
   private nodeFlags(): string[] {
-    return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size|max-old-space-size|stack-size)=/.test(a))
+    return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size=|max-old-space-size=|stack-size=|optimize-for-size$)/.test(a))
   }
 
   private onMessage(m: FromExecutor, ready: (r: { pid: number; uid: number }) => void): void {
