@@ -118,7 +118,7 @@ FM_BROKER="$BROKER" FM_NAME="$NAME" FM_LABELS="$LABELS" FM_STATE="$STATE_DIR" FM
   if (e.FM_BROKER) c.broker = e.FM_BROKER;
   if (e.FM_NAME) c.name = e.FM_NAME;
   if (e.FM_LABELS) c.labels = Object.fromEntries(e.FM_LABELS.split(",").filter(Boolean).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
-  c.data = c.data ?? e.FM_STATE; c.executorUser = c.executorUser ?? e.FM_EXEC;
+  c.data = e.FM_STATE; c.executorUser = e.FM_EXEC; // where install.sh put them
   fs.writeFileSync(f, JSON.stringify(c, null, 2) + "\n");' "$cfg.new" || die "config $cfg.new is not valid JSON"
 chmod 0644 "$cfg.new"
 mv "$cfg.new" "$cfg"
@@ -140,6 +140,7 @@ if [ "$SYSTEMD" = yes ]; then
   systemctl enable fogmesh-agent.service >/dev/null 2>&1
   if [ "$START" = 1 ]; then systemctl restart fogmesh-agent.service; say "systemd: fogmesh-agent.service enabled and (re)started"; else say "systemd: fogmesh-agent.service enabled (not started)"; fi
 else
+  mkdir -p "$RUN_DIR" "$(dirname "$LOG_FILE")"
   pidfile="$RUN_DIR/fogmesh-agent.pid"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     kill "$(cat "$pidfile")" 2>/dev/null || true
