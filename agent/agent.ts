@@ -174,7 +174,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (opts.payment) {
       const { client, wallet, policy } = opts.payment
       const journal = new VoucherJournal(join(opts.dataDir, 'settlement.db'))
-      const settler = new Settler(client, wallet, journal, policy)
+      const settler = new Settler(client, journal, policy)
       await settler.reconcile() // after a crash: what was sent, what the chain paid
       settler.start()
       agent.attachSettler(settler, journal, {

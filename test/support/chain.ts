@@ -12,7 +12,7 @@
 import * as assert from 'uvu/assert'
 import type { Test } from 'uvu'
 import { Contract, Interface, Wallet, parseUnits, type ErrorFragment, type ContractTransactionReceipt, type JsonRpcProvider } from 'ethers'
-import { AnvilMissingError, findAnvil, rpcCall, startAnvil, type Anvil, type AnvilOptions } from '../../contracts/anvil.ts'
+import { AnvilMissingError, findAnvil, startAnvil, type Anvil, type AnvilOptions } from '../../contracts/anvil.ts'
 import { decodeRevert } from '../../contracts/revert.ts'
 import { ChannelsClient } from '../../contracts/channels/channels-client.ts'
 import { loadArtifact, type ContractName } from '../../contracts/artifacts.ts'
@@ -184,4 +184,3 @@ export async function send(contract: Contract, method: string, ...args: unknown[
   return confirm(await contract.getFunction(method)(...args))
 }
 
-export { rpcCall }
