@@ -115,7 +115,7 @@ export class Payer extends EventEmitter<PayerEvents> {
 
   /** Opens the channel, or tops it up when the next voucher would exceed the deposit. */
   private ensureFunds(book: ChannelBook): void {
-    if (book.opening || book.cumulative <= book.deposit) return
+    if (book.failed || book.opening || book.cumulative <= book.deposit) return
     const amount = this.opts.deposit > book.cumulative - book.deposit ? this.opts.deposit : book.cumulative - book.deposit
     if (this.locked + amount > this.opts.budget) {
       book.failed = `budget of ${this.opts.budget} exhausted`
