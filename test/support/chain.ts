@@ -184,3 +184,19 @@ export async function send(contract: Contract, method: string, ...args: unknown[
   return confirm(await contract.getFunction(method)(...args))
 }
 
+
+/**
+ * What a chain call came to, as a string both implementations of a port can be compared on:
+ * `ok <what pick returns>` or the custom error `Name(arg, ...)` it reverted with.
+ */
+export async function outcomeOf<T>(p: Promise<T>, pick: (r: T) => unknown = () => ''): Promise<string> {
+  try {
+    const r = await p
+    const v = pick(r)
+    return `ok ${Array.isArray(v) ? v.map(String).join(' ') : String(v)}`.trim()
+  } catch (e) {
+    const r = decodeRevert(e)
+    if (!r) throw e
+    return `${r.name}(${r.args.map(String).join(', ')})`
+  }
+}
