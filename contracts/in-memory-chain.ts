@@ -298,6 +298,17 @@ export class InMemoryChain {
     this.state.allowances.set(`${owner}/${spender}`, amount)
   }
 
+  /** What the real clients do before a deposit: an `approve` transaction of its own when the allowance is lower. */
+  approveIfLower(owner: string, spender: string, amount: bigint): void {
+    if (this.allowance(owner, spender) >= amount) return
+    this.transact(owner, 'approve', () => this.approve(owner, spender, amount))
+  }
+
+  /** A contract pulling a deposit from the caller (`_pull`: safeTransferFrom to itself). */
+  pull(method: string, contract: string, t: TxContext, amount: bigint): void {
+    this.transferFrom(method, contract, t.from, contract, amount)
+  }
+
   /** ERC20._transfer: ERC20InsufficientBalance(sender, balance, needed). */
   transfer(method: string, from: string, to: string, amount: bigint): void {
     const balance = this.balanceOf(from)

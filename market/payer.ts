@@ -45,7 +45,7 @@ interface ChannelBook {
   agent: string
   payee: string
   channelId?: bigint
-  opening?: Promise<void>
+  opening?: Promise<void> | undefined
   deposit: bigint
   cumulative: bigint
   jobCount: bigint

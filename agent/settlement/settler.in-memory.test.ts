@@ -18,7 +18,7 @@ import { ManualClock } from '../../protocol/clock.ts'
 import { ValidationError } from '../../protocol/errors.ts'
 import { FastVoucherSigner } from '../../protocol/voucher.ts'
 import { tmpDir } from '../../test/helpers.ts'
-import { channelKey, VoucherJournal } from './journal.ts'
+import { VoucherJournal } from './journal.ts'
 import { Settler, settlementPolicy, type ReceivedVoucher, type SettlementReport } from './settler.ts'
 
 const [rKey, aKey, bKey] = devAccounts(3) as [string, string, string]

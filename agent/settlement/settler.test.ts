@@ -55,7 +55,7 @@ chain.test('vouchers are checked, journaled and settled; bad ones are refused wi
 })
 
 chain.test('a gas price above the policy\'s ceiling defers settlement; the vouchers stay owed', async () => {
-  const { clients, wallets } = chain.ctx
+  const { clients } = chain.ctx
   const { voucher } = await openChannel(1_000n)
   const journal = new VoucherJournal(join(tmpDir(), 'g.db'))
   const settler = new Settler(clients[2]!, journal, { everyJobs: 1_000_000, maxGasPrice: 1n })
@@ -84,7 +84,7 @@ chain.test('a requester starting to close a channel we are owed on is answered b
 })
 
 chain.test('a settlement journaled but never broadcast (crash) is reconciled as failed and settled again', async () => {
-  const { clients, wallets } = chain.ctx
+  const { clients } = chain.ctx
   const { channelId, voucher } = await openChannel(1_000n)
   const path = join(tmpDir(), 'c.db')
   const journal = new VoucherJournal(path)

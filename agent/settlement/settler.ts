@@ -43,13 +43,16 @@ export interface SettlementPolicy {
   closeWatchMs: number
 }
 
+/** What a caller gives: any field left out (or undefined) keeps its default. */
+export type SettlementPolicyOptions = { [K in keyof SettlementPolicy]?: SettlementPolicy[K] | undefined }
+
 export const SETTLEMENT_DEFAULTS = { everyJobs: 1000, everyMs: 30_000, minAmount: 0n, closeWatchMs: 2000 }
 
 /** The longest interval a Node timer takes (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** The policy with its defaults; out-of-range values refused with a ValidationError naming the field. */
-export function settlementPolicy(given: Partial<SettlementPolicy> = {}): SettlementPolicy {
+export function settlementPolicy(given: SettlementPolicyOptions = {}): SettlementPolicy {
   const p = mergeOptions(given, SETTLEMENT_DEFAULTS, {
     everyJobs: { min: 1, integer: true },
     everyMs: { min: 1, max: MAX_TIMER_MS },
@@ -92,7 +95,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
   constructor(
     private readonly chain: PayeeChannels,
     private readonly journal: VoucherJournal,
-    policy: Partial<SettlementPolicy> = {},
+    policy: SettlementPolicyOptions = {},
     private readonly clock: Clock = systemClock,
   ) {
     super()

@@ -83,16 +83,10 @@ export class InMemoryChannels implements PaymentChannels {
 
   // ---- requester ------------------------------------------------------------------------------
 
-  /** Like the real client: an `approve` transaction first when the allowance is lower than needed. */
-  #approve(amount: bigint): void {
-    if (this.#chain.allowance(this.account, this.address) >= amount) return
-    this.#chain.transact(this.account, 'approve', () => this.#chain.approve(this.account, this.address, amount))
-  }
-
   async openChannel(p: { payee: string; amount: bigint; expiry: bigint | number; approve?: boolean }): Promise<{ channelId: bigint; txHash: string }> {
     const payee = getAddress(p.payee)
     const expiry = uint48('expiry', p.expiry)
-    if (p.approve !== false) this.#approve(p.amount)
+    if (p.approve !== false) this.#chain.approveIfLower(this.account, this.address, p.amount)
     const { result, tx } = this.#chain.transact(this.account, 'open', (t) => {
       if (payee === ZeroAddress) throw revert('open', 'InvalidPayee', payee)
       if (p.amount === 0n) throw revert('open', 'ZeroAmount')
@@ -101,7 +95,7 @@ export class InMemoryChannels implements PaymentChannels {
       const channelId = ++this.#state.count
       this.#state.byId.set(channelId, { requester: t.from, payee, expiry, closesAt: 0n, finalized: false, deposit: p.amount, paid: 0n, jobCount: 0n })
       t.emit(this.address, 'ChannelOpened', [channelId, t.from, payee, p.amount, expiry])
-      this.#pull(t, 'open', p.amount)
+      this.#chain.pull('open', this.address, t, p.amount)
       return channelId
     })
     return { channelId: result!, txHash: tx.hash }
@@ -109,7 +103,7 @@ export class InMemoryChannels implements PaymentChannels {
 
   async topUp(channelId: bigint, amount: bigint, newExpiry: bigint | number = 0n, approve = true): Promise<{ txHash: string }> {
     const requested = uint48('newExpiry', newExpiry)
-    if (approve && amount > 0n) this.#approve(amount)
+    if (approve && amount > 0n) this.#chain.approveIfLower(this.account, this.address, amount)
     const { tx } = this.#chain.transact(this.account, 'topUp', (t) => {
       const c = this.#existing('topUp', channelId)
       if (c.requester !== t.from) throw revert('topUp', 'NotRequester', channelId, t.from)
@@ -126,7 +120,7 @@ export class InMemoryChannels implements PaymentChannels {
       c.deposit = deposit
       c.expiry = expiry
       t.emit(this.address, 'ChannelToppedUp', [channelId, amount, deposit, expiry])
-      if (amount !== 0n) this.#pull(t, 'topUp', amount)
+      if (amount !== 0n) this.#chain.pull('topUp', this.address, t, amount)
     })
     return { txHash: tx.hash }
   }
@@ -218,10 +212,6 @@ export class InMemoryChannels implements PaymentChannels {
     const c = this.#state.byId.get(channelId)
     if (!c) throw revert(method, 'ChannelNotFound', channelId)
     return c
-  }
-
-  #pull(t: TxContext, method: string, amount: bigint): void {
-    this.#chain.transferFrom(method, this.address, t.from, this.address, amount)
   }
 
   #settleMany(t: TxContext, vouchers: SignedVoucher[]): void {

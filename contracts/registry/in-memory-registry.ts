@@ -6,7 +6,7 @@
 import { getAddress, ZeroHash } from 'ethers'
 import { ValidationError } from '../../protocol/errors.ts'
 import { TxRevertedError } from '../chain-errors.ts'
-import type { InMemoryChain, StoredAgent, TxContext } from '../in-memory-chain.ts'
+import type { InMemoryChain, StoredAgent } from '../in-memory-chain.ts'
 import type { AgentRecord, AgentRegistry } from './agent-registry.ts'
 
 const revert = TxRevertedError.custom
@@ -37,14 +37,9 @@ export class InMemoryRegistry implements AgentRegistry {
     return this.#chain.settings
   }
 
-  #approve(amount: bigint): void {
-    if (this.#chain.allowance(this.account, this.address) >= amount) return
-    this.#chain.transact(this.account, 'approve', () => this.#chain.approve(this.account, this.address, amount))
-  }
-
   async register(meshKey: string, amount: bigint, approve = true): Promise<{ txHash: string }> {
     const key = bytes32('meshKey', meshKey)
-    if (approve) this.#approve(amount)
+    if (approve) this.#chain.approveIfLower(this.account, this.address, amount)
     const { tx } = this.#chain.transact(this.account, 'register', (t) => {
       if (key === ZeroHash) throw revert('register', 'ZeroMeshKey')
       const a = this.#state.agents.get(t.from)
@@ -56,13 +51,13 @@ export class InMemoryRegistry implements AgentRegistry {
       if (owner === undefined) this.#state.keyOwner.set(key, t.from)
       this.#state.agents.set(t.from, { meshKey: key, stake: amount, unbondingEndsAt: 0n })
       t.emit(this.address, 'AgentRegistered', [t.from, key, amount])
-      this.#pull(t, 'register', amount)
+      this.#chain.pull('register', this.address, t, amount)
     })
     return { txHash: tx.hash }
   }
 
   async addStake(amount: bigint, approve = true): Promise<{ txHash: string }> {
-    if (approve && amount > 0n) this.#approve(amount)
+    if (approve && amount > 0n) this.#chain.approveIfLower(this.account, this.address, amount)
     const { tx } = this.#chain.transact(this.account, 'addStake', (t) => {
       if (amount === 0n) throw revert('addStake', 'ZeroAmount')
       const a = this.#registered('addStake', t.from)
@@ -71,7 +66,7 @@ export class InMemoryRegistry implements AgentRegistry {
       if (stake > UINT128_MAX) throw revert('addStake', 'AmountTooLarge', stake)
       a.stake = stake
       t.emit(this.address, 'StakeAdded', [t.from, amount, stake])
-      this.#pull(t, 'addStake', amount)
+      this.#chain.pull('addStake', this.address, t, amount)
     })
     return { txHash: tx.hash }
   }
@@ -149,10 +144,6 @@ export class InMemoryRegistry implements AgentRegistry {
     const a = this.#state.agents.get(agent)
     if (!a) throw revert(method, 'NotRegistered', agent)
     return a
-  }
-
-  #pull(t: TxContext, method: string, amount: bigint): void {
-    this.#chain.transferFrom(method, this.address, t.from, this.address, amount)
   }
 }
 
