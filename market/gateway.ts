@@ -1,7 +1,7 @@
 /**
  * The gateway: runs the market for clients that can only publish MQTT.
  *
- * A sensor publishes DESIGN.md's job JSON on `fm/v1/jobs/submit`; the gateway
+ * A sensor publishes the job JSON of docs/contract.md on `fm/v1/jobs/submit`; the gateway
  * validates it, runs it through a Requester, and publishes the verified result
  * (or an error result with a stable code) on the job's `replyTo`. Bad input is
  * answered when it names a usable `replyTo`, counted always, and never takes

@@ -1,7 +1,7 @@
 /**
  * Jobs as the requester library takes them and answers them.
  */
-import type { JobConstraints, JobLimits } from '../protocol/messages.ts'
+import type { JobConstraints, RequestedLimits } from '../protocol/messages.ts'
 
 export interface JobRequest {
   /** Unique per requester; a second submission with the same id is answered once. Default: random. */
@@ -9,7 +9,7 @@ export interface JobRequest {
   /** sha256 hex of a published module. */
   module: string
   input: Uint8Array
-  limits?: JobLimits
+  limits?: RequestedLimits
   constraints?: JobConstraints
   maxPrice?: number
 }
@@ -36,7 +36,7 @@ export interface JobResult {
   latencyMs: number
 }
 
-/** The JSON a plain-MQTT submitter receives on its `replyTo` (DESIGN.md's result contract). */
+/** The JSON a plain-MQTT submitter receives on its `replyTo` (the result contract of docs/contract.md). */
 export function resultToWire(r: JobResult): Record<string, unknown> {
   const wire: Record<string, unknown> = {
     id: r.id,
