@@ -14,7 +14,8 @@ export interface JobRequest {
   maxPrice?: number
 }
 
-export interface JobResult {
+/** What `Requester.submit` resolves with: a verified result, or an error with a stable code. */
+export interface JobAnswer {
   id: string
   status: 'ok' | 'error'
   /** Decoded stdout of the job (ok only). */
@@ -37,7 +38,7 @@ export interface JobResult {
 }
 
 /** The JSON a plain-MQTT submitter receives on its `replyTo` (the result contract of docs/contract.md). */
-export function resultToWire(r: JobResult): Record<string, unknown> {
+export function resultToWire(r: JobAnswer): Record<string, unknown> {
   const wire: Record<string, unknown> = {
     id: r.id,
     status: r.status,
