@@ -5,13 +5,13 @@
  */
 import { availableParallelism } from 'node:os'
 import type { Wallet } from 'ethers'
-import type { ChannelsClient } from '../contracts/channels-client.ts'
+import type { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import type { Clock } from '../protocol/clock.ts'
 import { ValidationError } from '../protocol/errors.ts'
 import { MAX_FUEL, MAX_INPUT_BYTES, MAX_MODULE_BYTES, MAX_OUTPUT_BYTES } from '../protocol/messages.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import type { BrokerAddress } from '../protocol/transport.ts'
-import type { Executor } from './engine/types.ts'
+import type { Executor } from './engine/executor.ts'
 import type { SettlementPolicy } from './settlement/settler.ts'
 
 export interface AgentOptions {

@@ -11,7 +11,7 @@ import { limitsAbove } from '../protocol/eligibility.ts'
 import type { Assign, PresenceOnline, Result } from '../protocol/messages.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { signResult, type Signer } from '../protocol/signature.ts'
-import type { Executor, RunOutcome } from './engine/types.ts'
+import type { Executor, RunOutcome } from './engine/executor.ts'
 import type { ModuleStore } from './module-store.ts'
 
 /** What the agent offers a job: the most it may ask for, and what it gets when it asks for nothing. */
