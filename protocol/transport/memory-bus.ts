@@ -15,7 +15,8 @@
  * - clean sessions: a dropped client loses its broker-side subscriptions and
  *   what was published meanwhile; on `reconnect` it subscribes again (as
  *   mqtt.js does), gets the retained messages again, and sends the QoS 1
- *   messages it queued while offline (QoS 0 ones were dropped).
+ *   messages it queued while offline (QoS 0 ones were dropped) — forwarded
+ *   before its new subscriptions are in place, as aedes does.
  *
  * Deliveries are asynchronous, like a network: the bus works through its
  * queue in `setImmediate` turns. `flush()` resolves once the queue is empty.
@@ -298,6 +299,9 @@ export class MemoryConnection extends EventEmitter<ConnectionEvents> implements 
     const done = () => {
       for (const resolve of waiting) resolve()
     }
+    // what was queued offline is resent while the subscriptions are made again: as with mqtt.js on
+    // aedes, it is forwarded before they are in place (the client does not hear its own queued messages)
+    for (const m of this.outbox.splice(0)) this.bus.enqueue({ kind: 'publish', ...m, qos: 0 })
     const byQos = new Map<0 | 1, string[]>()
     for (const [f, qos] of this.wanted) byQos.set(qos, [...(byQos.get(qos) ?? []), f])
     if (byQos.size === 0) done()
@@ -305,7 +309,6 @@ export class MemoryConnection extends EventEmitter<ConnectionEvents> implements 
     for (const [qos, filters] of byQos) {
       this.bus.enqueue({ kind: 'subscribe', client: this, filters, qos, done: () => --left === 0 && done() })
     }
-    for (const m of this.outbox.splice(0)) this.bus.enqueue({ kind: 'publish', ...m })
     this.emit('connect')
   }
 
