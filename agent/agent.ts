@@ -75,14 +75,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.name = opts.name
     this.clock = opts.clock ?? systemClock
     this.since = this.clock.now()
-    const modules = new ModuleStore(conn, executor, {
+    this.modules = new ModuleStore(conn, executor, {
       dir: join(opts.dataDir, 'modules'),
       fetchTimeoutMs: opts.moduleFetchTimeoutMs,
       maxBytes: opts.maxModuleBytes,
       clock: this.clock,
     })
-    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow })
-    this.modules = modules
+    this.runner = new AssignmentRunner({
+      agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
+    })
     payments?.on('settled', (r) => this.emit('settled', r))
   }
 
@@ -95,6 +96,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         ? createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit })
         : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit }))
     let conn: Connection | undefined
+    let payments: PaymentIntake | undefined
     try {
       // advertise only once jobs can run: the first job must not pay for worker start-up
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
@@ -103,11 +105,12 @@ export class Agent extends EventEmitter<AgentEvents> {
         will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
         keepaliveSeconds: 5,
       })
-      const payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
+      payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
       const agent = new Agent(identity, conn, executor, opts, payments)
       await agent.join()
       return agent
     } catch (err) {
+      await payments?.close().catch(() => {})
       await conn?.close().catch(() => {})
       await executor.close()
       throw err

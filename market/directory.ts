@@ -178,7 +178,7 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     }
   }
 
-  private markGone(a: AgentRecord, reason: AgentRecord['reason']): void {
+  private markGone(a: AgentRecord, reason: NonNullable<AgentRecord['reason']>): void {
     if (a.state === 'gone') return
     a.state = 'gone'
     a.reason = reason

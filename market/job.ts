@@ -19,9 +19,9 @@ export interface JobAnswer {
   id: string
   status: 'ok' | 'error'
   /** Decoded stdout of the job (ok only). */
-  output?: Buffer
-  outputSha256?: string
-  error?: { code: string; message: string }
+  output?: Buffer | undefined
+  outputSha256?: string | undefined
+  error?: { code: string; message: string } | undefined
   /** The agent that ran it; null when no agent did (no agents, bad request). */
   agent: string | null
   /** The agent's ed25519 signature (base64) over the result statement; null when no agent ran it. */
