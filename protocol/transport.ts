@@ -11,7 +11,7 @@
  * Each message kind has one handler: `route(filter, handler)` dispatches an
  * arriving message to the handler of the first matching filter (exact topics first).
  */
-export { connect } from './transport/mqtt-connection.ts'
+export { connect, type MqttConnection } from './transport/mqtt-connection.ts'
 import { connect } from './transport/mqtt-connection.ts'
 
 /** How a message arrived. */
