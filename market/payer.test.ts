@@ -11,9 +11,9 @@ import * as assert from 'uvu/assert'
 import { computeAddress } from 'ethers'
 import { devAccounts } from '../contracts/anvil.ts'
 import { InMemoryChain } from '../contracts/in-memory-chain.ts'
-import { ManualClock } from '../protocol/clock.ts'
+import { ManualClock } from '../protocol/manual-clock.ts'
 import { ValidationError } from '../protocol/errors.ts'
-import { voucherMessageSchema, type VoucherMessage } from '../protocol/messages.ts'
+import { wireVoucherSchema, type WireVoucher } from '../protocol/messages.ts'
 import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import { topics } from '../protocol/topics.ts'
 import { decodeJson } from '../protocol/validate.ts'
@@ -29,10 +29,10 @@ function setup(opts: Partial<PayerOptions> = {}) {
   const chain = new InMemoryChain({ clock: new ManualClock(1_700_000_000_000) })
   chain.mint(R, 1_000_000n)
   const client = chain.channels(R)
-  const sent: Array<{ topic: string; message: VoucherMessage }> = []
+  const sent: Array<{ topic: string; message: WireVoucher }> = []
   const conn = {
     publish(topic: string, payload: Buffer | string) {
-      const d = decodeJson(Buffer.from(payload), voucherMessageSchema, 1 << 20)
+      const d = decodeJson(Buffer.from(payload), wireVoucherSchema, 1 << 20)
       if (!d.ok) throw d.error
       sent.push({ topic, message: d.value })
     },

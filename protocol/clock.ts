@@ -1,84 +1,43 @@
 /**
- * Time as a port: the system clock in production, a manual one in tests, so that what runs on
- * intervals (settlement every T seconds, the watch for channels being closed) and what depends on
- * the time (a channel's challenge window on the in-memory chain) can be tested without waiting.
+ * The clock port, for the timing the mesh's logic depends on: auction
+ * windows, lease expiry and refresh, heartbeats and the unreachable sweep,
+ * attempt and fetch timeouts, shutdown grace. Two implementations:
+ * `systemClock` (Date.now and the Node timers) and `ManualClock`
+ * (manual-clock.ts), which tests advance by hand.
  *
- *   const clock = new ManualClock()
- *   const settler = new Settler(channels, journal, { everyMs: 30_000 }, clock)
- *   settler.start()
- *   await clock.advance(30_000)          // the 30-second settlement runs now
+ * Durations measured for reporting (a job's latency) stay on
+ * `performance.now()`: they change no decision.
  */
-import { ValidationError } from './errors.ts'
+
+export interface Timer {
+  /** Stops the timer; a no-op once it fired (one-shot) or was cancelled. */
+  cancel(): void
+}
+
+export interface TimerOptions {
+  /** Does not keep the process alive on its own (background beats and sweeps). Default false. */
+  unref?: boolean
+}
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (or since the manual clock's start). */
   now(): number
-  /** Calls `fn` every `ms` until the returned function is called. Never keeps the process alive. */
-  every(ms: number, fn: () => void): () => void
+  setTimeout(fn: () => void, ms: number, options?: TimerOptions): Timer
+  setInterval(fn: () => void, ms: number, options?: TimerOptions): Timer
+  sleep(ms: number): Promise<void>
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  every(ms, fn) {
-    const timer = setInterval(fn, ms)
-    timer.unref()
-    return () => clearInterval(timer)
+  setTimeout(fn, ms, options = {}) {
+    const t = setTimeout(fn, ms)
+    if (options.unref) t.unref()
+    return { cancel: () => clearTimeout(t) }
   },
+  setInterval(fn, ms, options = {}) {
+    const t = setInterval(fn, ms)
+    if (options.unref) t.unref()
+    return { cancel: () => clearInterval(t) }
+  },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 }
-
-interface Timer {
-  due: number
-  ms: number
-  fn: () => void
-}
-
-/** A clock that moves only when told to. */
-export class ManualClock implements Clock {
-  #now: number
-  readonly #timers = new Set<Timer>()
-
-  /** Starts at `start` ms since the epoch (default: the real time now, so chain timestamps look real). */
-  constructor(start = Date.now()) {
-    this.#now = start
-  }
-
-  now(): number {
-    return this.#now
-  }
-
-  every(ms: number, fn: () => void): () => void {
-    if (!(ms > 0)) throw new ValidationError('ms', `an interval above 0 ms (got ${ms})`)
-    const timer = { due: this.#now + ms, ms, fn }
-    this.#timers.add(timer)
-    return () => {
-      this.#timers.delete(timer)
-    }
-  }
-
-  /** How many timers are running. */
-  get timers(): number {
-    return this.#timers.size
-  }
-
-  /**
-   * Moves the time forward by `ms`, running every timer that comes due on the way, in time
-   * order, each as often as it falls due. After each timer, and at the end, it lets what is
-   * pending settle (one turn of the event loop), so `await clock.advance(0)` also flushes.
-   */
-  async advance(ms: number): Promise<void> {
-    const until = this.#now + ms
-    for (;;) {
-      let next: Timer | undefined
-      for (const t of this.#timers) if (t.due <= until && (!next || t.due < next.due)) next = t
-      if (!next) break
-      this.#now = next.due
-      next.due += next.ms
-      next.fn()
-      await turn()
-    }
-    this.#now = until
-    await turn()
-  }
-}
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve))

@@ -14,7 +14,10 @@ import { resultLeaf, ResultsTree } from '../protocol/results-tree.ts'
 import { balanceOf, startChain, stopChain, type ChainContext } from './support/chain.ts'
 import { startGateway } from '../market/gateway.ts'
 import { echo } from './fixtures/engine/modules.ts'
-import { collect, plainClient, testBroker, tmpDir, waitFor } from './helpers.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { testBroker } from './support/test-broker.ts'
+import { waitFor } from './support/wait.ts'
 
 const PRICE = 1_000_000_000_000n // 1e-6 MESH per job
 

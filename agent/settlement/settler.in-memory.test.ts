@@ -14,10 +14,10 @@ import { computeAddress } from 'ethers'
 import { devAccounts } from '../../contracts/anvil.ts'
 import { ChainUnreachableError } from '../../contracts/chain-errors.ts'
 import { InMemoryChain } from '../../contracts/in-memory-chain.ts'
-import { ManualClock } from '../../protocol/clock.ts'
+import { ManualClock } from '../../protocol/manual-clock.ts'
 import { ValidationError } from '../../protocol/errors.ts'
 import { FastVoucherSigner } from '../../protocol/voucher.ts'
-import { tmpDir } from '../../test/helpers.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
 import { VoucherJournal } from './journal.ts'
 import { Settler, settlementPolicy, type ReceivedVoucher, type SettlementReport } from './settler.ts'
 
@@ -100,7 +100,7 @@ test('policy: every N jobs, every T ms on the clock, a minimum amount, a gas cei
   await clock.advance(30_000)
   assert.equal(reports.map((r) => r.total), [60n, 140n])
   settler.stop()
-  assert.is(clock.timers, 0, 'stop clears both timers')
+  assert.is(clock.pending, 0, 'stop clears both timers')
   journal.close()
 })
 

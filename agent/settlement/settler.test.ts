@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { FastVoucherSigner } from '../../protocol/voucher.ts'
 import { balanceOf, increaseTime, useChain } from '../../test/support/chain.ts'
-import { tmpDir } from '../../test/helpers.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
 import { channelKey, VoucherJournal } from './journal.ts'
 import { Settler, type ReceivedVoucher } from './settler.ts'
 

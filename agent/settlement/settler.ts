@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events'
 import { getAddress } from 'ethers'
 import type { PayeeChannels, SettlementReceipt } from '../../contracts/channels/payment-channels.ts'
-import { systemClock, type Clock } from '../../protocol/clock.ts'
+import { systemClock, type Clock, type Timer } from '../../protocol/clock.ts'
 import { ValidationError } from '../../protocol/errors.ts'
 import { mergeOptions } from '../../protocol/options.ts'
 import { verifyVoucher, type SignedVoucher } from '../../protocol/voucher.ts'
@@ -22,7 +22,7 @@ import { channelKey, type VoucherJournal } from './journal.ts'
 
 /**
  * A voucher as the settler takes it in: the signed voucher (bigints, as the contract reads it)
- * and the result leaves it adds to the batch. (On the wire it is a `VoucherMessage`,
+ * and the result leaves it adds to the batch. (On the wire it is a `WireVoucher`,
  * protocol/messages.ts, with amounts as decimal strings.)
  */
 export interface ReceivedVoucher extends SignedVoucher {
@@ -88,7 +88,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
   private readonly payee: string
   private jobsSinceSettle = 0n
   private settling: Promise<SettlementReport | undefined> | undefined
-  private stopTimers: Array<() => void> = []
+  private timers: Timer[] = []
   private watchedTo: number | undefined
 
   /** `chain`: the PaymentChannels as this agent (the payee); `clock` runs the policy's intervals. */
@@ -106,17 +106,17 @@ export class Settler extends EventEmitter<SettlerEvents> {
   /** Starts the time-based policy, and the watch for channels being closed. */
   start(): void {
     this.stop()
-    this.stopTimers = [
-      this.clock.every(this.policy.everyMs, () => {
+    this.timers = [
+      this.clock.setInterval(() => {
         if (this.journal.owed().length > 0) this.settle().catch(() => {})
-      }),
-      this.clock.every(this.policy.closeWatchMs, () => this.watchCloses().catch(() => {})),
+      }, this.policy.everyMs, { unref: true }),
+      this.clock.setInterval(() => this.watchCloses().catch(() => {}), this.policy.closeWatchMs, { unref: true }),
     ]
   }
 
   stop(): void {
-    for (const stop of this.stopTimers) stop()
-    this.stopTimers = []
+    for (const t of this.timers) t.cancel()
+    this.timers = []
   }
 
   /**

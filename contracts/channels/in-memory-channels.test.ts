@@ -9,7 +9,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { computeAddress, Signature, ZeroAddress } from 'ethers'
-import { ManualClock } from '../../protocol/clock.ts'
+import { ManualClock } from '../../protocol/manual-clock.ts'
 import { ErrorCode } from '../../protocol/errors.ts'
 import { FastVoucherSigner, type SignedVoucher } from '../../protocol/voucher.ts'
 import { devAccounts } from '../anvil.ts'

@@ -9,7 +9,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MaxUint256, Signature, ZeroAddress, type Contract } from 'ethers'
-import { ManualClock } from '../../protocol/clock.ts'
+import { ManualClock } from '../../protocol/manual-clock.ts'
 import { FastVoucherSigner, SECP256K1_N, type SignedVoucher } from '../../protocol/voucher.ts'
 import { balanceOf, now, outcomeOf, send, setNextTimestamp, tokens, useChain } from '../../test/support/chain.ts'
 import { InMemoryChain } from '../in-memory-chain.ts'

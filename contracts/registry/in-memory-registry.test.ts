@@ -8,7 +8,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { computeAddress, encodeBytes32String, ZeroHash } from 'ethers'
-import { ManualClock } from '../../protocol/clock.ts'
+import { ManualClock } from '../../protocol/manual-clock.ts'
 import { devAccounts } from '../anvil.ts'
 import { TxRevertedError } from '../chain-errors.ts'
 import { DEPLOYER, InMemoryChain } from '../in-memory-chain.ts'

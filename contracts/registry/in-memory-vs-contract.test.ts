@@ -9,7 +9,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MaxUint256, encodeBytes32String, type Contract } from 'ethers'
-import { ManualClock } from '../../protocol/clock.ts'
+import { ManualClock } from '../../protocol/manual-clock.ts'
 import { balanceOf, now, outcomeOf, send, setNextTimestamp, useChain } from '../../test/support/chain.ts'
 import { InMemoryChain } from '../in-memory-chain.ts'
 import type { AgentRegistry } from './agent-registry.ts'
