@@ -77,18 +77,25 @@ interface Settlement {
 }
 
 export class VoucherJournal {
-  private readonly file: JournalFile
+  /** undefined for `:memory:` (tests on the in-memory chain): nothing survives the process. */
+  private readonly file: JournalFile | undefined
   private readonly channels = new Map<string, Channel>()
   private readonly settlements = new Map<string, Settlement>()
   private readonly compactAt: number
   private readonly keepSettlements: number
   private snapshotBytes: number
+  private readonly path: string
   private closed = false
 
   constructor(path: string, options: JournalOptions = {}) {
-    if (path === ':memory:') throw new FogmeshError(ErrorCode.usage, 'the voucher journal needs a file: it is what keeps acknowledged vouchers')
     this.compactAt = options.compactAtBytes ?? 8 * 1024 * 1024
     this.keepSettlements = options.keepSettlements ?? 256
+    this.path = path
+    if (path === ':memory:') {
+      this.file = undefined
+      this.snapshotBytes = 0
+      return
+    }
     const { file, replayed } = JournalFile.open(path)
     this.file = file
     for (const r of replayed.records) this.apply(r as JournalRecord, path)
@@ -171,13 +178,13 @@ export class VoucherJournal {
 
   /** Bytes of the journal file (for metrics and the bench). */
   get fileBytes(): number {
-    return this.file.bytes
+    return this.file?.bytes ?? 0
   }
 
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.file.close()
+    this.file?.close()
   }
 
   // ---- the file ------------------------------------------------------------------------------
@@ -185,9 +192,9 @@ export class VoucherJournal {
   /** On disk first, then in memory: what the state says is always what the file says. */
   private write(record: JournalRecord): void {
     if (this.closed) throw new FogmeshError(ErrorCode.closed, 'voucher journal is closed')
-    this.file.append(record)
-    this.apply(record, this.file.path)
-    if (this.file.bytes > this.compactAt && this.file.bytes > 2 * this.snapshotBytes) this.compact()
+    this.file?.append(record)
+    this.apply(record, this.path)
+    if (this.file && this.file.bytes > this.compactAt && this.file.bytes > 2 * this.snapshotBytes) this.compact()
   }
 
   private apply(r: JournalRecord, path: string): void {
@@ -261,6 +268,7 @@ export class VoucherJournal {
 
   /** Rewrites the file as a snapshot of the state (atomic: old file or new file after a crash). */
   compact(): void {
+    if (!this.file) return
     this.file.rewrite(this.snapshot())
     this.snapshotBytes = this.file.bytes
   }
