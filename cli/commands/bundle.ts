@@ -33,7 +33,8 @@ docs/bundle.md. On the device: tar xzf it, then sudo ./fogmesh-*/install.sh --br
     }
     const outDir = (values.out as string | undefined) ?? 'dist'
     const b = await buildBundle({ arch: arch as BundleArch, outDir, withNode: values['with-node'] === true, progress: (m) => console.error(`  .. ${m}`) })
-    console.log(`bundle ${relative(process.cwd(), b.tarball) || b.tarball}: fogmesh ${b.manifest.version} for ${arch}, ${mb(b.bytes)}${b.manifest.node.bundled ? ` (with Node ${b.manifest.node.bundled})` : ' (needs Node >= ' + b.manifest.node.min + ' on the device)'}`)
+    const shown = relative(process.cwd(), b.tarball)
+    console.log(`bundle ${shown.startsWith('..') ? b.tarball : shown}: fogmesh ${b.manifest.version} for ${arch}, ${mb(b.bytes)}${b.manifest.node.bundled ? ` (with Node ${b.manifest.node.bundled})` : ' (needs Node >= ' + b.manifest.node.min + ' on the device)'}`)
     console.log(`  agent JavaScript ${kb(b.jsBytes)} in ${b.manifest.files.filter((f) => f.path.startsWith('lib/')).length} files; largest: ${b.jsByPackage.slice(0, 4).map(([p, n]) => `${p} ${kb(n)}`).join(', ')}`)
     console.log(`  sha256 ${b.sha256}`)
     console.log(`  on the device: tar xzf ${b.dirName}.tar.gz && sudo ./${b.dirName}/install.sh --broker mqtt://BROKER:1883`)

@@ -118,6 +118,10 @@ test('install.sh again: idempotent — same release, same identity, the agent re
     assert.is.not(readFileSync(join(dirs().run, 'fogmesh-agent.pid'), 'utf8'), pid1)
     await requester.directory.waitFor(1, 20_000)
     assert.is(readFileSync(idFile, 'utf8'), identity, 'the agent keeps its key')
+    // nothing stray in the release: it still matches its manifest exactly
+    const v = spawnSync(process.execPath, [join(dirs().prefix, 'current/lib/fogmesh.js'), 'verify'], { encoding: 'utf8' })
+    assert.is(v.status, 0, v.stdout + v.stderr)
+    assert.match(v.stdout, /^ok: fogmesh .* for x64, \d+ files match /)
   } finally {
     await requester.close()
     await broker.close()

@@ -4,7 +4,7 @@
  * promises is checked; the first thing wrong is a BundleError naming the
  * bundle and the cause.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { BundleError } from './bundle-error.ts'
 import { checkFiles, MANIFEST_FILE, parseManifest, type BundleManifest } from './manifest.ts'
@@ -37,7 +37,7 @@ export function readBundle(source: string | Uint8Array, name = typeof source ===
 function walk(dir: string, base = dir, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name)
-    if (statSync(p).isDirectory()) walk(p, base, out)
+    if (lstatSync(p).isDirectory()) walk(p, base, out) // a link is an entry of its own, never followed
     else out.push(relative(base, p))
   }
   return out

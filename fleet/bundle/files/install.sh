@@ -103,9 +103,12 @@ else
   mv "$dest.tmp" "$dest"
   say "installed $dest"
 fi
-ln -sfn "releases/$VERSION-$ARCH" "$PREFIX/current.tmp"
-mv -f "$PREFIX/current.tmp" "$PREFIX/current" 2>/dev/null || { rm -rf "$PREFIX/current"; mv "$PREFIX/current.tmp" "$PREFIX/current"; }
-[ "$(readlink "$PREFIX/current")" = "releases/$VERSION-$ARCH" ] || { rm -f "$PREFIX/current"; ln -s "releases/$VERSION-$ARCH" "$PREFIX/current"; }
+# switched with a rename where mv has -T (GNU), else ln -sfn (never `mv` onto a link to a directory:
+# that moves into it)
+rm -f "$PREFIX/current.tmp"
+ln -s "releases/$VERSION-$ARCH" "$PREFIX/current.tmp"
+mv -Tf "$PREFIX/current.tmp" "$PREFIX/current" 2>/dev/null || { rm -f "$PREFIX/current.tmp"; ln -sfn "releases/$VERSION-$ARCH" "$PREFIX/current"; }
+[ "$(readlink "$PREFIX/current")" = "releases/$VERSION-$ARCH" ] || die "could not point $PREFIX/current at releases/$VERSION-$ARCH"
 say "$PREFIX/current -> releases/$VERSION-$ARCH"
 
 # 4. config: the template the first time, then only what the flags change
