@@ -13,12 +13,16 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { mergeOptions } from '../../../protocol/options.ts'
+import type { Merged } from '../../../protocol/options.ts'
+import { WORKER_POOL_RANGES } from '../worker/pool.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
 export interface ProcessExecutorOptions {
-  /** Jobs run at once (worker threads inside the executor). */
+  /** Jobs run at once (worker threads inside the executor): a whole number, at least 1. */
   size: number
+  /** Jobs that may wait for a worker (see WorkerPoolOptions). Default: 64 per slot. */
   queueLimit?: number
   /** Time past a job's deadline after which the executor counts as wedged. Default 2000 ms. */
   watchdogGraceMs?: number
@@ -49,8 +53,13 @@ export class ProcessExecutor implements Executor {
   private quickDeaths = 0
   private readonly counts = { completed: 0, failed: 0, restarts: 0 }
 
-  constructor(private readonly options: ProcessExecutorOptions) {
-    this.slots = Math.max(1, Math.floor(options.size))
+  private readonly options: Merged<ProcessExecutorOptions, { watchdogGraceMs: number }>
+  private readonly queueLimit: number
+
+  constructor(options: ProcessExecutorOptions) {
+    this.options = mergeOptions(options, { watchdogGraceMs: 2000 }, { ...WORKER_POOL_RANGES, watchdogGraceMs: { min: 0 } }, 'processExecutor')
+    this.slots = this.options.size
+    this.queueLimit = this.options.queueLimit ?? this.slots * 64
     this.spawn()
   }
 
@@ -68,7 +77,7 @@ export class ProcessExecutor implements Executor {
     const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
     const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
     const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
-    const child = fork(entry, [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)], {
+    const child = fork(entry, [String(this.slots), String(this.queueLimit)], {
       execArgv,
       serialization: 'advanced',
       env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
@@ -169,7 +178,7 @@ export class ProcessExecutor implements Executor {
     if (this.quickDeaths >= MAX_QUICK_DEATHS) return Promise.reject(new JobError(ErrorCode.internal, 'executor keeps dying; not restarting'))
     const n = this.next++
     return new Promise<RunOutcome>((resolve) => {
-      const graceMs = this.options.watchdogGraceMs ?? 2000
+      const graceMs = this.options.watchdogGraceMs
       // the pool enforces the deadline itself; this only fires if the executor cannot answer at all.
       // Queue time counts too, so allow for every job ahead of this one.
       const waitMs = request.limits.timeoutMs * (1 + Math.floor(this.pending.size / this.slots)) + graceMs

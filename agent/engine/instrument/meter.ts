@@ -74,7 +74,7 @@ import {
 /** The namespace of everything the host provides to a prepared module besides WASI. */
 export const HOST_MODULE = 'fogmesh'
 export const FUEL_EXPORT = 'fogmesh_fuel'
-/** `fogmesh.<this>`: the fuel counter a component core imports (PrepareOptions.componentCore). */
+/** `fogmesh.<this>`: the fuel counter a component core imports (MeterOptions.componentCore). */
 export const FUEL_IMPORT = 'fuel'
 export const START_EXPORT = 'fogmesh_start'
 /** Export names a job module may not use. */
@@ -108,7 +108,7 @@ export interface PreparedModule {
   memoryFrom: 'host' | 'module' | 'none'
 }
 
-export interface PrepareOptions {
+export interface MeterOptions {
   /**
    * Also start a segment after every `br_if` (exact basic blocks: a taken
    * `br_if` does not pay for the rest of its segment). Off by default: it is
@@ -226,7 +226,7 @@ class Prepare {
 
   constructor(
     bytes: Uint8Array,
-    private readonly options: PrepareOptions,
+    private readonly options: MeterOptions,
   ) {
     this.src = bytes
   }
@@ -1120,7 +1120,7 @@ function lebLength(src: Uint8Array, at: number): number {
  * (`invalid_module`, `not_a_command` or `link_error`) for a module it cannot
  * run; malformed bytes are `invalid_module`.
  */
-export function prepareModule(bytes: Uint8Array, options: PrepareOptions = {}): PreparedModule {
+export function prepareModule(bytes: Uint8Array, options: MeterOptions = {}): PreparedModule {
   try {
     return new Prepare(bytes, options).run()
   } catch (err) {
