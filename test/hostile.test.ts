@@ -9,8 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as fx from './fixtures/engine/modules.ts'
-import { collect, plainClient, waitFor } from './helpers.ts'
-import { startMesh, type Mesh } from './mesh.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { waitFor } from './support/wait.ts'
+import { startMesh, type Mesh } from './support/mesh.ts'
 
 const TIMEOUT_MS = 1000
 /** What a job may take beyond its own deadline: transport, executor IPC, a worker restart. */

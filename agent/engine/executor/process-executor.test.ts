@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { echo, spin } from '../../../test/fixtures/engine/modules.ts'
-import { waitFor } from '../../../test/helpers.ts'
+import { waitFor } from '../../../test/support/wait.ts'
 import { createProcessExecutor } from './process-executor.ts'
 
 const caps = { timeoutMs: 2000, outputBytes: 1 << 20, stderrBytes: 4096 }

@@ -2,14 +2,14 @@
  * PaymentChannels on a real anvil: open, top up, settle, settleMany, the close/challenge race,
  * settling after close, and results proven against a settled root on-chain.
  *
- *   node --import tsx contracts/channels.test.ts
+ *   node --import tsx contracts/channels/channels.test.ts
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ZeroHash, getAddress, keccak256, toUtf8Bytes } from 'ethers'
-import { FastVoucherSigner, verifyVoucher, type Voucher } from './channels-client.ts'
-import { ResultsTree, jobIdHash, resultLeaf } from './merkle.ts'
-import { balanceOf, expectRevert, increaseTime, now, setNextTimestamp, tokens, useChain } from './test-helpers.ts'
+import { FastVoucherSigner, verifyVoucher, type Voucher } from '../../protocol/voucher.ts'
+import { ResultsTree, jobIdHash, resultLeaf } from '../../protocol/results-tree.ts'
+import { balanceOf, expectRevert, increaseTime, now, setNextTimestamp, tokens, useChain } from '../../test/support/chain.ts'
 
 const chain = useChain(test)
 const t = chain.test
@@ -190,7 +190,7 @@ t('close: payee too late - settle fails after the window, refund goes to the req
   await expectRevert(agent.settleMany([{ ...v, signature: sig }]), 'ChannelClosed')
 })
 
-t('results: proofs from contracts/merkle.ts verify on-chain against the settled root', async () => {
+t('results: proofs from protocol/results-tree.ts verify on-chain against the settled root', async () => {
   const { clients, mesh } = chain.ctx
   const channels = mesh.channels
   const { channelId, signer } = await open(REQ + 2, AGENT + 2)

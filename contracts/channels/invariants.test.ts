@@ -9,13 +9,13 @@
  *     every wallet holds its start balance plus what the model says it gained or spent, and the
  *     total supply is unchanged.
  *
- *   node --import tsx contracts/invariants.test.ts          (FM_SEED=<n> to replay a run, FM_OPS=<n>)
+ *   node --import tsx contracts/channels/invariants.test.ts          (FM_SEED=<n> to replay a run, FM_OPS=<n>)
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MaxUint256, keccak256, toBeHex, type Contract } from 'ethers'
-import { FastVoucherSigner, type SignedVoucher } from './channels-client.ts'
-import { balanceOf, decodeRevertName, send, setNextTimestamp, now, tokens, useChain } from './test-helpers.ts'
+import { FastVoucherSigner, type SignedVoucher } from '../../protocol/voucher.ts'
+import { balanceOf, decodeRevertName, send, setNextTimestamp, now, tokens, useChain } from '../../test/support/chain.ts'
 
 const chain = useChain(test, { deploy: { challengePeriod: 300 } })
 const t = chain.test

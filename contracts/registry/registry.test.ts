@@ -2,13 +2,13 @@
  * AgentRegistry on a real anvil: stake to join, one mesh key <-> one address, the unbonding delay
  * (with anvil's clock), and slashing by the slasher only.
  *
- *   node --import tsx contracts/registry.test.ts
+ *   node --import tsx contracts/registry/registry.test.ts
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ZeroAddress, ZeroHash, hexlify, randomBytes, type Contract, type Wallet } from 'ethers'
-import { deployContract } from './deploy.ts'
-import { balanceOf, expectRevert, increaseTime, send, setNextTimestamp, tokens, useChain } from './test-helpers.ts'
+import { deployContract } from '../deploy.ts'
+import { balanceOf, expectRevert, increaseTime, send, setNextTimestamp, tokens, useChain } from '../../test/support/chain.ts'
 
 const chain = useChain(test)
 const t = chain.test

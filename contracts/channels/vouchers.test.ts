@@ -4,14 +4,15 @@
  * compact and v = 0/1 encodings, a foreign signer, a claim above the deposit, a stale voucher,
  * a decreasing job count.
  *
- *   node --import tsx contracts/vouchers.test.ts
+ *   node --import tsx contracts/channels/vouchers.test.ts
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Signature, ZeroHash, concat, keccak256, toBeHex, toUtf8Bytes } from 'ethers'
-import { ChannelsClient, FastVoucherSigner, SECP256K1_N, VoucherHasher, verifyVoucher, type Voucher, type VoucherRejection } from './channels-client.ts'
-import { deployContract } from './deploy.ts'
-import { balanceOf, expectRevert, now, startChain, stopChain, tokens, useChain, type ChainContext } from './test-helpers.ts'
+import { FastVoucherSigner, SECP256K1_N, VoucherHasher, verifyVoucher, type Voucher, type VoucherRejection } from '../../protocol/voucher.ts'
+import { ChannelsClient } from './channels-client.ts'
+import { deployContract } from '../deploy.ts'
+import { balanceOf, expectRevert, now, startChain, stopChain, tokens, useChain, type ChainContext } from '../../test/support/chain.ts'
 
 const chain = useChain(test)
 const t = chain.test

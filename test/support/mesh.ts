@@ -2,12 +2,12 @@
  * A whole mesh for tests: embedded broker on port 0, N in-process agents with
  * their own data dirs, a requester, optionally the gateway. All real parts.
  */
-import { createHash } from 'node:crypto'
-import { startAgent, type Agent, type AgentOptions } from '../agent/agent.ts'
-import type { Broker } from '../broker/broker.ts'
-import { startGateway, type Gateway } from '../market/gateway.ts'
-import { startRequester, type Requester, type RequesterOptions } from '../market/requester.ts'
-import { testBroker, tmpDir } from './helpers.ts'
+import { startAgent, type Agent, type AgentOptions } from '../../agent/agent.ts'
+import type { Broker } from '../../broker/broker.ts'
+import { startGateway, type Gateway } from '../../market/gateway.ts'
+import { startRequester, type Requester, type RequesterOptions } from '../../market/requester.ts'
+import { tmpDir } from './temp-dirs.ts'
+import { testBroker } from './test-broker.ts'
 
 export interface Mesh {
   broker: Broker
@@ -44,5 +44,3 @@ export async function startMesh(
     },
   }
 }
-
-export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')

@@ -5,10 +5,10 @@
  * nothing at all. The requester must refuse every one of them.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
-import { createSigner, signResult } from '../protocol/signature.ts'
-import { topics } from '../protocol/topics.ts'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { agentIdFromPublicKey } from '../../protocol/agent-id.ts'
+import { createSigner, signResult } from '../../protocol/signature.ts'
+import { topics } from '../../protocol/topics.ts'
+import { connect, type Connection } from '../../protocol/transport.ts'
 
 export type RogueBehaviour = 'tamper-output' | 'wrong-key' | 'garbage' | 'silent' | 'wrong-input'
 

@@ -12,11 +12,12 @@
 import * as assert from 'uvu/assert'
 import type { Test } from 'uvu'
 import { Contract, Interface, Wallet, parseUnits, type ErrorFragment, type ContractTransactionReceipt, type JsonRpcProvider } from 'ethers'
-import { AnvilMissingError, findAnvil, rpcCall, startAnvil, type Anvil, type AnvilOptions } from './anvil.ts'
-import { ChannelsClient, decodeRevert } from './channels-client.ts'
-import { loadArtifact, type ContractName } from './artifacts.ts'
-import { confirm } from './tx.ts'
-import { connectRpc, deployMesh, type DeployOptions, type MeshDeployment } from './deploy.ts'
+import { AnvilMissingError, findAnvil, rpcCall, startAnvil, type Anvil, type AnvilOptions } from '../../contracts/anvil.ts'
+import { decodeRevert } from '../../contracts/revert.ts'
+import { ChannelsClient } from '../../contracts/channels/channels-client.ts'
+import { loadArtifact, type ContractName } from '../../contracts/artifacts.ts'
+import { confirm } from '../../contracts/tx.ts'
+import { connectRpc, deployMesh, type DeployOptions, type MeshDeployment } from '../../contracts/deploy.ts'
 
 export const UNIT = parseUnits('1', 18)
 export const tokens = (n: number | string) => parseUnits(String(n), 18)

@@ -1,5 +1,5 @@
 /**
- * A settling agent for the crash test (settler.test.ts), as its own process so
+ * A settling agent for the crash test (agent/settlement/settler.test.ts), as its own process so
  * that it can be killed with SIGKILL anywhere: reconciles its journal with the
  * chain, then takes vouchers from a file, prints `ack <i>` once each is
  * journaled, and settles every few jobs; with `--finish` it settles what is
@@ -9,10 +9,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { Wallet } from 'ethers'
-import { ChannelsClient } from '../../contracts/channels-client.ts'
+import { ChannelsClient } from '../../contracts/channels/channels-client.ts'
 import { connectRpc } from '../../contracts/deploy.ts'
-import { VoucherJournal } from './journal.ts'
-import { Settler } from './settler.ts'
+import { VoucherJournal } from '../../agent/settlement/journal.ts'
+import { Settler } from '../../agent/settlement/settler.ts'
 
 const [rpc, channels, key, journalPath, vouchersPath, first, finish] = process.argv.slice(2) as string[]
 const provider = await connectRpc(rpc!)
