@@ -8,14 +8,20 @@
  * new one. A wedged executor — a job past its deadline plus a grace period
  * with no answer, meaning the pool could not even terminate its worker — is
  * killed with SIGKILL and replaced; that job is answered `deadline`.
+ *
+ * Run as another user, the executor gets its code through descriptors the agent opened
+ * (code-view.ts), so it starts even when the checkout sits where that user cannot go
+ * (a clone under /root).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
 import { mergeOptions } from '../../../protocol/options.ts'
 import type { Merged } from '../../../protocol/options.ts'
 import { WORKER_POOL_RANGES } from '../worker/pool.ts'
+import { openCodeView } from './code-view.ts'
+import type { CodeView } from './code-view.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
@@ -37,6 +43,8 @@ interface Pending {
 }
 
 const NOBODY = { uid: 65534, gid: 65534 }
+/** The checkout this file belongs to: what the executor process loads its code from. */
+const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url))
 /** Executors that die within this window, in a row, mean something is wrong with the host: stop restarting. */
 const MAX_QUICK_DEATHS = 5
 
@@ -55,11 +63,18 @@ export class ProcessExecutor implements Executor {
 
   private readonly options: Merged<ProcessExecutorOptions, { watchdogGraceMs: number }>
   private readonly queueLimit: number
+  /** The executor's uid and gid, when it runs as another user than the agent. */
+  private readonly user: { uid: number; gid: number } | undefined
+  /** Its code, then, as that user can read it. */
+  private readonly view: CodeView | undefined
 
   constructor(options: ProcessExecutorOptions) {
     this.options = mergeOptions(options, { watchdogGraceMs: 2000 }, { ...WORKER_POOL_RANGES, watchdogGraceMs: { min: 0 } }, 'processExecutor')
     this.slots = this.options.size
     this.queueLimit = this.options.queueLimit ?? this.slots * 64
+    const user = this.options.user
+    this.user = user === 'same' ? undefined : (user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
+    this.view = this.user === undefined ? undefined : openCodeView(CHECKOUT)
     this.spawn()
   }
 
@@ -73,16 +88,19 @@ export class ProcessExecutor implements Executor {
   }
 
   private spawn(): void {
+    const { user, view } = this
+    const seen = (path: string) => (view ? view.map(path) : path)
     const isTs = import.meta.url.endsWith('.ts')
-    const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
-    const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
-    const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
+    const entry = seen(fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url)))
+    const execArgv = view ? ['--preserve-symlinks', '--preserve-symlinks-main'] : []
+    if (isTs) execArgv.push('--import', pathToFileURL(seen(fileURLToPath(import.meta.resolve('tsx')))).href)
     const child = fork(entry, [String(this.slots), String(this.queueLimit)], {
       execArgv,
+      execPath: view?.execPath ?? process.execPath,
       serialization: 'advanced',
       env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
       cwd: tmpdir(),
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc', ...(view?.fds ?? [])],
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     })
     this.child = child
@@ -98,7 +116,8 @@ export class ProcessExecutor implements Executor {
       }
       child.on('message', onBatch)
       child.once('exit', (code, signal) => {
-        reject(new JobError(ErrorCode.internal, `executor exited (${signal ?? code}) before it was ready`))
+        const as = user ? ` (running as uid ${user.uid})` : ''
+        reject(new JobError(ErrorCode.internal, `executor exited (${signal ?? code}) before it was ready${as}`))
         this.onExit(child, Date.now() - started)
       })
     })
@@ -211,13 +230,17 @@ export class ProcessExecutor implements Executor {
     if (this.closing) return
     this.closing = true
     const child = this.child
-    if (child.exitCode !== null || child.signalCode !== null) return
+    if (child.exitCode !== null || child.signalCode !== null) {
+      this.view?.close()
+      return
+    }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     this.outbox.push({ t: 'close' })
     this.outbox.flush()
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
     await exited
     clearTimeout(timer)
+    this.view?.close()
     const closed: RunOutcome = { status: 'error', code: ErrorCode.closed, message: 'executor closed', stderr: '', fuel: 0, durationMs: 0 }
     for (const n of [...this.pending.keys()]) this.finish(n, closed)
   }
