@@ -1,7 +1,7 @@
 /**
  * Runs WebAssembly components as jobs, beside JobRunner (preview1 commands) and with the
  * same result type and the same limits: a fresh component instance per job, one reusable
- * preview2 host, every way a run can end mapped to a JobResult.
+ * preview2 host, every way a run can end mapped to a RunnerResult.
  *
  * - Job world (`run: func(input: list<u8>) -> result<list<u8>, string>`): `ok(bytes)` is
  *   the output (over `outputBytes`: `output_limit`); `err(message)` is `exit_nonzero`
