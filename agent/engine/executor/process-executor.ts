@@ -47,6 +47,8 @@ const NOBODY = { uid: 65534, gid: 65534 }
 const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url))
 /** Executors that die within this window, in a row, mean something is wrong with the host: stop restarting. */
 const MAX_QUICK_DEATHS = 5
+/** Executors that die while one module is loading, after which that module is given up: it is what kills them. */
+const MAX_DEATHS_WHILE_LOADING = 2
 
 export class ProcessExecutor implements Executor {
   readonly slots: number
@@ -54,7 +56,8 @@ export class ProcessExecutor implements Executor {
   private outbox!: Outbox<ToExecutor>
   private readyP!: Promise<{ pid: number; uid: number }>
   private readonly pending = new Map<number, Pending>()
-  private readonly modules = new Map<string, { bytes: Uint8Array; info?: ModuleInfo }>()
+  /** Every module loaded or loading, by sha256; `deaths`: executors that died while it was loading. */
+  private readonly modules = new Map<string, { bytes: Uint8Array; info?: ModuleInfo; deaths: number }>()
   private readonly loading = new Map<string, { resolve: (i: ModuleInfo) => void; reject: (e: Error) => void }[]>()
   private next = 1
   private closing = false
@@ -167,8 +170,13 @@ export class ProcessExecutor implements Executor {
     const crashed: RunOutcome = { status: 'error', code: ErrorCode.internal, message: 'executor process died', stderr: '', fuel: 0, durationMs: 0 }
     for (const n of [...this.pending.keys()]) this.finish(n, crashed)
     for (const [sha, waiters] of this.loading) {
-      // loads in flight are sent again to the next executor; their waiters keep waiting
-      if (!this.modules.has(sha)) for (const w of waiters) w.reject(new JobError(ErrorCode.internal, 'executor process died'))
+      // a load in flight is sent again to the next executor (its waiters keep waiting), unless it keeps killing them
+      const m = this.modules.get(sha)
+      if (m !== undefined && ++m.deaths < MAX_DEATHS_WHILE_LOADING) continue
+      this.modules.delete(sha)
+      this.loading.delete(sha)
+      const message = m === undefined ? 'executor process died' : `the executor died ${m.deaths} times loading module ${sha.slice(0, 12)}: given up`
+      for (const w of waiters) w.reject(new JobError(ErrorCode.internal, message))
     }
     if (this.closing) return
     this.quickDeaths = livedMs < 5000 ? this.quickDeaths + 1 : 0
@@ -182,7 +190,7 @@ export class ProcessExecutor implements Executor {
     const known = this.modules.get(sha256)
     if (known?.info) return known.info
     if (!known) {
-      this.modules.set(sha256, { bytes })
+      this.modules.set(sha256, { bytes, deaths: 0 })
       this.outbox.push({ t: 'load', sha256, bytes })
     }
     return new Promise<ModuleInfo>((resolve, reject) => {
