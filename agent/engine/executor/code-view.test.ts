@@ -3,7 +3,7 @@
 // through the descriptors the agent hands it (code-view.ts). Needs root; skipped
 // otherwise, except under CI.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs'
+import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,7 +15,7 @@ import { testUnless } from '../../../test/support/programs.ts'
 import { tmpDir } from '../../../test/support/temp-dirs.ts'
 import { jcoAvailable } from '../component/jco.ts'
 import type { ProcessExecutor } from './process-executor.ts'
-import { EXECUTOR_CODE, openCodeView } from './code-view.ts'
+import { EXECUTOR_CODE, openCodeView, viewPath } from './code-view.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const NOBODY = 65534
@@ -37,7 +37,7 @@ function unreadableCheckout(): string {
   return checkout
 }
 
-asRoot('a checkout nobody can read: the executor still starts as nobody, runs jobs, and leaves no view behind', async () => {
+asRoot('a checkout nobody can read: the executor still starts as nobody and runs jobs, from a view of the checkout', async () => {
   const checkout = unreadableCheckout()
   // the situation of the bug: nobody cannot even read the checkout's package.json
   const probe = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(join(checkout, 'package.json'))})`], {
@@ -60,7 +60,7 @@ asRoot('a checkout nobody can read: the executor still starts as nobody, runs jo
     // it was started from the view, in the temp dir, not from the checkout
     const entry = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.endsWith('executor.main.ts')) ?? ''
     view = entry.slice(0, entry.indexOf('/agent/'))
-    assert.ok(view.startsWith(join(tmpdir(), 'fogmesh-executor-')), entry)
+    assert.is(view, viewPath(checkout), entry)
     const job = echo()
     await ex.load(job.sha256, job.bytes)
     const r = await ex.run({ jobId: 'j', module: job.sha256, input: new TextEncoder().encode('from a 0700 checkout'), limits })
@@ -75,12 +75,15 @@ asRoot('a checkout nobody can read: the executor still starts as nobody, runs jo
   } finally {
     await ex.close()
   }
-  assert.ok(view !== '' && !existsSync(view), 'the view is removed on close')
+  // the view stays for the next executor of this checkout: links only, that lead nowhere outside an executor
+  assert.equal(readdirSync(view).sort(), [...EXECUTOR_CODE].sort())
+  rmSync(view, { recursive: true }) // this test's checkout goes at exit; so does its view
 })
 
 test('the view maps the checkout, and only the code the executor loads', () => {
   const view = openCodeView(ROOT)
   try {
+    assert.is(view.root, viewPath(ROOT))
     assert.is(view.fds.length, EXECUTOR_CODE.length + 1)
     assert.is(view.map(join(ROOT, 'agent/engine/executor/executor.main.ts')), join(view.root, 'agent/engine/executor/executor.main.ts'))
     assert.is(view.map(join(ROOT, 'node_modules/tsx/dist/loader.mjs')), join(view.root, 'node_modules/tsx/dist/loader.mjs'))
@@ -90,6 +93,27 @@ test('the view maps the checkout, and only the code the executor loads', () => {
     assert.match(view.execPath, /^\/proc\/self\/fd\/\d+$/)
   } finally {
     view.close()
+  }
+})
+
+test('a view path taken by something not ours is left alone: a private view is made beside it', () => {
+  const checkout = join(tmpDir('fm-view-'), 'fogmesh')
+  mkdirSync(checkout)
+  for (const name of EXECUTOR_CODE) mkdirSync(join(checkout, name))
+  const squatted = viewPath(checkout)
+  mkdirSync(squatted, { mode: 0o777 })
+  chmodSync(squatted, 0o777) // writable by all: not a view to trust
+  symlinkSync('/etc', join(squatted, 'agent'))
+  try {
+    const view = openCodeView(checkout)
+    assert.is.not(view.root, squatted)
+    assert.ok(view.root.startsWith(`${squatted}-`))
+    assert.equal(readdirSync(view.root).sort(), [...EXECUTOR_CODE].sort())
+    view.close()
+    assert.throws(() => lstatSync(view.root), 'a private view goes with its executor')
+    assert.equal(readdirSync(squatted), ['agent'], 'untouched')
+  } finally {
+    rmSync(squatted, { recursive: true, force: true })
   }
 })
 
