@@ -50,7 +50,7 @@ export interface AgentOptions {
    * measurements and tiny devices that cannot spare a process).
    */
   isolation?: 'process' | 'thread'
-  /** Job workers kept started at idle (the rest start when jobs need them; 0: the first job starts one). Default 1: each costs ~9 MB. */
+  /** Job workers kept started at idle (the rest start when jobs need them; 0: the first job starts one). Default: all `slots`; `fogmesh agent` keeps 1 (each costs ~9 MB). */
   warmWorkers?: number
   /** With `isolation: 'process'`: the executor's uid/gid (default: `nobody` when the agent is root, else the agent's own). */
   executorUser?: { uid: number; gid: number } | 'same'
@@ -81,7 +81,6 @@ export const AGENT_DEFAULTS = {
   moduleFetchTimeoutMs: 1500,
   dedupeWindow: 50_000,
   isolation: 'process' as 'process' | 'thread',
-  warmWorkers: 1,
 }
 
 /** The ranges follow what the wire accepts (protocol/messages.ts): an agent never advertises what a watcher would refuse. */

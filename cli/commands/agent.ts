@@ -71,7 +71,8 @@ export const agentCommand: Command = {
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
       isolation,
       ...(executorUser ? { executorUser } : {}),
-      ...(values['warm-workers'] !== undefined ? { warmWorkers: intOption(values, 'warm-workers', 1, 0, 1024) } : {}),
+      // a device keeps one job worker started at idle; the others start when jobs need them
+      warmWorkers: intOption(values, 'warm-workers', 1, 0, 1024),
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)

@@ -55,7 +55,7 @@ test('the tarball: manifest first, every file hashed, small, reproducible, nothi
 
 test('the bundled agent joins a broker, runs a job in its executor process, and the requester accepts its signed result', async () => {
   const broker = await testBroker()
-  const requester = await startRequester({ broker: broker.url })
+  const requester = await startRequester({ broker: broker.url, auctionWindowMs: 2000 })
   const agent = await startBundleAgent(bundle, ['--broker', broker.url, '--name', 'bundled', '--data', tmpDir(), '--slots', '1'])
   try {
     await requester.directory.waitFor(1, 5000)
@@ -78,7 +78,7 @@ test('--config FILE: the file gives the options, flags override it, unknown keys
   const dir = tmpDir()
   const cfg = join(dir, 'agent.json')
   writeFileSync(cfg, JSON.stringify({ broker: 'mqtt://127.0.0.1:1', name: 'from-file', data: join(dir, 'state'), labels: { site: 'depot-3' }, slots: 1, isolation: 'thread' }))
-  const requester = await startRequester({ broker: broker.url })
+  const requester = await startRequester({ broker: broker.url, auctionWindowMs: 2000 })
   const agent = await startBundleAgent(bundle, ['--config', cfg, '--broker', broker.url])
   try {
     await requester.directory.waitFor(1, 5000)

@@ -68,7 +68,7 @@ test.after(() => {
 
 test('install.sh installs, starts the agent as its user, the executor as another without capabilities, and a job runs', async () => {
   const broker = await testBroker()
-  const requester = await startRequester({ broker: broker.url })
+  const requester = await startRequester({ broker: broker.url, auctionWindowMs: 2000 })
   try {
     const r = install(broker.url)
     assert.is(r.status, 0, r.stdout + r.stderr)
@@ -105,7 +105,7 @@ test('install.sh installs, starts the agent as its user, the executor as another
 
 test('install.sh again: idempotent — same release, same identity, the agent restarted', async () => {
   const broker = await testBroker()
-  const requester = await startRequester({ broker: broker.url })
+  const requester = await startRequester({ broker: broker.url, auctionWindowMs: 2000 })
   try {
     const idFile = join(dirs().state, 'identity.json')
     const identity = readFileSync(idFile, 'utf8')
