@@ -43,7 +43,8 @@ import {
 import { connectRpc, deployContract, deployMesh } from '../contracts/deploy.ts'
 import { ResultsTree, resultLeaf } from '../contracts/merkle.ts'
 import { confirm } from '../contracts/tx.ts'
-import { header, int, progress, ratio, table, target } from './lib.ts'
+import { header, progress, table, target } from './report.ts'
+import { int, ratio } from './summary.ts'
 
 const CPU_SECONDS = Number(process.argv[2] ?? 1)
 const NS = [1, 10, 100, 1000]
