@@ -13,6 +13,8 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
 
@@ -39,6 +41,23 @@ const DEFAULTS = {
   maxModuleBytes: 16 * 1024 * 1024,
 }
 
+const PORT: NumberRule = { min: 0, max: 65535, integer: true }
+/** MQTT's own limit on a packet: a remaining length of at most 268,435,455 bytes. */
+const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
+
+/** A listener's port is taken. `option` names the broker option that chose it (`port` or `wsPort`). */
+export class PortInUseError extends FogmeshError {
+  override name = 'PortInUseError'
+  constructor(
+    readonly option: 'port' | 'wsPort',
+    readonly port: number,
+    readonly host: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(ErrorCode.portInUse, `port ${port} is in use on ${host} (${option})`, options)
+  }
+}
+
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
@@ -56,7 +75,8 @@ export interface Broker extends EventEmitter<BrokerEvents> {
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const opts = { ...DEFAULTS, ...options }
+  const opts = mergeOptions(options, DEFAULTS, { port: PORT, maxPacketBytes: PACKET_BYTES, maxModuleBytes: PACKET_BYTES }, 'broker')
+  if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
 
@@ -89,20 +109,27 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     socket.setNoDelay(true)
     accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
   })
-  await listen(tcp, opts.port, opts.host)
-
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
-  if (opts.wsPort !== false) {
-    http = createHttpServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
-    })
-    http.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
-    wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
-    })
-    await listen(http, opts.wsPort, opts.host)
+  try {
+    await listen(tcp, opts.port, opts.host, 'port')
+    if (opts.wsPort !== false) {
+      http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+      })
+      http.on('connection', (socket: Socket) => socket.setNoDelay(true))
+      await listen(http, opts.wsPort, opts.host, 'wsPort')
+      // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
+      wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+      wss.on('connection', (ws, req) => {
+        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
+      })
+    }
+  } catch (err) {
+    // nothing may keep the process alive after a failed start
+    if (tcp.listening) await closeServer(tcp)
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    throw err
   }
 
   const port = (tcp.address() as AddressInfo).port
@@ -140,11 +167,13 @@ function checkModulePublish(packet: PublishPacket): string | undefined {
   return actual === sha ? undefined : `module bytes hash to ${actual}, not ${sha}`
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<void> {
+/** Listens on host:port; a taken port is a PortInUseError naming `option`. */
+function listen(server: NetServer | HttpServer, port: number, host: string, option: 'port' | 'wsPort'): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(option, port, host, { cause: err }) : err)
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.off('error', onError)
       resolve()
     })
   })

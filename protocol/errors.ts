@@ -38,6 +38,8 @@ export const ErrorCode = {
   // local
   internal: 'internal',
   closed: 'closed',
+  /** A server could not listen: its port is taken (a user error: choose another). */
+  portInUse: 'port_in_use',
   usage: 'usage',
 } as const
 
