@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { ErrorCode, FogmeshError, JobError } from '../protocol/errors.ts'
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
-import type { Executor, ModuleInfo } from './engine/types.ts'
+import type { Executor, ModuleInfo } from './engine/executor.ts'
 
 export interface ModuleStoreOptions {
   /** Where compiled-from bytes are kept between starts; undefined for memory only. */

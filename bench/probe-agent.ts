@@ -12,7 +12,7 @@
  */
 import type { MqttClient } from 'mqtt'
 import { startAgent } from '../agent/agent.ts'
-import type { Executor } from '../agent/engine/types.ts'
+import type { Executor } from '../agent/engine/executor.ts'
 import type { Signer } from '../protocol/signature.ts'
 
 const [broker, dataDir, name] = process.argv.slice(2)

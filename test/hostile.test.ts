@@ -67,13 +67,13 @@ async function run(module: string, limits: Record<string, number> = {}): Promise
   return { r: JSON.parse(replies[before]!.payload.toString()), ms: Date.now() - started }
 }
 
-/** The executor process of our in-process agent: a child of this process running executor-main. */
+/** The executor process of our in-process agent: a child of this process running executor.main. */
 function executorRssKiB(): number {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('executor-main')) continue
+      if (ppid !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('executor.main')) continue
       return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
     } catch {
       // the process went away while we looked
