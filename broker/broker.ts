@@ -13,7 +13,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
-import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { PortInUseError } from '../protocol/errors.ts'
 import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
@@ -44,19 +44,6 @@ const DEFAULTS = {
 const PORT: NumberRule = { min: 0, max: 65535, integer: true }
 /** MQTT's own limit on a packet: a remaining length of at most 268,435,455 bytes. */
 const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
-
-/** A listener's port is taken. `option` names the broker option that chose it (`port` or `wsPort`). */
-export class PortInUseError extends FogmeshError {
-  override name = 'PortInUseError'
-  constructor(
-    readonly option: 'port' | 'wsPort',
-    readonly port: number,
-    readonly host: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(ErrorCode.portInUse, `port ${port} is in use on ${host} (${option})`, options)
-  }
-}
 
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]

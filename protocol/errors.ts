@@ -99,6 +99,19 @@ export class JobError extends FogmeshError {
   override name = 'JobError'
 }
 
+/** A server could not listen because its port is taken. `option` names the option that chose the port (e.g. `wsPort`). */
+export class PortInUseError extends FogmeshError {
+  override name = 'PortInUseError'
+  constructor(
+    readonly option: string,
+    readonly port: number,
+    readonly host: string,
+    options: FogmeshErrorOptions = {},
+  ) {
+    super(ErrorCode.portInUse, `port ${port} is in use on ${host} (${option})`, options)
+  }
+}
+
 /** Turns anything thrown into a FogmeshError without leaking stack traces to the network. */
 export function toFogmeshError(err: unknown, fallback: ErrorCode = ErrorCode.internal): FogmeshError {
   if (err instanceof FogmeshError) return err
