@@ -18,19 +18,20 @@ import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
 
+/** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
-  port?: number
+  port?: number | undefined
   /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
-  wsPort?: number | false
+  wsPort?: number | false | undefined
   /** Interface to bind. Default `127.0.0.1`; `0.0.0.0` to serve a LAN. */
-  host?: string
+  host?: string | undefined
   /** Cap on any MQTT packet, bytes. Default 2 MiB. */
-  maxPacketBytes?: number
+  maxPacketBytes?: number | undefined
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
-  maxModuleBytes?: number
+  maxModuleBytes?: number | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
-  aedes?: AedesOptions
+  aedes?: AedesOptions | undefined
 }
 
 const DEFAULTS = {

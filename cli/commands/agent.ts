@@ -57,8 +57,8 @@ export const agentCommand: Command = {
         dataDir,
         labels: labelsOption(values.labels),
         pricePerJob: givenInt(values, 'price'),
-        slots: givenInt(values, 'slots', 1, 1024),
-        heartbeatMs: givenInt(values, 'heartbeat-ms', 100, 600_000),
+        slots: givenInt(values, 'slots'),
+        heartbeatMs: givenInt(values, 'heartbeat-ms'),
         isolation,
       }),
     )
