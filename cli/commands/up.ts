@@ -54,7 +54,7 @@ export const upCommand: Command = {
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const nAgents = intOption(values, 'agents', 3, 1, 64)
-    const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
+    const duration = givenInt(values, 'duration', 1, 30 * 86400)
     const interval = intOption(values, 'interval', 100, 1, 3_600_000)
     const port = givenInt(values, 'port', 0, 65535) // every option checked before anything starts
     const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
