@@ -43,7 +43,10 @@ export async function spawnAgent(broker: string, name: string, args: string[] = 
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()))
   const id = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${name} did not come online in 20 s: ${out}`)), 20_000)
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL') // a test that gives up on it must not leave it running
+      reject(new Error(`agent ${name} did not come online in 20 s: ${out}`))
+    }, 20_000)
     const check = () => {
       const m = /^agent ([0-9a-f]+) "[^"]*" online/m.exec(out)
       if (!m) return
