@@ -79,9 +79,6 @@ test('user errors are one line on stderr, a non-zero exit, no stack trace', asyn
       { args: ['submit', '--broker', live], error: /--module is required/ },
       { args: ['module', 'add', '--broker', live], error: /FILE\.wasm/ },
       { args: ['broker', '--port', 'abc'], error: /--port .*abc/ },
-      // out of range: refused by the broker library, named by the flag
-      { args: ['broker', '--port', '70000'], error: /--port: expected at most 65535 \(got 70000\)/ },
-      { args: ['broker', '--port', '0', '--ws-port', '0', '--max-packet-bytes', '5'], error: /--max-packet-bytes: expected at least 1024 \(got 5\)/ },
       { args: ['up', '--port', 'abc'], error: /--port .*abc/ },
       { args: ['up', '--agents', '-1'], error: /--agents/ },
       { args: ['agent', '--broker', live, '--name', 'bad name!'], error: /--name/ },

@@ -1,8 +1,9 @@
-// A port another program holds is a user error, not a crash: `fogmesh broker` and `fogmesh up`
-// print one line naming the flag to change and exit 2, and leave nothing running behind them.
-// (The bug: a second `fogmesh broker` on one machine died of an unhandled 'error' event on its
-// WebSocket port, with a stack trace.)
-//   node --import tsx test/busy-port.test.ts
+// The broker's listeners from the command line. A port another program holds is a user error,
+// not a crash: `fogmesh broker` and `fogmesh up` print one line naming the flag to change and
+// exit 2, and leave nothing running behind them. (The bug: a second `fogmesh broker` on one
+// machine died of an unhandled 'error' event on its WebSocket port, with a stack trace.) Options
+// out of range are refused by the broker library and named by their flag.
+//   node --import tsx test/broker-cli.test.ts
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { stopChild } from './support/child-processes.ts'
@@ -34,6 +35,15 @@ test('`fogmesh up --port P` on a taken port: one line naming --port, exit 2', as
   assert.ok(mqttPort > 0, 'the first broker runs (previous test)')
   const r = await runFogmesh(['up', '--port', String(mqttPort), '--no-chain', '--agents', '1', '--duration', '1'], { graceMs: 5000, timeoutMs: 60_000 })
   assertUserError(r, new RegExp(`^fogmesh: port ${mqttPort} is in use \\(--port\\): choose another or 0 for any free port$`), 'fogmesh up on a taken port', 2)
+})
+
+test('out-of-range broker options: refused by the library, one line naming the flag, exit 2', async () => {
+  const cases: Array<{ args: string[]; error: RegExp }> = [
+    { args: ['broker', '--port', '70000'], error: /^fogmesh: --port: expected at most 65535 \(got 70000\)$/ },
+    { args: ['broker', '--port', '0', '--ws-port', '0', '--max-packet-bytes', '5'], error: /^fogmesh: --max-packet-bytes: expected at least 1024 \(got 5\)$/ },
+  ]
+  const runs = await Promise.all(cases.map((c) => runFogmesh(c.args, { graceMs: 5000 })))
+  cases.forEach((c, i) => assertUserError(runs[i]!, c.error, `fogmesh ${c.args.join(' ')}`, 2))
 })
 
 test('the broker that holds the ports is unharmed: it serves clients and stops cleanly', async () => {
