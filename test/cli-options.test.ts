@@ -1,14 +1,17 @@
-// The broker's listeners from the command line. A port another program holds is a user error,
-// not a crash: `fogmesh broker` and `fogmesh up` print one line naming the flag to change and
-// exit 2, and leave nothing running behind them. (The bug: a second `fogmesh broker` on one
-// machine died of an unhandled 'error' event on its WebSocket port, with a stack trace.) Options
-// out of range are refused by the broker library and named by their flag.
-//   node --import tsx test/broker-cli.test.ts
+// What the libraries refuse, as the command line reports it. A port another program holds is a
+// user error, not a crash: `fogmesh broker` and `fogmesh up` print one line naming the flag to
+// change and exit 2, and leave nothing running behind them. (The bug: a second `fogmesh broker` on
+// one machine died of an unhandled 'error' event on its WebSocket port, with a stack trace.) The
+// CLI passes on what the user gave; an option out of range is refused by the library (broker,
+// agent) with a ValidationError, and the CLI names the flag.
+//   node --import tsx test/cli-options.test.ts
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { stopChild } from './support/child-processes.ts'
 import { assertUserError, fogmeshDaemon, runFogmesh, showRun, type Daemon } from './support/fogmesh-cli.ts'
 import { plainClient } from './support/mqtt-clients.ts'
+import { tmpDir } from './support/temp-dirs.ts'
 
 let first: Daemon | undefined
 let mqttPort = 0
@@ -37,10 +40,14 @@ test('`fogmesh up --port P` on a taken port: one line naming --port, exit 2', as
   assertUserError(r, new RegExp(`^fogmesh: port ${mqttPort} is in use \\(--port\\): choose another or 0 for any free port$`), 'fogmesh up on a taken port', 2)
 })
 
-test('out-of-range broker options: refused by the library, one line naming the flag, exit 2', async () => {
+test('out-of-range options: refused by the library, one line naming the flag, exit 2', async () => {
+  const data = tmpDir('fm-cli-opt-')
+  const agent = (...args: string[]) => ['agent', '--broker', 'mqtt://127.0.0.1:1', '--name', 'x', '--data', join(data, 'x'), ...args]
   const cases: Array<{ args: string[]; error: RegExp }> = [
     { args: ['broker', '--port', '70000'], error: /^fogmesh: --port: expected at most 65535 \(got 70000\)$/ },
     { args: ['broker', '--port', '0', '--ws-port', '0', '--max-packet-bytes', '5'], error: /^fogmesh: --max-packet-bytes: expected at least 1024 \(got 5\)$/ },
+    { args: agent('--slots', '0'), error: /^fogmesh: --slots: expected at least 1 \(got 0\)$/ },
+    { args: agent('--heartbeat-ms', '5'), error: /^fogmesh: --heartbeat-ms: expected at least 100 \(got 5\)$/ },
   ]
   const runs = await Promise.all(cases.map((c) => runFogmesh(c.args, { graceMs: 5000 })))
   cases.forEach((c, i) => assertUserError(runs[i]!, c.error, `fogmesh ${c.args.join(' ')}`, 2))
