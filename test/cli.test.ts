@@ -16,9 +16,9 @@ const ECHO = modulePath('echo')
 
 // a last resort so that this file always ends, even if something below hangs (children are killed at exit)
 setTimeout(() => {
-  console.error('cli.test.ts: watchdog fired after 150 s; killing children and exiting')
+  console.error('cli.test.ts: watchdog fired after 170 s (the runner kills at 180 s); killing children and exiting')
   process.exit(1)
-}, 150_000).unref()
+}, 170_000).unref()
 
 // ---- --help -----------------------------------------------------------------------
 
