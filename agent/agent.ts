@@ -110,8 +110,10 @@ export interface AgentStats {
 }
 
 export interface AgentEvents {
-  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string; durationMs: number }]
+  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string; durationMs: number; fuel: number }]
   settled: [SettlementReport]
+  /** A settlement attempt failed; what it would have paid stays owed in the journal. */
+  settleFailed: [{ error: Error }]
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
@@ -209,7 +211,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.settlement.gasUsed += r.gasUsed
       this.emit('settled', r)
     })
-    settler.on('settleFailed', () => {}) // owed stays in the journal; the next settlement retries
+    settler.on('settleFailed', (e) => this.emit('settleFailed', e)) // owed stays in the journal; the next settlement retries
   }
 
   private async join(): Promise<void> {
@@ -284,6 +286,28 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   stats(): AgentStats {
     return { ...this.stats_, ...this.load(), ...(this.settler ? { settlement: { ...this.settlement } } : {}) }
+  }
+
+  /** The broker connection (telemetry rides along on it). */
+  get connection(): Connection {
+    return this.conn
+  }
+
+  /** The executor's and the module cache's counters, for metrics. */
+  engineStats(): { executor: ReturnType<Executor['stats']>; modules: ReturnType<ModuleStore['stats']> } {
+    return { executor: this.executor.stats(), modules: this.modules.stats() }
+  }
+
+  /** The channels this agent is paid through, from its journal: latest voucher and what the chain paid. */
+  channels(): Array<{ channelId: string; cumulative: bigint; paid: bigint; jobCount: number }> {
+    const journal = this.journal
+    if (!journal) return []
+    const owed = new Map(journal.owed().map((o) => [o.channelId, o.paid]))
+    return journal.channelIds().flatMap((channelId) => {
+      const v = journal.latest(channelId)
+      // a channel not owed on is paid up to its latest voucher
+      return v ? [{ channelId, cumulative: v.cumulative, paid: owed.get(channelId) ?? v.cumulative, jobCount: v.jobCount }] : []
+    })
   }
 
   /** Settles everything owed now (e.g. before shutting down). */
@@ -409,7 +433,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     // what a voucher paying for this result must commit to
     if (this.settler) this.leaves.set(job.id, resultLeaf({ jobId: job.id, outputSha256: signed.outputSha256 ?? ZeroHash, fuel: signed.fuel }))
     this.conn.publish(job.replyTo, JSON.stringify(signed), { qos: 1 })
-    this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs })
+    this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs, fuel: signed.fuel })
   }
 
   private async execute(job: Assign): Promise<RunOutcome> {
