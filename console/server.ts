@@ -133,7 +133,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       'content-type': asset.type,
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
-      ...(asset.type.startsWith('text/html') ? { 'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'" } : {}),
+      ...(asset.type.startsWith('text/html') ? { 'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; worker-src blob:" } : {}),
       ...(gzip ? { 'content-encoding': 'gzip', vary: 'accept-encoding' } : {}),
     })
     res.end(req.method === 'HEAD' ? undefined : gzip ? asset.gz : asset.body)
