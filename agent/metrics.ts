@@ -125,6 +125,8 @@ export interface MetricsServer {
 export async function serveAgentMetrics(agent: Agent, options: { port: number; host?: string; dataDir?: string }): Promise<MetricsServer & { metrics: AgentMetrics }> {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  // prom-client names these gauges `_total`, which Prometheus keeps for counters (promtool refuses them)
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
   const metrics = registerAgentMetrics(agent, registry, options.dataDir)
   const server: Server = createServer((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') return res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n')

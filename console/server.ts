@@ -94,6 +94,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
 
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  // prom-client names these gauges `_total`, which Prometheus keeps for counters (promtool refuses them)
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
   const brokerMetrics: BrokerMetrics = registerBrokerMetrics(opts.broker, registry)
 
   let conn: Connection | undefined

@@ -24,7 +24,10 @@ export async function spawnAgent(broker: string, name: string, args: string[] = 
   proc.stdout!.on('data', (d) => (out += d))
   proc.stderr!.on('data', (d) => (out += d))
   const id = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${name} did not start: ${out}`)), 15_000)
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL') // a test that gives up on it must not leave it running
+      reject(new Error(`agent ${name} did not start: ${out}`))
+    }, 30_000) // generous: a loaded 2-core machine takes seconds to start node + tsx
     const check = () => {
       const m = /agent ([0-9a-f]{20}) /.exec(out)
       if (m) {
