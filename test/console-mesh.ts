@@ -5,6 +5,10 @@
  * telemetry) with site and lat/lon labels, and a plain-MQTT sensor submitting
  * jobs at a steady pace (bounded: it stops when closed, and at `maxJobs`).
  */
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
 import type { Broker } from '../broker/broker.ts'
 import { startConsole, type ConsoleServer } from '../console/server.ts'
@@ -28,12 +32,25 @@ export interface ConsoleMesh {
   close(): Promise<void>
 }
 
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** Builds the page when console/dist/ is missing or older than its sources (`npm install` builds it too). */
+export function ensureConsoleBuilt(): void {
+  const app = join(root, 'console', 'dist', 'app.js')
+  const web = join(root, 'console', 'web')
+  const newest = Math.max(...readdirSync(web).map((f) => statSync(join(web, f)).mtimeMs))
+  if (existsSync(app) && statSync(app).mtimeMs >= newest) return
+  const r = spawnSync(process.execPath, [join(root, 'console', 'build.js')], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`console build failed: ${r.stderr}`)
+}
+
 export const SITES = [
   { site: 'depot-3', lat: 52.5205, lon: 13.4095 },
   { site: 'harbour', lat: 52.5101, lon: 13.3902 },
 ]
 
 export async function startConsoleMesh(opts: { agents?: number; intervalMs?: number; maxJobs?: number; agentArgs?: (i: number) => string[] } = {}): Promise<ConsoleMesh> {
+  ensureConsoleBuilt()
   const broker = await testBroker()
   const web = await startConsole({ broker, port: 0, alerts: { evalMs: 200 } })
   const gateway = await startGateway({ broker: broker.url })

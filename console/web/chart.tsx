@@ -50,9 +50,10 @@ export function Chart({ title, t, lines, unit, height = 220 }: ChartProps) {
     // rebuilt only when the set of lines changes; data goes through setData below
   }, [shape, height, unit])
 
+  // new data comes once a second (a new `t`): redraw then, not on every render of the page
   useEffect(() => {
     plot.current?.setData([t, ...lines.map((l) => l.values)] as uPlot.AlignedData)
-  })
+  }, [t])
 
   return (
     <figure class="chart" aria-label={title}>

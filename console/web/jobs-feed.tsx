@@ -24,7 +24,7 @@ export function JobsFeed({ store, limit = 200, compact = false }: { store: MeshS
 
   const needle = q.trim()
   const keep = (j: FeedItem) => (!failuresOnly || j.status === 'error') && (!needle || j.id.includes(needle))
-  const items = (paused ?? store.feed.newest()).filter(keep).slice(0, limit)
+  const items = paused ? paused.filter(keep).slice(0, limit) : store.feed.newest(limit, keep)
   return (
     <section class="feed" aria-label="job feed">
       {!compact && (
@@ -44,6 +44,16 @@ export function JobsFeed({ store, limit = 200, compact = false }: { store: MeshS
         </div>
       )}
       <table class={`grid-table feed-table${compact ? ' compact' : ''}`}>
+        {compact && (
+          <colgroup>
+            <col style={{ width: '6.5em' }} />
+            <col />
+            <col style={{ width: '8em' }} />
+            <col style={{ width: '9em' }} />
+            <col style={{ width: '6em' }} />
+            <col style={{ width: '3.5em' }} />
+          </colgroup>
+        )}
         <thead>
           <tr>
             <th>time</th>
@@ -58,7 +68,7 @@ export function JobsFeed({ store, limit = 200, compact = false }: { store: MeshS
         <tbody>
           {items.map((j) => (
             <tr key={`${j.source}${j.id}${j.ts}`} class={j.status === 'error' ? 'error' : ''} data-job={j.id} data-status={j.status} data-code={j.code ?? ''}>
-              <td>{clock(j.ts)}</td>
+              <td>{compact ? clock(j.ts).slice(0, 8) : clock(j.ts)}</td>
               <td class="mono">{compact ? short(j.id, 20) : j.id}</td>
               {!compact && <td class="mono">{short(j.module, 12)}</td>}
               <td>{j.status === 'ok' ? <span class="ok">ok</span> : <span class="code">✕ {j.code ?? 'error'}</span>}</td>

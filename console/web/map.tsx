@@ -34,6 +34,11 @@ export function SiteMap({ store, version, compact = false }: { store: MeshStore;
   return (
     <div class="map">
       <svg
+        onClick={(e) => {
+          // one handler for every dot (1,000 links would weigh on the page); the table is the keyboard way in
+          const id = (e.target as Element).getAttribute('data-agent')
+          if (id) location.hash = `#/agent/${id}`
+        }}
         viewBox={`0 0 ${W} ${H}`}
         role="img"
         aria-label={`map of ${sites.length} sites, ${placed.length} agents placed`}
@@ -54,19 +59,17 @@ export function SiteMap({ store, version, compact = false }: { store: MeshStore;
           <text x={scale.px / 2} y="-10" text-anchor="middle">{scale.label}</text>
         </g>
         {placed.map(({ a, x, y }) => (
-          <a key={a.id} href={`#/agent/${a.id}`} tabIndex={-1}>
-            <circle cx={x} cy={y} r={compact ? 6 : 8} class={`dot ${a.state}`} data-agent={a.id} data-state={a.state}>
-              <title>{`${a.name} (${a.state}) · ${a.site}`}</title>
-            </circle>
-          </a>
+          <circle key={a.id} cx={x} cy={y} r={compact ? 6 : 8} class={`dot ${a.state}`} data-agent={a.id} data-state={a.state}>
+            <title>{`${a.name} (${a.state}) · ${a.site}`}</title>
+          </circle>
         ))}
         {sites.map((s) => {
           if (s.lat === undefined || s.lon === undefined) return null
           const [x, y] = project(s.lat, s.lon)
           return (
-            <text key={s.site} x={x} y={y - 18} class="site-label" text-anchor="middle">
+            <text key={s.site} x={x} y={y - 34} class="site-label" text-anchor="middle">
               {s.site}
-              <tspan class="counts">{`  ${s.online} up${s.unreachable ? ` · ${s.unreachable} unreachable` : ''}${s.gone ? ` · ${s.gone} gone` : ''}`}</tspan>
+              <tspan class="counts" x={x} dy="17">{`${s.online} up${s.unreachable ? ` · ${s.unreachable} unreach.` : ''}${s.gone ? ` · ${s.gone} gone` : ''}`}</tspan>
             </text>
           )
         })}

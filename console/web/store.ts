@@ -205,7 +205,8 @@ export class MeshStore {
         failures: new Ring(LIMITS.perAgentJobs),
         seenOk: 0,
         seenFailed: 0,
-        site: 'unlabelled',
+        // an agent seen only by its offline presence (it left before the page opened) has no labels
+        site: p.status === 'online' ? 'unlabelled' : 'unknown',
       }
       a.history.push({ ts: now, state: a.state, ...(p.status === 'offline' ? { reason: p.reason } : {}) })
       if (p.status === 'offline') a.reason = p.reason
