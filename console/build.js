@@ -4,11 +4,15 @@
 // minified), one stylesheet (app.css) and index.html. Runs in npm postinstall;
 // needs no network. Output is not in git.
 //
-//   node console/build.js           build
-//   node console/build.js --check   build, then fail if app.js is over the budget gzipped
+//   node console/build.js             build
+//   node console/build.js --check     build, then fail if app.js is over the budget gzipped
+//   node console/build.js --out DIR   build into DIR instead
+//
+// Files are built aside and renamed into place: a console server starting
+// meanwhile reads either the old page or the new one, never half of it.
 //
 // Prints the sizes; exit 1 on a build error.
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -18,7 +22,9 @@ export const JS_BUDGET_BYTES = 250 * 1024
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const web = join(here, 'web')
-const dist = join(here, 'dist')
+const outArg = process.argv.indexOf('--out')
+const dist = outArg > 0 && process.argv[outArg + 1] ? process.argv[outArg + 1] : join(here, 'dist')
+const staging = `${dist}.building-${process.pid}`
 
 let esbuild
 try {
@@ -28,12 +34,12 @@ try {
   process.exit(0)
 }
 
-rmSync(dist, { recursive: true, force: true })
-mkdirSync(dist, { recursive: true })
+rmSync(staging, { recursive: true, force: true })
+mkdirSync(staging, { recursive: true })
 try {
   await esbuild.build({
     entryPoints: { app: join(web, 'main.tsx') },
-    outdir: dist,
+    outdir: staging,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -46,9 +52,13 @@ try {
     define: { 'process.env.NODE_ENV': '"production"' },
   })
 } catch {
+  rmSync(staging, { recursive: true, force: true })
   process.exit(1) // esbuild printed the errors
 }
-copyFileSync(join(web, 'index.html'), join(dist, 'index.html'))
+copyFileSync(join(web, 'index.html'), join(staging, 'index.html'))
+mkdirSync(dist, { recursive: true })
+for (const name of readdirSync(staging)) renameSync(join(staging, name), join(dist, name))
+rmSync(staging, { recursive: true, force: true })
 
 const js = readFileSync(join(dist, 'app.js'))
 const css = readFileSync(join(dist, 'app.css'))

@@ -156,13 +156,23 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     }
     wss.handleUpgrade(req, socket, head, (ws) => opts.broker.handleConnection(createWebSocketStream(ws), socket, 'ws'))
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
+  } catch (err) {
+    // a busy port: nothing started here may outlive the refusal
+    alerts.stop()
+    watch.stop()
+    brokerMetrics.detach()
+    wss.close()
+    await conn.close().catch(() => {})
+    throw err
+  }
   const port = (server.address() as AddressInfo).port
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host
   let closing: Promise<void> | undefined
