@@ -5,9 +5,9 @@
  *   node --import tsx bench/isolation.bench.ts
  */
 import { createHash } from 'node:crypto'
-import { createProcessExecutor } from '../agent/engine/process-executor.ts'
-import type { Executor } from '../agent/engine/types.ts'
-import { createWorkerPool } from '../agent/engine/worker-pool.ts'
+import { createProcessExecutor } from '../agent/engine/executor/process-executor.ts'
+import type { Executor } from '../agent/engine/executor.ts'
+import { createWorkerPool } from '../agent/engine/worker/pool.ts'
 import { loadModule } from '../wasm-modules/index.ts'
 
 const echo = await loadModule('echo')

@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { JobRunner } from '../agent/engine/job-runner.ts'
+import { JobRunner } from '../agent/engine/runner/job-runner.ts'
 import { C_PROGRAMS, nativePath, toolchain, wasmPath } from './c/build.ts'
 import { header, progress, summarize, table, target } from './lib.ts'
 

@@ -32,16 +32,10 @@ import {
   type JsonRpcProvider,
 } from 'ethers'
 import { rpcCall, startAnvil } from '../contracts/anvil.ts'
-import {
-  ChannelsClient,
-  FastVoucherSigner,
-  VOUCHER_TYPES,
-  verifyVoucher,
-  type SignedVoucher,
-  type Voucher,
-} from '../contracts/channels-client.ts'
+import { FastVoucherSigner, VOUCHER_TYPES, verifyVoucher, type SignedVoucher, type Voucher } from '../protocol/voucher.ts'
+import { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { connectRpc, deployContract, deployMesh } from '../contracts/deploy.ts'
-import { ResultsTree, resultLeaf } from '../contracts/merkle.ts'
+import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import { confirm } from '../contracts/tx.ts'
 import { header, int, progress, ratio, table, target } from './lib.ts'
 

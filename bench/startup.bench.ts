@@ -20,8 +20,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ComponentRunner } from '../agent/engine/component/component-runner.ts'
 import { forgetComponent, prepareComponent } from '../agent/engine/component/prepare.ts'
-import { compileJob } from '../agent/engine/instrument/prepare-job.ts'
-import { JobRunner } from '../agent/engine/job-runner.ts'
+import { compileJob } from '../agent/engine/runner/prepare-job.ts'
+import { JobRunner } from '../agent/engine/runner/job-runner.ts'
 import { loadModule } from '../wasm-modules/index.ts'
 
 const caps = { outputBytes: 1 << 20, stderrBytes: 4096 }

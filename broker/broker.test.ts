@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto'
 import { connect as netConnect } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { collect, plainClient, sleep, testBroker, waitFor } from '../test/helpers.ts'
+import { collect, plainClient } from '../test/support/mqtt-clients.ts'
+import { testBroker } from '../test/support/test-broker.ts'
+import { sleep, waitFor } from '../test/support/wait.ts'
 
 test('plain MQTT 3.1.1 over TCP and over WebSocket reach each other', async () => {
   const broker = await testBroker()

@@ -4,7 +4,7 @@
  */
 import { parseUnits, Wallet, type JsonRpcProvider } from 'ethers'
 import { startAnvil, type Anvil } from '../contracts/anvil.ts'
-import { ChannelsClient } from '../contracts/channels-client.ts'
+import { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { connectRpc, deployMesh, type MeshDeployment } from '../contracts/deploy.ts'
 
 export interface LocalChain {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Wallet, type JsonRpcProvider } from 'ethers'
-import { ChannelsClient } from '../contracts/channels-client.ts'
+import { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { connectRpc } from '../contracts/deploy.ts'
 import { UsageError } from './command.ts'
 

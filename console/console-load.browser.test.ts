@@ -10,10 +10,12 @@ import * as assert from 'uvu/assert'
 import type { Page } from 'playwright-core'
 import type { Broker } from '../broker/broker.ts'
 import { startConsole, type ConsoleServer } from './server.ts'
-import { launchBrowser, screenshotPath, type Browser } from '../test/browser.ts'
-import { ensureConsoleBuilt } from '../test/console-mesh.ts'
-import { testBroker, waitFor } from '../test/helpers.ts'
-import { startSyntheticMesh, type SyntheticMesh } from '../test/synthetic-mesh.ts'
+import { browserAvailable, launchBrowser, screenshotPath, type Browser } from '../test/support/browser.ts'
+import { testNeeding } from '../test/support/programs.ts'
+import { ensureConsoleBuilt } from '../test/support/console-mesh.ts'
+import { testBroker } from '../test/support/test-broker.ts'
+import { waitFor } from '../test/support/wait.ts'
+import { startSyntheticMesh, type SyntheticMesh } from '../test/support/synthetic-mesh.ts'
 
 const AGENTS = 1000
 const JOBS_PER_SECOND = 1000
@@ -62,8 +64,8 @@ const show = (view: string, f: Frames) =>
   console.log(`FRAME ${view.padEnd(9)} ${f.frames} frames in 4 s: p50 ${f.p50.toFixed(1)} ms, p95 ${f.p95.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, max ${f.max.toFixed(1)} ms; ${f.longTasks} long tasks (${f.longTaskMs.toFixed(0)} ms)`)
 
 test.before(async () => {
+  if (!browserAvailable()) return
   browser = await launchBrowser({ width: 1600, height: 1000 })
-  if (!browser) return
   ensureConsoleBuilt()
   broker = await testBroker()
   web = await startConsole({ broker, port: 0 })
@@ -77,9 +79,8 @@ test.after(async () => {
   await broker?.close()
 })
 
-test(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: the tab keeps drawing`, async () => {
-  if (!browser) return console.warn('skipping: chromium is not installed')
-  const page = browser.page
+testNeeding(test, 'chromium')(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: the tab keeps drawing`, async () => {
+  const page = browser!.page
   await page.goto(web.url)
   // all of them known (retained presence), none gone; a few may be unreachable for a moment when a
   // heartbeat is late by 3 s — the publisher shares this loaded machine
@@ -119,7 +120,7 @@ test(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: the tab keeps drawing`, as
     assert.ok(f.frames >= 16, `${view}: ${f.frames} frames in 4 s`)
     assert.ok(f.max < 1500, `${view}: longest frame ${f.max.toFixed(1)} ms`)
   }
-  assert.equal(browser.errors, [])
+  assert.equal(browser!.errors, [])
   assert.ok(synthetic.jobs() >= JOBS_PER_SECOND * 10, `${synthetic.jobs()} job events sent`)
 })
 

@@ -7,18 +7,20 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startBroker } from '../broker/broker.ts'
 import { startConsole } from './server.ts'
-import { launchBrowser, screenshotPath, type Browser } from '../test/browser.ts'
-import { startConsoleMesh, type ConsoleMesh } from '../test/console-mesh.ts'
+import { browserAvailable, launchBrowser, screenshotPath, type Browser } from '../test/support/browser.ts'
+import { testNeeding } from '../test/support/programs.ts'
+import { startConsoleMesh, type ConsoleMesh } from '../test/support/console-mesh.ts'
 import { trap } from '../test/fixtures/engine/modules.ts'
-import { plainClient, sleep, waitFor } from '../test/helpers.ts'
+import { plainClient } from '../test/support/mqtt-clients.ts'
+import { sleep, waitFor } from '../test/support/wait.ts'
 
 let mesh: ConsoleMesh
 let browser: Browser | undefined
 
 test.before(async () => {
+  if (!browserAvailable()) return
   try {
     browser = await launchBrowser()
-    if (!browser) return
     mesh = await startConsoleMesh({ agents: 3, intervalMs: 100 })
   } catch (err) {
     console.error('setup failed:', err) // uvu reports a failed hook only as failed tests
@@ -32,14 +34,9 @@ test.after(async () => {
   await mesh?.close()
 })
 
-const skip = () => {
-  if (browser) return false
-  console.warn('skipping: chromium is not installed')
-  return true
-}
+const browserTest = testNeeding(test, 'chromium')
 
-test('the page shows every agent online and job counts rising', async () => {
-  if (skip()) return
+browserTest('the page shows every agent online and job counts rising', async () => {
   const page = browser!.page
   await page.goto(mesh.web.url)
   await page.locator('[data-testid="connection"]', { hasText: 'live' }).waitFor({ timeout: 10_000 })
@@ -56,8 +53,7 @@ test('the page shows every agent online and job counts rising', async () => {
   assert.equal(browser!.errors, [])
 })
 
-test('the map draws the two sites and every agent, coloured by state', async () => {
-  if (skip()) return
+browserTest('the map draws the two sites and every agent, coloured by state', async () => {
   const page = browser!.page
   await page.goto(`${mesh.web.url}#/map`)
   const svg = page.locator('.map svg')
@@ -71,8 +67,7 @@ test('the map draws the two sites and every agent, coloured by state', async () 
   await page.screenshot({ path: screenshotPath('console-map.png') })
 })
 
-test('a failing job appears in the feed with its code, found by its id', async () => {
-  if (skip()) return
+browserTest('a failing job appears in the feed with its code, found by its id', async () => {
   const page = browser!.page
   const failing = await mesh.gateway.requester.publishModule(trap().bytes)
   await page.goto(`${mesh.web.url}#/jobs`)
@@ -89,8 +84,7 @@ test('a failing job appears in the feed with its code, found by its id', async (
   await page.screenshot({ path: screenshotPath('console-jobs.png') })
 })
 
-test('the agents table sorts and filters; an agent page shows its jobs and failures', async () => {
-  if (skip()) return
+browserTest('the agents table sorts and filters; an agent page shows its jobs and failures', async () => {
   const page = browser!.page
   await page.goto(`${mesh.web.url}#/agents`)
   const rows = page.locator('tbody tr[data-agent]')
@@ -115,8 +109,7 @@ test('the agents table sorts and filters; an agent page shows its jobs and failu
   await page.screenshot({ path: screenshotPath('console-agent.png'), fullPage: true })
 })
 
-test('SIGKILL of an agent turns it gone on the page within 2 s, and raises an alert', async () => {
-  if (skip()) return
+browserTest('SIGKILL of an agent turns it gone on the page within 2 s, and raises an alert', async () => {
   const page = browser!.page
   await page.goto(`${mesh.web.url}#/agents`)
   const victim = mesh.agents[2]!
@@ -136,8 +129,7 @@ test('SIGKILL of an agent turns it gone on the page within 2 s, and raises an al
   await page.screenshot({ path: screenshotPath('console-agent-gone.png') })
 })
 
-test('garbage on telemetry and presence topics is dropped and counted; the page keeps going', async () => {
-  if (skip()) return
+browserTest('garbage on telemetry and presence topics is dropped and counted; the page keeps going', async () => {
   const page = browser!.page
   await page.goto(mesh.web.url)
   await page.locator('[data-testid="connection"]', { hasText: 'live' }).waitFor({ timeout: 5000 })
@@ -172,8 +164,7 @@ test('garbage on telemetry and presence topics is dropped and counted; the page 
   assert.equal(browser!.errors, [], 'no uncaught error in the page')
 })
 
-test('the broker goes away: "disconnected" shows; it comes back: the page reconnects by itself', async () => {
-  if (skip()) return
+browserTest('the broker goes away: "disconnected" shows; it comes back: the page reconnects by itself', async () => {
   const page = browser!.page
   await page.goto(mesh.web.url)
   await page.locator('[data-testid="connection"]', { hasText: 'live' }).waitFor({ timeout: 5000 })

@@ -10,11 +10,15 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startConsoleMesh, type ConsoleMesh } from '../test/console-mesh.ts'
-import { freePort, requireProgram, tmpDir, waitFor } from '../test/helpers.ts'
+import { startConsoleMesh, type ConsoleMesh } from '../test/support/console-mesh.ts'
+import { freePort } from '../test/support/ports.ts'
+import { findProgram, requireProgram, testNeeding } from '../test/support/programs.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { waitFor } from '../test/support/wait.ts'
 
-const prometheusBin = requireProgram('prometheus')
-const promtoolBin = requireProgram('promtool')
+const promTest = testNeeding(test, 'prometheus', 'promtool')
+const available = (findProgram('prometheus') && findProgram('promtool')) || process.env.CI
+let promtoolBin = ''
 
 let mesh: ConsoleMesh | undefined
 let prom: ChildProcess | undefined
@@ -22,8 +26,10 @@ let promUrl = ''
 const agentPorts: number[] = []
 
 test.before(async () => {
-  if (!prometheusBin || !promtoolBin) return
+  if (!available) return
   try {
+    const prometheusBin = requireProgram('prometheus')
+    promtoolBin = requireProgram('promtool')
     agentPorts.push(await freePort(), await freePort())
     mesh = await startConsoleMesh({ agents: 2, intervalMs: 50, agentArgs: (i) => ['--metrics-port', String(agentPorts[i])] })
     const port = await freePort()
@@ -63,24 +69,17 @@ async function query(q: string): Promise<Array<{ metric: Record<string, string>;
   return body.data.result
 }
 
-const skip = () => {
-  if (prometheusBin && promtoolBin) return false
-  console.warn('skipping: prometheus/promtool not installed')
-  return true
-}
 
-test('promtool check metrics accepts the broker\'s and the agents\' /metrics', async () => {
-  if (skip()) return
+promTest('promtool check metrics accepts the broker\'s and the agents\' /metrics', async () => {
   for (const url of [`${mesh!.web.url}metrics`, ...agentPorts.map((p) => `http://127.0.0.1:${p}/metrics`)]) {
     const text = await (await fetch(url)).text()
     assert.match(text, /^# HELP fogmesh_/m)
-    const r = spawnSync(promtoolBin!, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    const r = spawnSync(promtoolBin, ['check', 'metrics'], { input: text, encoding: 'utf8' })
     assert.is(r.status, 0, `${url}: ${r.stdout}${r.stderr}`)
   }
 })
 
-test('Prometheus scrapes every target and its query API returns the mesh\'s series', async () => {
-  if (skip()) return
+promTest('Prometheus scrapes every target and its query API returns the mesh\'s series', async () => {
   await waitFor(async () => {
     const up = await query('up')
     return up.length === 3 && up.every((s) => s.value[1] === '1')

@@ -10,9 +10,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ZeroHash, type Contract } from 'ethers'
-import { ChannelsClient, FastVoucherSigner, type Voucher } from './channels-client.ts'
+import { FastVoucherSigner, type Voucher } from '../protocol/voucher.ts'
+import { ChannelsClient } from './channels/channels-client.ts'
 import { deployContract } from './deploy.ts'
-import { balanceOf, errorsInterface, expectRevert, increaseTime, now, send, tokens, useChain } from './test-helpers.ts'
+import { balanceOf, errorsInterface, expectRevert, increaseTime, now, send, tokens, useChain } from '../test/support/chain.ts'
 
 const chain = useChain(test)
 const t = chain.test

@@ -2,14 +2,15 @@
  * The requester's side of payment: a channel per agent it uses (opened on
  * first use, topped up as it goes, never beyond its budget), and a cumulative
  * EIP-712 voucher with each accepted result. The voucher carries the root of
- * the results it pays for (contracts/merkle.ts), so any paid result can later
+ * the results it pays for (protocol/results-tree.ts), so any paid result can later
  * be proven part of a settled batch. Vouchers are signed once per event-loop
  * turn per channel, covering every result accepted in that turn.
  */
 import { EventEmitter } from 'node:events'
 import { ZeroHash, type Wallet } from 'ethers'
-import { FastVoucherSigner, type ChannelsClient } from '../contracts/channels-client.ts'
-import { ResultsTree, resultLeaf } from '../contracts/merkle.ts'
+import { FastVoucherSigner } from '../protocol/voucher.ts'
+import { type ChannelsClient } from '../contracts/channels/channels-client.ts'
+import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import type { PaymentTerms, VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'

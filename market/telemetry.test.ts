@@ -3,9 +3,10 @@ import * as assert from 'uvu/assert'
 import { jobBatchSchema, requesterStatsSchema, telemetryTopics, type JobBatch } from '../protocol/telemetry.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { echo } from '../test/fixtures/engine/modules.ts'
-import { collect, plainClient, waitFor } from '../test/helpers.ts'
-import { startMesh } from '../test/mesh.ts'
-import type { JobResult } from './job.ts'
+import { collect, plainClient } from '../test/support/mqtt-clients.ts'
+import { waitFor } from '../test/support/wait.ts'
+import { startMesh } from '../test/support/mesh.ts'
+import type { JobAnswer } from './job.ts'
 import { RequesterTelemetry, type TelemetrySink } from './telemetry.ts'
 
 test('a gateway publishes every answered job and a retained rollup a late subscriber gets at once', async () => {
@@ -56,7 +57,7 @@ test('bounded batches: failures take the room first, the rest is counted as drop
   const sink: TelemetrySink = { publish: (topic, payload) => void sent.push({ topic, payload }) }
   const telemetry = new RequesterTelemetry(mesh.requester, sink, { batchMs: 60_000, statsMs: 60_000, maxEventsPerBatch: 10 }).start()
   try {
-    const result = (i: number, ok: boolean): JobResult => ({
+    const result = (i: number, ok: boolean): JobAnswer => ({
       id: `j${i}`, status: ok ? 'ok' : 'error', ...(ok ? {} : { error: { code: 'trap', message: 'x' } }), agent: null, signature: null,
       module: 'b'.repeat(64), inputSha256: 'c'.repeat(64), fuel: 1, durationMs: 1, attempts: 1, latencyMs: 2,
     })

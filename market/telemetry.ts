@@ -11,7 +11,7 @@
  * and batched).
  */
 import type { Gateway } from './gateway.ts'
-import type { JobResult } from './job.ts'
+import type { JobAnswer } from './job.ts'
 import type { Requester } from './requester.ts'
 import { RollingWindow, type RollingWindowOptions } from './rolling-window.ts'
 import { mergeOptions } from '../protocol/options.ts'
@@ -58,7 +58,7 @@ export class RequesterTelemetry {
   private droppedNow = 0
   private readonly totals = { ok: 0, failed: 0, errors: {} as Record<string, number>, auctions: 0, dropped: 0 }
   private timers: NodeJS.Timeout[] = []
-  private readonly onResult = (r: JobResult) => this.recordResult(r)
+  private readonly onResult = (r: JobAnswer) => this.recordResult(r)
   private readonly onAuction = (a: { module: string; bids: number; eligible: number; ms: number }) => this.recordAuction(a)
   private readonly onInvalid = (e: { code: string }) => this.record({ id: '-', status: 'error', code: e.code, latencyMs: 0, durationMs: 0, attempts: 0, fuel: 0, ts: Date.now() })
   private gateway: Gateway | undefined
@@ -108,7 +108,7 @@ export class RequesterTelemetry {
     this.sink.publish(telemetryTopics.stats(this.requester.id), '', { qos: 0, retain: true })
   }
 
-  private recordResult(r: JobResult): void {
+  private recordResult(r: JobAnswer): void {
     this.record({
       id: r.id,
       module: r.module,

@@ -7,8 +7,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startGateway } from '../market/gateway.ts'
 import { compileWat } from './fixtures/engine/modules.ts'
-import { spawnAgent } from './agent-process.ts'
-import { collect, plainClient, testBroker, waitFor } from './helpers.ts'
+import { spawnAgent } from './support/agents.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { testBroker } from './support/test-broker.ts'
+import { waitFor } from './support/wait.ts'
 
 // ~1 s of work (metered), then "done" on stdout
 const slow = () =>

@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as fx from './fixtures/engine/modules.ts'
-import { collect, plainClient, waitFor } from './helpers.ts'
-import { sha256, startMesh, type Mesh } from './mesh.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { waitFor } from './support/wait.ts'
+import { startMesh, type Mesh } from './support/mesh.ts'
+import { sha256 } from './support/sha256.ts'
 
 let mesh: Mesh
 let sensor: Awaited<ReturnType<typeof plainClient>>

@@ -6,22 +6,23 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { encryptKeystoreJson, Wallet } from 'ethers'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { findAnvil, startAnvil } from '../contracts/anvil.ts'
-import { collect, plainClient, testBroker, tmpDir, waitFor } from './helpers.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { ROOT } from './support/paths.ts'
+import { testUnless } from './support/programs.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { testBroker } from './support/test-broker.ts'
+import { waitFor } from './support/wait.ts'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const PASSWORD = 'correct horse battery staple'
 
-test('chain deploy from a keystore, then an agent paid through it', async () => {
-  if (!findAnvil()) {
-    if (process.env.CI) throw new Error('anvil is required under CI')
-    console.warn('skipping: no anvil')
-    return
-  }
+/** Without anvil the test is skipped, unless CI is set: then startAnvil fails it. */
+const chainTest = testUnless(test, findAnvil() ? undefined : 'anvil not found')
+
+chainTest('chain deploy from a keystore, then an agent paid through it', async () => {
   const anvil = await startAnvil({ accounts: 3 })
   const broker = await testBroker()
   const dir = tmpDir()
@@ -37,18 +38,18 @@ test('chain deploy from a keystore, then an agent paid through it', async () => 
       }),
     )
     const env = { ...process.env, FOGMESH_KEYSTORE_PASSWORD: PASSWORD, FOGMESH_HOME: dir }
-    const deploy = spawnSync(process.execPath, ['bin/fogmesh.js', 'chain', 'deploy', '--rpc', anvil.rpc, '--keystore', keystores[0]!], { cwd: root, env, encoding: 'utf8' })
+    const deploy = spawnSync(process.execPath, ['bin/fogmesh.js', 'chain', 'deploy', '--rpc', anvil.rpc, '--keystore', keystores[0]!], { cwd: ROOT, env, encoding: 'utf8' })
     assert.is(deploy.status, 0, deploy.stderr)
     const addresses = JSON.parse(deploy.stdout) as { chainId: number; token: string; registry: string; channels: string }
     assert.is(addresses.chainId, anvil.chainId)
     for (const a of [addresses.token, addresses.registry, addresses.channels]) assert.match(a, /^0x[0-9a-fA-F]{40}$/)
 
-    const wrong = spawnSync(process.execPath, ['bin/fogmesh.js', 'chain', 'deploy', '--rpc', anvil.rpc, '--keystore', keystores[0]!], { cwd: root, env: { ...env, FOGMESH_KEYSTORE_PASSWORD: 'nope' }, encoding: 'utf8' })
+    const wrong = spawnSync(process.execPath, ['bin/fogmesh.js', 'chain', 'deploy', '--rpc', anvil.rpc, '--keystore', keystores[0]!], { cwd: ROOT, env: { ...env, FOGMESH_KEYSTORE_PASSWORD: 'nope' }, encoding: 'utf8' })
     assert.is(wrong.status, 2)
     assert.match(wrong.stderr.trim(), /^fogmesh: keystore .*wrong password/)
     assert.is(wrong.stderr.trim().split('\n').length, 1)
 
-    agent = spawn(process.execPath, ['bin/fogmesh.js', 'agent', '--broker', broker.url, '--name', 'paid', '--data', join(dir, 'agent'), '--rpc', anvil.rpc, '--channels', addresses.channels, '--keystore', keystores[1]!], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    agent = spawn(process.execPath, ['bin/fogmesh.js', 'agent', '--broker', broker.url, '--name', 'paid', '--data', join(dir, 'agent'), '--rpc', anvil.rpc, '--channels', addresses.channels, '--keystore', keystores[1]!], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const c = await plainClient(broker.url)
     const got = collect(c)
     await c.subscribeAsync('fm/v1/agents/+/presence')

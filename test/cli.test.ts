@@ -1,126 +1,32 @@
 // The `fogmesh` command as users run it: `node bin/fogmesh.js ...` child processes
-// against a real embedded broker, with agents as child processes too (DESIGN.md's
+// against a real embedded broker, with agents as child processes too (docs/contract.md's
 // CLI table, and "a user error is one clear line on stderr and a non-zero exit").
 //   node --import tsx test/cli.test.ts
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Broker } from '../broker/broker.ts'
 import { verifyResult } from '../protocol/signature.ts'
 import { modulePath } from '../wasm-modules/index.ts'
 import { runWithNodeWasi } from '../wasm-modules/node-wasi.ts'
-import { collect, plainClient, testBroker, tmpDir, waitFor } from './helpers.ts'
+import { spawnAgent, type AgentProcess } from './support/agents.ts'
+import { exited } from './support/child-processes.ts'
+import { assertUserError, runFogmesh, showRun, type Run } from './support/fogmesh-cli.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { sha256 } from './support/sha256.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { testBroker } from './support/test-broker.ts'
+import { waitFor } from './support/wait.ts'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const home = tmpDir('fm-cli-home-')
 const ROLLING = modulePath('rolling-stats')
 const ECHO = modulePath('echo')
-const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
 
-// ---- child processes: every one is tracked and killed, whatever happens -------------
-
-const children = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-})
-// a last resort so that this file always ends, even if something below hangs
+// a last resort so that this file always ends, even if something below hangs (children are killed at exit)
 setTimeout(() => {
   console.error('cli.test.ts: watchdog fired after 150 s; killing children and exiting')
   process.exit(1)
 }, 150_000).unref()
-
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-  ms: number
-}
-
-/**
- * Runs `fogmesh ARGS` to completion: killed after `timeoutMs`, or `graceMs` after it
- * wrote to stderr (an error line followed by no exit is a hang, however loaded the machine is).
- */
-function fogmesh(args: string[], opts: { stdin?: string; timeoutMs?: number; graceMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const started = Date.now()
-    const child = spawn(process.execPath, ['bin/fogmesh.js', ...args], {
-      cwd: root,
-      env: { ...process.env, FOGMESH_HOME: home, NO_COLOR: '1', FOGMESH_DEBUG: '' },
-      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    })
-    children.add(child)
-    let stdout = ''
-    let stderr = ''
-    let grace: NodeJS.Timeout | undefined
-    const kill = (why: string) => {
-      stderr += `\n[test] killed: ${why}`
-      child.kill('SIGKILL')
-    }
-    child.stdout!.on('data', (d) => (stdout += d))
-    child.stderr!.on('data', (d) => {
-      stderr += d
-      if (opts.graceMs !== undefined && !grace) grace = setTimeout(() => kill(`still running ${opts.graceMs} ms after writing to stderr`), opts.graceMs)
-    })
-    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin)
-    const timeoutMs = opts.timeoutMs ?? 30_000
-    const timer = setTimeout(() => kill(`still running after ${timeoutMs} ms`), timeoutMs)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      clearTimeout(grace)
-      children.delete(child)
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started })
-    })
-  })
-}
-
-const show = (r: Run) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''} after ${r.ms} ms\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`
-
-/** A long-running `fogmesh agent`; resolves once it printed its "online" line. */
-async function agentProcess(url: string, name: string): Promise<{ proc: ChildProcess; id: string; out: () => string }> {
-  const proc = spawn(process.execPath, ['bin/fogmesh.js', 'agent', '--broker', url, '--name', name, '--data', join(home, 'agents', name), '--slots', '2'], {
-    cwd: root,
-    env: { ...process.env, FOGMESH_HOME: home, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(proc)
-  proc.on('exit', () => children.delete(proc))
-  let out = ''
-  proc.stdout!.on('data', (d) => (out += d))
-  proc.stderr!.on('data', (d) => (out += d))
-  const id = await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`agent ${name} exited ${proc.exitCode}: ${out}`)
-    return new RegExp(`^agent ([0-9a-f]+) "${name}" online`, 'm').exec(out)?.[1]
-  }, 30_000, `agent ${name} to print its online line`)
-  return { proc, id, out: () => out }
-}
-
-function exited(proc: ChildProcess, timeoutMs: number): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode)
-    const timer = setTimeout(() => reject(new Error(`process ${proc.pid} did not exit within ${timeoutMs} ms`)), timeoutMs)
-    proc.once('exit', (code) => {
-      clearTimeout(timer)
-      resolve(code)
-    })
-  })
-}
-
-/** DESIGN.md: "a user error is one clear line on stderr and a non-zero exit, not a stack trace". */
-function assertUserError(r: Run, pattern: RegExp, what: string): void {
-  assert.ok(r.code !== null && r.code !== 0, `${what}: non-zero exit\n${show(r)}`)
-  assert.is(r.signal, null, `${what}: ended by itself, not killed\n${show(r)}`)
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '')
-  assert.is(lines.length, 1, `${what}: exactly one line on stderr\n${show(r)}`)
-  assert.not.ok(/^\s+at /m.test(r.stderr), `${what}: no stack trace\n${show(r)}`)
-  assert.not.ok(/internal error/i.test(r.stderr), `${what}: a user error, not an internal one\n${show(r)}`)
-  assert.ok(lines[0]!.startsWith('fogmesh: '), `${what}: the line says who speaks\n${show(r)}`)
-  assert.ok(pattern.test(lines[0]!), `${what}: ${pattern} in the message\n${show(r)}`)
-}
 
 // ---- --help -----------------------------------------------------------------------
 
@@ -136,15 +42,15 @@ test('fogmesh --help and every command --help print usage and exit 0', async () 
     { args: ['status', '--help'], usage: /usage: fogmesh status --broker URL/ },
     { args: ['status', '-h'], usage: /usage: fogmesh status --broker URL/ },
   ]
-  const runs = await Promise.all(cases.map((c) => fogmesh(c.args)))
+  const runs = await Promise.all(cases.map((c) => runFogmesh(c.args)))
   cases.forEach((c, i) => {
     const r = runs[i]!
     const what = `fogmesh ${c.args.join(' ')}`
-    assert.is(r.code, 0, `${what}: exit 0\n${show(r)}`)
-    assert.ok(c.usage.test(r.stdout), `${what}: usage on stdout\n${show(r)}`)
-    assert.is(r.stderr, '', `${what}: nothing on stderr\n${show(r)}`)
+    assert.is(r.code, 0, `${what}: exit 0\n${showRun(r)}`)
+    assert.ok(c.usage.test(r.stdout), `${what}: usage on stdout\n${showRun(r)}`)
+    assert.is(r.stderr, '', `${what}: nothing on stderr\n${showRun(r)}`)
   })
-  // the main help names every command of DESIGN.md's table
+  // the main help names every command of docs/contract.md's table
   for (const name of ['up', 'broker', 'gateway', 'agent', 'module add', 'submit', 'status']) {
     assert.ok(new RegExp(`^\\s+${name}\\s`, 'm').test(runs[0]!.stdout), `fogmesh --help lists "${name}"\n${runs[0]!.stdout}`)
   }
@@ -200,13 +106,13 @@ test('user errors are one line on stderr, a non-zero exit, no stack trace', asyn
     const net = cases.filter(isNet)
     for (let i = 0; i < local.length; i += 4) {
       const batch = local.slice(i, i + 4)
-      const runs = await Promise.all(batch.map((c) => fogmesh(c.args, { graceMs: 5000 })))
+      const runs = await Promise.all(batch.map((c) => runFogmesh(c.args, { graceMs: 5000 })))
       batch.forEach((c, j) => assertUserError(runs[j]!, c.error, `fogmesh ${c.args.join(' ')}`))
     }
     for (let i = 0; i < net.length; i += 3) {
       const batch = net.slice(i, i + 3)
-      const [base, ...runs] = await Promise.all([fogmesh(['--version']), ...batch.map((c) => fogmesh(c.args, { graceMs: 5000 }))])
-      assert.is(base!.code, 0, show(base!))
+      const [base, ...runs] = await Promise.all([runFogmesh(['--version']), ...batch.map((c) => runFogmesh(c.args, { graceMs: 5000 }))])
+      assert.is(base!.code, 0, showRun(base!))
       batch.forEach((c, j) => {
         const r = runs[j]!
         const what = `fogmesh ${c.args.join(' ')}`
@@ -228,7 +134,7 @@ test('a bad option value found after connecting is still one line, and the proce
       { args: ['submit', '--broker', b.url, '--module', ECHO, '--wait', 'soon'], error: /--wait .*soon/ },
       { args: ['agent', '--broker', b.url, '--name', 'p', '--data', join(tmpDir('fm-cli-p-'), 'p'), '--price', 'free'], error: /--price .*free/ },
     ]
-    const runs = await Promise.all(cases.map((c) => fogmesh(c.args, { graceMs: 5000 })))
+    const runs = await Promise.all(cases.map((c) => runFogmesh(c.args, { graceMs: 5000 })))
     cases.forEach((c, i) => assertUserError(runs[i]!, c.error, `fogmesh ${c.args.join(' ')}`))
   } finally {
     await b.close()
@@ -238,7 +144,7 @@ test('a bad option value found after connecting is still one line, and the proce
 // ---- against a real broker, with agents as child processes ------------------------
 
 let broker: Broker | undefined
-const agents: Array<{ proc: ChildProcess; id: string; name: string; out: () => string }> = []
+const agents: AgentProcess[] = []
 let moduleSha = ''
 
 test.after(async () => {
@@ -260,7 +166,7 @@ function parseResult(r: Run): Record<string, any> {
   try {
     return JSON.parse(r.stdout) as Record<string, any>
   } catch {
-    throw new Error(`stdout is not one JSON document\n${show(r)}`)
+    throw new Error(`stdout is not one JSON document\n${showRun(r)}`)
   }
 }
 
@@ -271,7 +177,7 @@ test('agents started with `fogmesh agent` show up online in `fogmesh status`', a
   const presences = collect(watcher)
   await watcher.subscribeAsync('fm/v1/agents/+/presence', { qos: 1 })
   try {
-    const started = await Promise.all(['a1', 'a2'].map(async (name) => ({ name, ...(await agentProcess(url, name)) })))
+    const started = await Promise.all(['a1', 'a2'].map((name) => spawnAgent(url, name, ['--slots', '2'])))
     agents.push(...started)
     for (const a of agents) {
       await waitFor(() => presences.some((p) => p.topic === `fm/v1/agents/${a.id}/presence` && JSON.parse(p.payload.toString()).status === 'online'), 5000, `${a.name}'s presence`)
@@ -281,22 +187,22 @@ test('agents started with `fogmesh agent` show up online in `fogmesh status`', a
   }
 
   // as an operator runs it: the default listening time, heartbeats and all
-  const r = await fogmesh(['status', '--broker', url])
-  assert.is(r.code, 0, show(r))
+  const r = await runFogmesh(['status', '--broker', url])
+  assert.is(r.code, 0, showRun(r))
   const lines = r.stdout.trim().split('\n')
-  assert.match(lines[0]!, /^AGENT\s+NAME\s+STATE/, show(r))
+  assert.match(lines[0]!, /^AGENT\s+NAME\s+STATE/, showRun(r))
   for (const a of agents) {
     const row = lines.find((l) => l.startsWith(a.id))
-    assert.ok(row, `status lists ${a.name} (${a.id})\n${show(r)}`)
-    assert.match(row!, new RegExp(`^${a.id}\\s+${a.name}\\s+online\\s`), `${a.name} is online\n${show(r)}`)
+    assert.ok(row, `status lists ${a.name} (${a.id})\n${showRun(r)}`)
+    assert.match(row!, new RegExp(`^${a.id}\\s+${a.name}\\s+online\\s`), `${a.name} is online\n${showRun(r)}`)
     assert.match(row!, /\s2\s/, 'its 2 slots')
   }
 
-  const j = await fogmesh(['status', '--broker', url, '--json', '--listen', '1000'])
-  assert.is(j.code, 0, show(j))
+  const j = await runFogmesh(['status', '--broker', url, '--json', '--listen', '1000'])
+  assert.is(j.code, 0, showRun(j))
   const list = JSON.parse(j.stdout) as Array<Record<string, any>>
   assert.ok(Array.isArray(list), 'status --json prints an array')
-  assert.is(list.length, 2, show(j))
+  assert.is(list.length, 2, showRun(j))
   for (const a of agents) {
     const e = list.find((x) => x.id === a.id)
     assert.ok(e, `${a.name} in status --json`)
@@ -313,10 +219,10 @@ test('agents started with `fogmesh agent` show up online in `fogmesh status`', a
 test('`fogmesh module add FILE` prints exactly the sha256 of the file, and publishes it retained', async () => {
   const { url } = mustHaveMesh()
   const bytes = readFileSync(ROLLING)
-  const r = await fogmesh(['module', 'add', ROLLING, '--broker', url])
-  assert.is(r.code, 0, show(r))
-  assert.is(r.stdout, `${sha256(bytes)}\n`, show(r))
-  assert.is(r.stderr, '', show(r))
+  const r = await runFogmesh(['module', 'add', ROLLING, '--broker', url])
+  assert.is(r.code, 0, showRun(r))
+  assert.is(r.stdout, `${sha256(bytes)}\n`, showRun(r))
+  assert.is(r.stderr, '', showRun(r))
   moduleSha = sha256(bytes)
   const c = await plainClient(url)
   try {
@@ -338,10 +244,10 @@ test('`fogmesh submit --module SHA --input FILE` prints an ok result with the ri
   writeFileSync(inputFile, input)
   const expected = (await runWithNodeWasi(readFileSync(ROLLING), input)).stdout
 
-  const r = await fogmesh(['submit', '--broker', url, '--module', moduleSha, '--input', inputFile])
-  assert.is(r.code, 0, show(r))
+  const r = await runFogmesh(['submit', '--broker', url, '--module', moduleSha, '--input', inputFile])
+  assert.is(r.code, 0, showRun(r))
   const res = parseResult(r)
-  assert.is(res.status, 'ok', show(r))
+  assert.is(res.status, 'ok', showRun(r))
   assert.type(res.id, 'string')
   assert.is(res.output, expected.toString('base64'), 'output is the base64 of what rolling-stats writes')
   const out = Buffer.from(res.output as string, 'base64')
@@ -357,7 +263,7 @@ test('`fogmesh submit --module SHA --input FILE` prints an ok result with the ri
   const agent = agents.find((a) => a.id === res.agent)
   assert.ok(agent, `ran on one of the agents (${String(res.agent)})`)
   // the signature is the agent's (its key from status --json)
-  const j = await fogmesh(['status', '--broker', url, '--json', '--listen', '1000'])
+  const j = await runFogmesh(['status', '--broker', url, '--json', '--listen', '1000'])
   const key = (JSON.parse(j.stdout) as Array<{ id: string; publicKey: string }>).find((x) => x.id === res.agent)?.publicKey
   assert.ok(key, 'the agent advertises a key')
   assert.ok(verifyResult(res as Parameters<typeof verifyResult>[0], key!), 'signature verifies against the agent key')
@@ -365,10 +271,10 @@ test('`fogmesh submit --module SHA --input FILE` prints an ok result with the ri
 
 test('`fogmesh submit --module FILE.wasm --input -` reads the input from stdin', async () => {
   const { url } = mustHaveMesh()
-  const r = await fogmesh(['submit', '--broker', url, '--module', ROLLING, '--input', '-', '--text'], { stdin: '10\n20\n30\n40\n50\n' })
-  assert.is(r.code, 0, show(r))
+  const r = await runFogmesh(['submit', '--broker', url, '--module', ROLLING, '--input', '-', '--text'], { stdin: '10\n20\n30\n40\n50\n' })
+  assert.is(r.code, 0, showRun(r))
   const res = parseResult(r)
-  assert.is(res.status, 'ok', show(r))
+  assert.is(res.status, 'ok', showRun(r))
   assert.is(res.module, sha256(readFileSync(ROLLING)), 'the file was published under its sha256')
   assert.is(res.inputSha256, sha256('10\n20\n30\n40\n50\n'), 'the whole of stdin was the input')
   const stats = JSON.parse(Buffer.from(res.output as string, 'base64').toString('utf8')) as { count: number; mean: number }
@@ -379,11 +285,11 @@ test('`fogmesh submit --module FILE.wasm --input -` reads the input from stdin',
 
 test('a job that fails prints an error result and exits non-zero', async () => {
   const { url } = mustHaveMesh()
-  const r = await fogmesh(['submit', '--broker', url, '--module', ROLLING, '--input', '-'], { stdin: 'abc' })
-  assert.ok(r.code !== 0 && r.code !== null, `non-zero exit\n${show(r)}`)
+  const r = await runFogmesh(['submit', '--broker', url, '--module', ROLLING, '--input', '-'], { stdin: 'abc' })
+  assert.ok(r.code !== 0 && r.code !== null, `non-zero exit\n${showRun(r)}`)
   const res = parseResult(r)
-  assert.is(res.status, 'error', show(r))
-  assert.is(res.error?.code, 'exit_nonzero', show(r))
+  assert.is(res.status, 'error', showRun(r))
+  assert.is(res.error?.code, 'exit_nonzero', showRun(r))
   assert.match(String(res.error?.message), /not a number/, 'the module stderr travels in the message')
   assert.is(res.output, undefined, 'no output on error')
   assert.ok(agents.some((a) => a.id === res.agent), 'an agent ran it (and signed the failure)')
@@ -393,8 +299,8 @@ test('a job that fails prints an error result and exits non-zero', async () => {
 test('`fogmesh submit` with no agent on the broker is an error result, not a hang', async () => {
   const empty = await testBroker()
   try {
-    const r = await fogmesh(['submit', '--broker', empty.url, '--module', ECHO, '--wait', '200'], { timeoutMs: 30_000 })
-    assert.ok(r.code !== 0 && r.code !== null, `non-zero exit\n${show(r)}`)
+    const r = await runFogmesh(['submit', '--broker', empty.url, '--module', ECHO, '--wait', '200'], { timeoutMs: 30_000 })
+    assert.ok(r.code !== 0 && r.code !== null, `non-zero exit\n${showRun(r)}`)
     const res = parseResult(r)
     assert.is(res.status, 'error')
     assert.is(res.error?.code, 'no_agents')
@@ -409,7 +315,7 @@ test('SIGTERM: the agent process leaves cleanly (exit 0) with a retained "stoppe
   const a2 = agents.find((a) => a.name === 'a2')!
   a2.proc.kill('SIGTERM')
   const code = await exited(a2.proc, 10_000)
-  assert.is(code, 0, `agent exit code\n${a2.out()}`)
+  assert.is(code, 0, `agent exit code\n${a2.output()}`)
   const c = await plainClient(url)
   try {
     const got = collect(c)
@@ -421,38 +327,38 @@ test('SIGTERM: the agent process leaves cleanly (exit 0) with a retained "stoppe
     await c.endAsync()
   }
   // the plain listing shows only who is online
-  const r = await fogmesh(['status', '--broker', url, '--listen', '1000'])
-  assert.is(r.code, 0, show(r))
-  assert.not.ok(r.stdout.includes(a2.id), `a stopped agent is not listed without --all\n${show(r)}`)
-  assert.ok(r.stdout.includes(agents.find((a) => a.name === 'a1')!.id), `a1 still is\n${show(r)}`)
+  const r = await runFogmesh(['status', '--broker', url, '--listen', '1000'])
+  assert.is(r.code, 0, showRun(r))
+  assert.not.ok(r.stdout.includes(a2.id), `a stopped agent is not listed without --all\n${showRun(r)}`)
+  assert.ok(r.stdout.includes(agents.find((a) => a.name === 'a1')!.id), `a1 still is\n${showRun(r)}`)
 })
 
 test('`fogmesh status --all` shows an agent stopped by SIGTERM as gone (stopped)', async () => {
   const { url } = mustHaveMesh()
   const a2 = agents.find((a) => a.name === 'a2')!
   assert.ok(a2.proc.exitCode !== null, 'a2 was stopped by the previous test')
-  const j = await fogmesh(['status', '--broker', url, '--all', '--json', '--listen', '1000'])
-  assert.is(j.code, 0, show(j))
+  const j = await runFogmesh(['status', '--broker', url, '--all', '--json', '--listen', '1000'])
+  assert.is(j.code, 0, showRun(j))
   const list = JSON.parse(j.stdout) as Array<Record<string, any>>
   const e = list.find((x) => x.id === a2.id)
   assert.ok(e, `status --all --json lists the stopped agent ${a2.id} (it listed ${JSON.stringify(list.map((x) => `${x.id} ${x.name} ${x.state}`))})`)
   assert.is(e!.state, 'gone')
   assert.is(e!.reason, 'stopped')
-  const r = await fogmesh(['status', '--broker', url, '--all', '--listen', '1000'])
+  const r = await runFogmesh(['status', '--broker', url, '--all', '--listen', '1000'])
   const row = r.stdout.split('\n').find((l) => l.startsWith(a2.id))
-  assert.ok(row, `status --all lists ${a2.id}\n${show(r)}`)
+  assert.ok(row, `status --all lists ${a2.id}\n${showRun(r)}`)
   assert.match(row!, /gone \(stopped\)/)
 })
 
 // ---- the whole mesh in one command -------------------------------------------------
 
 test('`fogmesh up --agents 2 --duration 3 --port 0` runs jobs and exits 0 with a clean summary', async () => {
-  const r = await fogmesh(['up', '--agents', '2', '--duration', '3', '--port', '0'], { timeoutMs: 60_000 })
-  assert.is(r.code, 0, show(r))
-  assert.is(r.stderr, '', `nothing on stderr\n${show(r)}`)
-  assert.is((r.stdout.match(/^agent\s+[0-9a-f]+\s+agent-\d/gm) ?? []).length, 2, `two agents started\n${show(r)}`)
+  const r = await runFogmesh(['up', '--agents', '2', '--duration', '3', '--port', '0'], { timeoutMs: 60_000 })
+  assert.is(r.code, 0, showRun(r))
+  assert.is(r.stderr, '', `nothing on stderr\n${showRun(r)}`)
+  assert.is((r.stdout.match(/^agent\s+[0-9a-f]+\s+agent-\d/gm) ?? []).length, 2, `two agents started\n${showRun(r)}`)
   const m = /^jobs\s+(\d+) sent, (\d+) ok, (\d+) failed, (\d+) unanswered$/m.exec(r.stdout)
-  assert.ok(m, `a jobs summary line\n${show(r)}`)
+  assert.ok(m, `a jobs summary line\n${showRun(r)}`)
   const [sent, ok, failed, unanswered] = m!.slice(1).map(Number) as [number, number, number, number]
   assert.ok(ok > 0, `jobs ok > 0 (${ok})`)
   assert.is(failed, 0, 'no job failed')

@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { collect, plainClient, waitFor } from './helpers.ts'
-import { startMesh } from './mesh.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { waitFor } from './support/wait.ts'
+import { startMesh } from './support/mesh.ts'
 
 test('a job-world component (csv-to-json) runs on the mesh: ok and err paths, signed results', async () => {
   const mesh = await startMesh({ agents: 1, gateway: true })

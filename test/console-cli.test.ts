@@ -7,7 +7,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { waitFor } from './helpers.ts'
+import { waitFor } from './support/wait.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 

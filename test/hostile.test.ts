@@ -9,8 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as fx from './fixtures/engine/modules.ts'
-import { collect, plainClient, waitFor } from './helpers.ts'
-import { startMesh, type Mesh } from './mesh.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { waitFor } from './support/wait.ts'
+import { startMesh, type Mesh } from './support/mesh.ts'
 
 const TIMEOUT_MS = 1000
 /** What a job may take beyond its own deadline: transport, executor IPC, a worker restart. */
@@ -66,13 +67,13 @@ async function run(module: string, limits: Record<string, number> = {}): Promise
   return { r: JSON.parse(replies[before]!.payload.toString()), ms: Date.now() - started }
 }
 
-/** The executor process of our in-process agent: a child of this process running executor-main. */
+/** The executor process of our in-process agent: a child of this process running executor.main. */
 function executorRssKiB(): number {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('executor-main')) continue
+      if (ppid !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('executor.main')) continue
       return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
     } catch {
       // the process went away while we looked

@@ -3,9 +3,12 @@ import * as assert from 'uvu/assert'
 import { verifyResult } from '../protocol/signature.ts'
 import { loadModule } from '../wasm-modules/index.ts'
 import { echo } from './fixtures/engine/modules.ts'
-import { collect, plainClient, sleep, waitFor } from './helpers.ts'
-import { sha256, startMesh } from './mesh.ts'
-import { RogueAgent, type RogueBehaviour } from './rogue-agent.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { sleep, waitFor } from './support/wait.ts'
+import { startMesh } from './support/mesh.ts'
+import { sha256 } from './support/sha256.ts'
+import { RogueAgent, type RogueBehaviour } from './support/rogue-agent.ts'
 
 test('a job end to end through the requester library: signed, verified, correct', async () => {
   const mesh = await startMesh({ agents: 2 })
@@ -160,7 +163,6 @@ test('no eligible agent: no_agents, at once', async () => {
 test('labels steer jobs: constraints pick the agent that has them', async () => {
   const mesh = await startMesh({ agents: 0 })
   const { startAgent } = await import('../agent/agent.ts')
-  const { tmpDir } = await import('./helpers.ts')
   const a = await startAgent({ broker: mesh.broker.url, dataDir: tmpDir(), name: 'north', labels: { site: 'north' }, slots: 1 })
   const b = await startAgent({ broker: mesh.broker.url, dataDir: tmpDir(), name: 'south', labels: { site: 'south' }, slots: 1 })
   try {

@@ -1,76 +1,52 @@
-// DESIGN.md: "Any MQTT 3.1.1 broker works." The mesh on Debian's Mosquitto: the
+// docs/contract.md: "Any MQTT 3.1.1 broker works." The mesh on Debian's Mosquitto: the
 // standalone gateway (`fogmesh gateway` as a child process), agents, and jobs from
 // a plain mqtt.js client and from mosquitto_pub / mosquitto_sub, the way a dumb
-// sensor or a shell script would send them. Under CI a missing Mosquitto fails.
+// sensor or a shell script would send them. Without Mosquitto the tests are skipped,
+// unless CI is set: then they fail.
 //   node --import tsx test/mosquitto.test.ts
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startAgent, type Agent } from '../agent/agent.ts'
 import { verifyResult } from '../protocol/signature.ts'
 import { modulePath } from '../wasm-modules/index.ts'
-import { collect, plainClient, requireProgram, startMosquitto, tmpDir, waitFor } from './helpers.ts'
+import { stopChild, trackChild } from './support/child-processes.ts'
+import { fogmeshDaemon, type Daemon } from './support/fogmesh-cli.ts'
+import { startMosquitto, type Mosquitto } from './support/mosquitto.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { requireProgram, testNeeding } from './support/programs.ts'
+import { sha256 } from './support/sha256.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { waitFor } from './support/wait.ts'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const home = tmpDir('fm-mosq-home-')
-const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
 const ROLLING = readFileSync(modulePath('rolling-stats'))
 const ROLLING_SHA = sha256(ROLLING)
+/** The tests on Mosquitto: skipped with the reason when it is not installed, failing under CI. */
+const mosquittoTest = testNeeding(test, 'mosquitto')
+/** The README's shell flow also needs Debian's mosquitto-clients. */
+const shellTest = testNeeding(test, 'mosquitto', 'mosquitto_pub', 'mosquitto_sub')
 
-const children = new Set<ChildProcess>()
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-})
 setTimeout(() => {
   console.error('mosquitto.test.ts: watchdog fired after 120 s; killing children and exiting')
   process.exit(1)
 }, 120_000).unref()
 
-/** `fogmesh ARGS` as a long-running child; resolves once its stdout matches `ready`. */
-async function fogmeshDaemon(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; match: RegExpExecArray; out: () => string }> {
-  const proc = spawn(process.execPath, ['bin/fogmesh.js', ...args], {
-    cwd: root,
-    env: { ...process.env, FOGMESH_HOME: home, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  children.add(proc)
-  proc.on('exit', () => children.delete(proc))
-  let out = ''
-  proc.stdout!.on('data', (d) => (out += d))
-  proc.stderr!.on('data', (d) => (out += d))
-  const match = await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`fogmesh ${args.join(' ')} exited ${proc.exitCode}: ${out}`)
-    return ready.exec(out) ?? undefined
-  }, 30_000, `fogmesh ${args[0]} to be ready`)
-  return { proc, match, out: () => out }
-}
-
-async function stopChild(proc: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
-  const done = new Promise<void>((r) => proc.once('exit', () => r()))
-  proc.kill(signal)
-  const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
-  await done
-  clearTimeout(t)
-}
-
 // ---- the mesh on Mosquitto, shared by the tests below -------------------------
 
-let mosq: Awaited<ReturnType<typeof startMosquitto>> | undefined
-let gateway: Awaited<ReturnType<typeof fogmeshDaemon>> | undefined
-let victim: Awaited<ReturnType<typeof fogmeshDaemon>> | undefined
+let mosq: Mosquitto | undefined
+let gateway: Daemon | undefined
+let victim: Daemon | undefined
 const agents: Agent[] = []
 let client: MqttClient | undefined
-let skipped = false
 
 test.after(async () => {
   await client?.endAsync().catch(() => {})
-  await stopChild(victim?.proc, 'SIGKILL')
+  await stopChild(victim?.proc, { signal: 'SIGKILL' })
   await Promise.all(agents.map((a) => a.close({ graceMs: 500 }).catch(() => {})))
   await stopChild(gateway?.proc)
   await mosq?.stop()
@@ -91,7 +67,7 @@ async function presences(url: string): Promise<Map<string, Record<string, any>>>
   }
 }
 
-/** Publishes DESIGN.md's job JSON on fm/v1/jobs/submit and waits for the answer on replyTo. */
+/** Publishes docs/contract.md's job JSON on fm/v1/jobs/submit and waits for the answer on replyTo. */
 async function plainJob(c: MqttClient, input: string, moduleSha = ROLLING_SHA): Promise<Record<string, any>> {
   const id = `job-${randomBytes(6).toString('hex')}`
   const replyTo = `test/replies/${id}`
@@ -131,17 +107,12 @@ function mustHaveMesh(): { url: string; port: string } {
   return { url: mosq.url, port: new URL(mosq.url).port }
 }
 
-test('a plain MQTT client gets a signed result through Mosquitto and `fogmesh gateway`', async () => {
-  const bin = requireProgram('mosquitto') // fails under CI when missing
-  if (!bin) {
-    skipped = true
-    return
-  }
-  mosq = await startMosquitto(bin)
+mosquittoTest('a plain MQTT client gets a signed result through Mosquitto and `fogmesh gateway`', async () => {
+  mosq = await startMosquitto(requireProgram('mosquitto'), 'max_packet_size 20000000\nset_tcp_nodelay true\n')
   const url = mosq.url
   // two agents (in-process), then the standalone gateway as a child process
   for (const name of ['m1', 'm2']) agents.push(await startAgent({ broker: url, name, dataDir: tmpDir(`fm-mosq-${name}-`), slots: 1 }))
-  gateway = await fogmeshDaemon(['gateway', '--broker', url], /^gateway on mqtt:\/\/\S+: listening on fm\/v1\/jobs\/submit$/m)
+  gateway = await fogmeshDaemon(['gateway', '--broker', url], /^gateway on mqtt:\/\/\S+: listening on fm\/v1\/jobs\/submit$/m, { home })
 
   client = await plainClient(url)
   // deploying a module is a retained publish, nothing more
@@ -172,8 +143,7 @@ test('a plain MQTT client gets a signed result through Mosquitto and `fogmesh ga
   )
 })
 
-test('jobs through Mosquitto: both agents work, failures are signed error results, bad jobs are answered', async () => {
-  if (skipped) return
+mosquittoTest('jobs through Mosquitto: both agents work, failures are signed error results, bad jobs are answered', async () => {
   const { url } = mustHaveMesh()
   const results = await Promise.all(Array.from({ length: 8 }, (_, i) => plainJob(client!, `${i}\n${i + 2}\n`)))
   results.forEach((r, i) => {
@@ -205,16 +175,13 @@ test('jobs through Mosquitto: both agents work, failures are signed error result
   assert.is((await plainJob(client!, '5')).status, 'ok', 'still working')
 })
 
-test('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 reads the result', async () => {
-  if (skipped) return
+shellTest('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 reads the result', async () => {
   const pub = requireProgram('mosquitto_pub')
   const sub = requireProgram('mosquitto_sub')
-  if (!pub || !sub) return
   const { port } = mustHaveMesh()
   const run = (bin: string, args: string[], timeoutMs = 15_000) =>
     new Promise<{ code: number | null; stdout: string; stderr: string; proc: ChildProcess }>((resolve) => {
-      const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-      children.add(proc)
+      const proc = trackChild(spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
       let stdout = ''
       let stderr = ''
       proc.stdout!.on('data', (d) => (stdout += d))
@@ -222,7 +189,6 @@ test('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 rea
       const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
       proc.on('close', (code) => {
         clearTimeout(t)
-        children.delete(proc)
         resolve({ code, stdout, stderr, proc })
       })
     })
@@ -236,10 +202,11 @@ test('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 rea
   // -d only to know when the subscription is in place (its SUBACK line; stdbuf so that the line is not
   // stuck in stdio's buffer of a pipe); the result is the JSON line
   const subArgs = ['-d', '-h', '127.0.0.1', '-p', port, '-t', replyTo, '-C', '1', '-W', '10']
-  const subscriber = existsSync('/usr/bin/stdbuf')
-    ? spawn('/usr/bin/stdbuf', ['-oL', sub, ...subArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(sub, subArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(subscriber)
+  const subscriber = trackChild(
+    existsSync('/usr/bin/stdbuf')
+      ? spawn('/usr/bin/stdbuf', ['-oL', sub, ...subArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(sub, subArgs, { stdio: ['ignore', 'pipe', 'pipe'] }),
+  )
   let subOut = ''
   subscriber.stdout!.on('data', (d) => (subOut += d))
   subscriber.stderr!.on('data', (d) => (subOut += d))
@@ -254,7 +221,6 @@ test('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 rea
     assert.is(code, 0, `mosquitto_sub got one message before -W 10 ran out\n${subOut}`)
   } finally {
     if (subscriber.exitCode === null) subscriber.kill('SIGKILL')
-    children.delete(subscriber)
   }
   const line = subOut.split('\n').find((l) => l.startsWith('{'))
   assert.ok(line, `a JSON line from mosquitto_sub\n${subOut}`)
@@ -269,14 +235,13 @@ test('the README flow: mosquitto_pub submits a job, mosquitto_sub -C 1 -W 10 rea
   assert.ok(verifyResult({ ...(res as Parameters<typeof verifyResult>[0]), id: String(res.jobId) }, agent!.publicKey), 'signed by it')
 })
 
-test('presence and last will through Mosquitto: kill -9 of `fogmesh agent` leaves {"status":"offline","reason":"lost"}', async () => {
-  if (skipped) return
+mosquittoTest('presence and last will through Mosquitto: kill -9 of `fogmesh agent` leaves {"status":"offline","reason":"lost"}', async () => {
   const { url } = mustHaveMesh()
   const watcher = await plainClient(url)
   try {
     const got = collect(watcher)
     await watcher.subscribeAsync('fm/v1/agents/+/presence', { qos: 1 })
-    victim = await fogmeshDaemon(['agent', '--broker', url, '--name', 'victim', '--data', join(home, 'victim'), '--slots', '1'], /^agent ([0-9a-f]+) "victim" online/m)
+    victim = await fogmeshDaemon(['agent', '--broker', url, '--name', 'victim', '--data', join(home, 'victim'), '--slots', '1'], /^agent ([0-9a-f]+) "victim" online/m, { home })
     const id = victim.match[1]!
     const topic = `fm/v1/agents/${id}/presence`
     const online = await waitFor(() => got.find((m) => m.topic === topic && m.payload.length > 0 && JSON.parse(m.payload.toString()).status === 'online'), 5000, 'the victim online')
@@ -288,7 +253,7 @@ test('presence and last will through Mosquitto: kill -9 of `fogmesh agent` leave
     assert.type(p.version, 'string')
 
     const before = got.length
-    await stopChild(victim.proc, 'SIGKILL')
+    await stopChild(victim.proc, { signal: 'SIGKILL' })
     const will = await waitFor(() => got.slice(before).find((m) => m.topic === topic), 15_000, 'the last will on the presence topic')
     assert.equal(JSON.parse(will.payload.toString()), { status: 'offline', id, name: 'victim', reason: 'lost' })
 
@@ -306,14 +271,13 @@ test('presence and last will through Mosquitto: kill -9 of `fogmesh agent` leave
   }
 })
 
-test('SIGTERM of `fogmesh gateway` ends it cleanly (exit 0)', async () => {
-  if (skipped) return
+mosquittoTest('SIGTERM of `fogmesh gateway` ends it cleanly (exit 0)', async () => {
   mustHaveMesh()
   const proc = gateway!.proc
   const code = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)))
   proc.kill('SIGTERM')
-  assert.is(await code, 0, gateway!.out())
-  assert.match(gateway!.out(), /SIGTERM: shutting down/)
+  assert.is(await code, 0, gateway!.output())
+  assert.match(gateway!.output(), /SIGTERM: shutting down/)
 })
 
 test.run()

@@ -8,8 +8,11 @@ import * as assert from 'uvu/assert'
 import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
 import { connect } from '../protocol/transport.ts'
 import { AgentDirectory } from '../market/directory.ts'
-import { spawnAgent } from './agent-process.ts'
-import { collect, plainClient, testBroker, waitFor } from './helpers.ts'
+import { spawnAgent } from './support/agents.ts'
+import { collect, plainClient } from './support/mqtt-clients.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { testBroker } from './support/test-broker.ts'
+import { waitFor } from './support/wait.ts'
 
 test('an agent joins with a retained presence that carries its key, capacity and price', async () => {
   const broker = await testBroker()
@@ -103,7 +106,6 @@ test('a clean stop (SIGTERM) leaves "stopped", not "lost"', async () => {
 })
 
 test('the same data dir keeps the same identity across restarts; the key file is 0600', async () => {
-  const { tmpDir } = await import('./helpers.ts')
   const { statSync } = await import('node:fs')
   const { loadOrCreateIdentity } = await import('../agent/identity.ts')
   const dir = tmpDir()

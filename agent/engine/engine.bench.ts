@@ -7,9 +7,9 @@
  */
 import { availableParallelism } from 'node:os'
 import { echo } from '../../test/fixtures/engine/modules.ts'
-import { JobRunner } from './job-runner.ts'
-import type { RunRequest } from './types.ts'
-import { createWorkerPool } from './worker-pool.ts'
+import { JobRunner } from './runner/job-runner.ts'
+import type { RunRequest } from './executor.ts'
+import { createWorkerPool } from './worker/pool.ts'
 
 const workers = Number(process.argv[2] ?? 2)
 const inFlight = Number(process.argv[3] ?? 32)

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { tmpDir } from '../../test/helpers.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
 import { channelKey, VoucherJournal, type JournalVoucher } from './journal.ts'
 
 const ch = (n: number) => channelKey(BigInt(n))

@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { FastVoucherSigner } from '../../contracts/channels-client.ts'
-import { balanceOf, increaseTime, useChain } from '../../contracts/test-helpers.ts'
-import { tmpDir } from '../../test/helpers.ts'
+import { FastVoucherSigner } from '../../protocol/voucher.ts'
+import { balanceOf, increaseTime, useChain } from '../../test/support/chain.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
 import { channelKey, VoucherJournal } from './journal.ts'
 import { Settler, type VoucherMessage } from './settler.ts'
 
@@ -109,7 +109,7 @@ chain.test('SIGKILL at 24 points during intake and settlement: every acknowledge
   const vouchersPath = join(dir, 'vouchers.json')
   writeFileSync(vouchersPath, JSON.stringify(vouchers, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)))
   const journalPath = join(dir, 'agent.db')
-  const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url))
+  const child = fileURLToPath(new URL('../../test/support/settler-crash-child.ts', import.meta.url))
   const balance0 = await balanceOf(mesh.token, wallets[2]!)
   const run = (first: number, killAfterMs: number | undefined, finish: boolean) =>
     new Promise<{ acked: number[]; out: string; killed: boolean }>((resolve) => {

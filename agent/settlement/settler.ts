@@ -13,7 +13,8 @@
  */
 import { EventEmitter } from 'node:events'
 import { getAddress, Transaction, type Provider, type TransactionReceipt, type Wallet } from 'ethers'
-import type { ChannelsClient, Voucher } from '../../contracts/channels-client.ts'
+import type { Voucher } from '../../protocol/voucher.ts'
+import type { ChannelsClient } from '../../contracts/channels/channels-client.ts'
 import { channelKey, type VoucherJournal } from './journal.ts'
 
 export interface VoucherMessage {

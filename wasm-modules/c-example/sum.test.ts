@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { JobRunner } from '../../agent/engine/job-runner.ts'
+import { JobRunner } from '../../agent/engine/runner/job-runner.ts'
 import { runWithNodeWasi } from '../node-wasi.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))

@@ -10,7 +10,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ComponentRunner } from '../../agent/engine/component/component-runner.ts'
 import { jcoAvailable } from '../../agent/engine/component/jco.ts'
-import type { JobResult } from '../../agent/engine/job-runner.ts'
+import type { JobResult } from '../../agent/engine/runner/job-runner.ts'
 
 const available = await jcoAvailable()
 if (!available && process.env['CI']) {

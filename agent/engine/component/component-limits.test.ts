@@ -10,13 +10,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { METERING_VERSION } from '../instrument/costs.ts'
-import { JobRunner } from '../job-runner.ts'
-import type { JobResult } from '../job-runner.ts'
+import { JobRunner } from '../runner/job-runner.ts'
+import type { JobResult } from '../runner/job-runner.ts'
 import { ComponentRunner } from './component-runner.ts'
 import type { ComponentJobLimits, ComponentRunnerOptions } from './component-runner.ts'
 import { jcoAvailable } from './jco.ts'
 import { forgetComponent, prepareComponent } from './prepare.ts'
-import { commandComponent, echoJob, echoJobWithMemory, growJob, spinJob, type TestComponent } from './test-components.ts'
+import { commandComponent, echoJob, echoJobWithMemory, growJob, spinJob, type TestComponent } from '../../../test/support/components.ts'
 
 const available = await jcoAvailable()
 if (!available && process.env['CI']) {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
-import type { JobResult } from '../job-runner.ts'
+import type { JobResult } from '../runner/job-runner.ts'
 import { ComponentRunner } from './component-runner.ts'
 import { jcoAvailable } from './jco.ts'
 import { forgetComponent, isTranspiled, prepareComponent, transpileCount } from './prepare.ts'
@@ -18,7 +18,7 @@ import {
   trapJob,
   witComponent,
   type TestComponent,
-} from './test-components.ts'
+} from '../../../test/support/components.ts'
 
 const available = await jcoAvailable()
 if (!available && process.env['CI']) {

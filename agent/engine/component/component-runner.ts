@@ -16,7 +16,7 @@
  * component prepared elsewhere (a worker thread gets it from the pool). `run` is
  * synchronous, like JobRunner.run: the deadline is enforced from outside the thread.
  *
- * Limits, as for a preview1 job (job-runner.ts), when the component was prepared metered
+ * Limits, as for a preview1 job (../runner/job-runner.ts), when the component was prepared metered
  * (the default, prepare.ts):
  * - **Fuel.** All core instances of one run burn ONE budget: each metered core module
  *   imports the counter (`fogmesh.fuel`) instead of owning one, and the runner gives every
@@ -40,15 +40,15 @@
  *   `memory_limit`, as for preview1.
  */
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
-import { DEFAULT_FUEL, DEFAULT_MEMORY_MIB } from '../job-runner.ts'
-import type { JobResult } from '../job-runner.ts'
+import { DEFAULT_FUEL, DEFAULT_MEMORY_MIB } from '../runner/job-runner.ts'
+import type { JobResult } from '../runner/job-runner.ts'
 import { BULK_BYTES_PER_FUEL } from '../instrument/costs.ts'
 import { MAX_PAGES, START_EXPORT } from '../instrument/meter.ts'
 import type { MemoryLimits } from '../instrument/meter.ts'
-import type { StdioCaps } from '../wasi-host.ts'
-import { deterministicSources } from '../instrument/deterministic.ts'
-import { cryptoRandom, realClock } from '../wasi-sources.ts'
-import type { ClockSource, RandomSource } from '../wasi-sources.ts'
+import type { StdioCaps } from '../wasi/host.ts'
+import { deterministicSources } from '../wasi/deterministic-sources.ts'
+import { cryptoRandom, realClock } from '../wasi/sources.ts'
+import type { ClockSource, RandomSource } from '../wasi/sources.ts'
 import { ComponentLinkError, compileInstantiate, defaultInstantiateCore, linkImports } from './instantiate.ts'
 import type { InstantiateCore, InstantiateFn } from './instantiate.ts'
 import { prepareComponent } from './prepare.ts'
@@ -63,7 +63,7 @@ export interface ComponentJobLimits {
   fuel?: number
   /** Memory ceiling in MiB; undefined: `defaultMemoryMiB`. */
   memoryMiB?: number
-  /** Clock and random derived from `jobId` (instrument/deterministic.ts), as for preview1 jobs. */
+  /** Clock and random derived from `jobId` (../wasi/deterministic-sources.ts), as for preview1 jobs. */
   deterministic?: boolean
 }
 
@@ -426,7 +426,7 @@ export class ComponentRunner {
       return { ok: false, code, message, stderr, fuel, ms }
     }
 
-    // Over budget is over budget, however the run ended (see job-runner.ts)
+    // Over budget is over budget, however the run ended (see ../runner/job-runner.ts)
     if (exhausted) return { ok: false, code: ErrorCode.fuelExhausted, message: `fuel limit of ${budget} exhausted`, stderr, fuel, ms }
     if (stop !== null) {
       if (stop.reason === 'output_limit') return out(ErrorCode.outputLimit, `stdout exceeds ${stop.value} bytes`)

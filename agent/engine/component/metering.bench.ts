@@ -8,7 +8,7 @@ import { prepareModule } from '../instrument/meter.ts'
 import { ComponentRunner } from './component-runner.ts'
 import { loadJco } from './jco.ts'
 import { forgetComponent, prepareComponent } from './prepare.ts'
-import { commandComponent, echoJob, type TestComponent } from './test-components.ts'
+import { commandComponent, echoJob, type TestComponent } from '../../../test/support/components.ts'
 
 const runs = Number(process.argv[2] ?? 3000)
 const caps = { outputBytes: 1 << 22, stderrBytes: 4096 }

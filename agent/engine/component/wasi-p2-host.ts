@@ -2,7 +2,7 @@
  * Our in-memory WASI preview2 host for components, in the shape jco's generated JS
  * expects in instantiation mode: one object per interface, keyed by the interface name
  * without its version (`wasi:cli/stdin`), holding functions and resource classes with
- * camelCase names. It gives a job what our preview1 host (../wasi-host.ts) gives a
+ * camelCase names. It gives a job what our preview1 host (../wasi/host.ts) gives a
  * command, and nothing else:
  *
  * - wasi:cli: stdin (the job input), stdout, stderr, exit, arguments ["job"], an empty
@@ -24,11 +24,11 @@
  * One host serves many runs: `begin()` resets it. The resource objects (streams,
  * pollables) are made per call, so nothing survives from one instance to the next.
  */
-import { ByteSink } from '../byte-sink.ts'
-import { ClockId } from '../wasi-abi.ts'
-import type { StdioCaps } from '../wasi-host.ts'
-import { clockResolution, cryptoRandom, realClock } from '../wasi-sources.ts'
-import type { ClockSource, RandomSource } from '../wasi-sources.ts'
+import { ByteSink } from '../wasi/byte-sink.ts'
+import { ClockId } from '../wasi/abi.ts'
+import type { StdioCaps } from '../wasi/host.ts'
+import { clockResolution, cryptoRandom, realClock } from '../wasi/sources.ts'
+import type { ClockSource, RandomSource } from '../wasi/sources.ts'
 
 export interface WasiP2HostOptions {
   clock?: ClockSource

@@ -22,7 +22,7 @@
  * pays the same — and it is what keeps the overhead to one check per block.
  * Bulk operations are charged when they run, before they do their work
  * (memory.grow: after it succeeded, by the pages it actually added); WASI
- * transfers after they succeeded, by the bytes actually moved (job-runner.ts).
+ * transfers after they succeeded, by the bytes actually moved (../runner/job-runner.ts).
  * Whether the count has gone below zero is tested at function entries and
  * loop heads (meter.ts): a job stops there, at most one straight stretch of
  * code after crossing its budget, and is reported with fuel = its budget.

@@ -5,12 +5,12 @@ import * as assert from 'uvu/assert'
 import wabtInit from 'wabt'
 import { JobError } from '../../../protocol/errors.ts'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
-import { JobRunner } from '../job-runner.ts'
-import type { JobLimits, JobResult } from '../job-runner.ts'
+import { JobRunner } from '../runner/job-runner.ts'
+import type { JobLimits, JobResult } from '../runner/job-runner.ts'
 import { GROW_PAGE_FUEL, METERING_VERSION } from './costs.ts'
 import { prepareModule } from './meter.ts'
 import type { PrepareOptions } from './meter.ts'
-import { compileJob } from './prepare-job.ts'
+import { compileJob } from '../runner/prepare-job.ts'
 
 const wabt = await wabtInit()
 const caps = { outputBytes: 1 << 20, stderrBytes: 4096 }

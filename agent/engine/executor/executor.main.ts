@@ -1,0 +1,64 @@
+/**
+ * The executor process: where job code runs. Started by the agent with an
+ * empty environment, no data dir, a scratch working directory and (when the
+ * agent runs as root) an unprivileged uid, so that code escaping a job still
+ * finds no keys, no wallet and no module cache to tamper with. It hosts the
+ * worker pool and answers over IPC; it exits when the agent goes away.
+ *
+ * argv: <slots> <queueLimit>
+ */
+import { toFogmeshError } from '../../../protocol/errors.ts'
+import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
+import { createWorkerPool } from '../worker/pool.ts'
+
+const send = process.send?.bind(process)
+if (!send) {
+  process.stderr.write('executor.main: must be started by the agent with an IPC channel\n')
+  process.exit(2)
+}
+
+const slots = Number(process.argv[2] ?? 1)
+const queueLimit = Number(process.argv[3] ?? 1024)
+const pool = createWorkerPool({ size: slots, queueLimit })
+const outbox = new Outbox<FromExecutor>((batch) => send(batch))
+
+function onMessage(m: ToExecutor): void {
+  switch (m.t) {
+    case 'load':
+      pool.load(m.sha256, m.bytes).then(
+        (info) => outbox.push({ t: 'loaded', sha256: m.sha256, info }),
+        (err: unknown) => {
+          const e = toFogmeshError(err)
+          outbox.push({ t: 'loadFailed', sha256: m.sha256, code: e.code, message: e.shortMessage })
+        },
+      )
+      return
+    case 'run':
+      pool.run(m.request).then(
+        (outcome) => outbox.push({ t: 'done', n: m.n, outcome }),
+        (err: unknown) => {
+          const e = toFogmeshError(err)
+          outbox.push({ t: 'done', n: m.n, outcome: { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: 0 } })
+        },
+      )
+      return
+    case 'close':
+      outbox.flush()
+      pool.close().finally(() => process.exit(0))
+      return
+  }
+}
+
+process.on('message', (batch: Batch<ToExecutor>) => {
+  for (const m of batch) onMessage(m)
+})
+// Ctrl-C at a terminal reaches the whole process group; it is meant for the agent, which
+// finishes its jobs and then closes us. Our life ends with a 'close' or with the agent.
+process.on('SIGINT', () => {})
+// the agent is gone (crashed or killed): nothing left to work for
+process.on('disconnect', () => {
+  pool.close().finally(() => process.exit(0))
+})
+
+await pool.ready()
+send([{ t: 'ready', slots: pool.slots, pid: process.pid, uid: process.getuid?.() ?? -1 }] satisfies Batch<FromExecutor>)

@@ -1,0 +1,219 @@
+/**
+ * Runs job code in a separate executor process (executor.main.ts) that holds
+ * no keys, no wallet and no data dir, and — when the agent runs as root — not
+ * even the agent's uid. The agent talks to it over IPC, batched per turn.
+ *
+ * A dead executor is replaced: its in-flight jobs are answered `internal`
+ * (the requester retries them elsewhere), modules are loaded again into the
+ * new one. A wedged executor — a job past its deadline plus a grace period
+ * with no answer, meaning the pool could not even terminate its worker — is
+ * killed with SIGKILL and replaced; that job is answered `deadline`.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
+import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
+
+export interface ProcessExecutorOptions {
+  /** Jobs run at once (worker threads inside the executor). */
+  size: number
+  queueLimit?: number
+  /** Time past a job's deadline after which the executor counts as wedged. Default 2000 ms. */
+  watchdogGraceMs?: number
+  /** Run the executor as this uid/gid. Default: `nobody` (65534) when the agent is root, else the agent's own. */
+  user?: { uid: number; gid: number } | 'same'
+}
+
+interface Pending {
+  request: RunRequest
+  resolve: (o: RunOutcome) => void
+  timer: NodeJS.Timeout
+}
+
+const NOBODY = { uid: 65534, gid: 65534 }
+/** Executors that die within this window, in a row, mean something is wrong with the host: stop restarting. */
+const MAX_QUICK_DEATHS = 5
+
+export class ProcessExecutor implements Executor {
+  readonly slots: number
+  private child!: ChildProcess
+  private outbox!: Outbox<ToExecutor>
+  private readyP!: Promise<{ pid: number; uid: number }>
+  private readonly pending = new Map<number, Pending>()
+  private readonly modules = new Map<string, { bytes: Uint8Array; info?: ModuleInfo }>()
+  private readonly loading = new Map<string, { resolve: (i: ModuleInfo) => void; reject: (e: Error) => void }[]>()
+  private next = 1
+  private closing = false
+  private quickDeaths = 0
+  private readonly counts = { completed: 0, failed: 0, restarts: 0 }
+
+  constructor(private readonly options: ProcessExecutorOptions) {
+    this.slots = Math.max(1, Math.floor(options.size))
+    this.spawn()
+  }
+
+  /** Resolves once the executor process is up; tells its pid and uid. */
+  ready(): Promise<{ pid: number; uid: number }> {
+    return this.readyP
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  private spawn(): void {
+    const isTs = import.meta.url.endsWith('.ts')
+    const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
+    const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
+    const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
+    const child = fork(entry, [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)], {
+      execArgv,
+      serialization: 'advanced',
+      env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
+      cwd: tmpdir(),
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    })
+    this.child = child
+    // a send to an executor that just died fails here; its 'exit' does the recovery
+    child.on('error', () => {})
+    this.outbox = new Outbox<ToExecutor>((batch) => {
+      if (child.connected) child.send(batch)
+    })
+    const started = Date.now()
+    this.readyP = new Promise((resolve, reject) => {
+      const onBatch = (batch: Batch<FromExecutor>) => {
+        for (const m of batch) this.onMessage(m, resolve)
+      }
+      child.on('message', onBatch)
+      child.once('exit', (code, signal) => {
+        reject(new JobError(ErrorCode.internal, `executor exited (${signal ?? code}) before it was ready`))
+        this.onExit(child, Date.now() - started)
+      })
+    })
+    this.readyP.catch(() => {})
+    // modules known before this executor was started are loaded into it
+    for (const [sha256, m] of this.modules) this.outbox.push({ t: 'load', sha256, bytes: m.bytes })
+  }
+
+  private onMessage(m: FromExecutor, ready: (r: { pid: number; uid: number }) => void): void {
+    switch (m.t) {
+      case 'ready':
+        this.quickDeaths = 0
+        ready({ pid: m.pid, uid: m.uid })
+        return
+      case 'loaded': {
+        const known = this.modules.get(m.sha256)
+        if (known) known.info = m.info
+        for (const w of this.loading.get(m.sha256) ?? []) w.resolve(m.info)
+        this.loading.delete(m.sha256)
+        return
+      }
+      case 'loadFailed': {
+        this.modules.delete(m.sha256)
+        const err = new JobError(m.code as ErrorCode, m.message)
+        for (const w of this.loading.get(m.sha256) ?? []) w.reject(err)
+        this.loading.delete(m.sha256)
+        return
+      }
+      case 'done':
+        this.finish(m.n, m.outcome)
+        return
+    }
+  }
+
+  private finish(n: number, outcome: RunOutcome): void {
+    const p = this.pending.get(n)
+    if (!p) return
+    this.pending.delete(n)
+    clearTimeout(p.timer)
+    if (outcome.status === 'ok') this.counts.completed++
+    else this.counts.failed++
+    p.resolve(outcome)
+  }
+
+  private onExit(child: ChildProcess, livedMs: number): void {
+    if (child !== this.child) return
+    const crashed: RunOutcome = { status: 'error', code: ErrorCode.internal, message: 'executor process died', stderr: '', fuel: 0, durationMs: 0 }
+    for (const n of [...this.pending.keys()]) this.finish(n, crashed)
+    for (const [sha, waiters] of this.loading) {
+      // loads in flight are sent again to the next executor; their waiters keep waiting
+      if (!this.modules.has(sha)) for (const w of waiters) w.reject(new JobError(ErrorCode.internal, 'executor process died'))
+    }
+    if (this.closing) return
+    this.quickDeaths = livedMs < 5000 ? this.quickDeaths + 1 : 0
+    if (this.quickDeaths >= MAX_QUICK_DEATHS) return // broken host: refuse jobs (see run)
+    this.counts.restarts++
+    this.spawn()
+  }
+
+  async load(sha256: string, bytes: Uint8Array): Promise<ModuleInfo> {
+    if (this.closing) throw new JobError(ErrorCode.closed, 'executor is closed')
+    const known = this.modules.get(sha256)
+    if (known?.info) return known.info
+    if (!known) {
+      this.modules.set(sha256, { bytes })
+      this.outbox.push({ t: 'load', sha256, bytes })
+    }
+    return new Promise<ModuleInfo>((resolve, reject) => {
+      const list = this.loading.get(sha256) ?? []
+      list.push({ resolve, reject })
+      this.loading.set(sha256, list)
+    })
+  }
+
+  run(request: RunRequest): Promise<RunOutcome> {
+    if (this.closing) return Promise.reject(new JobError(ErrorCode.closed, 'executor is closed'))
+    if (this.quickDeaths >= MAX_QUICK_DEATHS) return Promise.reject(new JobError(ErrorCode.internal, 'executor keeps dying; not restarting'))
+    const n = this.next++
+    return new Promise<RunOutcome>((resolve) => {
+      const graceMs = this.options.watchdogGraceMs ?? 2000
+      // the pool enforces the deadline itself; this only fires if the executor cannot answer at all.
+      // Queue time counts too, so allow for every job ahead of this one.
+      const waitMs = request.limits.timeoutMs * (1 + Math.floor(this.pending.size / this.slots)) + graceMs
+      const timer = setTimeout(() => this.wedged(n), waitMs)
+      this.pending.set(n, { request, resolve, timer })
+      this.outbox.push({ t: 'run', n, request })
+    })
+  }
+
+  private wedged(n: number): void {
+    const p = this.pending.get(n)
+    if (!p) return
+    this.finish(n, { status: 'error', code: ErrorCode.deadline, message: `no answer within ${p.request.limits.timeoutMs} ms`, stderr: '', fuel: 0, durationMs: p.request.limits.timeoutMs })
+    this.child.kill('SIGKILL') // onExit answers the rest and starts a new executor
+  }
+
+  stats(): ExecutorStats {
+    const inFlight = this.pending.size
+    return {
+      workers: this.slots,
+      running: Math.min(inFlight, this.slots),
+      queued: Math.max(0, inFlight - this.slots),
+      completed: this.counts.completed,
+      failed: this.counts.failed,
+      restarts: this.counts.restarts,
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    const child = this.child
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    this.outbox.push({ t: 'close' })
+    this.outbox.flush()
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+    await exited
+    clearTimeout(timer)
+    const closed: RunOutcome = { status: 'error', code: ErrorCode.closed, message: 'executor closed', stderr: '', fuel: 0, durationMs: 0 }
+    for (const n of [...this.pending.keys()]) this.finish(n, closed)
+  }
+}
+
+export function createProcessExecutor(options: ProcessExecutorOptions): ProcessExecutor {
+  return new ProcessExecutor(options)
+}
