@@ -94,9 +94,12 @@ browserTest('the agents table sorts and filters; an agent page shows its jobs an
   await page.fill('input[aria-label="filter agents"]', '')
   await page.getByRole('button', { name: /^Agent/ }).click() // sort by name
   await waitFor(async () => (await rows.first().innerText()).startsWith('agent-1'), 3000, 'sorted by name')
-  // keyboard: focus the table, move down, open
+  // keyboard: sort by jobs (ascending), focus the table, End → the busiest agent, Enter opens it
+  await page.getByRole('button', { name: /^Jobs/ }).click()
   await page.locator('.table-box').focus()
   await page.keyboard.press('ArrowDown')
+  assert.ok((await page.locator('tbody tr.selected').getAttribute('data-agent')) !== null, 'the selection moved')
+  await page.keyboard.press('End')
   await page.keyboard.press('Enter')
   await page.waitForURL(/#\/agent\//)
   const agentPage = page.locator('.agent-page')
