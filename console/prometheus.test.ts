@@ -6,7 +6,7 @@
  * endpoints' exposition.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -111,6 +111,23 @@ promTest('Prometheus scrapes every target and its query API returns the mesh\'s 
   const info = await query('fogmesh_agent_info')
   assert.is(info.length, 2)
   assert.equal(new Set(info.map((s) => s.metric.agent)), new Set(mesh!.agents.map((a) => a.id)))
+})
+
+promTest('the Grafana dashboard queries only metrics that exist, in PromQL Prometheus accepts', async () => {
+  const dash = JSON.parse(readFileSync(new URL('./grafana/fogmesh.json', import.meta.url), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> }
+  const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr)
+  assert.ok(exprs.length >= 30, `${exprs.length} queries`)
+  const exposed = [await (await fetch(`${mesh!.web.url}metrics`)).text(), await (await fetch(`http://127.0.0.1:${agentPorts[0]}/metrics`)).text()].join('\n')
+  const names = new Set([...exposed.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!))
+  for (const expr of exprs) {
+    for (const m of expr.matchAll(/\bfogmesh_[a-z_]+/g)) {
+      const name = m[0].replace(/_(bucket|sum|count)$/, '')
+      assert.ok(names.has(name), `${name} (in ${expr}) is not exposed`)
+    }
+    const r = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)
+    const body = (await r.json()) as { status: string; error?: string }
+    assert.is(body.status, 'success', `${expr}: ${body.error}`)
+  }
 })
 
 test.run()
