@@ -1,5 +1,5 @@
 /** One agent: what it is, its state history, recent jobs, failures by code, channels and settlements. */
-import { ago, clock, mesh, ms, num, short } from './format.ts'
+import { ago, clock, mesh, ms, num, price, short } from './format.ts'
 import type { MeshStore } from './store.ts'
 
 export function AgentPage({ store, id, now }: { store: MeshStore; id: string; now: number }) {
@@ -36,7 +36,7 @@ export function AgentPage({ store, id, now }: { store: MeshStore; id: string; no
         <Fact label="Site" value={a.site} />
         <Fact label="Device" value={p ? `${p.capacity.arch}, ${p.capacity.cores} cores, ${Math.round(p.capacity.memoryMiB)} MiB, ${p.capacity.platform}` : '–'} />
         <Fact label="Slots · load" value={p ? `${p.capacity.slots} · ${a.load.running} running, ${a.load.queued} queued` : '–'} />
-        <Fact label="Price per job" value={p ? num(p.price.perJob) : '–'} />
+        <Fact label="Price per job" value={p ? price(p.price.perJob) : '–'} />
         <Fact label="Version" value={p?.version ?? '–'} />
         <Fact label="Up since" value={p ? ago(p.since, now) : '–'} />
         <Fact label="Last seen" value={ago(a.lastSeen, now)} />
@@ -86,8 +86,8 @@ export function AgentPage({ store, id, now }: { store: MeshStore; id: string; no
                     <tr key={c.channelId} class={d?.failed ? 'error' : ''}>
                       <td class="mono">#{c.channelId}{d ? <span class="muted"> from {short(d.source, 10)}</span> : null}</td>
                       <td class="n">{d ? mesh(d.deposit, 4) : '–'}</td>
-                      <td class="n">{mesh(c.cumulative, 4)}</td>
-                      <td class="n">{mesh(c.paid, 4)}</td>
+                      <td class="n">{mesh(c.cumulative, 6)}</td>
+                      <td class="n">{mesh(c.paid, 6)}</td>
                       <td class="n">{num(c.jobCount)}</td>
                     </tr>
                   )

@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AgentTelemetry } from '../../protocol/telemetry.ts'
-import { ago, mesh, num, short } from './format.ts'
+import { ago, mesh, num, price, short } from './format.ts'
 import type { AgentState, AgentView, MeshStore } from './store.ts'
 
 const ROW = 44
@@ -194,12 +194,12 @@ function AgentRow({ r, now, selected, onPick }: { r: Row; now: number; selected:
       <td class="mono">{p ? `${p.capacity.arch}/${p.capacity.cores}c/${Math.round(p.capacity.memoryMiB / 1024)}G` : '–'}</td>
       <td class="n">{p?.capacity.slots ?? '–'}</td>
       <td class="n">{a.load.running}/{a.load.queued}</td>
-      <td class="n">{p ? num(p.price.perJob) : '–'}</td>
+      <td class="n">{p ? price(p.price.perJob) : '–'}</td>
       <td>{p?.version ?? '–'}</td>
       <td class="n">{num(jobs)}</td>
       <td class={`n${failed ? ' bad' : ''}`}>{num(failed)}</td>
       <td class="n">{num(t?.jobs.fuel)}</td>
-      <td class="n">{t?.settlement ? mesh(t.settlement.paid, 4) : '–'}</td>
+      <td class="n">{t?.settlement ? mesh(t.settlement.paid, 6) : '–'}</td>
       <td class="n">{ago(a.lastSeen, now)}</td>
     </tr>
   )

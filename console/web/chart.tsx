@@ -35,7 +35,7 @@ export function Chart({ title, t, lines, unit, height = 220 }: ChartProps) {
       legend: { show: true, live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      axes: [AXIS, { ...AXIS, size: 70, values: (_u, ticks) => ticks.map((v) => `${formatTick(v)} ${unit}`) }],
+      axes: [{ ...AXIS, values: (_u, ticks) => ticks.map(hms) }, { ...AXIS, size: 70, values: (_u, ticks) => ticks.map((v) => `${formatTick(v)} ${unit}`) }],
       series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, spanGaps: false, ...(l.fill ? { fill: `${l.color}33` } : {}) }))],
     }
     const u = new uPlot(opts, [t, ...lines.map((l) => l.values)] as uPlot.AlignedData, el)
@@ -61,6 +61,12 @@ export function Chart({ title, t, lines, unit, height = 220 }: ChartProps) {
       <div ref={box} class="chart-box" />
     </figure>
   )
+}
+
+/** Seconds since the epoch → 14:05:30 (a wall screen needs no dates). */
+function hms(t: number): string {
+  const d = new Date(t * 1000)
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':')
 }
 
 function formatTick(v: number): string {

@@ -48,3 +48,9 @@ export function pct(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return '–'
   return `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`
 }
+
+/** A price per job in token base units: MESH when it is a visible fraction of one, base units otherwise. */
+export function price(perJob: number): string {
+  if (perJob >= 1e9) return mesh(BigInt(Math.round(perJob)), 6)
+  return `${num(perJob)} units`
+}

@@ -46,12 +46,12 @@ export function JobsFeed({ store, limit = 200, compact = false }: { store: MeshS
       <table class={`grid-table feed-table${compact ? ' compact' : ''}`}>
         {compact && (
           <colgroup>
-            <col style={{ width: '6.5em' }} />
+            <col style={{ width: '5.2em' }} />
             <col />
-            <col style={{ width: '8em' }} />
-            <col style={{ width: '9em' }} />
-            <col style={{ width: '6em' }} />
-            <col style={{ width: '3.5em' }} />
+            <col style={{ width: '6.5em' }} />
+            <col style={{ width: '6.5em' }} />
+            <col style={{ width: '5em' }} />
+            <col style={{ width: '3em' }} />
           </colgroup>
         )}
         <thead>

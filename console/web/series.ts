@@ -3,7 +3,8 @@
  * timeline. Counts add up; p50 is the mean of the sources' p50 weighted by
  * their jobs, p99 the highest of theirs (exact with one gateway, an estimate
  * with several). Only buckets that were complete when their source published
- * are used, so the line does not dip at its newest end.
+ * are used, so the line does not dip at its newest end. A mesh younger than
+ * the span is shown from its first job on (a minute at least).
  */
 import type { RequesterStats } from '../../protocol/telemetry.ts'
 
@@ -55,7 +56,11 @@ export function meshSeries(sources: Iterable<RequesterStats>, spanMs = 300_000, 
       }
     }
   }
-  for (let k = 0; k < n; k++) {
+  // a mesh younger than the span: start at its first job (but show a minute at least)
+  const firstJob = count.findIndex((c) => c > 0)
+  const from = firstJob < 0 ? Math.max(0, n - 60) : Math.min(firstJob, Math.max(0, n - 60))
+  for (const c of Object.keys(out.codes)) out.codes[c] = out.codes[c]!.slice(from)
+  for (let k = from; k < n; k++) {
     out.t.push((start + k * stepMs) / 1000)
     out.rate.push(count[k]!)
     out.failedRate.push(failed[k]!)

@@ -6,9 +6,9 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { findProgram, requireProgram } from './programs.ts'
+import { ROOT } from './paths.ts'
 import { tmpDir } from './temp-dirs.ts'
 
 export const CHROMIUM_ARGS = [
@@ -47,14 +47,13 @@ export async function launchBrowser(viewport = { width: 1600, height: 1000 }): P
   return { context, page, errors, close: () => context.close() }
 }
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 /**
  * Where screenshots go: `docs/img/` when FM_SCREENSHOTS=docs (to refresh the
  * README's pictures), a temp dir otherwise.
  */
 export function screenshotPath(name: string): string {
-  const dir = process.env.FM_SCREENSHOTS === 'docs' ? join(root, 'docs', 'img') : tmpDir('fm-shots-')
+  const dir = process.env.FM_SCREENSHOTS === 'docs' ? join(ROOT, 'docs', 'img') : tmpDir('fm-shots-')
   mkdirSync(dir, { recursive: true })
   return join(dir, name)
 }
