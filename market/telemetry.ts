@@ -62,6 +62,7 @@ export class RequesterTelemetry {
   private readonly onAuction = (a: { module: string; bids: number; eligible: number; ms: number }) => this.recordAuction(a)
   private readonly onInvalid = (e: { code: string }) => this.record({ id: '-', status: 'error', code: e.code, latencyMs: 0, durationMs: 0, attempts: 0, fuel: 0, ts: Date.now() })
   private gateway: Gateway | undefined
+  private stopped = false
 
   constructor(
     private readonly requester: Requester,
@@ -97,14 +98,17 @@ export class RequesterTelemetry {
     return this
   }
 
-  /** Stops, sends what is pending, and clears the retained rollup (this source is gone). */
+  /** Stops, sends what is pending and a last rollup, then clears the retained one (this source is gone). */
   stop(): void {
+    if (this.stopped) return
+    this.stopped = true
     for (const t of this.timers) clearInterval(t)
     this.timers = []
     this.requester.off('result', this.onResult)
     this.requester.off('auction', this.onAuction)
     this.gateway?.off('invalid', this.onInvalid)
     this.flushEvents()
+    this.publishStats() // its final totals count (the console server follows totals)
     this.sink.publish(telemetryTopics.stats(this.requester.id), '', { qos: 0, retain: true })
   }
 

@@ -35,7 +35,7 @@ export function Chart({ title, t, lines, unit, height = 220 }: ChartProps) {
       legend: { show: true, live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      axes: [{ ...AXIS, values: (_u, ticks) => ticks.map(hms) }, { ...AXIS, size: 70, values: (_u, ticks) => ticks.map((v) => `${formatTick(v)} ${unit}`) }],
+      axes: [{ ...AXIS, space: 110, values: (_u, ticks) => ticks.map(hms) }, { ...AXIS, size: 70, values: (_u, ticks) => ticks.map((v) => `${formatTick(v)} ${unit}`) }],
       series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2, spanGaps: false, ...(l.fill ? { fill: `${l.color}33` } : {}) }))],
     }
     const u = new uPlot(opts, [t, ...lines.map((l) => l.values)] as uPlot.AlignedData, el)

@@ -54,3 +54,11 @@ export function price(perJob: number): string {
   if (perJob >= 1e9) return mesh(BigInt(Math.round(perJob)), 6)
   return `${num(perJob)} units`
 }
+
+/** An amount for a big tile: [value, unit] in MESH, or µMESH below a hundredth of one. */
+export function meshTile(base: bigint): [string, string] {
+  if (base === 0n) return ['0', 'MESH']
+  if (base >= 10n ** 16n) return [(Number(base / 10n ** 14n) / 10_000).toFixed(2), 'MESH']
+  const micro = Number(base) / 1e12
+  return [micro >= 100 ? micro.toFixed(0) : micro.toFixed(1), 'µMESH']
+}

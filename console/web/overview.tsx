@@ -2,7 +2,7 @@
 import { useMemo } from 'preact/hooks'
 import { AlertsPanel } from './alerts-panel.tsx'
 import { Chart, type Line } from './chart.tsx'
-import { mesh, ms, num, pct } from './format.ts'
+import { mesh, meshTile, ms, num, pct } from './format.ts'
 import { JobsFeed } from './jobs-feed.tsx'
 import { SiteMap } from './map.tsx'
 import { meshSeries, recent, recentMax } from './series.ts'
@@ -29,9 +29,9 @@ export function Overview({ store, now, second }: { store: MeshStore; now: number
         <Tile label="unreachable" value={`${counts.unreachable}`} kind={counts.unreachable ? 'warn' : 'quiet'} testid="agents-unreachable" />
         <Tile label="gone" value={`${counts.gone}`} kind={counts.gone ? 'bad' : 'quiet'} testid="agents-gone" />
         <Tile label="jobs / s" value={num(rate ?? 0)} sub={`${num(totals.ok)} ok · ${num(totals.failed)} failed`} testid="jobs-rate" data={{ ok: totals.ok, failed: totals.failed }} />
-        <Tile label="p50 · p99" value={ms(recent(s.p50, 10))} sub={`p99 ${ms(recentMax(s.p99, 10))}`} testid="latency" />
+        <Tile label="p50 · p99" value={ms(recent(s.p50, 10)).replace(/ (ms|µs|s)$/, '')} unit={ms(recent(s.p50, 10)).split(' ')[1]} sub={`p99 ${ms(recentMax(s.p99, 10))}`} testid="latency" />
         <Tile label="errors (1 min)" value={pct(errorShare)} kind={errorShare && errorShare > 0.05 ? 'bad' : 'quiet'} sub={topCodes(totals.errors)} testid="errors" />
-        <Tile label="paid on chain" value={mesh(earn.paid, 4).replace(' MESH', '').replace(/^0\.0000$/, '0')} sub={`MESH · ${earn.settlements} settlements${earn.failing ? ` · ${earn.failing} failing` : ''}`} kind={earn.failing ? 'bad' : 'quiet'} testid="paid" />
+        <Tile label="paid on chain" value={meshTile(earn.paid)[0]} unit={meshTile(earn.paid)[1]} sub={`${earn.settlements} settlements${earn.failing ? ` · ${earn.failing} failing` : ''}`} kind={earn.failing ? 'bad' : 'quiet'} testid="paid" />
       </div>
       <div class="charts">
         <Chart title="jobs per second" t={s.t} unit="/s" lines={[{ label: 'answered', color: '#7ee787', values: s.rate, fill: true }, { label: 'failed', color: '#ff7b72', values: s.failedRate }]} />
@@ -80,12 +80,12 @@ function topCodes(errors: Record<string, number>): string {
   return top.length ? top.map(([c, n]) => `${c} ${num(n)}`).join(' · ') : 'none so far'
 }
 
-function Tile({ label, value, sub, kind = 'plain', testid, data }: { label: string; value: string; sub?: string; kind?: string; testid: string; data?: Record<string, number> }) {
+function Tile({ label, value, unit, sub, kind = 'plain', testid, data }: { label: string; value: string; unit?: string | undefined; sub?: string; kind?: string; testid: string; data?: Record<string, number> }) {
   const attrs: Record<string, string> = {}
   for (const [k, v] of Object.entries(data ?? {})) attrs[`data-${k}`] = String(v)
   return (
     <div class={`tile ${kind}`} data-testid={testid} {...attrs}>
-      <div class="tile-value">{value}</div>
+      <div class="tile-value">{value}{unit ? <span class="tile-unit"> {unit}</span> : null}</div>
       <div class="tile-label">{label}</div>
       {sub ? <div class="tile-sub">{sub}</div> : null}
     </div>
