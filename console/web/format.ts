@@ -60,5 +60,5 @@ export function meshTile(base: bigint): [string, string] {
   if (base === 0n) return ['0', 'MESH']
   if (base >= 10n ** 16n) return [(Number(base / 10n ** 14n) / 10_000).toFixed(2), 'MESH']
   const micro = Number(base) / 1e12
-  return [micro >= 100 ? micro.toFixed(0) : micro.toFixed(1), 'µMESH']
+  return [micro >= 10 ? micro.toFixed(0) : micro.toFixed(1), 'µMESH']
 }
