@@ -4,7 +4,7 @@
  * — a free one instead), and telemetry from the gateway.
  */
 import type { Broker } from '../broker/broker.ts'
-import { startConsole, type ConsoleServer } from '../console/server.ts'
+import type { ConsoleServer } from '../console/server.ts'
 import type { Gateway } from '../market/gateway.ts'
 import { RequesterTelemetry } from '../market/telemetry.ts'
 import type { AlertOptions } from '../console/alerts.ts'
@@ -16,6 +16,8 @@ export async function consoleOnPort(
   host: string,
   opts: { fallback?: boolean; alerts?: AlertOptions } = {},
 ): Promise<{ console: ConsoleServer; note?: string }> {
+  // loaded when a command serves the console: every other fogmesh command starts without prom-client and the rest
+  const { startConsole } = await import('../console/server.ts')
   try {
     return { console: await startConsole({ broker, port, host, ...(opts.alerts ? { alerts: opts.alerts } : {}) }) }
   } catch (err) {

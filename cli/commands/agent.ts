@@ -2,7 +2,7 @@ import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
-import { serveAgentMetrics } from '../../agent/metrics.ts'
+import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
 import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
@@ -68,8 +68,9 @@ export const agentCommand: Command = {
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
     const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
-    let metrics: Awaited<ReturnType<typeof serveAgentMetrics>> | undefined
+    let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined
     if (metricsPort !== undefined) {
+      const { serveAgentMetrics } = await import('../../agent/metrics.ts') // prom-client only when asked for
       try {
         metrics = await serveAgentMetrics(agent, { port: metricsPort, host: typeof values['metrics-host'] === 'string' ? values['metrics-host'] : '127.0.0.1', dataDir })
       } catch (err) {
