@@ -50,6 +50,8 @@ export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
+  /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
+  connection: [{ socket: Socket; transport: 'tcp' | 'ws'; remote: string }]
 }
 
 export interface Broker extends EventEmitter<BrokerEvents> {
@@ -59,6 +61,11 @@ export interface Broker extends EventEmitter<BrokerEvents> {
   /** `mqtt://host:port` for clients on this machine. */
   readonly url: string
   readonly wsUrl: string | undefined
+  /**
+   * Serves MQTT on a connection accepted elsewhere (e.g. a WebSocket on the
+   * console's HTTP port): through the same packet guard as the broker's own listeners.
+   */
+  handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
   close(): Promise<void>
 }
 
@@ -86,7 +93,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string) => {
+  const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    events.emit('connection', { socket, transport, remote })
     const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
@@ -95,7 +103,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
   })
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
@@ -110,7 +118,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
       wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
       wss.on('connection', (ws, req) => {
-        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
+        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
       })
     }
   } catch (err) {
@@ -131,6 +139,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsPort,
     url: `mqtt://${shownHost}:${port}`,
     wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
+      accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
+    },
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]

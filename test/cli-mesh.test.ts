@@ -240,8 +240,8 @@ test('`fogmesh status --all` shows an agent stopped by SIGTERM as gone (stopped)
 
 // ---- the whole mesh in one command -------------------------------------------------
 
-test('`fogmesh up --agents 2 --duration 3 --port 0` runs jobs and exits 0 with a clean summary', async () => {
-  const r = await runFogmesh(['up', '--agents', '2', '--duration', '3', '--port', '0'], { timeoutMs: 60_000 })
+test('`fogmesh up --agents 2 --duration 3 --port 0 --http-port 0` runs jobs and exits 0 with a clean summary', async () => {
+  const r = await runFogmesh(['up', '--agents', '2', '--duration', '3', '--port', '0', '--http-port', '0'], { timeoutMs: 60_000 })
   assert.is(r.code, 0, showRun(r))
   assert.is(r.stderr, '', `nothing on stderr\n${showRun(r)}`)
   assert.is((r.stdout.match(/^agent\s+[0-9a-f]+\s+agent-\d/gm) ?? []).length, 2, `two agents started\n${showRun(r)}`)

@@ -22,12 +22,12 @@ test.after(async () => {
 })
 
 test('a second `fogmesh broker` on a taken WebSocket or MQTT port: one line naming the flag, exit 2', async () => {
-  first = await fogmeshDaemon(['broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-gateway'], /^broker\s+mqtt:\/\/127\.0\.0\.1:(\d+)\s+ws:\/\/127\.0\.0\.1:(\d+)/m)
+  first = await fogmeshDaemon(['broker', '--port', '0', '--ws-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--no-gateway'], /^broker\s+mqtt:\/\/127\.0\.0\.1:(\d+)\s+ws:\/\/127\.0\.0\.1:(\d+)/m)
   mqttPort = Number(first.match[1])
   wsPort = Number(first.match[2])
   const [ws, mqtt] = await Promise.all([
-    runFogmesh(['broker', '--port', '0', '--ws-port', String(wsPort), '--host', '127.0.0.1'], { graceMs: 5000 }),
-    runFogmesh(['broker', '--port', String(mqttPort), '--ws-port', '0', '--host', '127.0.0.1'], { graceMs: 5000 }),
+    runFogmesh(['broker', '--port', '0', '--ws-port', String(wsPort), '--http-port', '0', '--host', '127.0.0.1'], { graceMs: 5000 }),
+    runFogmesh(['broker', '--port', String(mqttPort), '--ws-port', '0', '--http-port', '0', '--host', '127.0.0.1'], { graceMs: 5000 }),
   ])
   assertUserError(ws!, new RegExp(`^fogmesh: port ${wsPort} is in use \\(--ws-port\\): choose another or 0 for any free port$`), 'WebSocket port taken', 2)
   assertUserError(mqtt!, new RegExp(`^fogmesh: port ${mqttPort} is in use \\(--port\\): choose another or 0 for any free port$`), 'MQTT port taken', 2)
@@ -36,7 +36,7 @@ test('a second `fogmesh broker` on a taken WebSocket or MQTT port: one line nami
 
 test('`fogmesh up --port P` on a taken port: one line naming --port, exit 2', async () => {
   assert.ok(mqttPort > 0, 'the first broker runs (previous test)')
-  const r = await runFogmesh(['up', '--port', String(mqttPort), '--no-chain', '--agents', '1', '--duration', '1'], { graceMs: 5000, timeoutMs: 60_000 })
+  const r = await runFogmesh(['up', '--port', String(mqttPort), '--http-port', '0', '--no-chain', '--agents', '1', '--duration', '1'], { graceMs: 5000, timeoutMs: 60_000 })
   assertUserError(r, new RegExp(`^fogmesh: port ${mqttPort} is in use \\(--port\\): choose another or 0 for any free port$`), 'fogmesh up on a taken port', 2)
 })
 
@@ -45,12 +45,20 @@ test('out-of-range options: refused by the library, one line naming the flag, ex
   const agent = (...args: string[]) => ['agent', '--broker', 'mqtt://127.0.0.1:1', '--name', 'x', '--data', join(data, 'x'), ...args]
   const cases: Array<{ args: string[]; error: RegExp }> = [
     { args: ['broker', '--port', '70000'], error: /^fogmesh: --port: expected at most 65535 \(got 70000\)$/ },
-    { args: ['broker', '--port', '0', '--ws-port', '0', '--max-packet-bytes', '5'], error: /^fogmesh: --max-packet-bytes: expected at least 1024 \(got 5\)$/ },
+    { args: ['broker', '--port', '0', '--ws-port', '0', '--http-port', '0', '--max-packet-bytes', '5'], error: /^fogmesh: --max-packet-bytes: expected at least 1024 \(got 5\)$/ },
     { args: agent('--slots', '0'), error: /^fogmesh: --slots: expected at least 1 \(got 0\)$/ },
     { args: agent('--heartbeat-ms', '5'), error: /^fogmesh: --heartbeat-ms: expected at least 100 \(got 5\)$/ },
   ]
   const runs = await Promise.all(cases.map((c) => runFogmesh(c.args, { graceMs: 5000 })))
   cases.forEach((c, i) => assertUserError(runs[i]!, c.error, `fogmesh ${c.args.join(' ')}`, 2))
+})
+
+test('a second `fogmesh broker` on a taken console port (--http-port): one line naming the flag, exit 2', async () => {
+  assert.ok(first, 'the first broker runs')
+  const httpPort = Number(/^console\s+http:\/\/[^:]+:(\d+)\//m.exec(first.output())?.[1])
+  assert.ok(httpPort > 0, `the first broker prints its console line\n${first.output()}`)
+  const r = await runFogmesh(['broker', '--port', '0', '--ws-port', '0', '--http-port', String(httpPort), '--host', '127.0.0.1'], { graceMs: 5000 })
+  assertUserError(r, new RegExp(`^fogmesh: port ${httpPort} is in use \\(--http-port\\): choose another or 0 for any free port$`), 'console port taken', 2)
 })
 
 test('the broker that holds the ports is unharmed: it serves clients and stops cleanly', async () => {
