@@ -25,7 +25,8 @@ import { stopChild, trackChild } from '../test/support/child-processes.ts'
 import { findProgram } from '../test/support/programs.ts'
 import { tmpDir } from '../test/support/temp-dirs.ts'
 import { testBroker } from '../test/support/test-broker.ts'
-import { header, progress, ROOT, table, target } from './lib.ts'
+import { ROOT } from '../test/support/paths.ts'
+import { header, progress, table, target } from './report.ts'
 
 const RUNS = Number(process.argv[2] ?? 3)
 const IDLE_MS = 3000

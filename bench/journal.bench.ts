@@ -14,7 +14,10 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { channelKey, VoucherJournal, type JournalVoucher } from '../agent/settlement/journal.ts'
 import { SqliteVoucherJournal } from './baselines/sqlite-journal.ts'
-import { header, int, progress, ratio, ROOT, table, target, tempDir } from './lib.ts'
+import { ROOT } from '../test/support/paths.ts'
+import { tmpDir as tempDir } from '../test/support/temp-dirs.ts'
+import { header, progress, table, target } from './report.ts'
+import { int, ratio } from './summary.ts'
 
 const N = Number(process.argv[2] ?? 400)
 const ROUNDS = 3
