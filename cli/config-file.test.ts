@@ -31,7 +31,7 @@ test('the file fills in what the flags do not give; a flag overrides it', () => 
 })
 
 test('refused with the key named: unknown keys, wrong types, not JSON, not an object, missing file', () => {
-  assert.match(message(() => withConfigFile({ config: file({ brokr: 'x' }) }, options)), /unknown key "brokr" \(known: broker, heartbeatMs, labels, noTelemetry\)/)
+  assert.match(message(() => withConfigFile({ config: file({ brokr: 'x' }) }, options)), /unknown key "brokr" \(known: broker, name, heartbeatMs, labels, noTelemetry\)/)
   assert.match(message(() => withConfigFile({ config: file({ noTelemetry: 'yes' }) }, options)), /"noTelemetry" must be true or false/)
   assert.match(message(() => withConfigFile({ config: file({ broker: ['a'] }) }, options)), /"broker" must be a string or a number/)
   assert.match(message(() => withConfigFile({ config: file('{"broker": ') }, options)), /is not valid JSON/)

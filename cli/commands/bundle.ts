@@ -1,5 +1,4 @@
 import { relative } from 'node:path'
-import { buildBundle } from '../../fleet/bundle/build-bundle.ts'
 import { hostArch, targetFor, type BundleArch } from '../../fleet/bundle/targets.ts'
 import { UsageError, type Command } from '../command.ts'
 
@@ -32,6 +31,8 @@ docs/bundle.md. On the device: tar xzf it, then sudo ./fogmesh-*/install.sh --br
       throw new UsageError(`--arch is arm64, armv7 or x64 (got ${arch})`)
     }
     const outDir = (values.out as string | undefined) ?? 'dist'
+    // esbuild and the bundle code load only for this command, not for every fogmesh start
+    const { buildBundle } = await import('../../fleet/bundle/build-bundle.ts')
     const b = await buildBundle({ arch: arch as BundleArch, outDir, withNode: values['with-node'] === true, progress: (m) => console.error(`  .. ${m}`) })
     const shown = relative(process.cwd(), b.tarball)
     console.log(`bundle ${shown.startsWith('..') ? b.tarball : shown}: fogmesh ${b.manifest.version} for ${arch}, ${mb(b.bytes)}${b.manifest.node.bundled ? ` (with Node ${b.manifest.node.bundled})` : ' (needs Node >= ' + b.manifest.node.min + ' on the device)'}`)
