@@ -17,9 +17,11 @@ import { PortInUseError } from '../protocol/errors.ts'
 import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
+import { openBrokerState, type BrokerState, type BrokerStateOptions } from './persistence/broker-state.ts'
+import type { RetainedRefusal } from './persistence/retained-quota.ts'
 
 /** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
-export interface BrokerOptions {
+export interface BrokerOptions extends BrokerStateOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
   port?: number | undefined
   /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
@@ -50,12 +52,18 @@ export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
+  /** A retained publish was refused: it would break a retained cap (broker/persistence/retained-quota.ts). */
+  retainedRejected: [RetainedRefusal & { topic: string; clientId: string }]
   /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
   connection: [{ socket: Socket; transport: 'tcp' | 'ws'; remote: string }]
 }
 
 export interface Broker extends EventEmitter<BrokerEvents> {
   readonly aedes: Aedes
+  /** Where retained messages, sessions and in-flight messages live (memory, disk, Redis), and the retained caps. */
+  readonly state: BrokerState
+  /** What a restart found acknowledged but not yet stored, and published again. */
+  readonly recovered: number
   readonly port: number
   readonly wsPort: number | undefined
   /** `mqtt://host:port` for clients on this machine. */
@@ -74,19 +82,36 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
+  const userPublished = opts.aedes?.published
+  const state = await openBrokerState(opts)
+  // after every other check said yes: the retained caps, then (with --data) the publish on disk before its PUBACK
+  const admit = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    state.admitPublish(client, packet).then((refused) => {
+      if (!refused) return callback(null)
+      events.emit('retainedRejected', { ...refused, topic: packet.topic, clientId: client?.id ?? '' })
+      callback(new Error(refused.reason))
+    }, (err: Error) => callback(err))
+  }
 
   const aedes = await Aedes.createBroker({
     ...opts.aedes,
+    ...state.aedes,
     authorizePublish(client, packet, callback) {
       const reason = checkModulePublish(packet)
       if (reason) {
         events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
         return callback(new Error(reason))
       }
-      if (userAuthorizePublish) return userAuthorizePublish(client, packet, callback)
+      if (userAuthorizePublish) return userAuthorizePublish(client, packet, (err) => (err ? callback(err) : admit(client, packet, callback)))
+      admit(client, packet, callback)
+    },
+    published(packet, client, callback) {
+      state.published(packet)
+      if (userPublished) return userPublished(packet, client, callback)
       callback(null)
     },
   })
+  const recovered = await state.recover(aedes)
   aedes.on('clientError', (client: Client, error: Error) => {
     events.emit('clientError', { clientId: client?.id ?? '', error })
   })
@@ -125,6 +150,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     // nothing may keep the process alive after a failed start
     if (tcp.listening) await closeServer(tcp)
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    await state.close()
     throw err
   }
 
@@ -135,6 +161,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   return Object.assign(events, {
     aedes,
+    state,
+    recovered,
     port,
     wsPort,
     url: `mqtt://${shownHost}:${port}`,
@@ -149,6 +177,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
         await new Promise<void>((resolve) => aedes.close(() => resolve()))
         for (const s of sockets) s.destroy()
         await Promise.all(closed)
+        await state.close()
       })()
       return closing
     },

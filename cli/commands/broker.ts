@@ -7,7 +7,10 @@ import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '.
 /** Where `fogmesh broker` differs from the library's defaults: it serves the LAN, and browsers on a fixed WebSocket port. */
 const CLI_DEFAULTS = { host: '0.0.0.0', wsPort: 8083 }
 /** Which flag sets which broker option, for errors that name the flag. */
-const FLAGS = { port: '--port', wsPort: '--ws-port', host: '--host', maxPacketBytes: '--max-packet-bytes', maxModuleBytes: '--max-module-bytes' }
+const FLAGS = {
+  port: '--port', wsPort: '--ws-port', host: '--host', maxPacketBytes: '--max-packet-bytes', maxModuleBytes: '--max-module-bytes',
+  maxRetainedBytes: '--max-retained-bytes', maxRetainedBytesPerClient: '--max-retained-bytes-per-client',
+}
 
 export const brokerCommand: Command = {
   name: 'broker',
@@ -20,6 +23,13 @@ export const brokerCommand: Command = {
   --max-packet-bytes N  cap on any MQTT packet (default 2097152)
   --max-module-bytes N  cap on a module published to fm/v1/modules/# (default 16777216)
   --no-gateway          broker only; no plain-MQTT job handling
+  --data DIR            keep retained messages, persistent sessions and in-flight QoS 1 messages on disk
+                        (and the gateway's job journal): a crash and restart loses nothing acknowledged
+  --cluster redis://H:P one broker of a cluster sharing state and messages through Redis; the gateway is
+                        off unless --gateway (run one gateway per cluster)
+  --gateway             with --cluster: run the gateway in this broker too
+  --max-retained-bytes N            cap on retained payload bytes in total (default 268435456)
+  --max-retained-bytes-per-client N cap on retained payload bytes of one client (default 67108864)
   --http-port P         the console (a live web page) and Prometheus /metrics (default 8080; 0 = any free port)
   --no-console          no HTTP port: no console, no /metrics
   --alert-error-rate F  raise error_rate when more than this fraction of a minute's jobs fail (default 0.05)
@@ -31,6 +41,11 @@ export const brokerCommand: Command = {
     'max-packet-bytes': { type: 'string' },
     'max-module-bytes': { type: 'string' },
     'no-gateway': { type: 'boolean' },
+    data: { type: 'string' },
+    cluster: { type: 'string' },
+    gateway: { type: 'boolean' },
+    'max-retained-bytes': { type: 'string' },
+    'max-retained-bytes-per-client': { type: 'string' },
     'http-port': { type: 'string' },
     'no-console': { type: 'boolean' },
     'alert-error-rate': { type: 'string' },
@@ -47,12 +62,20 @@ export const brokerCommand: Command = {
         host: typeof values.host === 'string' ? values.host : CLI_DEFAULTS.host,
         maxPacketBytes: givenInt(values, 'max-packet-bytes'),
         maxModuleBytes: givenInt(values, 'max-module-bytes'),
+        data: typeof values.data === 'string' ? values.data : undefined,
+        cluster: typeof values.cluster === 'string' ? values.cluster : undefined,
+        maxRetainedBytes: givenInt(values, 'max-retained-bytes'),
+        maxRetainedBytesPerClient: givenInt(values, 'max-retained-bytes-per-client'),
       }),
     )
+    broker.on('retainedRejected', (r) => console.error(`retained refused from ${r.clientId} on ${r.topic}: ${r.reason}`))
+    if (broker.state.kind === 'disk') console.log(`state    ${values.data} (${broker.state.stats().retainedTopics} retained, ${broker.recovered} publishes recovered)`)
+    if (broker.state.kind === 'redis') console.log(`cluster  ${values.cluster}`)
     broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
-    const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url })
+    const wantGateway = values.cluster !== undefined ? values.gateway === true : !values['no-gateway']
+    const gateway = wantGateway ? await startGateway({ broker: broker.url }) : undefined
     if (gateway) console.log('gateway listening on fm/v1/jobs/submit')
     const telemetry = gateway ? gatewayTelemetry(gateway) : undefined
     let web: ConsoleServer | undefined

@@ -1,0 +1,59 @@
+/**
+ * A cluster of embedded brokers that share one Redis: messages travel between
+ * them through mqemitter-redis (Redis pub/sub), and retained messages,
+ * persistent sessions, offline queues and wills live in Redis through
+ * aedes-persistence-redis — so a client may reconnect to any broker of the
+ * cluster and find its session, and a broker killed mid-run costs its clients
+ * a reconnect (the others publish its clients' wills once its heartbeats stop).
+ *
+ * Redis going away is a retry, not a loss: ioredis reconnects with backoff and
+ * queues commands meanwhile, so aedes withholds PUBACKs (and nothing is
+ * acknowledged) until Redis has them.
+ */
+import type { AedesOptions } from 'aedes'
+import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+
+export interface Cluster {
+  persistence: NonNullable<AedesOptions['persistence']>
+  mq: NonNullable<AedesOptions['mq']>
+  close(): Promise<void>
+}
+
+/** `redis://HOST:PORT[/DB]` → the shared emitter and persistence (ioredis connections: two each). */
+export async function openCluster(url: string): Promise<Cluster> {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new FogmeshError(ErrorCode.usage, `--cluster must be a redis:// URL (got ${url})`)
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new FogmeshError(ErrorCode.usage, `--cluster must be a redis:// URL (got ${url})`)
+  }
+  const [{ Redis }, { default: mqemitterRedis }, { default: RedisPersistence }] = await Promise.all([
+    import('ioredis'),
+    import('mqemitter-redis'),
+    import('aedes-persistence-redis/asyncPersistence.js'),
+  ])
+  // fail fast at start when Redis is not there at all; later outages are retried
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  try {
+    await probe.connect()
+    await probe.ping()
+  } catch (err) {
+    throw new FogmeshError(ErrorCode.closed, `cannot reach Redis at ${url}: ${(err as Error).message}`, { cause: err })
+  } finally {
+    probe.disconnect()
+  }
+  const mq = mqemitterRedis({ connectionString: url }) as unknown as Cluster['mq']
+  const conn = new Redis(url, { maxRetriesPerRequest: null })
+  const persistence = new RedisPersistence({ conn })
+  return {
+    persistence: persistence as unknown as Cluster['persistence'],
+    mq,
+    async close() {
+      await persistence.destroy().catch(() => {})
+      conn.disconnect()
+    },
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Where the broker keeps its state, chosen once at start:
+ *   - in memory (the default; aedes-persistence's own);
+ *   - on disk (`--data DIR`): journal-persistence.ts, a crash loses nothing acknowledged;
+ *   - in Redis (`--cluster redis://H:P`): cluster.ts, shared by every broker of the cluster.
+ * and the retained caps (retained-quota.ts), which hold in all three.
+ *
+ * The broker calls `admitPublish` from its authorizePublish hook (after its
+ * own checks and the embedder's policy said yes) and `published` from aedes's
+ * hook of that name; `recover` once aedes is up republishes what a crash cut
+ * off between PUBACK and storage.
+ */
+import type { Aedes, AedesOptions, Client, PublishPacket } from 'aedes'
+import type { AedesPacket } from 'aedes-packet'
+import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
+import { JournalPersistence, type PersistenceStats } from './journal-persistence.ts'
+import { RetainedQuota, type RetainedQuotaOptions, type RetainedRefusal } from './retained-quota.ts'
+
+export interface BrokerStateOptions extends RetainedQuotaOptions {
+  /** Directory for the broker's state on disk. */
+  data?: string | undefined
+  /** `redis://HOST:PORT`: share state and messages with the other brokers of a cluster. */
+  cluster?: string | undefined
+}
+
+export interface BrokerState {
+  readonly kind: 'memory' | 'disk' | 'redis'
+  readonly quota: RetainedQuota
+  /** What to hand aedes (`persistence`, `mq`). */
+  readonly aedes: Pick<AedesOptions, 'persistence' | 'mq'>
+  /** A refusal when a retained publish would break a cap; otherwise resolves once the publish is safe to acknowledge. */
+  admitPublish(client: Client | null, packet: PublishPacket): Promise<RetainedRefusal | undefined>
+  /** aedes's `published` hook: the message has been stored and routed. */
+  published(packet: PublishPacket): void
+  /** Once aedes is up: republishes what was acknowledged but not yet stored when the broker last stopped. */
+  recover(aedes: Aedes): Promise<number>
+  stats(): { kind: BrokerState['kind']; retainedBytes: number; retainedTopics: number; disk?: PersistenceStats }
+  close(): Promise<void>
+}
+
+export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerState> {
+  if (o.data !== undefined && o.cluster !== undefined) {
+    throw new FogmeshError(ErrorCode.usage, 'choose --data (state on this machine) or --cluster (state in Redis), not both')
+  }
+  const quota = new RetainedQuota(o)
+  const book = (client: Client | null, packet: PublishPacket): RetainedRefusal | undefined =>
+    packet.retain ? quota.admit(client?.id ?? '', packet.topic, Buffer.byteLength(packet.payload as Buffer | string)) : undefined
+
+  if (o.cluster !== undefined) {
+    const { openCluster } = await import('../cluster.ts')
+    const cluster = await openCluster(o.cluster)
+    return {
+      kind: 'redis',
+      quota,
+      aedes: { persistence: cluster.persistence, mq: cluster.mq },
+      admitPublish: async (client, packet) => book(client, packet),
+      published: () => {},
+      recover: async () => 0,
+      stats: () => ({ kind: 'redis', ...quota.stats() }),
+      close: () => cluster.close(),
+    }
+  }
+
+  if (o.data === undefined) {
+    return {
+      kind: 'memory',
+      quota,
+      aedes: {},
+      admitPublish: async (client, packet) => book(client, packet),
+      published: () => {},
+      recover: async () => 0,
+      stats: () => ({ kind: 'memory', ...quota.stats() }),
+      close: async () => {},
+    }
+  }
+
+  const journal = new JournalPersistence({
+    dir: o.data,
+    ownerOf: (topic) => quota.ownerOf(topic),
+    onRestoredRetained: (owner, topic, bytes) => quota.restore(owner, topic, bytes),
+  })
+  return {
+    kind: 'disk',
+    quota,
+    aedes: { persistence: journal as unknown as AedesOptions['persistence'] },
+    async admitPublish(client, packet) {
+      const refused = book(client, packet)
+      if (refused) return refused
+      if (packet.qos > 0) await journal.holdIncoming(client?.id ?? '', packet as unknown as AedesPacket)
+      return undefined
+    },
+    published: (packet) => journal.releaseIncoming(packet as unknown as AedesPacket),
+    async recover(aedes) {
+      const todo = journal.unfinishedIncoming()
+      await Promise.all(
+        todo.map(({ packet }) => new Promise<void>((resolve) => aedes.publish(packet as unknown as PublishPacket, () => resolve()))),
+      )
+      return todo.length
+    },
+    stats: () => ({ kind: 'disk', ...quota.stats(), disk: journal.stats() }),
+    // after aedes.close() (which leaves its persistence alone): the last records flushed, the file closed
+    close: () => journal.destroy(),
+  }
+}
