@@ -12,7 +12,7 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
@@ -22,11 +22,13 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
+import { withModels } from './engine/model/with-models.ts'
 import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
 import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
+import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
 export type { AgentOptions } from './agent-options.ts'
@@ -50,6 +52,8 @@ export interface AgentEvents {
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
+  /** A stream window was run and its result published. */
+  window: [{ stream: string; seq: number; status: 'ok' | 'error'; count: number }]
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -63,6 +67,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** Stream jobs placed here (agent/streams/). */
+  readonly streams: StreamHost
 
   private constructor(
     identity: Identity,
@@ -86,6 +92,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
     })
+    this.streams = new StreamHost({
+      conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
+      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
+      limits: {
+        maxPendingWindows: opts.streamMaxPendingWindows, maxBufferedReadings: opts.streamMaxBufferedReadings,
+        maxReadingBytes: opts.streamMaxReadingBytes, graceMs: opts.streamGraceMs, stateWaitMs: opts.streamStateWaitMs,
+      },
+    })
+    this.streams.on('window', ({ result, ...w }) => {
+      if (w.count > 0) this.payments?.remember(result) // paid per window like a job
+      this.emit('window', w)
+    })
+    this.streams.on('rejected', (e) => this.reject(e.topic, new FogmeshError(e.code as ErrorCode, e.message)))
     payments?.on('settled', (r) => this.emit('settled', r))
     payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
   }
@@ -96,7 +115,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit })
+        ? withModels(createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit }), { queueLimit: opts.queueLimit })
         : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
@@ -130,6 +149,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
+    await this.streams.start()
     this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
     this.advertiser.start()
   }
@@ -258,6 +278,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.closing = true
     this.runner.stopTaking()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
+    await this.streams.close()
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])
     grace?.cancel()
