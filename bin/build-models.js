@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { listFilesRecursive, newestMtime } from './build-lib.js'
+import { listFilesRecursive, newestMtime } from './assemblyscript-build.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = join(root, 'models', 'dist', 'anomaly.fmm')
