@@ -172,25 +172,30 @@ export class ModelPool {
     const cur = this.current
     if (!cur || cur.n !== n) return
     const ms = cur.request.limits.timeoutMs
+    // the thread is busy past the deadline: end it, and give a new one the models before any run
+    const old = this.worker
+    this.worker = undefined
+    void old?.terminate()
+    this.replaced()
     this.finish(n, { status: 'error', code: ErrorCode.deadline, message: `model run exceeded its ${ms} ms deadline`, stderr: '', fuel: 0, durationMs: ms })
-    void this.worker?.terminate() // onExit starts a new thread with the models
+  }
+
+  /** A new inference thread gets every model again (runs sent after wait for them in order). */
+  private replaced(): void {
+    this.counts.restarts++
+    const died = new JobError(ErrorCode.internal, 'inference thread replaced')
+    for (const waiter of this.loadWaiters.values()) waiter.reject(died)
+    this.loadWaiters.clear()
+    for (const [sha, m] of this.models) m.loaded = this.send(sha, m.bytes).catch(() => {})
   }
 
   private onExit(w: Worker): void {
-    if (w !== this.worker) return
+    if (w !== this.worker) return // replaced already (a deadline)
     this.worker = undefined
     if (this.closed) return
-    this.counts.restarts++
-    const died = new JobError(ErrorCode.internal, 'inference thread died')
-    for (const waiter of this.loadWaiters.values()) waiter.reject(died)
-    this.loadWaiters.clear()
-    if (this.current) this.finish(this.current.n, { status: 'error', code: ErrorCode.internal, message: 'inference thread died', stderr: '', fuel: 0, durationMs: 0 })
-    // a new thread gets every model again; runs queued meanwhile wait for it in order
-    for (const [sha, m] of this.models) m.loaded = this.send(sha, m.bytes).catch(() => {})
-    if (!this.current) {
-      const nextRun = this.queue.shift()
-      if (nextRun) this.start(nextRun)
-    }
+    const cur = this.current
+    this.replaced()
+    if (cur) this.finish(cur.n, { status: 'error', code: ErrorCode.internal, message: 'inference thread died', stderr: '', fuel: 0, durationMs: 0 })
   }
 }
 
