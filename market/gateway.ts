@@ -22,7 +22,8 @@ import { id as idParser, parseValue, publishTopic } from '../protocol/validate.t
 import { resultToWire, type JobAnswer } from './job.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
-import { systemClock } from '../protocol/clock.ts'
+import { systemClock, type Clock } from '../protocol/clock.ts'
+import { JobJournal } from './job-journal.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
@@ -31,13 +32,30 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   dedupeWindow?: number
   /** Stream jobs placed at once (default 1,000). */
   maxStreams?: number
+  /**
+   * A job journal file (market/job-journal.ts): jobs are on disk before they are
+   * acknowledged, answered once across restarts, and the gateway keeps one MQTT
+   * persistent session and inbox. Default none (all in memory).
+   */
+  journal?: string | undefined
+  /**
+   * With a journal: how long an accepted job that found no agent (no_agents,
+   * agent_failed — e.g. the site's agents behind a cut link) is held and retried
+   * as agents come back, before it is answered with that error. Default 60,000 ms.
+   */
+  holdUnplacedMs?: number
 }
 
-const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000 }
+/** How long resumed jobs wait for a first agent to show up after a restart. */
+const RESUME_WAIT_MS = 5000
+const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000, holdUnplacedMs: 60_000 }
+/** Between two tries of a held job. */
+const HOLD_RETRY_MS = 1000
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 1_000_000, integer: true },
+  holdUnplacedMs: { min: 0, max: 86_400_000, integer: true },
 }
 
 export interface GatewayStats {
@@ -60,28 +78,46 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
   private readonly maxInFlight: number
+  private readonly holdUnplacedMs: number
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
 
-  private constructor(readonly requester: Requester, private readonly conn: Connection, options: { maxInFlight: number; dedupeWindow: number }) {
+  private constructor(
+    readonly requester: Requester,
+    private readonly conn: Connection,
+    options: { maxInFlight: number; dedupeWindow: number; holdUnplacedMs: number },
+    readonly journal: JobJournal | undefined,
+    private readonly clock: Clock,
+  ) {
     super()
+    this.holdUnplacedMs = options.holdUnplacedMs
     this.seen = new RecentSet(options.dedupeWindow)
     this.maxInFlight = options.maxInFlight
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
-    const conn = await connectorFor(opts.broker).connect({ clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    const journal = opts.journal !== undefined ? JobJournal.open(opts.journal, { dedupeWindow: opts.dedupeWindow }) : undefined
+    // with a journal: one identity across restarts, so the broker keeps the session (and queues submits) while it is down
+    const conn = await connectorFor(opts.broker)
+      .connect(journal ? { clientId: `fm-gateway-${journal.id}`, clean: false } : { clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+      .catch((err: unknown) => {
+        journal?.close()
+        throw err
+      })
     let requester: Requester
     try {
-      requester = await Requester.start({ ...options, connection: conn })
+      requester = await Requester.start({ ...options, connection: conn, ...(journal ? { id: `r${journal.id}` } : {}) })
     } catch (err) {
       await conn.close().catch(() => {})
+      journal?.close()
       throw err
     }
-    const gw = new Gateway(requester, conn, opts)
+    const gw = new Gateway(requester, conn, opts, journal, options.clock ?? systemClock)
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
+    // after a restart the directory fills from retained presences first: the resumed jobs then find their agents
+    if (journal) void requester.directory.waitFor(1, RESUME_WAIT_MS).catch(() => {}).then(() => gw.resume(journal))
     gw.streams = new StreamPlacer({
       conn, directory: requester.directory, requesterId: requester.id, payer: requester.payer, clock: options.clock ?? systemClock,
       maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
@@ -99,13 +135,32 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
-    if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
+    const key = `${job.replyTo}\u0000${job.id}`
+    if (this.journal?.has(key) || !this.seen.add(key)) {
       this.stats_.duplicates++
       return
     }
     if (this.stats_.inFlight >= this.maxInFlight) {
       return this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, 'gateway has too many jobs in flight'), ErrorCode.overloaded)
     }
+    // on disk before this handler returns, so before the PUBACK (mqtt.js acknowledges after the handler)
+    this.journal?.accept(key, payload)
+    this.runJob(job, key)
+  }
+
+  /** After a restart: answers journaled but not delivered go out again; accepted jobs run again. */
+  private resume(journal: JobJournal): void {
+    for (const a of journal.undelivered()) this.deliver(a.key, a.replyTo, a.wire)
+    for (const j of journal.unanswered()) {
+      const d = decodeJobSubmit(j.payload)
+      if (d.ok) {
+        this.seen.add(j.key)
+        this.runJob(d.value, j.key)
+      }
+    }
+  }
+
+  private runJob(job: JobSubmit, key: string, since = this.clock.now()): void {
     this.stats_.inFlight++
     // sensors pick their own ids (often counters): two sensors may both send id "1".
     // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
@@ -122,25 +177,49 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       .then(
         (result) => {
           this.stats_.inFlight--
-          this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, result.error?.code)
+          const code = result.error?.code
+          if (this.journal && !this.closing && (code === ErrorCode.noAgents || code === ErrorCode.agentFailed) && this.clock.now() - since < this.holdUnplacedMs) {
+            // journaled, so held: tried again until an agent takes it or the hold runs out
+            this.requester.forget(meshId)
+            this.clock.setTimeout(() => {
+              if (!this.closing) this.runJob(job, key, since)
+            }, HOLD_RETRY_MS)
+            return
+          }
+          this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, result.error?.code, key)
           this.emit('result', { id: job.id, replyTo: job.replyTo, result })
         },
         (err: unknown) => {
           // submit() answers job faults itself; this is the mesh failing (e.g. the connection closing)
           this.stats_.inFlight--
           const e = toFogmeshError(err)
-          this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code)
+          this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code, key)
         },
       )
   }
 
-  private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined): void {
+  private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined, key?: string): void {
     if (errorCode === undefined) this.stats_.ok++
     else {
       this.stats_.failed++
       this.stats_.errors[errorCode] = (this.stats_.errors[errorCode] ?? 0) + 1
     }
-    this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
+    const text = JSON.stringify(wire)
+    if (key === undefined || !this.journal) return this.conn.publish(replyTo, text, { qos: 1 })
+    // a requester closing mid-job is the gateway stopping, not an answer: the job runs again after the restart
+    if (this.closing || errorCode === ErrorCode.closed) return
+    this.journal.answer(key, replyTo, text)
+    this.deliver(key, replyTo, text)
+  }
+
+  /** Publishes a journaled answer; marks it delivered once the broker has it (mqtt.js retries QoS 1 across reconnects). */
+  private deliver(key: string, replyTo: string, text: string): void {
+    this.conn.publishAsync(replyTo, text, { qos: 1 }).then(
+      () => {
+        if (!this.journalClosed) this.journal?.markDelivered(key)
+      },
+      () => {}, // closed first: still undelivered in the journal, published again at the next start
+    )
   }
 
   /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
@@ -163,11 +242,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
 
+  private closing = false
+  private journalClosed = false
+
   async close(): Promise<void> {
-    await this.conn.unsubscribe(topics.submit).catch(() => {})
+    this.closing = true
+    // with a journal the session persists: the broker keeps queueing submits for the next start
+    if (!this.journal) await this.conn.unsubscribe(topics.submit).catch(() => {})
     await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})
+    this.journalClosed = true
+    this.journal?.close()
   }
 }
 

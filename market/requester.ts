@@ -150,6 +150,11 @@ export class Requester extends EventEmitter<RequesterEvents> {
     return p
   }
 
+  /** Forgets the answer kept for `id`, so that `submit` runs it again (the gateway's hold for unplaced journaled jobs). */
+  forget(id: string): void {
+    this.jobs.delete(id)
+  }
+
   private async run(job: JobRequest & { id: string }): Promise<JobAnswer> {
     const started = performance.now()
     const inputSha256 = createHash('sha256').update(job.input).digest('hex')

@@ -37,6 +37,12 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
   /** Reconnect after a lost connection (default true); subscriptions are made again on reconnect. */
   reconnect?: boolean
+  /**
+   * `false`: a persistent session (MQTT clean session off) — the broker keeps the
+   * subscriptions and queues QoS 1 messages while this client is away. Needs a
+   * stable `clientId`. Default true.
+   */
+  clean?: boolean
 }
 
 export interface PublishOptions {

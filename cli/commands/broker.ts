@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { startBroker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
 import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
@@ -75,7 +76,8 @@ export const brokerCommand: Command = {
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
     const wantGateway = values.cluster !== undefined ? values.gateway === true : !values['no-gateway']
-    const gateway = wantGateway ? await startGateway({ broker: broker.url }) : undefined
+    const journal = typeof values.data === 'string' ? join(values.data, 'gateway.journal') : undefined
+    const gateway = wantGateway ? await startGateway({ broker: broker.url, journal }) : undefined
     if (gateway) console.log('gateway listening on fm/v1/jobs/submit')
     const telemetry = gateway ? gatewayTelemetry(gateway) : undefined
     let web: ConsoleServer | undefined

@@ -68,7 +68,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   const opts: IClientOptions = {
     clientId,
     protocolVersion: 4,
-    clean: true,
+    clean: options.clean ?? true,
     keepalive: options.keepaliveSeconds ?? 10,
     connectTimeout: options.connectTimeoutMs ?? 5000,
     reconnectPeriod: options.reconnect === false ? 0 : 500,
