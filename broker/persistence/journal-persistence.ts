@@ -275,7 +275,13 @@ export class JournalPersistence extends MemoryPersistence {
     }
     const { bytes, durable } = this.log.append(rec)
     this.track(slots, rec, bytes, removal, clientId)
-    return durable
+    if (!ORDERED_ONLY.has(rec.k)) return durable
+    // aedes drops a message whose broker counter is below one it already delivered to that client
+    // (client.js dedupe): a retained or queued message must not wait for its fsync while a later one
+    // overtakes it. These records go to the log in order without being awaited; the publish they belong
+    // to is held on disk by its 'in' record until `published`, whose release is logged after them.
+    durable.catch(() => {})
+    return Promise.resolve()
   }
 
   private track(slots: string | string[], rec: Rec, bytes: number, removal: boolean, clientId: string | undefined): void {
@@ -351,6 +357,9 @@ export class JournalPersistence extends MemoryPersistence {
     }
   }
 }
+
+/** Records appended in order but not awaited (see `write`). */
+const ORDERED_ONLY = new Set<Rec['k']>(['r', 'r-', 'o', 'ou', 'o-'])
 
 const outSlot = (clientId: string, p: AedesPacket) => `o\0${clientId}\0${pub(p).brokerId}\0${pub(p).brokerCounter}`
 const approxBytes = (rec: Rec) => JSON.stringify(rec).length + 8
