@@ -11,6 +11,7 @@
  * acknowledged) until Redis has them.
  */
 import type { AedesOptions } from 'aedes'
+import { Readable } from 'node:stream'
 import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 
 export interface Cluster {
@@ -45,9 +46,23 @@ export async function openCluster(url: string): Promise<Cluster> {
   } finally {
     probe.disconnect()
   }
-  const mq = mqemitterRedis({ connectionString: url }) as unknown as Cluster['mq']
+  const emitter = mqemitterRedis({ connectionString: url })
+  // its connections' errors surface on `state`: reconnects, not failures (ioredis retries)
+  ;(emitter as unknown as { state: { on(e: 'error', f: () => void): void } }).state.on('error', () => {})
+  const mq = emitter as unknown as Cluster['mq']
   const conn = new Redis(url, { maxRetriesPerRequest: null })
-  const persistence = new RedisPersistence({ conn })
+  // an outage is a retry: ioredis reconnects with backoff and holds the commands meanwhile (so no PUBACK goes out)
+  conn.on('error', () => {})
+  // aedes 1.x pipes the retained stream (`.pipe`); aedes-persistence-redis hands back an async generator
+  class StreamingRedisPersistence extends RedisPersistence {
+    override createRetainedStreamCombi(patterns: string[]): Readable {
+      return Readable.from(super.createRetainedStreamCombi(patterns))
+    }
+    override createRetainedStream(pattern: string): Readable {
+      return Readable.from(super.createRetainedStream(pattern))
+    }
+  }
+  const persistence = new StreamingRedisPersistence({ conn })
   return {
     persistence: persistence as unknown as Cluster['persistence'],
     mq,

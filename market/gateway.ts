@@ -39,8 +39,8 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
    */
   journal?: string | undefined
   /**
-   * With a journal: how long an accepted job that found no agent (no_agents,
-   * agent_failed — e.g. the site's agents behind a cut link) is held and retried
+   * With a journal: how long an accepted job that found no agent (no_agents —
+   * e.g. the site's agents behind a cut link) is held and retried
    * as agents come back, before it is answered with that error. Default 60,000 ms.
    */
   holdUnplacedMs?: number
@@ -178,7 +178,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         (result) => {
           this.stats_.inFlight--
           const code = result.error?.code
-          if (this.journal && !this.closing && (code === ErrorCode.noAgents || code === ErrorCode.agentFailed) && this.clock.now() - since < this.holdUnplacedMs) {
+          if (this.journal && !this.closing && code === ErrorCode.noAgents && this.clock.now() - since < this.holdUnplacedMs) {
             // journaled, so held: tried again until an agent takes it or the hold runs out
             this.requester.forget(meshId)
             this.clock.setTimeout(() => {

@@ -117,10 +117,10 @@ test('a network cut between an agent and the broker mid-stream: its finished res
       if (i === 20) proxy.restore()
       await sleep(30)
     }
-    await waitFor(() => s.counts().lost === 0 || undefined, 45_000, `every acknowledged job answered (${JSON.stringify(s.counts())})`).catch(() => {})
+    await waitFor(() => s.counts().lost === 0 || undefined, 70_000, `every acknowledged job answered (${JSON.stringify(s.counts())})`).catch(() => {})
     await sleep(500)
     const c = s.counts()
-    console.log(`agent link cut: ${JSON.stringify(c)} (cuts ${proxy.stats().cuts}, refused while cut ${proxy.stats().refused})`)
+    console.log(`agent link cut: ${JSON.stringify(c)} missing ${[...s.acked].filter((id) => !s.answers.has(id))} gateway ${JSON.stringify(gateway.stats())} (cuts ${proxy.stats().cuts}, refused while cut ${proxy.stats().refused})`)
     assert.is(c.acknowledged, N)
     assert.is(c.lost, 0)
     assert.is(c.answeredTwice, 0)

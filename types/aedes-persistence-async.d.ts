@@ -11,6 +11,8 @@ declare module 'aedes-persistence-redis/asyncPersistence.js' {
     constructor(options?: Record<string, unknown>)
     setup(broker: unknown): Promise<void>
     destroy(): Promise<void>
+    createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>
+    createRetainedStream(pattern: string): AsyncIterable<unknown>
   }
   export default AsyncRedisPersistence
 }
