@@ -39,8 +39,8 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
    */
   journal?: string | undefined
   /**
-   * With a journal: how long an accepted job that found no agent (no_agents —
-   * e.g. the site's agents behind a cut link) is held and retried
+   * With a journal: how long an accepted job that found no agent or lost the ones
+   * it ran on (no_agents, agent_failed — e.g. the site's agents behind a cut link) is held and retried
    * as agents come back, before it is answered with that error. Default 60,000 ms.
    */
   holdUnplacedMs?: number
@@ -160,7 +160,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
   }
 
-  private runJob(job: JobSubmit, key: string, since = this.clock.now()): void {
+  private runJob(job: JobSubmit, key: string, since = this.clock.now(), firstAttempt = 1): void {
     this.stats_.inFlight++
     // sensors pick their own ids (often counters): two sensors may both send id "1".
     // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
@@ -173,16 +173,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         ...(job.limits ? { limits: job.limits } : {}),
         ...(job.constraints ? { constraints: job.constraints } : {}),
         ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+        ...(firstAttempt > 1 ? { firstAttempt } : {}),
       })
       .then(
         (result) => {
           this.stats_.inFlight--
           const code = result.error?.code
-          if (this.journal && !this.closing && code === ErrorCode.noAgents && this.clock.now() - since < this.holdUnplacedMs) {
-            // journaled, so held: tried again until an agent takes it or the hold runs out
+          if (this.journal && !this.closing && (code === ErrorCode.noAgents || code === ErrorCode.agentFailed) && this.clock.now() - since < this.holdUnplacedMs) {
+            // journaled, so held: tried again (its attempts counted on) until an agent takes it or the hold runs out
             this.requester.forget(meshId)
+            const next = firstAttempt + Math.max(1, result.attempts)
             this.clock.setTimeout(() => {
-              if (!this.closing) this.runJob(job, key, since)
+              if (!this.closing) this.runJob(job, key, since, next)
             }, HOLD_RETRY_MS)
             return
           }

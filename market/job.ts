@@ -12,6 +12,8 @@ export interface JobRequest {
   limits?: RequestedLimits
   constraints?: JobConstraints
   maxPrice?: number
+  /** The first attempt's number (default 1): a job tried again later continues its count, so agents do not take it for a redelivery. */
+  firstAttempt?: number
 }
 
 /** What `Requester.submit` resolves with: a verified result, or an error with a stable code. */

@@ -165,12 +165,13 @@ export class Requester extends EventEmitter<RequesterEvents> {
     if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
     const exclude = new Set<string>()
     let lastReason = ''
-    for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
-      if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
+    const first = job.firstAttempt ?? 1
+    for (let attempt = first; attempt < first + this.opts.maxAttempts; attempt++) {
+      if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - first)
       const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0)
       if (!lease) {
-        if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
-        return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
+        if (attempt === first) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
+        return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - first)
       }
       const o = await this.attempt(job, lease, attempt, inputSha256)
       if (o.kind === 'result' && !(o.result.status === 'error' && isRetryableCode(o.result.error?.code ?? ''))) {
