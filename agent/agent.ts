@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events'
 import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
+import { Outbox } from './outbox.ts'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
 import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
@@ -128,6 +129,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       clientId: `fm-agent-${identity.id}`,
       will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
       keepaliveSeconds: 5,
+      // a persistent session and an on-disk outbox: assignments wait at the broker while the link is down,
+      // results finished meanwhile wait on disk (through a restart too) and go out when it returns
+      clean: false,
+      outbox: new Outbox(join(opts.dataDir, 'outbox.journal')),
     })
     connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {

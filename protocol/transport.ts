@@ -43,6 +43,12 @@ export interface ConnectOptions {
    * stable `clientId`. Default true.
    */
   clean?: boolean
+  /**
+   * Where QoS 1 publishes wait for their PUBACK: an mqtt.js store such as
+   * agent/outbox.ts (on disk, so results survive a restart while the broker is
+   * unreachable). Default: in memory. The in-memory bus ignores it.
+   */
+  outbox?: object
 }
 
 export interface PublishOptions {

@@ -73,6 +73,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     connectTimeout: options.connectTimeoutMs ?? 5000,
     reconnectPeriod: options.reconnect === false ? 0 : 500,
     queueQoSZero: false,
+    ...(options.outbox ? { outgoingStore: options.outbox as IClientOptions['outgoingStore'] } : {}),
     ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
   }
   const client = mqtt.connect(url, opts)
