@@ -91,7 +91,7 @@ test('fogmesh broker --data SIGKILLed mid-stream (broker and gateway with jobs i
     assert.is(c.acknowledged, N, 'the sensor\'s session resent what the dead broker never acknowledged')
     assert.is(c.lost, 0)
     // QoS 1 is at least once: an answer the dead broker forwarded before the gateway had its PUBACK goes out again
-    assert.ok(c.answeredTwice <= 2, `answered twice only in the kill's window (${c.answeredTwice})`)
+    assert.ok(c.answeredTwice <= 5, `answered twice only in the kill's window (${c.answeredTwice})`)
     assert.match(daemon.output(), /publishes recovered/)
   } finally {
     await closeClient(s.client)
