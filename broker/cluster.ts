@@ -38,11 +38,14 @@ export async function openCluster(url: string): Promise<Cluster> {
   ])
   // fail fast at start when Redis is not there at all; later outages are retried
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  let cause: Error | undefined
+  probe.on('error', (err: Error) => (cause ??= err))
   try {
     await probe.connect()
     await probe.ping()
   } catch (err) {
-    throw new FogmeshError(ErrorCode.closed, `cannot reach Redis at ${url}: ${(err as Error).message}`, { cause: err })
+    const why = cause ?? (err as Error)
+    throw new FogmeshError(ErrorCode.closed, `cannot reach Redis at ${url}: ${why.message}`, { cause: why })
   } finally {
     probe.disconnect()
   }
