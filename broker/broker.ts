@@ -1,9 +1,11 @@
 /**
  * The embedded broker: aedes on TCP and on WebSocket, TCP_NODELAY on every
- * socket, packet caps enforced before the bytes pile up, and a module
- * publish checked against the sha256 in its topic before it is retained.
+ * socket, every limit of broker/limits/ (packet caps enforced before the
+ * bytes pile up, connections, subscriptions, retained, queues, slow
+ * subscribers, publish rates), and a module publish checked against the
+ * sha256 in its topic before it is retained.
  *
- * Like aedes itself it does not log: it emits events (`violation`,
+ * Like aedes itself it does not log: it emits events (`violation`, `limit`,
  * `clientError`, `moduleRejected`) for whoever embeds it.
  */
 import { createHash } from 'node:crypto'
@@ -14,7 +16,9 @@ import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
-import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
+import { BrokerGuard, type GuardStats } from './limits/broker-guard.ts'
+import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limits/broker-limits.ts'
+import type { PacketViolation } from './limits/packet-caps.ts'
 
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
@@ -27,6 +31,8 @@ export interface BrokerOptions {
   maxPacketBytes?: number
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
   maxModuleBytes?: number
+  /** Every other limit (broker/limits/broker-limits.ts); the two above win over theirs. */
+  limits?: Partial<BrokerLimits>
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
   aedes?: AedesOptions
 }
@@ -35,12 +41,12 @@ const DEFAULTS = {
   port: 1883,
   wsPort: 0 as number | false,
   host: '127.0.0.1',
-  maxPacketBytes: 2 * 1024 * 1024,
-  maxModuleBytes: 16 * 1024 * 1024,
 }
 
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
+  /** A limit bit (broker/limits/broker-limits.ts): who, which, what was done. */
+  limit: [LimitEvent]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
 }
@@ -52,6 +58,10 @@ export interface Broker extends EventEmitter<BrokerEvents> {
   /** `mqtt://host:port` for clients on this machine. */
   readonly url: string
   readonly wsUrl: string | undefined
+  /** The limits in force. */
+  readonly limits: BrokerLimits
+  /** What the limits hold and did: connections, subscriptions, retained, queued, dropped. */
+  limitStats(): GuardStats
   close(): Promise<void>
 }
 
@@ -59,8 +69,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const opts = { ...DEFAULTS, ...options }
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
+  const limits = resolveBrokerLimits({ ...opts.limits, maxPacketBytes: opts.maxPacketBytes ?? opts.limits?.maxPacketBytes, maxModuleBytes: opts.maxModuleBytes ?? opts.limits?.maxModuleBytes })
+  const guard = new BrokerGuard(limits, { limit: (e) => events.emit('limit', e), violation: (v) => events.emit('violation', v) })
 
-  const aedes = await Aedes.createBroker({
+  const aedes = await Aedes.createBroker(guard.aedesOptions({
     ...opts.aedes,
     authorizePublish(client, packet, callback) {
       const reason = checkModulePublish(packet)
@@ -71,23 +83,22 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       if (userAuthorizePublish) return userAuthorizePublish(client, packet, callback)
       callback(null)
     },
-  })
+  }))
+  guard.attach(aedes)
   aedes.on('clientError', (client: Client, error: Error) => {
     events.emit('clientError', { clientId: client?.id ?? '', error })
   })
 
-  const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string) => {
-    const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
+  const accept = (conn: Duplex, remote: string, ip = remote) => {
+    if (!guard.accept(conn, ip, remote, (c) => aedes.handle(c))) return
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
-    aedes.handle(guarded)
   }
 
   const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket.remoteAddress)
   })
   await listen(tcp, opts.port, opts.host)
 
@@ -98,9 +109,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
     })
     http.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+    wss = new WebSocketServer({ server: http, maxPayload: limits.maxModuleBytes + 1024 })
     wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
+      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.remoteAddress)
     })
     await listen(http, opts.wsPort, opts.host)
   }
@@ -116,12 +127,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsPort,
     url: `mqtt://${shownHost}:${port}`,
     wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    limits,
+    limitStats: () => guard.stats(),
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]
         wss?.close()
         await new Promise<void>((resolve) => aedes.close(() => resolve()))
         for (const s of sockets) s.destroy()
+        guard.close()
         await Promise.all(closed)
       })()
       return closing
