@@ -124,6 +124,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
       await this.conn.subscribe(topics.agentVouchers(this.id), 1)
     }
+    this.conn.on('handlerError', (e) => this.reject(e.topic, toFogmeshError(e.error)))
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
