@@ -1,6 +1,7 @@
 import { startBroker } from '../../broker/broker.ts'
-import { startGateway } from '../../market/gateway.ts'
-import { intOption, untilSignal, type Command } from '../command.ts'
+import { superviseGateway, type GatewayIsolation } from '../../market/gateway-supervisor.ts'
+import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromOptions } from '../broker-limit-options.ts'
+import { UsageError, intOption, untilSignal, type Command } from '../command.ts'
 
 export const brokerCommand: Command = {
   name: 'broker',
@@ -12,7 +13,9 @@ export const brokerCommand: Command = {
   --host H              interface to bind (default 0.0.0.0: devices on the LAN can join)
   --max-packet-bytes N  cap on any MQTT packet (default 2097152)
   --max-module-bytes N  cap on a module published to fm/v1/modules/# (default 16777216)
-  --no-gateway          broker only; no plain-MQTT job handling`,
+  --no-gateway          broker only; no plain-MQTT job handling
+  --gateway-isolation I worker (default) or process: where the gateway runs, contained, restarted if it dies
+${LIMIT_USAGE}`,
   options: {
     port: { type: 'string' },
     'ws-port': { type: 'string' },
@@ -20,21 +23,30 @@ export const brokerCommand: Command = {
     'max-packet-bytes': { type: 'string' },
     'max-module-bytes': { type: 'string' },
     'no-gateway': { type: 'boolean' },
+    'gateway-isolation': { type: 'string' },
+    ...LIMIT_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
+    const isolation = values['gateway-isolation'] ?? 'worker'
+    if (isolation !== 'worker' && isolation !== 'process') throw new UsageError(`--gateway-isolation must be worker or process (got ${String(isolation)})`)
+    const limits = limitsFromOptions(values)
     const broker = await startBroker({
+      limits,
       port: intOption(values, 'port', 1883, 0, 65535),
       wsPort: intOption(values, 'ws-port', 8083, 0, 65535),
       host: typeof values.host === 'string' ? values.host : '0.0.0.0',
-      maxPacketBytes: intOption(values, 'max-packet-bytes', 2 * 1024 * 1024, 1024),
-      maxModuleBytes: intOption(values, 'max-module-bytes', 16 * 1024 * 1024, 1024),
+      maxPacketBytes: intOption(values, 'max-packet-bytes', limits.maxPacketBytes, 1024),
+      maxModuleBytes: intOption(values, 'max-module-bytes', limits.maxModuleBytes, 1024),
     })
+    broker.on('limit', (l) => console.error(`limit ${l.limit} (${l.cap}): ${l.action} ${l.clientId || l.remote || ''} at ${l.value}`))
     broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
-    const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url })
-    if (gateway) console.log('gateway listening on fm/v1/jobs/submit')
+    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url }, isolation: isolation as GatewayIsolation })
+    gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
+    gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
+    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'})`)
     const signal = await stopped
     console.log(`${signal}: shutting down`)
     await gateway?.close()
