@@ -8,7 +8,7 @@ import type { Client } from 'aedes'
 
 /** The mqtt-packet parser state the packet caps look at. */
 export interface PacketParser {
-  packet: { cmd: string; length: number }
+  packet: { cmd: string; length: number; retain: boolean }
   /** A BufferList of the bytes not yet parsed. */
   _list: { length: number; get(index: number): number | undefined }
   _parseLength(): boolean

@@ -28,6 +28,9 @@ import { SessionStore } from './session-store.ts'
 import { SlowSubscribers } from './slow-subscribers.ts'
 import { SubscriptionQuota } from './subscription-quota.ts'
 
+/** Retained PUBLISH packets larger than this are checked against the retained quotas at their header. */
+const RETAINED_HEADER_CHECK_BYTES = 4096
+
 /** Nested synchronous publish completions allowed before one is deferred. */
 const MAX_SYNC_DEPTH = 32
 
@@ -174,7 +177,13 @@ export class BrokerGuard {
     conn.once('close', () => admission.closed())
     this.slow.neverWait(conn)
     const client = handle(conn)
-    capPackets(client, { ...this.limits, largeTopicPrefix: `${PREFIX}/modules/` }, (v) => this.on.violation({ ...v, remote }))
+    capPackets(client, { ...this.limits, largeTopicPrefix: `${PREFIX}/modules/` }, (v) => this.on.violation({ ...v, remote }), (p) => {
+      // a large retained PUBLISH that cannot fit is refused at its header, before its body is read
+      if (p.cmd !== 'publish' || !p.retain || p.length <= RETAINED_HEADER_CHECK_BYTES) return false
+      const full = this.retained.full(client.id ?? '', p.length)
+      if (full) this.on.limit(full)
+      return full !== undefined
+    })
     return true
   }
 

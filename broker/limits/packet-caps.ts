@@ -64,7 +64,13 @@ function topicVerdict(list: PacketParser['_list'], prefix: Buffer): { verdict: T
  * Puts the caps on one aedes client's parser. `onViolation` is called once, and the
  * connection is destroyed, when a packet declares more than its cap.
  */
-export function capPackets(client: Client, caps: PacketCaps, onViolation: (v: PacketViolation) => void): void {
+export function capPackets(
+  client: Client,
+  caps: PacketCaps,
+  onViolation: (v: PacketViolation) => void,
+  /** A check on a whole header of a connected client (e.g. a retained PUBLISH from a client whose quota is full): true refuses it. */
+  refuseHeader: (packet: PacketParser['packet']) => boolean = () => false,
+): void {
   const c = internals(client)
   const parser = c._parser
   const prefix = Buffer.from(caps.largeTopicPrefix)
@@ -100,6 +106,12 @@ export function capPackets(client: Client, caps: PacketCaps, onViolation: (v: Pa
     if (!c.connected) {
       if (declared <= caps.preConnectMaxBytes) return true
       return refuse({ packetType: TYPES[this.packet.cmd] ?? 0, declaredBytes: declared, capBytes: caps.preConnectMaxBytes, cap: 'preConnectMaxBytes' })
+    }
+    if (refuseHeader(this.packet)) {
+      pendingLarge = undefined
+      parser.parse = () => 0
+      c.conn.destroy()
+      return false
     }
     if (declared <= caps.maxPacketBytes) return true
     if (this.packet.cmd !== 'publish' || declared > caps.maxModuleBytes) {

@@ -59,6 +59,21 @@ export class RetainedQuota {
     return undefined
   }
 
+  /**
+   * Whether a retained PUBLISH of `declaredBytes` from `owner` must fail whatever its
+   * topic: it is larger than the per-client cap, or the owner's or the broker's bytes
+   * are full already. (A clear or a small publish is always looked at whole.)
+   */
+  full(owner: string, declaredBytes: number): LimitEvent | undefined {
+    const l = this.limits
+    const mine = this.byOwner.get(owner)?.bytes ?? 0
+    const refuse = (limit: LimitEvent['limit'], value: number, cap: number): LimitEvent => ({ limit, action: 'refused', clientId: owner, value, cap })
+    if (declaredBytes > l.maxRetainedBytesPerClient) return refuse('maxRetainedBytesPerClient', declaredBytes, l.maxRetainedBytesPerClient)
+    if (mine >= l.maxRetainedBytesPerClient) return refuse('maxRetainedBytesPerClient', mine + declaredBytes, l.maxRetainedBytesPerClient)
+    if (this.all.bytes >= l.maxRetainedBytes) return refuse('maxRetainedBytes', this.all.bytes + declaredBytes, l.maxRetainedBytes)
+    return undefined
+  }
+
   private free(topic: string, held: Held): void {
     this.byTopic.delete(topic)
     this.all.count--

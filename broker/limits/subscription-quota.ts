@@ -12,6 +12,8 @@ import type { BrokerLimits, LimitEvent } from './broker-limits.ts'
 
 export class SubscriptionQuota {
   private readonly counts = new WeakMap<Client, number>()
+  /** Clients told (one `limit` event) since they last had room. */
+  private readonly told = new WeakSet<Client>()
   private total = 0
 
   constructor(
@@ -25,17 +27,20 @@ export class SubscriptionQuota {
     if (Object.hasOwn(subs, filter)) return true // a new QoS for a filter it holds
     let n = this.counts.get(client) ?? 0
     if (n >= this.limits.maxSubscriptionsPerClient) n = this.recount(client)
-    if (n >= this.limits.maxSubscriptionsPerClient) {
-      this.onLimit({ limit: 'maxSubscriptionsPerClient', action: 'denied', clientId: client.id ?? '', value: n + 1, cap: this.limits.maxSubscriptionsPerClient })
-      return false
-    }
-    if (this.total >= this.limits.maxSubscriptions) {
-      this.onLimit({ limit: 'maxSubscriptions', action: 'denied', clientId: client.id ?? '', value: this.total + 1, cap: this.limits.maxSubscriptions })
-      return false
-    }
+    if (n >= this.limits.maxSubscriptionsPerClient) return this.deny(client, 'maxSubscriptionsPerClient', n + 1, this.limits.maxSubscriptionsPerClient)
+    if (this.total >= this.limits.maxSubscriptions) return this.deny(client, 'maxSubscriptions', this.total + 1, this.limits.maxSubscriptions)
+    this.told.delete(client)
     this.counts.set(client, n + 1)
     this.total++
     return true
+  }
+
+  private deny(client: Client, limit: 'maxSubscriptionsPerClient' | 'maxSubscriptions', value: number, cap: number): false {
+    if (!this.told.has(client)) {
+      this.told.add(client)
+      this.onLimit({ limit, action: 'denied', clientId: client.id ?? '', value, cap })
+    }
+    return false
   }
 
   /** A client is gone: its subscriptions no longer count towards the total (a persistent session's stay in the session store). */

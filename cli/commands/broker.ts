@@ -1,6 +1,7 @@
 import { startBroker } from '../../broker/broker.ts'
 import { superviseGateway, type GatewayIsolation } from '../../market/gateway-supervisor.ts'
 import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromOptions } from '../broker-limit-options.ts'
+import { limitLogger } from '../limit-log.ts'
 import { UsageError, intOption, untilSignal, type Command } from '../command.ts'
 
 export const brokerCommand: Command = {
@@ -39,8 +40,9 @@ ${LIMIT_USAGE}`,
       maxPacketBytes: intOption(values, 'max-packet-bytes', limits.maxPacketBytes, 1024),
       maxModuleBytes: intOption(values, 'max-module-bytes', limits.maxModuleBytes, 1024),
     })
-    broker.on('limit', (l) => console.error(`limit ${l.limit} (${l.cap}): ${l.action} ${l.clientId || l.remote || ''} at ${l.value}`))
-    broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
+    const limitLog = limitLogger((line) => console.error(line))
+    broker.on('limit', limitLog.onLimit)
+    broker.on('violation', (v) => limitLog.line('packet cap', `packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
     const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url }, isolation: isolation as GatewayIsolation })
@@ -51,6 +53,7 @@ ${LIMIT_USAGE}`,
     console.log(`${signal}: shutting down`)
     await gateway?.close()
     await broker.close()
+    limitLog.stop()
     return 0
   },
 }
