@@ -4,6 +4,9 @@
  */
 import { BROKER_LIMITS, resolveBrokerLimits, type BrokerLimits } from '../broker/limits/broker-limits.ts'
 import { readBrokerConfig } from '../broker/limits/config-file.ts'
+import { GATEWAY_LIMITS, gatewayLimitOptions } from '../market/gateway-limits.ts'
+import type { AdmissionLimits } from '../market/gateway-admission.ts'
+import type { GatewayOptions } from '../market/gateway.ts'
 import { FogmeshError } from '../protocol/errors.ts'
 import { intOption, UsageError, type Options } from './command.ts'
 
@@ -15,15 +18,35 @@ export const LIMIT_OPTIONS: Options = {
   config: { type: 'string' },
 }
 
+export const GATEWAY_LIMIT_OPTIONS: Options = Object.fromEntries(GATEWAY_LIMITS.map((l) => [l.flag, { type: 'string' as const }]))
+
+const usageLine = (l: { flag: string; what: string; default: number }) => `  --${l.flag} N`.padEnd(38) + ` ${l.what} (${l.default})`
+
 export const LIMIT_USAGE = [
   '  --config FILE         limits, one "name value" a line (Mosquitto-style: max_connections 10000)',
-  ...NEW_LIMITS.map((l) => `  --${l.flag} N`.padEnd(36) + ` ${l.what} (${l.default})`),
+  ...NEW_LIMITS.map(usageLine),
 ].join('\n')
 
-/** Limits from --config and the flags (a bad file or value is a usage error: one line, exit 2). */
-export function limitsFromOptions(values: Record<string, string | boolean | undefined>): BrokerLimits {
+export const GATEWAY_LIMIT_USAGE = ['  gateway limits (flags, or the same names with _ in --config):', ...GATEWAY_LIMITS.map(usageLine)].join('\n')
+
+/** The gateway's limits from `values` (flags) and from `fromConfig` (its lines of --config). */
+export function gatewayLimitsFromOptions(values: Record<string, string | boolean | undefined>, fromConfig: Record<string, number> = {}): Pick<GatewayOptions, 'ceiling' | keyof AdmissionLimits> {
+  return gatewayLimitOptions((spec) => {
+    if (values[spec.flag] !== undefined) return intOption(values, spec.flag, spec.default, spec.rule.min ?? 0, spec.rule.max ?? Number.MAX_SAFE_INTEGER)
+    return fromConfig[spec.config]
+  })
+}
+
+/** The gateway settings a broker config file may hold too. */
+export const GATEWAY_CONFIG_KEYS: ReadonlySet<string> = new Set(GATEWAY_LIMITS.map((l) => l.config))
+
+/**
+ * Limits from --config and the flags (a bad file or value is a usage error: one line, exit 2).
+ * The config file's gateway lines land in `gatewayConfig`.
+ */
+export function limitsFromOptions(values: Record<string, string | boolean | undefined>, gatewayConfig: Record<string, number> = {}): BrokerLimits {
   try {
-    const out: Partial<BrokerLimits> = typeof values.config === 'string' ? readBrokerConfig(values.config) : {}
+    const out: Partial<BrokerLimits> = typeof values.config === 'string' ? readBrokerConfig(values.config, GATEWAY_CONFIG_KEYS, gatewayConfig) : {}
     for (const l of BROKER_LIMITS) {
       if (values[l.flag] === undefined) continue
       out[l.key] = intOption(values, l.flag, l.default, l.rule.min ?? 0, l.rule.max ?? Number.MAX_SAFE_INTEGER)

@@ -132,7 +132,7 @@ test('200 x 1 MiB retained modules (valid hashes): the retained caps refuse what
   await expectLimit('maxRetainedBytes')
 })
 
-test('100,000 subscriptions from one client: granted up to the per-client cap, 0x80 after; new CONNECTs are not stalled', async () => {
+test('100,000 subscriptions from one client: granted up to the per-client cap, 0x80 after, then cut off; new CONNECTs are not stalled', async () => {
   await survive('100k subscriptions', async () => {
     const c = await connected('subscriber-hog')
     for (let p = 0; p < 100; p++) {
@@ -141,12 +141,13 @@ test('100,000 subscriptions from one client: granted up to the per-client cap, 0
         const t0 = performance.now()
         const probe = await connected(`probe-${p}`)
         probe.destroy()
-        assert.ok(performance.now() - t0 < 5000, 'a new CONNECT is answered')
+        assert.ok(performance.now() - t0 < 10_000, `a new CONNECT is answered (${(performance.now() - t0).toFixed(0)} ms)`)
       }
       await new Promise((r) => setImmediate(r))
     }
     await waitFor(() => c.received().includes(0x80), 20_000, 'SUBACK 0x80')
-    c.destroy()
+    await Promise.race([c.closed, sleep(20_000)])
+    assert.ok(c.socket.destroyed, 'the hog was disconnected')
   })
   await expectLimit('maxSubscriptionsPerClient')
 })

@@ -1,6 +1,8 @@
 /**
  * Subscriptions per client and in total. A SUBSCRIBE over a quota is granted
- * 0x80 (failure) for the filters over it; the client stays connected.
+ * 0x80 (failure) for the filters over it; a client that has been refused
+ * `maxSubscriptionsPerClient` filters and goes on asking is disconnected (its
+ * requests would otherwise cost the broker without end).
  *
  * Counting is incremental (a subscribe adds one when its filter is new to the
  * client); at the cap the client's real subscriptions are counted once, so
@@ -12,8 +14,8 @@ import type { BrokerLimits, LimitEvent } from './broker-limits.ts'
 
 export class SubscriptionQuota {
   private readonly counts = new WeakMap<Client, number>()
-  /** Clients told (one `limit` event) since they last had room. */
-  private readonly told = new WeakSet<Client>()
+  /** Filters refused per client since it last had room (one `limit` event per episode). */
+  private readonly refused = new WeakMap<Client, number>()
   private total = 0
 
   constructor(
@@ -29,16 +31,19 @@ export class SubscriptionQuota {
     if (n >= this.limits.maxSubscriptionsPerClient) n = this.recount(client)
     if (n >= this.limits.maxSubscriptionsPerClient) return this.deny(client, 'maxSubscriptionsPerClient', n + 1, this.limits.maxSubscriptionsPerClient)
     if (this.total >= this.limits.maxSubscriptions) return this.deny(client, 'maxSubscriptions', this.total + 1, this.limits.maxSubscriptions)
-    this.told.delete(client)
+    this.refused.delete(client)
     this.counts.set(client, n + 1)
     this.total++
     return true
   }
 
   private deny(client: Client, limit: 'maxSubscriptionsPerClient' | 'maxSubscriptions', value: number, cap: number): false {
-    if (!this.told.has(client)) {
-      this.told.add(client)
-      this.onLimit({ limit, action: 'denied', clientId: client.id ?? '', value, cap })
+    const refused = (this.refused.get(client) ?? 0) + 1
+    this.refused.set(client, refused)
+    if (refused === 1) this.onLimit({ limit, action: 'denied', clientId: client.id ?? '', value, cap })
+    if (refused === this.limits.maxSubscriptionsPerClient) {
+      this.onLimit({ limit, action: 'closed', clientId: client.id ?? '', value: refused, cap })
+      internals(client).conn.destroy()
     }
     return false
   }

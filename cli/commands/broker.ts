@@ -1,6 +1,6 @@
 import { startBroker } from '../../broker/broker.ts'
 import { superviseGateway, type GatewayIsolation } from '../../market/gateway-supervisor.ts'
-import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromOptions } from '../broker-limit-options.ts'
+import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, LIMIT_OPTIONS, LIMIT_USAGE, gatewayLimitsFromOptions, limitsFromOptions } from '../broker-limit-options.ts'
 import { limitLogger } from '../limit-log.ts'
 import { UsageError, intOption, untilSignal, type Command } from '../command.ts'
 
@@ -16,7 +16,8 @@ export const brokerCommand: Command = {
   --max-module-bytes N  cap on a module published to fm/v1/modules/# (default 16777216)
   --no-gateway          broker only; no plain-MQTT job handling
   --gateway-isolation I worker (default) or process: where the gateway runs, contained, restarted if it dies
-${LIMIT_USAGE}`,
+${LIMIT_USAGE}
+${GATEWAY_LIMIT_USAGE}`,
   options: {
     port: { type: 'string' },
     'ws-port': { type: 'string' },
@@ -26,12 +27,15 @@ ${LIMIT_USAGE}`,
     'no-gateway': { type: 'boolean' },
     'gateway-isolation': { type: 'string' },
     ...LIMIT_OPTIONS,
+    ...GATEWAY_LIMIT_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const isolation = values['gateway-isolation'] ?? 'worker'
     if (isolation !== 'worker' && isolation !== 'process') throw new UsageError(`--gateway-isolation must be worker or process (got ${String(isolation)})`)
-    const limits = limitsFromOptions(values)
+    const gatewayConfig: Record<string, number> = {}
+    const limits = limitsFromOptions(values, gatewayConfig)
+    const gatewayLimits = gatewayLimitsFromOptions(values, gatewayConfig)
     const broker = await startBroker({
       limits,
       port: intOption(values, 'port', 1883, 0, 65535),
@@ -45,7 +49,7 @@ ${LIMIT_USAGE}`,
     broker.on('violation', (v) => limitLog.line('packet cap', `packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
-    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url }, isolation: isolation as GatewayIsolation })
+    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url, ...gatewayLimits }, isolation: isolation as GatewayIsolation })
     gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
     gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
     if (gateway) console.log(`gateway listening on fm/v1/jobs/submit (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'})`)
