@@ -43,8 +43,8 @@ export const ADMISSION_DEFAULTS: AdmissionLimits = {
   maxSensors: 10_000,
 }
 
-/** DRR credit per round: 64 KiB of input (a job costs its input bytes plus 1 KiB). */
-const QUANTUM = 64 * 1024
+/** DRR credit per round: 8 KiB of input (a job costs its input bytes plus 1 KiB). */
+const QUANTUM = 8 * 1024
 const JOB_OVERHEAD = 1024
 
 interface Sensor {

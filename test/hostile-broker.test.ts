@@ -48,7 +48,8 @@ async function survive(name: string, attack: () => Promise<void>): Promise<void>
   assert.ok(honest.latencies.length > 0, `${name}: honest jobs ran during the attack`)
   await mesh.honestJob()
   let after = mesh.rssMiB()
-  const settled = await waitFor(() => (after = mesh.rssMiB()) < before + GROWTH_MIB, 20_000, `${name}: RSS back within ${GROWTH_MIB} MiB`).catch(() => false)
+  // honest traffic goes on while we wait: the collector runs as it would in service (idle, V8 may keep garbage for long)
+  const settled = await waitFor(() => mesh.honestJob().then(() => (after = mesh.rssMiB()) < before + GROWTH_MIB), 30_000, `${name}: RSS back within ${GROWTH_MIB} MiB`).catch(() => false)
   console.log(`  ${name}: RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB; honest p99 ${honest.p99.toFixed(1)} ms over ${honest.latencies.length} jobs`)
   assert.ok(settled, `${name}: RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`)
 }

@@ -1,8 +1,8 @@
 /**
  * Subscriptions per client and in total. A SUBSCRIBE over a quota is granted
  * 0x80 (failure) for the filters over it; a client that has been refused
- * `maxSubscriptionsPerClient` filters and goes on asking is disconnected (its
- * requests would otherwise cost the broker without end).
+ * twice `maxSubscriptionsPerClient` filters in a row is disconnected (it was
+ * told; its requests would otherwise cost the broker without end).
  *
  * Counting is incremental (a subscribe adds one when its filter is new to the
  * client); at the cap the client's real subscriptions are counted once, so
@@ -41,7 +41,7 @@ export class SubscriptionQuota {
     const refused = (this.refused.get(client) ?? 0) + 1
     this.refused.set(client, refused)
     if (refused === 1) this.onLimit({ limit, action: 'denied', clientId: client.id ?? '', value, cap })
-    if (refused === this.limits.maxSubscriptionsPerClient) {
+    if (refused === 2 * this.limits.maxSubscriptionsPerClient) {
       this.onLimit({ limit, action: 'closed', clientId: client.id ?? '', value: refused, cap })
       internals(client).conn.destroy()
     }

@@ -50,7 +50,7 @@ const percentile = (xs: number[], p: number) => {
  * holds. A fixed threshold (README, Limits: the setting for a broker on a small device) makes
  * RSS follow what is live.
  */
-const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' }
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' }
 
 export async function startHostileMesh(flags: string[]): Promise<HostileMesh> {
   const daemon = await fogmeshDaemon(['broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', ...flags], /gateway listening/, { timeoutMs: 60_000, env: MALLOC_ENV })
