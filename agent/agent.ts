@@ -12,7 +12,7 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
@@ -27,6 +27,7 @@ import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
 import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
+import { RequesterQuota } from './requester-quota.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
 export type { AgentOptions } from './agent-options.ts'
@@ -58,6 +59,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
   private readonly modules: ModuleStore
+  private readonly quota: RequesterQuota
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
@@ -84,6 +86,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
     })
+    this.quota = new RequesterQuota(opts.maxJobsPerRequester)
     payments?.on('settled', (r) => this.emit('settled', r))
   }
 
@@ -197,7 +200,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const terms = { id: this.id, labels: this.opts.labels, price: { perJob: this.opts.pricePerJob }, limits: this.jobTerms().limits, capacity: this.capacity }
     if (this.closing || ineligibility(terms, offer) !== undefined) return
     const load = this.load()
-    if (load.queued >= this.opts.queueLimit) return
+    if (load.queued >= this.opts.queueLimit || this.quota.full(offer.requester)) return
     this.modules.prefetch(offer.module)
     this.stats_.bids++
     const bid: Bid = { type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }
@@ -209,8 +212,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!d.ok) return this.reject(topic, d.error)
     const job = d.value
     if (!this.runner.take(job)) return // QoS 1 may deliver twice: one run per (requester, job, attempt)
+    const release = this.quota.enter(job.requester)
+    if (!release) {
+      this.stats_.jobsFailed++
+      const refused = this.runner.refuse(job, ErrorCode.overloaded, `requester ${job.requester} holds ${this.quota.maxPerRequester} jobs on this agent (its quota)`)
+      return this.conn.publish(job.replyTo, JSON.stringify(refused), { qos: 1 })
+    }
     this.runner
       .run(job)
+      .finally(release)
       .then((signed) => {
         if (signed.status === 'ok') this.stats_.jobsOk++
         else this.stats_.jobsFailed++

@@ -19,13 +19,16 @@ export const agentCommand: Command = {
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
   --price N       price per job in the mesh token's smallest unit (default 1)
   --slots N       jobs run at once (default: the number of cores)
+  --max-jobs-per-requester N
+                  jobs one requester may hold here, running and queued (default: a quarter of
+                  slots + queue, at least the slots); more: no bid, and "overloaded"
   --rpc URL --channels ADDRESS --keystore FILE
                   take payment: vouchers journaled in the data dir, settled on that chain
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
-  options: {
+  options: { 'max-jobs-per-requester': { type: 'string' },
     broker: { type: 'string' },
     name: { type: 'string' },
     data: { type: 'string' },
@@ -53,6 +56,7 @@ export const agentCommand: Command = {
       labels: labelsOption(values.labels),
       pricePerJob: intOption(values, 'price', 1, 0),
       ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
+      ...(values['max-jobs-per-requester'] !== undefined ? { maxJobsPerRequester: intOption(values, 'max-jobs-per-requester', 1, 1) } : {}),
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
       isolation,
     })
