@@ -26,7 +26,7 @@ process.on('exit', () => child.kill('SIGKILL'))
 let out = ''
 child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
 child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-const port = Number((await waitFor(() => /broker\s+mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out), 30_000, 'the broker'))[1])
+const port = Number((await waitFor(() => /broker\s+mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? undefined, 30_000, 'the broker'))[1])
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024
 const before = rss()
 const rng = seededRandom(SEED)
