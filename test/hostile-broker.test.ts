@@ -44,7 +44,7 @@ test.after(async () => {
 async function survive(name: string, attack: () => Promise<void>): Promise<void> {
   const before = mesh.rssMiB()
   const honest = await mesh.during(attack)
-  assert.is(honest.failed, 0, `${name}: every honest job during the attack answered`)
+  assert.is(honest.failed, 0, `${name}: every honest job during the attack answered: ${honest.errors.join('; ')}`)
   assert.ok(honest.latencies.length > 0, `${name}: honest jobs ran during the attack`)
   await mesh.honestJob()
   let after = mesh.rssMiB()

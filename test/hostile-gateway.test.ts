@@ -26,7 +26,7 @@ test.after(async () => {
 async function survive(name: string, attack: () => Promise<void>): Promise<void> {
   const before = mesh.rssMiB()
   const honest = await mesh.during(attack, 5)
-  assert.is(honest.failed, 0, `${name}: every honest job answered ok`)
+  assert.is(honest.failed, 0, `${name}: every honest job answered ok: ${honest.errors.join('; ')}`)
   await mesh.honestJob()
   let after = mesh.rssMiB()
   // honest traffic goes on while we wait: the collector runs as it would in service (idle, V8 may keep garbage for long)

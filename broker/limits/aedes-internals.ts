@@ -19,6 +19,8 @@ export interface ClientInternals {
   id: string | null
   clean: boolean
   connected: boolean
+  /** A CONNECT is being handled (authentication and the rest), no CONNACK yet. */
+  connecting: boolean
   closed: boolean
   conn: Duplex
   subscriptions: Record<string, unknown>

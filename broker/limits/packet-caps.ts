@@ -4,7 +4,7 @@
  * step (mqtt-packet) is wrapped per connection: once a packet's remaining
  * length is known, and before its body is waited for, it is checked against
  *
- * - `preConnectMaxBytes` until the CONNECT is accepted,
+ * - `preConnectMaxBytes` for the CONNECT and anything before it,
  * - `maxPacketBytes` after,
  * - `maxModuleBytes` for a PUBLISH whose topic starts with `fm/v1/modules/`
  *   (the topic follows the header; when it has not arrived yet the packet is
@@ -103,7 +103,10 @@ export function capPackets(
   parser._parseLength = function cappedParseLength(this: PacketParser): boolean {
     if (!parseLength.call(this)) return false
     const declared = this.packet.length
-    if (!c.connected) {
+    // before a CONNECT is in, and the CONNECT itself: the small cap. Packets pipelined behind a
+    // CONNECT being handled (mqtt.js resends its queue at once on a reconnect) get the caps of a
+    // connected client; aedes queues at most `queueLimit` of them until the CONNACK.
+    if (!c.connected && !(c.connecting && this.packet.cmd !== 'connect')) {
       if (declared <= caps.preConnectMaxBytes) return true
       return refuse({ packetType: TYPES[this.packet.cmd] ?? 0, declaredBytes: declared, capBytes: caps.preConnectMaxBytes, cap: 'preConnectMaxBytes' })
     }

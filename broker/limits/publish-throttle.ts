@@ -32,12 +32,13 @@ export class PublishThrottle {
       r = { msgs: new TokenBucket(m, m, now), bytes: new TokenBucket(b, b, now), waiting: [], timer: undefined }
       this.rates.set(client, r)
     }
+    let byBytes = false
     if (r.waiting.length === 0 && r.msgs.take(now, 1)) {
       if (r.bytes.take(now, bytes)) return go()
       r.msgs.give(1) // the message waits for bytes: its token goes back
+      byBytes = true
     }
     if (r.waiting.length === 0) {
-      const byBytes = r.bytes.balance(now) <= 0
       this.onLimit({
         limit: byBytes ? 'publishBytesPerClient' : 'publishRatePerClient', action: 'throttled', clientId: client.id ?? '',
         value: byBytes ? bytes : 1, cap: byBytes ? this.limits.publishBytesPerClient : this.limits.publishRatePerClient,

@@ -19,6 +19,8 @@ import { waitFor } from './wait.ts'
 export interface HonestRun {
   latencies: number[]
   failed: number
+  /** The first few failures, for the assertion message. */
+  errors: string[]
   p99: number
 }
 
@@ -122,14 +124,16 @@ export async function startHostileMesh(flags: string[]): Promise<HostileMesh> {
     honestJob,
     async during(attack, min = 3) {
       const latencies: number[] = []
+      const errors: string[] = []
       let failed = 0
       let done = false
       const loop = (async () => {
         while (!done || latencies.length + failed < min) {
           try {
             latencies.push(await honestJob())
-          } catch {
+          } catch (err) {
             failed++
+            if (errors.length < 3) errors.push((err as Error).message)
           }
         }
       })()
@@ -139,7 +143,7 @@ export async function startHostileMesh(flags: string[]): Promise<HostileMesh> {
         done = true
         await loop
       }
-      return { latencies, failed, p99: percentile(latencies, 99) }
+      return { latencies, failed, errors, p99: percentile(latencies, 99) }
     },
     output: () => daemon.output(),
     async close() {
