@@ -13,7 +13,12 @@ import { collect, plainClient } from '../test/support/mqtt-clients.ts'
 import { fuzzConnection } from '../test/support/mqtt-fuzz.ts'
 import { seededRandom } from '../test/support/rng.ts'
 import { waitFor } from '../test/support/wait.ts'
-import { header, int, progress, ROOT, stopChild, target } from './lib.ts'
+import { exitOnSignal, stopChild, trackChild } from '../test/support/child-processes.ts'
+import { ROOT } from '../test/support/paths.ts'
+import { header, progress, target } from './report.ts'
+import { int } from './summary.ts'
+
+exitOnSignal()
 
 const SECONDS = Number(process.argv[2] ?? 120)
 const SEED = Number(process.argv[3] ?? Date.now() % 2 ** 31)
@@ -21,8 +26,7 @@ const PARALLEL = 32
 
 header('broker fuzzing: random and mutated MQTT packets at fogmesh broker', [`${SECONDS} s, ${PARALLEL} connections at a time, seed ${SEED}`])
 
-const child = spawn(process.execPath, [join(ROOT, 'bin/fogmesh.js'), 'broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-gateway'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-process.on('exit', () => child.kill('SIGKILL'))
+const child = trackChild(spawn(process.execPath, [join(ROOT, 'bin/fogmesh.js'), 'broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-gateway', '--no-console'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }))
 let out = ''
 child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
 child.stderr!.on('data', (d: Buffer) => (out += d.toString()))

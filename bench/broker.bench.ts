@@ -13,7 +13,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { header, int, ms, plainClient, closeClient, progress, rawRequestResponse, ROOT, startMosquitto, stopChild, summarize, table, target } from './lib.ts'
+import { exitOnSignal, stopChild, trackChild } from '../test/support/child-processes.ts'
+import { closeClient, plainClient } from '../test/support/mqtt-clients.ts'
+import { startMosquitto } from '../test/support/mosquitto.ts'
+import { ROOT } from '../test/support/paths.ts'
+import { findProgram } from '../test/support/programs.ts'
+import { rawRequestResponse } from './raw-request-response.ts'
+import { header, progress, table, target } from './report.ts'
+import { int, ms, summarize } from './summary.ts'
+
+exitOnSignal()
 
 const ROUNDS = Number(process.argv[2] ?? 3)
 const SECONDS = Number(process.argv[3] ?? 3)
@@ -33,8 +42,7 @@ interface Broker {
 }
 
 function childBroker(label: string, argv: string[], ready: RegExp, url: (m: RegExpExecArray) => string): Promise<Broker> {
-  const child: ChildProcess = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  process.on('exit', () => child.kill('SIGKILL'))
+  const child: ChildProcess = trackChild(spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }))
   return new Promise((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => reject(new Error(`${label} did not start: ${out}`)), 30_000)
@@ -53,11 +61,13 @@ function childBroker(label: string, argv: string[], ready: RegExp, url: (m: RegE
 }
 
 const fogmesh = () =>
-  childBroker('fogmesh broker', [join(ROOT, 'bin/fogmesh.js'), 'broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-gateway'], /broker\s+(mqtt:\/\/\S+)/, (m) => m[1]!)
+  childBroker('fogmesh broker', [join(ROOT, 'bin/fogmesh.js'), 'broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-gateway', '--no-console'], /broker\s+(mqtt:\/\/\S+)/, (m) => m[1]!)
 const aedes = () => childBroker('plain aedes', ['--import', 'tsx', join(ROOT, 'bench/plain-aedes.ts')], /ready (\d+)/, (m) => `mqtt://127.0.0.1:${m[1]}`)
 async function mosquitto(): Promise<Broker | undefined> {
-  const m = await startMosquitto('set_tcp_nodelay true\n')
-  return m && { label: `Mosquitto ${m.version}`, url: m.url, stop: m.stop }
+  const bin = findProgram('mosquitto')
+  if (!bin) return undefined
+  const m = await startMosquitto(bin, 'set_tcp_nodelay true\n')
+  return { label: `Mosquitto ${m.version}`, url: m.url, stop: m.stop }
 }
 
 /** Messages/s from one QoS 1 publisher to one QoS 1 subscriber. */

@@ -15,26 +15,29 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { PortInUseError } from '../protocol/errors.ts'
+import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { BrokerGuard, type GuardStats } from './limits/broker-guard.ts'
 import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limits/broker-limits.ts'
 import type { PacketViolation } from './limits/packet-caps.ts'
 
+/** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
-  port?: number
+  port?: number | undefined
   /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
-  wsPort?: number | false
+  wsPort?: number | false | undefined
   /** Interface to bind. Default `127.0.0.1`; `0.0.0.0` to serve a LAN. */
-  host?: string
+  host?: string | undefined
   /** Cap on any MQTT packet, bytes. Default 2 MiB. */
-  maxPacketBytes?: number
+  maxPacketBytes?: number | undefined
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
-  maxModuleBytes?: number
+  maxModuleBytes?: number | undefined
   /** Every other limit (broker/limits/broker-limits.ts); the two above win over theirs. */
-  limits?: Partial<BrokerLimits>
+  limits?: Partial<BrokerLimits> | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
-  aedes?: AedesOptions
+  aedes?: AedesOptions | undefined
 }
 
 const DEFAULTS = {
@@ -43,12 +46,18 @@ const DEFAULTS = {
   host: '127.0.0.1',
 }
 
+const PORT: NumberRule = { min: 0, max: 65535, integer: true }
+/** MQTT's own limit on a packet: a remaining length of at most 268,435,455 bytes. */
+const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
+
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   /** A limit bit (broker/limits/broker-limits.ts): who, which, what was done. */
   limit: [LimitEvent]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
+  /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
+  connection: [{ socket: Socket; transport: 'tcp' | 'ws'; remote: string }]
 }
 
 export interface Broker extends EventEmitter<BrokerEvents> {
@@ -58,6 +67,11 @@ export interface Broker extends EventEmitter<BrokerEvents> {
   /** `mqtt://host:port` for clients on this machine. */
   readonly url: string
   readonly wsUrl: string | undefined
+  /**
+   * Serves MQTT on a connection accepted elsewhere (e.g. a WebSocket on the
+   * console's HTTP port): through the same packet guard as the broker's own listeners.
+   */
+  handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
   /** The limits in force. */
   readonly limits: BrokerLimits
   /** What the limits hold and did: connections, subscriptions, retained, queued, dropped. */
@@ -66,7 +80,8 @@ export interface Broker extends EventEmitter<BrokerEvents> {
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const opts = { ...DEFAULTS, ...options }
+  const opts = mergeOptions(options, DEFAULTS, { port: PORT, maxPacketBytes: PACKET_BYTES, maxModuleBytes: PACKET_BYTES }, 'broker')
+  if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
   const limits = resolveBrokerLimits({ ...opts.limits, maxPacketBytes: opts.maxPacketBytes ?? opts.limits?.maxPacketBytes, maxModuleBytes: opts.maxModuleBytes ?? opts.limits?.maxModuleBytes })
@@ -90,30 +105,39 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   })
 
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string, ip = remote) => {
-    if (!guard.accept(conn, ip, remote, (c) => aedes.handle(c))) return
+  const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    if (!guard.accept(conn, socket.remoteAddress ?? '', remote, (c) => aedes.handle(c))) return
+    events.emit('connection', { socket, transport, remote })
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
   }
 
   const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket.remoteAddress)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
   })
-  await listen(tcp, opts.port, opts.host)
-
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
-  if (opts.wsPort !== false) {
-    http = createHttpServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
-    })
-    http.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    wss = new WebSocketServer({ server: http, maxPayload: limits.maxModuleBytes + 1024 })
-    wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.remoteAddress)
-    })
-    await listen(http, opts.wsPort, opts.host)
+  try {
+    await listen(tcp, opts.port, opts.host, 'port')
+    if (opts.wsPort !== false) {
+      http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+      })
+      http.on('connection', (socket: Socket) => socket.setNoDelay(true))
+      await listen(http, opts.wsPort, opts.host, 'wsPort')
+      // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
+      wss = new WebSocketServer({ server: http, maxPayload: limits.maxModuleBytes + 1024 })
+      wss.on('connection', (ws, req) => {
+        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
+      })
+    }
+  } catch (err) {
+    // nothing may keep the process alive after a failed start
+    if (tcp.listening) await closeServer(tcp)
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    guard.close()
+    throw err
   }
 
   const port = (tcp.address() as AddressInfo).port
@@ -127,6 +151,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsPort,
     url: `mqtt://${shownHost}:${port}`,
     wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
+      accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
+    },
     limits,
     limitStats: () => guard.stats(),
     close() {
@@ -154,11 +181,13 @@ function checkModulePublish(packet: PublishPacket): string | undefined {
   return actual === sha ? undefined : `module bytes hash to ${actual}, not ${sha}`
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<void> {
+/** Listens on host:port; a taken port is a PortInUseError naming `option`. */
+function listen(server: NetServer | HttpServer, port: number, host: string, option: 'port' | 'wsPort'): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(option, port, host, { cause: err }) : err)
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.off('error', onError)
       resolve()
     })
   })

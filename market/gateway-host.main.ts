@@ -9,18 +9,21 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { startGateway, type Gateway, type GatewayOptions } from './gateway.ts'
+import { RequesterTelemetry } from './telemetry.ts'
 
-type FromParent = { type: 'start'; options: GatewayOptions } | { type: 'close' } | { type: 'stats' }
+type FromParent = { type: 'start'; options: GatewayOptions; telemetry?: boolean } | { type: 'close' } | { type: 'stats' }
 
 const post: (m: unknown) => void = parentPort ? (m) => parentPort!.postMessage(m) : (m) => process.send?.(m)
 const onMessage = (fn: (m: FromParent) => void) => (parentPort ? parentPort.on('message', fn) : process.on('message', fn as (m: unknown) => void))
 
 let gateway: Gateway | undefined
+let telemetry: RequesterTelemetry | undefined
 onMessage((m) => {
   if (m.type === 'start') {
     startGateway(m.options).then(
       (g) => {
         gateway = g
+        if (m.telemetry) telemetry = new RequesterTelemetry(g.requester, g.requester.connection, { kind: 'gateway' }).attachGateway(g).start()
         post({ type: 'ready' })
       },
       (err: unknown) => post({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
@@ -28,6 +31,7 @@ onMessage((m) => {
   } else if (m.type === 'stats') {
     post({ type: 'stats', stats: gateway?.stats() })
   } else if (m.type === 'close') {
+    telemetry?.stop()
     void (gateway?.close() ?? Promise.resolve()).finally(() => {
       post({ type: 'closed' })
       if (!parentPort) process.disconnect?.()

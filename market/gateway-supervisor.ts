@@ -33,6 +33,8 @@ export interface SupervisorOptions {
   restartDelayMs?: number
   /** The entry module (default market/gateway-host.main; tests give one of their own). */
   entry?: URL
+  /** Publish the gateway's telemetry (market/telemetry.ts) from inside it. Default false. */
+  telemetry?: boolean
 }
 
 const DEFAULTS = { isolation: 'worker' as GatewayIsolation, maxHeapMiB: 512, restartDelayMs: 200 }
@@ -126,11 +128,11 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
       if (host.kind === 'worker') {
         host.w.on('message', onMessage)
         host.w.once('exit', onExit)
-        host.w.postMessage({ type: 'start', options: this.opts.gateway })
+        host.w.postMessage({ type: 'start', options: this.opts.gateway, telemetry: this.opts.telemetry === true })
       } else {
         host.p.on('message', onMessage)
         host.p.once('exit', (code) => onExit(code))
-        host.p.send({ type: 'start', options: this.opts.gateway })
+        host.p.send({ type: 'start', options: this.opts.gateway, telemetry: this.opts.telemetry === true })
       }
     })
   }

@@ -2,12 +2,19 @@ import { startBroker } from '../../broker/broker.ts'
 import { superviseGateway, type GatewayIsolation } from '../../market/gateway-supervisor.ts'
 import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, LIMIT_OPTIONS, LIMIT_USAGE, gatewayLimitsFromOptions, limitsFromOptions } from '../broker-limit-options.ts'
 import { limitLogger } from '../limit-log.ts'
-import { UsageError, intOption, untilSignal, type Command } from '../command.ts'
+import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+import type { ConsoleServer } from '../../console/server.ts'
+import { consoleLine, consoleOnPort, notBuiltWarning } from '../console.ts'
+
+/** Where `fogmesh broker` differs from the library's defaults: it serves the LAN, and browsers on a fixed WebSocket port. */
+const CLI_DEFAULTS = { host: '0.0.0.0', wsPort: 8083 }
+/** Which flag sets which broker option, for errors that name the flag. */
+const FLAGS = { port: '--port', wsPort: '--ws-port', host: '--host', maxPacketBytes: '--max-packet-bytes', maxModuleBytes: '--max-module-bytes' }
 
 export const brokerCommand: Command = {
   name: 'broker',
   summary: 'the embedded MQTT broker (TCP and WebSocket), with the gateway inside it',
-  usage: `usage: fogmesh broker [--port 1883] [--ws-port 8083] [--host 0.0.0.0] [--no-gateway]
+  usage: `usage: fogmesh broker [--port 1883] [--ws-port 8083] [--http-port 8080] [--host 0.0.0.0] [--no-gateway]
 
   --port P              MQTT over TCP (default 1883; 0 = any free port)
   --ws-port P           MQTT over WebSocket, for browsers (default 8083; 0 = any free port)
@@ -15,6 +22,10 @@ export const brokerCommand: Command = {
   --max-packet-bytes N  cap on any MQTT packet (default 2097152)
   --max-module-bytes N  cap on a module published to fm/v1/modules/# (default 16777216)
   --no-gateway          broker only; no plain-MQTT job handling
+  --http-port P         the console (a live web page) and Prometheus /metrics (default 8080; 0 = any free port)
+  --no-console          no HTTP port: no console, no /metrics
+  --alert-error-rate F  raise error_rate when more than this fraction of a minute's jobs fail (default 0.05)
+  --alert-channel-low F raise channel_low when less than this fraction of a channel's deposit is left (default 0.1)
   --gateway-isolation I worker (default) or process: where the gateway runs, contained, restarted if it dies
 ${LIMIT_USAGE}
 ${GATEWAY_LIMIT_USAGE}`,
@@ -25,39 +36,71 @@ ${GATEWAY_LIMIT_USAGE}`,
     'max-packet-bytes': { type: 'string' },
     'max-module-bytes': { type: 'string' },
     'no-gateway': { type: 'boolean' },
+    'http-port': { type: 'string' },
+    'no-console': { type: 'boolean' },
+    'alert-error-rate': { type: 'string' },
+    'alert-channel-low': { type: 'string' },
     'gateway-isolation': { type: 'string' },
     ...LIMIT_OPTIONS,
     ...GATEWAY_LIMIT_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
+    const httpPort = intOption(values, 'http-port', 8080, 0, 65535)
+    const alerts = { errorRate: fractionOption(values, 'alert-error-rate'), channelLow: fractionOption(values, 'alert-channel-low') }
     const isolation = values['gateway-isolation'] ?? 'worker'
     if (isolation !== 'worker' && isolation !== 'process') throw new UsageError(`--gateway-isolation must be worker or process (got ${String(isolation)})`)
     const gatewayConfig: Record<string, number> = {}
     const limits = limitsFromOptions(values, gatewayConfig)
     const gatewayLimits = gatewayLimitsFromOptions(values, gatewayConfig)
-    const broker = await startBroker({
-      limits,
-      port: intOption(values, 'port', 1883, 0, 65535),
-      wsPort: intOption(values, 'ws-port', 8083, 0, 65535),
-      host: typeof values.host === 'string' ? values.host : '0.0.0.0',
-      maxPacketBytes: intOption(values, 'max-packet-bytes', limits.maxPacketBytes, 1024),
-      maxModuleBytes: intOption(values, 'max-module-bytes', limits.maxModuleBytes, 1024),
-    })
+    const broker = await withOptionNames(FLAGS, () =>
+      startBroker({
+        limits,
+        port: givenInt(values, 'port'),
+        wsPort: givenInt(values, 'ws-port') ?? CLI_DEFAULTS.wsPort,
+        host: typeof values.host === 'string' ? values.host : CLI_DEFAULTS.host,
+        maxPacketBytes: givenInt(values, 'max-packet-bytes'),
+        maxModuleBytes: givenInt(values, 'max-module-bytes'),
+      }),
+    )
     const limitLog = limitLogger((line) => console.error(line))
     broker.on('limit', limitLog.onLimit)
     broker.on('violation', (v) => limitLog.line('packet cap', `packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
-    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url, ...gatewayLimits }, isolation: isolation as GatewayIsolation })
+    // the gateway contained (its own thread or process): nothing in it can take the broker down
+    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url, ...gatewayLimits }, isolation: isolation as GatewayIsolation, telemetry: true })
     gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
     gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
     if (gateway) console.log(`gateway listening on fm/v1/jobs/submit (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'})`)
+    let web: ConsoleServer | undefined
+    try {
+      web = values['no-console'] ? undefined : (await consoleOnPort(broker, httpPort, typeof values.host === 'string' ? values.host : '0.0.0.0', { alerts })).console
+    } catch (err) {
+      await gateway?.close()
+      await broker.close()
+      throw err
+    }
+    if (web) {
+      console.log(consoleLine(web))
+      if (!web.built) console.error(notBuiltWarning)
+      web.alerts.on('raised', (a) => console.log(`alert    ${a.severity} ${a.kind}: ${a.message}`))
+      web.alerts.on('resolved', (a) => console.log(`resolved ${a.kind}: ${a.subject}`))
+    }
     const signal = await stopped
     console.log(`${signal}: shutting down`)
+    await web?.close()
     await gateway?.close()
     await broker.close()
     limitLog.stop()
     return 0
   },
+}
+
+function fractionOption(values: Record<string, unknown>, name: string): number | undefined {
+  const raw = values[name]
+  if (raw === undefined) return undefined
+  const n = Number(raw)
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--${name} must be a fraction from 0 to 1 (got ${String(raw)})`)
+  return n
 }

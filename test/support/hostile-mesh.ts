@@ -77,7 +77,7 @@ async function warmUp(url: string): Promise<void> {
 }
 
 export async function startHostileMesh(flags: string[]): Promise<HostileMesh> {
-  const daemon = await fogmeshDaemon(['broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', ...flags], /gateway listening/, { timeoutMs: 60_000, env: MALLOC_ENV })
+  const daemon = await fogmeshDaemon(['broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-console', ...flags], /gateway listening/, { timeoutMs: 60_000, env: MALLOC_ENV })
   const m = /broker\s+mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(daemon.output())
   if (!m) throw new Error(`no broker URL in: ${daemon.output()}`)
   const port = Number(m[1])
