@@ -55,7 +55,8 @@ test('admission: per-sensor rate, per-sensor and total queue caps, input bytes; 
   }
   assert.ok(order.indexOf('honest') <= 8, `the honest sensor within the flood's first turn, not after 15: ${order.join(',')}`)
   now += 1000
-  assert.ok(a.stats().refused.jobsPerSecondPerSensor === undefined && a.stats().refused.maxQueuedPerSensor === 15)
+  // 30 offered: the burst (20) passes the rate, 15 of them fit the sensor's queue
+  assert.equal(a.stats().refused, { maxQueuedPerSensor: 5, jobsPerSecondPerSensor: 10, maxInputBytesInFlight: 1 })
 })
 
 test.run()
