@@ -12,6 +12,9 @@ import type { Client } from 'aedes'
 import { internals } from './aedes-internals.ts'
 import type { BrokerLimits, LimitEvent } from './broker-limits.ts'
 
+/** How long a client that went on subscribing past its cap has before it is disconnected. */
+const CLOSE_DELAY_MS = 250
+
 export class SubscriptionQuota {
   private readonly counts = new WeakMap<Client, number>()
   /** Filters refused per client since it last had room (one `limit` event per episode). */
@@ -43,7 +46,8 @@ export class SubscriptionQuota {
     if (refused === 1) this.onLimit({ limit, action: 'denied', clientId: client.id ?? '', value, cap })
     if (refused === 2 * this.limits.maxSubscriptionsPerClient) {
       this.onLimit({ limit, action: 'closed', clientId: client.id ?? '', value: refused, cap })
-      internals(client).conn.destroy()
+      // a moment for the SUBACKs (0x80) being written to reach it; what it sends meanwhile is refused as above
+      setTimeout(() => internals(client).conn.destroy(), CLOSE_DELAY_MS).unref()
     }
     return false
   }
