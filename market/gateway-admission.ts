@@ -43,6 +43,14 @@ export const ADMISSION_DEFAULTS: AdmissionLimits = {
   maxSensors: 10_000,
 }
 
+/**
+ * A submission this large (bytes of JSON) is a large job. Large jobs may hold at most half of
+ * `maxInputBytesInFlight`: past that one is refused before its JSON is parsed (parsing megabytes
+ * is what a gateway under a flood of big inputs would spend its time on), so small jobs always
+ * find room and the gateway keeps up with what the broker hands it.
+ */
+export const LARGE_SUBMISSION_BYTES = 64 * 1024
+
 /** DRR credit per round: 8 KiB of input (a job costs its input bytes plus 1 KiB). */
 const QUANTUM = 8 * 1024
 const JOB_OVERHEAD = 1024
@@ -69,10 +77,24 @@ export class GatewayAdmission<J> {
   private readonly queue = new FairQueue<{ job: J; bytes: number }>(QUANTUM)
   private inFlight = 0
   private inputBytes = 0
+  private largeBytes = 0
   private readonly refused: AdmissionStats['refused'] = {}
   private unanswered = 0
 
   constructor(private readonly limits: AdmissionLimits, private readonly now: () => number = () => performance.now()) {}
+
+  /**
+   * Whether a submission of `payloadBytes` must be refused before it is parsed (a large job while
+   * large jobs hold half the input budget). Counted; such refusals are not answered (nobody to answer: it was not read).
+   */
+  refuseUnparsed(payloadBytes: number): boolean {
+    if (payloadBytes <= LARGE_SUBMISSION_BYTES) return false
+    // base64 inside JSON: the input is about three quarters of the submission
+    if (this.largeBytes + (payloadBytes * 3) / 4 <= this.limits.maxInputBytesInFlight / 2) return false
+    this.refused.maxInputBytesInFlight = (this.refused.maxInputBytesInFlight ?? 0) + 1
+    this.unanswered++
+    return true
+  }
 
   /** Queues `job` of `sensor` (with `bytes` of input), or says which limit refuses it and whether to answer. */
   offer(sensor: string, job: J, bytes: number): Verdict {
@@ -89,6 +111,7 @@ export class GatewayAdmission<J> {
     if (this.queue.size >= l.maxQueued) return refuse('maxQueued')
     if (this.inputBytes + bytes > l.maxInputBytesInFlight) return refuse('maxInputBytesInFlight')
     this.inputBytes += bytes
+    if (bytes > LARGE_SUBMISSION_BYTES / 2) this.largeBytes += bytes
     this.queue.push(sensor, { job, bytes }, bytes + JOB_OVERHEAD)
     return { ok: true }
   }
@@ -106,6 +129,7 @@ export class GatewayAdmission<J> {
   done(sensor: string, bytes: number): void {
     this.inFlight--
     this.inputBytes -= bytes
+    if (bytes > LARGE_SUBMISSION_BYTES / 2) this.largeBytes -= bytes
     const s = this.sensors.get(sensor)
     if (s) s.inFlight--
   }
@@ -114,6 +138,7 @@ export class GatewayAdmission<J> {
   drain(): J[] {
     const jobs = this.queue.drain().map((x) => x.job)
     this.inputBytes = 0
+    this.largeBytes = 0
     return jobs
   }
 

@@ -96,6 +96,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private onSubmit(payload: Buffer): void {
     this.stats_.received++
+    if (this.admission.refuseUnparsed(payload.length)) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      return
+    }
     const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value

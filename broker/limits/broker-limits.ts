@@ -90,11 +90,11 @@ export const BROKER_LIMITS: readonly LimitSpec[] = [
   { key: 'maxQueuedBytesPerSession', flag: 'max-queued-bytes-per-session', config: 'max_queued_bytes_per_session', default: 8 * MiB, rule: int(0), what: 'bytes queued for one persistent session' },
   { key: 'maxQueuedBytes', flag: 'max-queued-bytes', config: 'max_queued_bytes', default: 256 * MiB, rule: int(0), what: 'bytes queued for all persistent sessions' },
   { key: 'sessionExpiryMs', flag: 'session-expiry-ms', config: 'session_expiry_ms', default: 3_600_000, rule: int(100), what: 'a disconnected persistent session is dropped after (ms)' },
-  { key: 'slowSubscriberBytes', flag: 'slow-subscriber-bytes', config: 'slow_subscriber_bytes', default: 4 * MiB, rule: int(1024), what: 'unsent bytes above which QoS 0 to a subscriber is dropped' },
-  { key: 'maxBufferedBytesPerClient', flag: 'max-buffered-bytes-per-client', config: 'max_buffered_bytes_per_client', default: 32 * MiB, rule: int(1024), what: 'unsent bytes at which a subscriber is disconnected' },
+  { key: 'slowSubscriberBytes', flag: 'slow-subscriber-bytes', config: 'slow_subscriber_bytes', default: 8 * MiB, rule: int(1024), what: 'unsent bytes above which QoS 0 to a subscriber is dropped' },
+  { key: 'maxBufferedBytesPerClient', flag: 'max-buffered-bytes-per-client', config: 'max_buffered_bytes_per_client', default: 64 * MiB, rule: int(1024), what: 'unsent bytes at which a subscriber is disconnected' },
   { key: 'frozenSubscriberMs', flag: 'frozen-subscriber-ms', config: 'frozen_subscriber_ms', default: 15_000, rule: int(100), what: 'a subscriber slow for this long is disconnected (ms)' },
   { key: 'publishRatePerClient', flag: 'publish-rate-per-client', config: 'publish_rate_per_client', default: 20_000, rule: int(1), what: 'PUBLISH packets/s one client may send (then it is slowed)' },
-  { key: 'publishBytesPerClient', flag: 'publish-bytes-per-client', config: 'publish_bytes_per_client', default: 8 * MiB, rule: int(1024), what: 'PUBLISH bytes/s one client may send (then it is slowed)' },
+  { key: 'publishBytesPerClient', flag: 'publish-bytes-per-client', config: 'publish_bytes_per_client', default: 32 * MiB, rule: int(1024), what: 'PUBLISH bytes/s one client may send (then it is slowed)' },
 ]
 
 export const BROKER_LIMIT_DEFAULTS: BrokerLimits = Object.fromEntries(BROKER_LIMITS.map((l) => [l.key, l.default])) as unknown as BrokerLimits
