@@ -12,25 +12,30 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
-import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
+import type { JobSubmit } from '../protocol/messages.ts'
+import { decodeJobSubmit } from '../protocol/model-job.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
-import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
 import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type AdmissionStats } from './gateway-admission.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
 import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { StreamPlacer } from './streams/stream-placer.ts'
+import { systemClock } from '../protocol/clock.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Partial<AdmissionLimits> {
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
   /** The most a job may ask for (`limits`) through this gateway (limits-ceiling.ts). */
   ceiling?: Partial<LimitsCeiling>
+  /** Stream jobs placed at once (default 1,000). */
+  maxStreams?: number
 }
 
-const DEFAULTS = { ...ADMISSION_DEFAULTS, dedupeWindow: 100_000 }
+const DEFAULTS = { ...ADMISSION_DEFAULTS, dedupeWindow: 100_000, maxStreams: 1000 }
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
   maxInFlightPerSensor: { min: 1, max: 10_000_000, integer: true },
@@ -41,6 +46,7 @@ const RANGES: Ranges<GatewayOptions> = {
   refusalsPerSecondPerSensor: { min: 1, max: 10_000_000 },
   maxSensors: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+  maxStreams: { min: 0, max: 1_000_000, integer: true },
 }
 
 export interface GatewayStats {
@@ -66,6 +72,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly seen: RecentSet
   private readonly admission: GatewayAdmission<JobSubmit>
   private readonly ceiling: LimitsCeiling
+  /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
+  streams!: StreamPlacer
 
   private constructor(readonly requester: Requester, private readonly conn: Connection, options: AdmissionLimits & { dedupeWindow: number; ceiling?: Partial<LimitsCeiling> | undefined }) {
     super()
@@ -87,6 +95,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const gw = new Gateway(requester, conn, opts)
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
+    gw.streams = new StreamPlacer({
+      conn, directory: requester.directory, requesterId: requester.id, payer: requester.payer, clock: options.clock ?? systemClock,
+      maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
+    })
+    await gw.streams.start()
     return gw
   }
 
@@ -101,7 +114,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
       return
     }
-    const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
+    const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
     if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
@@ -196,6 +209,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async close(): Promise<void> {
     await this.conn.unsubscribe(topics.submit).catch(() => {})
     for (const job of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
+    await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})
   }
