@@ -101,14 +101,12 @@ export class BrokerGuard {
         callback(null, true)
       },
       authorizePublish: (client, packet, callback) => {
-        const next = () => this.checkPublish(client, packet, (err) => {
-          if (err) return callback(err)
-          if (authorizePublish) return authorizePublish(client, packet, callback)
-          callback(null)
-        })
-        if (!client) return next()
-        const bytes = (packet.payload as Buffer | string).length + packet.topic.length
-        this.throttle.take(client, bytes, next)
+        // per message: no closure on the way through unless the client is over its rate
+        if (client) {
+          const bytes = (packet.payload as Buffer | string).length + packet.topic.length
+          if (!this.throttle.tryTake(client, bytes)) return this.throttle.wait(client, bytes, () => this.authorizePublish(client, packet, callback, authorizePublish))
+        }
+        this.authorizePublish(client, packet, callback, authorizePublish)
       },
       authorizeSubscribe: (client, sub, callback) => {
         if (!this.subs.allow(client, sub.topic)) return callback(null, null)
@@ -141,12 +139,17 @@ export class BrokerGuard {
     }
   }
 
-  private checkPublish(client: Client | null, packet: PublishPacket, next: Callback): void {
-    if (!packet.retain || !client) return next(null)
-    const refused = this.retained.book(client.id ?? '', packet.topic, (packet.payload as Buffer | string).length)
-    if (!refused) return next(null)
-    this.on.limit(refused)
-    next(new Error(`retained limit ${refused.limit} (${refused.cap}) reached`))
+  /** Past the rate limits: the retained quotas, then the embedder's hook. */
+  private authorizePublish(client: Client | null, packet: PublishPacket, callback: Callback, user: AedesOptions['authorizePublish']): void {
+    if (packet.retain && client) {
+      const refused = this.retained.book(client.id ?? '', packet.topic, (packet.payload as Buffer | string).length)
+      if (refused) {
+        this.on.limit(refused)
+        return callback(new Error(`retained limit ${refused.limit} (${refused.cap}) reached`))
+      }
+    }
+    if (user) return user(client, packet, callback)
+    callback(null)
   }
 
   /** Watches aedes' client life cycle (after `Aedes.createBroker`). */

@@ -25,19 +25,36 @@ export class PublishThrottle {
 
   /** Calls `go` now when `client` is within its rates, else once it is. */
   take(client: Client, bytes: number, go: () => void): void {
-    const now = performance.now()
+    if (this.tryTake(client, bytes)) return go()
+    this.wait(client, bytes, go)
+  }
+
+  private rate(client: Client, now: number): ClientRate {
     let r = this.rates.get(client)
     if (!r) {
       const { publishRatePerClient: m, publishBytesPerClient: b } = this.limits
       r = { msgs: new TokenBucket(m, m, now), bytes: new TokenBucket(b, b, now), waiting: [], timer: undefined }
       this.rates.set(client, r)
     }
-    let byBytes = false
-    if (r.waiting.length === 0 && r.msgs.take(now, 1)) {
-      if (r.bytes.take(now, bytes)) return go()
-      r.msgs.give(1) // the message waits for bytes: its token goes back
-      byBytes = true
-    }
+    return r
+  }
+
+  /** Takes a message and `bytes` from `client`'s buckets when it is within its rates and nothing of it waits. */
+  tryTake(client: Client, bytes: number): boolean {
+    const now = performance.now()
+    const r = this.rate(client, now)
+    if (r.waiting.length > 0 || !r.msgs.take(now, 1)) return false
+    if (r.bytes.take(now, bytes)) return true
+    r.msgs.give(1) // the message waits for bytes: its token goes back
+    return false
+  }
+
+  /** Calls `go` once `client` is within its rates again (after a `tryTake` that failed). */
+  wait(client: Client, bytes: number, go: () => void): void {
+    const now = performance.now()
+    const r = this.rate(client, now)
+    // which bucket held it: messages when there are none left, else bytes
+    const byBytes = r.msgs.balance(now) >= 1
     if (r.waiting.length === 0) {
       this.onLimit({
         limit: byBytes ? 'publishBytesPerClient' : 'publishRatePerClient', action: 'throttled', clientId: client.id ?? '',

@@ -54,6 +54,8 @@ export class SessionStore {
       return enqueueCombi(admitted, packet, cb)
     }
     p.outgoingClearMessageId = (client: { id: string }, packet: unknown, cb?: (err: Error | null, p?: QueuedPacket) => void) => {
+      // every QoS 1 acknowledgement passes here: a session with nothing queued costs one look-up
+      if (!this.usage.has(client.id)) return clear(client, packet, cb)
       const release = (removed: QueuedPacket | undefined) => {
         if (removed) this.release(client.id, removed)
         return removed

@@ -42,8 +42,8 @@ export class SlowSubscribers {
   /** Makes `conn` report room on every write: aedes never waits for it to drain. */
   neverWait(conn: Duplex): void {
     const write = conn.write
-    conn.write = function writeNoWait(this: Duplex, ...args: Parameters<Duplex['write']>): boolean {
-      write.apply(this, args)
+    conn.write = function writeNoWait(this: Duplex, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+      write.call(this, chunk, encoding as BufferEncoding, cb as (err?: Error | null) => void)
       return true
     } as Duplex['write']
   }
