@@ -6,7 +6,12 @@
  *
  * The queue of a persistent session holds what it has not acknowledged yet,
  * online or offline, so these bounds also cap QoS 1 to a frozen subscriber.
+ *
+ * Redelivery: a queued message that was sent before (it has its packet id)
+ * goes out again with DUP set (MQTT-3.3.1-1), which aedes' reconnect path
+ * leaves out.
  */
+import type { Readable } from 'node:stream'
 import type { Aedes, Client } from 'aedes'
 import type { BrokerLimits, LimitEvent } from './broker-limits.ts'
 
@@ -22,7 +27,12 @@ interface Usage {
 interface QueuedPacket {
   topic?: string
   payload?: Buffer | string
+  messageId?: number
+  dup?: boolean
 }
+
+/** A queued packet as it is sent again: DUP when it went out before. */
+const asResent = (p: QueuedPacket): QueuedPacket => (p.messageId ? { ...p, dup: true } : p)
 
 type Sub = { clientId: string }
 type Persistence = Record<string, (...args: any[]) => any>
@@ -45,6 +55,8 @@ export class SessionStore {
     const enqueue = p.outgoingEnqueue!.bind(p)
     const enqueueCombi = p.outgoingEnqueueCombi!.bind(p)
     const clear = p.outgoingClearMessageId!.bind(p)
+    const stream = p.outgoingStream!.bind(p)
+    p.outgoingStream = (client: { id: string }) => (stream(client) as Readable).map(asResent)
     p.outgoingEnqueue = (sub: Sub, packet: QueuedPacket, cb?: (err?: Error | null) => void) => {
       if (!this.admit(sub.clientId, packet)) return cb ? process.nextTick(cb, null) : Promise.resolve()
       return enqueue(sub, packet, cb)
