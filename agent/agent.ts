@@ -28,6 +28,8 @@ import { ModuleStore } from './module-store.ts'
 import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import type { SettlementReport } from './settlement/settler.ts'
+import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
+import { Updater } from './update/updater.ts'
 
 export type { AgentOptions } from './agent-options.ts'
 export type { SettlementStats } from './payment-intake.ts'
@@ -61,6 +63,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** The OTA side (agent/update/updater.ts), when the agent follows a release channel. */
+  updater: Updater | undefined
 
   private constructor(
     identity: Identity,
@@ -129,6 +133,22 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
     this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
     this.advertiser.start()
+    if (this.opts.updates) {
+      this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
+      this.updater.on('status', () => this.advertiser?.publishPresence())
+      await this.updater.start()
+    }
+  }
+
+  /** Publishes the presence again and resolves once the broker acknowledged it (online, as watchers see it). */
+  async announce(): Promise<void> {
+    const p = this.presence()
+    await this.conn.publishAsync(topics.presence(p.id), JSON.stringify(p), { qos: 1, retain: true })
+  }
+
+  /** Runs the built-in self-test job on this agent's executor (agent/update/self-test.ts). */
+  selfTest(timeoutMs?: number): Promise<SelfTestResult> {
+    return runSelfTest(this.executor, timeoutMs)
   }
 
   /** What does not change while the agent runs: built once (os.totalmem() reads /proc on every call). */
@@ -146,7 +166,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       id: this.id,
       name: this.name,
       publicKey: this.publicKey,
-      version: VERSION,
+      version: this.opts.version ?? VERSION,
       capacity: { ...this.capacity, slots: this.opts.slots },
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
@@ -156,6 +176,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
   }
 
@@ -239,6 +260,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.closing) return
     this.closing = true
     this.runner.stopTaking()
+    this.updater?.stop()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])

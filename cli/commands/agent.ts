@@ -2,6 +2,8 @@ import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
+import { runningRelease } from '../../agent/update/running-release.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
@@ -24,7 +26,8 @@ export const agentCommand: Command = {
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
-  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
+  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+${UPDATE_USAGE}`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -35,6 +38,7 @@ export const agentCommand: Command = {
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
     ...PAYMENT_OPTIONS,
+    ...UPDATE_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
@@ -45,7 +49,10 @@ export const agentCommand: Command = {
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
     const payment = await paymentFromOptions(values)
+    const running = runningRelease()
+    const updates = updatesFromOptions(values, running)
     const agent = await startAgent({
+      ...(updates ? { updates, version: running.version } : {}),
       ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
       broker,
       name,
@@ -65,9 +72,20 @@ export const agentCommand: Command = {
       console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)
     }, 30_000)
     timer.unref()
-    const signal = await stopped
-    console.log(`${signal}: finishing running jobs and leaving the mesh`)
+    const staged = followReleases(agent, (line) => console.log(line))
+    try {
+      await proveHealth(agent, running.version, (line) => console.log(line))
+    } catch (err) {
+      await agent.close({ graceMs: 0 })
+      throw err
+    }
+    const ended = await Promise.race([stopped, ...(staged ? [staged] : [])])
     clearInterval(timer)
+    if (typeof ended === 'number') {
+      await agent.close()
+      return ended
+    }
+    console.log(`${ended}: finishing running jobs and leaving the mesh`)
     await agent.close()
     return 0
   },
