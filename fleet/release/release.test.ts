@@ -87,7 +87,7 @@ test('bundles: truncated, corrupted, a changed file, an unlisted file, another l
   assert.is(info.root, 'fogmesh-0.2.0-linux-x64')
   assert.match(refusal(() => inspectBundle(b020.bytes.subarray(0, b020.bytes.length >> 1), 'half.tar.gz')).shortMessage, /^bundle half\.tar\.gz: truncated/)
   const flipped = Buffer.from(b020.bytes)
-  flipped[flipped.length >> 1] ^= 0xff
+  flipped[flipped.length >> 1] = flipped[flipped.length >> 1]! ^ 0xff
   assert.match(refusal(() => inspectBundle(flipped, 'flipped.tar.gz')).shortMessage, /^bundle flipped\.tar\.gz: (not a gzip file or corrupted|truncated|corrupted)/)
   const changed = fixtureBundle({ version: '0.2.0', files: {} })
   // a file changed after the manifest was written: tar it up again by hand
