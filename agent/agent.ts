@@ -131,13 +131,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
-    this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
-    this.advertiser.start()
+    // the updater first: the first presence already carries the last update's outcome
     if (this.opts.updates) {
       this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
       this.updater.on('status', () => this.advertiser?.publishPresence())
-      await this.updater.start()
     }
+    this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
+    this.advertiser.start()
+    await this.updater?.start()
   }
 
   /** Publishes the presence again and resolves once the broker acknowledged it (online, as watchers see it). */
