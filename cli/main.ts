@@ -14,9 +14,10 @@ import { statusCommand } from './commands/status.ts'
 import { submitCommand } from './commands/submit.ts'
 import { upCommand } from './commands/up.ts'
 import { provisionCommand } from './commands/provision.ts'
+import { flashCommand } from './commands/flash.ts'
 import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from './commands/release.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -116,9 +116,9 @@ export class HostProvisioner extends EventEmitter<ProvisionEvents> {
         const log = `${this.opts.prefix ?? ''}/var/log/fogmesh-agent.log`
         const waitS = Math.ceil(this.opts.onlineTimeoutMs / 1000)
         // the agent makes its key at its first start; only the public half leaves the host
-        const idScript = `i=0; while [ ! -s ${q(state)} ] && [ $i -lt ${waitS * 5} ]; do sleep 0.2; i=$((i+1)); done; ${sudo}sed -n 's/.*"publicKey": *"\\([0-9a-f]\\{64\\}\\)".*/\\1/p' ${q(state)} 2>/dev/null; [ -s ${q(state)} ] || { echo; ${facts.systemd && this.opts.systemd !== 'no' ? `${sudo}journalctl -u fogmesh-agent -n 1 -o cat` : `${sudo}tail -n 1 ${q(log)}`} 2>/dev/null; }`
+        const idScript = `i=0; while [ ! -s ${q(state)} ] && [ $i -lt ${waitS * 5} ]; do sleep 0.2; i=$((i+1)); done; ${sudo}sed -n 's/.*"publicKey": *"\\([0-9a-f]\\{64\\}\\)".*/\\1/p' ${q(state)} 2>/dev/null; [ -s ${q(state)} ] || { echo -; ${facts.systemd && this.opts.systemd !== 'no' ? `${sudo}journalctl -u fogmesh-agent -n 1 -o cat` : `${sudo}tail -n 1 ${q(log)}`} 2>/dev/null; }`
         const idr = await ssh.run('sh -s', idScript)
-        const [pub = '', ...rest] = idr.stdout.trim().split('\n')
+        const [pub = '', ...rest] = idr.stdout.split('\n').map((l) => l.trim())
         if (!/^[0-9a-f]{64}$/.test(pub)) {
           const last = rest.join(' ').trim()
           throw new ProvisionError(host, ProvisionReason.notOnline, `the agent did not start within ${waitS} s (no identity in ${state})${last ? `; its log says: ${last.slice(0, 200)}` : ''}`)

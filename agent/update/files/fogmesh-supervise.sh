@@ -34,8 +34,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$ROOT" ] || { echo "fogmesh-supervise: --root is required" >&2; exit 2; }
 case "$WINDOW$DELAY" in *[!0-9]*) echo "fogmesh-supervise: --window and --restart-delay take whole seconds" >&2; exit 2 ;; esac
+case "$ROOT" in /*) ;; *) ROOT="$(pwd)/$ROOT" ;; esac
 U="$ROOT/update"
 mkdir -p "$U" || exit 1
+cd / || exit 1 # a service keeps no directory busy (and survives the one it was started from going away)
 
 say() { echo "supervise: $*"; }
 ver() { d=${1#releases/}; echo "${d%-*}"; }
