@@ -22,10 +22,10 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
-import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
-import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
+// payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
+import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
@@ -45,8 +45,10 @@ export interface AgentStats {
 }
 
 export interface AgentEvents {
-  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string | undefined; durationMs: number }]
+  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string | undefined; durationMs: number; fuel: number }]
   settled: [SettlementReport]
+  /** A settlement attempt failed; what it would have paid stays owed in the journal. */
+  settleFailed: [{ error: Error }]
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
@@ -89,33 +91,38 @@ export class Agent extends EventEmitter<AgentEvents> {
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
     })
     payments?.on('settled', (r) => this.emit('settled', r))
+    payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
   }
 
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit })
-        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit }))
+        ? (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm })
+        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
+    // advertise only once jobs can run (the first job must not pay for worker start-up); the broker
+    // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
+    const connecting = connectorFor(opts.broker).connect({
+      clientId: `fm-agent-${identity.id}`,
+      will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
+      keepaliveSeconds: 5,
+    })
+    connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {
-      // advertise only once jobs can run: the first job must not pay for worker start-up
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
-      conn = await connectorFor(opts.broker).connect({
-        clientId: `fm-agent-${identity.id}`,
-        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
-        keepaliveSeconds: 5,
-      })
-      payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
+      conn = await connecting
+      payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
       const agent = new Agent(identity, conn, executor, opts, payments)
       await agent.join()
       return agent
     } catch (err) {
       await payments?.close().catch(() => {})
-      await conn?.close().catch(() => {})
+      connecting.then((c) => c.close()).catch(() => {}) // also when it connects only after the failure
       await executor.close()
       throw err
     }
@@ -198,6 +205,21 @@ export class Agent extends EventEmitter<AgentEvents> {
     return { ...this.stats_, ...this.load(), ...(this.payments ? { settlement: this.payments.stats() } : {}) }
   }
 
+  /** The broker connection (telemetry rides along on it). */
+  get connection(): Connection {
+    return this.conn
+  }
+
+  /** The executor's and the module cache's counters, for metrics. */
+  engineStats(): { executor: ReturnType<Executor['stats']>; modules: ReturnType<ModuleStore['stats']> } {
+    return { executor: this.executor.stats(), modules: this.modules.stats() }
+  }
+
+  /** The channels this agent is paid through (empty when it takes no payment). */
+  channels(): Array<{ channelId: string; cumulative: bigint; paid: bigint; jobCount: number }> {
+    return this.payments?.channels() ?? []
+  }
+
   /** Settles everything owed now (e.g. before shutting down). */
   async settleNow(): Promise<SettlementReport | undefined> {
     return this.payments?.settleNow()
@@ -237,7 +259,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         else this.stats_.jobsFailed++
         this.payments?.remember(signed)
         this.conn.publish(job.replyTo, JSON.stringify(signed), { qos: 1 })
-        this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs })
+        this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs, fuel: signed.fuel })
       })
       .catch((err: unknown) => this.reject(topic, toFogmeshError(err)))
   }

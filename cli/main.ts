@@ -8,6 +8,7 @@ import { agentCommand } from './commands/agent.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
 import { bridgeCommand } from './commands/bridge.ts'
+import { bundleCommand } from './commands/bundle.ts'
 import { gatewayCommand } from './commands/gateway.ts'
 import { moduleAddCommand } from './commands/module-add.ts'
 import { statusCommand } from './commands/status.ts'
@@ -17,7 +18,7 @@ import { provisionCommand } from './commands/provision.ts'
 import { flashCommand } from './commands/flash.ts'
 import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from './commands/release.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -68,7 +69,8 @@ try {
 } catch (err) {
   if (err instanceof FogmeshError) {
     console.error(`fogmesh: ${err.shortMessage}`)
-    process.exitCode = err.code === ErrorCode.usage ? 2 : 1
+    // a user error: a bad option, or a port another program holds (the command names the flag when it can)
+    process.exitCode = err.code === ErrorCode.usage || err.code === ErrorCode.portInUse ? 2 : 1
   } else {
     console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
     if (process.env.FOGMESH_DEBUG) console.error(err)

@@ -1,10 +1,17 @@
 import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
-import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { PAYMENT_OPTIONS, wantsPayment } from '../payment-options.ts'
+import { resolveOsUser } from '../../agent/engine/executor/executor-user.ts'
+import { withConfigFile } from '../config-file.ts'
+import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
+import { AgentTelemetry } from '../../agent/telemetry.ts'
+import { givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+
+/** Which flag sets which agent option, for errors that name the flag. */
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers' }
 import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
 import { runningRelease } from '../../agent/update/running-release.ts'
-import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -27,6 +34,15 @@ export const agentCommand: Command = {
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+  --metrics-port P  Prometheus /metrics on this port (0 = any free port; default: none)
+  --metrics-host H  interface for /metrics (default 127.0.0.1)
+  --no-telemetry  publish no telemetry (fm/v1/telemetry/agents/<id>: counts, earnings, settlements)
+  --warm-workers N  job workers kept started at idle, the rest start on demand (default 1; 0: none
+                  until the first job — the smallest idle footprint)
+  --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
+                  (default: nobody when the agent is root, else the agent's own user)
+  --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
+                  flags on the command line override it
 ${UPDATE_USAGE}`,
   options: {
     broker: { type: 'string' },
@@ -37,34 +53,63 @@ ${UPDATE_USAGE}`,
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'metrics-host': { type: 'string' },
+    'no-telemetry': { type: 'boolean' },
+    'executor-user': { type: 'string' },
+    'warm-workers': { type: 'string' },
+    config: { type: 'string' },
     ...PAYMENT_OPTIONS,
     ...UPDATE_OPTIONS,
   },
-  async run(values) {
+  async run(flags) {
+    const values = withConfigFile(flags, agentCommand.options)
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
-    const isolation = values.isolation ?? 'process'
-    if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
+    const isolation = values.isolation
+    if (isolation !== undefined && isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
-    const payment = await paymentFromOptions(values)
+    const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
+    const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
+    // ethers and the chain client load only for an agent that takes payment
     const running = runningRelease()
     const updates = updatesFromOptions(values, running)
-    const agent = await startAgent({
-      ...(updates ? { updates, version: running.version } : {}),
-      ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
-      broker,
-      name,
-      dataDir,
-      labels: labelsOption(values.labels),
-      pricePerJob: intOption(values, 'price', 1, 0),
-      ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
-      heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
-      isolation,
-    })
+    const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
+    // what the user gave, and nothing else: the agent's own defaults stand for the rest
+    const agent = await withOptionNames(FLAGS, () =>
+      startAgent({
+        ...(updates ? { updates, version: running.version } : {}),
+        ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
+        broker,
+        name,
+        dataDir,
+        labels: labelsOption(values.labels),
+        pricePerJob: givenInt(values, 'price'),
+        slots: givenInt(values, 'slots'),
+        heartbeatMs: givenInt(values, 'heartbeat-ms'),
+        isolation,
+        ...(executorUser ? { executorUser } : {}),
+        // a device keeps one job worker started at idle; the others start when jobs need them
+        warmWorkers: givenInt(values, 'warm-workers') ?? 1,
+      }),
+    )
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
+    const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
+    let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined
+    if (metricsPort !== undefined) {
+      const { serveAgentMetrics } = await import('../../agent/metrics.ts') // prom-client only when asked for
+      try {
+        metrics = await serveAgentMetrics(agent, { port: metricsPort, host: typeof values['metrics-host'] === 'string' ? values['metrics-host'] : '127.0.0.1', dataDir })
+      } catch (err) {
+        await agent.close()
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${metricsPort} is in use (--metrics-port): choose another or 0 for any free port`)
+        throw err
+      }
+      console.log(`metrics  ${metrics.url}`)
+    }
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
     const timer = setInterval(() => {
@@ -87,6 +132,8 @@ ${UPDATE_USAGE}`,
     }
     console.log(`${ended}: finishing running jobs and leaving the mesh`)
     await agent.close()
+    telemetry?.stop()
+    await metrics?.close()
     return 0
   },
 }
