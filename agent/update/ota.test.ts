@@ -49,8 +49,17 @@ test('an agent under the supervisor takes a good release, rolls back a crashing 
     spawn('sh', [join(root, 'current/bin/fogmesh-supervise'), '--root', root, '--window', '90', '--', 'agent', '--broker', broker.url, '--name', 'ota-1', '--data', tmpDir('fm-ota-data-'), '--release-key', join(keys, 'fleet.key.pub'), '--isolation', 'thread', '--slots', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FOGMESH_HOME: tmpDir() },
+      detached: true, // its own process group: the agent goes with it whatever happens
     }),
   )
+  const killAll = () => {
+    try {
+      process.kill(-sup.pid!, 'SIGKILL')
+    } catch {
+      // gone already
+    }
+  }
+  process.once('exit', killAll)
   let out = ''
   sup.stdout!.on('data', (d) => (out += d))
   sup.stderr!.on('data', (d) => (out += d))
@@ -110,7 +119,7 @@ test('an agent under the supervisor takes a good release, rolls back a crashing 
     await refusedAs('0.1.5', 'downgrade', buildRelease({ bundles: [{ file: old.file, bytes: old.bytes }], key: fleet, channel: 'stable' }))
   } finally {
     sup.kill('SIGTERM')
-    await exited(sup, 30_000).catch(() => sup.kill('SIGKILL'))
+    await exited(sup, 30_000).catch(killAll)
     await conn.close()
     await closeClient(watcher)
     await broker.close()

@@ -51,11 +51,20 @@ const last = (root: string) => (existsSync(join(root, 'update/last.json')) ? (JS
 const count = (s: string, sub: string) => s.split(sub).length - 1
 
 function supervise(root: string, window = 3) {
-  const proc = trackChild(spawn('sh', [SUPERVISE, '--root', root, '--window', String(window), '--restart-delay', '1', '--', 'agent', '--name', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] }))
+  // its own process group: a failed test kills the supervisor and its agent together
+  const proc = trackChild(spawn('sh', [SUPERVISE, '--root', root, '--window', String(window), '--restart-delay', '1', '--', 'agent', '--name', 'x'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }))
+  const killAll = () => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL')
+    } catch {
+      // gone already
+    }
+  }
+  process.once('exit', killAll)
   let out = ''
   proc.stdout!.on('data', (d) => (out += d))
   proc.stderr!.on('data', (d) => (out += d))
-  return { proc, output: () => out }
+  return { proc, output: () => out, killAll }
 }
 
 test('a healthy trial is committed; a crashing and a hanging release are rolled back and never tried again; TERM reaches the agent', async () => {
@@ -91,7 +100,7 @@ test('a healthy trial is committed; a crashing and a hanging release are rolled 
     assert.is(await exited(s.proc, WAIT), 0, 'the supervisor stops cleanly on TERM')
     assert.match(log(root), /2\.0\.0 TERM/, 'TERM was passed on to the agent')
   } finally {
-    s.proc.kill('SIGKILL')
+    s.killAll()
   }
 })
 

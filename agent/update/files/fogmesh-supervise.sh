@@ -77,10 +77,11 @@ stop_child() {
   rc=$?
 }
 
+# the outcome is written last: once last.json says so, everything else is done
 rollback() { # DIR FROM REASON MESSAGE
-  outcome rolled_back "$(ver "$1")" "$(ver "$2")" "$3" "$4"
   ver "$1" >>"$U/failed"
   rm -f "$U/trial" "$U/healthy"
+  outcome rolled_back "$(ver "$1")" "$(ver "$2")" "$3" "$4"
   say "rolled back $(ver "$1") -> $(ver "$2"): $4"
 }
 
@@ -123,8 +124,8 @@ while [ $stopping = 0 ]; do
     case $result in
       healthy)
         relink previous "$cur" && relink current "$trial" || { echo "fogmesh-supervise: cannot switch $ROOT/current" >&2; exit 1; }
-        outcome updated "$(ver "$trial")" "$(ver "$cur")"
         rm -f "$U/trial" "$U/healthy"
+        outcome updated "$(ver "$trial")" "$(ver "$cur")"
         say "updated $(ver "$cur") -> $(ver "$trial")"
         ;;
       exited)
