@@ -44,8 +44,8 @@ function stopInstalled() {
   } catch {
     // gone
   }
-  // and its executor: the processes of the test-only user, by pid
-  for (const p of spawnSync('pgrep', ['-u', EXEC_USER], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
+  // and the agent under it (the pid file holds its supervisor) and its executor: the processes of the test-only users
+  for (const p of spawnSync('pgrep', ['-u', `${AGENT_USER},${EXEC_USER}`], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
     try {
       process.kill(Number(p), 'SIGKILL')
     } catch {
