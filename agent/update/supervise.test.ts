@@ -2,11 +2,12 @@
  * The A/B supervisor (files/fogmesh-supervise.sh) with stand-in agents (sh scripts),
  * so every path of the switch runs in seconds: a healthy trial is committed, a release
  * that exits or never becomes healthy is rolled back and remembered, an interrupted
- * trial is rolled back at the next start, a signal reaches the agent.
+ * trial is rolled back at the next start, only current and previous are kept, a signal
+ * reaches the agent.
  * ota.test.ts runs the same supervisor with real agents.
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
@@ -42,6 +43,7 @@ function layout() {
   fakeRelease(root, '2.0.0', 'healthy')
   fakeRelease(root, '3.0.0', 'crash')
   fakeRelease(root, '4.0.0', 'hang')
+  fakeRelease(root, '5.0.0', 'healthy')
   symlinkSync('releases/1.0.0-x64', join(root, 'current'))
   return root
 }
@@ -95,10 +97,20 @@ test('a healthy trial is committed; a crashing and a hanging release are rolled 
     assert.equal(readFileSync(join(root, 'update/failed'), 'utf8').split('\n').filter(Boolean), ['3.0.0', '4.0.0'])
     assert.is(readlinkSync(join(root, 'current')), 'releases/2.0.0-x64')
     assert.match(s.output(), /rolled back 3\.0\.0 -> 2\.0\.0/)
+    assert.not.ok(existsSync(join(root, 'releases/3.0.0-x64')), 'a rolled-back release is removed')
+    assert.not.ok(existsSync(join(root, 'releases/4.0.0-x64')), 'a rolled-back release is removed')
+
+    // the next commit keeps current and previous only: 1.0.0 (previous before it) goes
+    writeFileSync(join(root, 'stage-to'), 'releases/5.0.0-x64\n')
+    await waitFor(() => last(root)?.version === '5.0.0', WAIT, `the update to 5.0.0 to be committed\n${s.output()}`)
+    assert.is(last(root)?.outcome, 'updated')
+    assert.is(readlinkSync(join(root, 'current')), 'releases/5.0.0-x64')
+    assert.is(readlinkSync(join(root, 'previous')), 'releases/2.0.0-x64')
+    assert.equal(readdirSync(join(root, 'releases')).sort(), ['2.0.0-x64', '5.0.0-x64'])
 
     s.proc.kill('SIGTERM')
     assert.is(await exited(s.proc, WAIT), 0, 'the supervisor stops cleanly on TERM')
-    assert.match(log(root), /2\.0\.0 TERM/, 'TERM was passed on to the agent')
+    assert.match(log(root), /5\.0\.0 TERM/, 'TERM was passed on to the agent')
   } finally {
     s.killAll()
   }

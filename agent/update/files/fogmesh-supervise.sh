@@ -17,6 +17,8 @@
 #    Exited or not healthy in time: the new agent is stopped, the old release starts again,
 #    outcome "rolled_back", and the version goes to update/failed (never tried again).
 #    A trial found at start (power lost during the window) is rolled back the same way.
+#    Only `current` and `previous` are kept: a rolled-back release and the one that was `previous`
+#    before a commit are removed (best effort: files the agent's user may not delete stay).
 # Outcomes go to update/last.json, which the agent reports in its presence.
 set -u
 ROOT=''
@@ -51,6 +53,15 @@ relink() {
   rm -f "$ROOT/$1" && mv -f "$ROOT/.$1.tmp" "$ROOT/$1"
 }
 
+# prune DIR: removes releases/<name> (nothing else) unless current or previous names it
+prune() {
+  case "$1" in releases/*/* | releases/ | *..* | '') return 0 ;; releases/*) ;; *) return 0 ;; esac
+  [ "$1" = "$(readlink "$ROOT/current" 2>/dev/null)" ] && return 0
+  [ "$1" = "$(readlink "$ROOT/previous" 2>/dev/null)" ] && return 0
+  [ -d "$ROOT/$1" ] || return 0
+  rm -rf "$ROOT/$1" 2>/dev/null || say "could not remove all of $1 (files another user owns)"
+}
+
 # outcome KIND VERSION FROM [REASON MESSAGE]
 outcome() {
   extra=''
@@ -81,6 +92,7 @@ stop_child() {
 rollback() { # DIR FROM REASON MESSAGE
   ver "$1" >>"$U/failed"
   rm -f "$U/trial" "$U/healthy"
+  prune "$1"
   outcome rolled_back "$(ver "$1")" "$(ver "$2")" "$3" "$4"
   say "rolled back $(ver "$1") -> $(ver "$2"): $4"
 }
@@ -123,8 +135,10 @@ while [ $stopping = 0 ]; do
     done
     case $result in
       healthy)
+        old=$(readlink "$ROOT/previous" 2>/dev/null) || old=''
         relink previous "$cur" && relink current "$trial" || { echo "fogmesh-supervise: cannot switch $ROOT/current" >&2; exit 1; }
         rm -f "$U/trial" "$U/healthy"
+        prune "$old"
         outcome updated "$(ver "$trial")" "$(ver "$cur")"
         say "updated $(ver "$cur") -> $(ver "$trial")"
         ;;
