@@ -25,6 +25,8 @@ export const provisionCommand: Command = {
   --prefix DIR      install under DIR (DIR/opt/fogmesh, DIR/etc/fogmesh, ...) instead of the system paths
   --systemd M       auto (default: where systemd runs), yes, or no (a plain background service)
   --no-start        install and enable only
+  --user U          the agent's user on the host (default fogmesh; install.sh creates it)
+  --exec-user U     the unprivileged user job code runs as (default fogmesh-exec)
   --concurrency N   hosts at once (default ${DEFAULT_CONCURRENCY})
   --timeout S       seconds to wait for each agent to show online (default 90)`,
   options: {
@@ -42,6 +44,8 @@ export const provisionCommand: Command = {
     prefix: { type: 'string' },
     systemd: { type: 'string' },
     'no-start': { type: 'boolean' },
+    user: { type: 'string' },
+    'exec-user': { type: 'string' },
     concurrency: { type: 'string' },
     timeout: { type: 'string' },
   },
@@ -54,6 +58,10 @@ export const provisionCommand: Command = {
     if (typeof values.name === 'string') {
       if (targets.length > 1) throw new UsageError('--name names one agent: give names in a hosts file (name=N) for several')
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(values.name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
+    }
+    for (const flag of ['user', 'exec-user']) {
+      const u = values[flag]
+      if (u !== undefined && (typeof u !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(u))) throw new UsageError(`--${flag} takes a user name ([a-z_][a-z0-9_-]*, at most 32 characters)`)
     }
     const systemd = (values.systemd ?? 'auto') as string
     if (!['auto', 'yes', 'no'].includes(systemd)) throw new UsageError('--systemd is auto, yes or no')
@@ -77,6 +85,8 @@ export const provisionCommand: Command = {
         ...(typeof values.prefix === 'string' ? { prefix: values.prefix } : {}),
         systemd: systemd as 'auto' | 'yes' | 'no',
         noStart: values['no-start'] === true,
+        ...(typeof values.user === 'string' ? { agentUser: values.user } : {}),
+        ...(typeof values['exec-user'] === 'string' ? { execUser: values['exec-user'] } : {}),
         onlineTimeoutMs: intOption(values, 'timeout', 90, 1, 3600) * 1000,
       },
       intOption(values, 'concurrency', DEFAULT_CONCURRENCY, 1, 256),

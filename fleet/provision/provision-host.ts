@@ -37,6 +37,9 @@ export interface ProvisionOptions {
   systemd?: 'auto' | 'yes' | 'no'
   /** Install and enable, do not start (and do not wait for the agent). */
   noStart?: boolean
+  /** The users install.sh creates and runs the agent and its job code as (default fogmesh, fogmesh-exec). */
+  agentUser?: string
+  execUser?: string
   onlineTimeoutMs?: number
 }
 
@@ -92,7 +95,8 @@ export class HostProvisioner extends EventEmitter<ProvisionEvents> {
 
       const config = { ...this.opts.agent, name, labels: { ...this.opts.agent.labels, ...target.labels } }
       const sudo = facts.root ? '' : 'sudo -n '
-      const flags = [...prefixFlags(this.opts.prefix), '--systemd', this.opts.systemd, ...(this.opts.noStart ? ['--no-start'] : [])].map(q).join(' ')
+      const users = [...(this.opts.agentUser ? ['--user', this.opts.agentUser] : []), ...(this.opts.execUser ? ['--exec-user', this.opts.execUser] : [])]
+      const flags = [...prefixFlags(this.opts.prefix), ...users, '--systemd', this.opts.systemd, ...(this.opts.noStart ? ['--no-start'] : [])].map(q).join(' ')
       const script = [
         'set -e',
         `cd ${q(tmp)}`,
