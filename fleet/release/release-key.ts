@@ -48,8 +48,11 @@ export function generateReleaseKey(path: string): { publicKey: string; keyId: st
 export function readReleaseKey(path: string): ReleaseKey {
   let raw: Partial<ReleaseKeyFile>
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<ReleaseKeyFile>
+    const text = readFileSync(path, 'utf8')
+    if (/^\s*[0-9a-fA-F]{64}\s*$/.test(text)) throw keyError(`${path} holds a public key only: signing takes the secret key file (the one fogmesh release keygen --out FILE wrote, beside FILE.pub)`)
+    raw = JSON.parse(text) as Partial<ReleaseKeyFile>
   } catch (err) {
+    if (err instanceof FogmeshError) throw err
     const code = (err as NodeJS.ErrnoException).code
     throw keyError(code ? `cannot read release key ${path}: ${code}` : `release key ${path} is not valid JSON`)
   }
