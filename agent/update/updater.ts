@@ -35,9 +35,11 @@ export interface UpdaterOptions {
   chunkTimeoutMs?: number
   /** After a release failed to arrive, when to try it again. */
   retryMs?: number
+  /** Manifests remembered as handled (each is handled once; a retained one comes on every reconnect); the oldest is forgotten first. */
+  maxSeenReleases?: number
 }
 
-export const UPDATER_DEFAULTS = { channel: 'stable', maxReleaseBytes: 256 * 1024 * 1024, chunkTimeoutMs: 30_000, retryMs: 300_000 }
+export const UPDATER_DEFAULTS = { channel: 'stable', maxReleaseBytes: 256 * 1024 * 1024, chunkTimeoutMs: 30_000, retryMs: 300_000, maxSeenReleases: 64 }
 
 export interface UpdaterEvents {
   /** What the agent made of a release it saw. */
@@ -47,6 +49,8 @@ export interface UpdaterEvents {
   staged: [{ version: string; dir: string }]
   /** The last update's outcome changed (presence should say so). */
   status: [UpdateStatus]
+  /** A bound bit: `maxSeenReleases` manifests remembered, the oldest forgotten. */
+  limit: [{ limit: 'maxSeenReleases'; value: number }]
 }
 
 export class Updater extends EventEmitter<UpdaterEvents> {
@@ -65,7 +69,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     options: UpdaterOptions,
   ) {
     super()
-    this.opts = mergeOptions(options, UPDATER_DEFAULTS, { maxReleaseBytes: { min: 1024, max: 4 * 1024 * 1024 * 1024, integer: true }, chunkTimeoutMs: { min: 10, max: 3_600_000, integer: true }, retryMs: { min: 10, max: 86_400_000, integer: true } }, 'update')
+    this.opts = mergeOptions(options, UPDATER_DEFAULTS, { maxReleaseBytes: { min: 1024, max: 4 * 1024 * 1024 * 1024, integer: true }, chunkTimeoutMs: { min: 10, max: 3_600_000, integer: true }, retryMs: { min: 10, max: 86_400_000, integer: true }, maxSeenReleases: { min: 1, max: 100_000, integer: true } }, 'update')
     if (this.opts.trustedKeys.length === 0) throw new ReleaseError(RefusalReason.badSignature, 'update: no trusted release key')
     this.layout = new UpdateLayout(this.opts.root)
     this.status_ = this.layout.lastOutcome()
@@ -140,7 +144,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         maxReleaseBytes: this.opts.maxReleaseBytes,
       })
       this.handled.set(m.signature, Date.now())
-      if (this.handled.size > 64) this.handled.delete(this.handled.keys().next().value!)
+      if (this.handled.size > this.opts.maxSeenReleases) {
+        this.handled.delete(this.handled.keys().next().value!)
+        this.emit('limit', { limit: 'maxSeenReleases', value: this.opts.maxSeenReleases })
+      }
       if (d.action !== 'take') {
         this.emit('decision', { ...d, version })
         if (d.action === 'refuse') this.record({ outcome: 'refused', version, from: this.opts.version, reason: d.reason, message: d.message, at: Date.now() })
