@@ -3,7 +3,8 @@
  * copied over a real OpenSSH server on loopback, unpacked, its own install.sh run as root
  * (test-only users, the executor as another user, a plain background service under the
  * bundle's bin/fogmesh-supervise, everything under a temp prefix), the agent online on a
- * real broker with the name, labels, version and release key it was given.
+ * real broker with the name, labels, version and release key it was given; and its systemd
+ * path: the unit its install.sh writes, checked by systemd-analyze verify.
  * provision.test.ts covers the many-host, systemd and failure paths with fixture bundles.
  */
 import { spawnSync } from 'node:child_process'
@@ -89,6 +90,24 @@ test('a real bundle over SSH: its install.sh, its supervisor, the agent online w
     const uid = Number(spawnSync('id', ['-u', AGENT_USER], { encoding: 'utf8' }).stdout.trim())
     assert.is(statSync(join(prefix, 'var/lib/fogmesh/identity.json')).uid, uid, 'the agent made its key as its own user')
     assert.match(spawnSync('pgrep', ['-u', AGENT_USER, '-f', 'fogmesh-supervise'], { encoding: 'utf8' }).stdout, /\d+/, 'the agent runs under its supervisor')
+
+    // the systemd path of the same bundle (systemd is not PID 1 here): the unit its install.sh
+    // writes names the users, the prefix and the config provision gave, and passes systemd-analyze verify
+    const sd = join(root, 'host-systemd')
+    const u = await runFogmesh(
+      ['provision', `ssh://root@127.0.0.1:${sshd.port}`, '--broker', broker.url, '--bundle', bundle.tarball, '--identity', user.path, '--known-hosts', known, '--strict-host-keys', '--prefix', sd, '--systemd', 'yes', '--no-start', '--user', AGENT_USER, '--exec-user', EXEC_USER],
+      { timeoutMs: 120_000 },
+    )
+    assert.is(u.code, 0, showRun(u))
+    assert.match(u.stdout, /install: systemd: .*fogmesh-agent\.service written; systemd is not running here/)
+    const unitFile = join(sd, 'etc/systemd/system/fogmesh-agent.service')
+    const unit = readFileSync(unitFile, 'utf8')
+    for (const line of [`User=${AGENT_USER}`, `Group=${AGENT_USER}`, `ExecStart=${sd}/opt/fogmesh/current/bin/fogmesh-supervise --root ${sd}/opt/fogmesh -- agent --config ${sd}/etc/fogmesh/agent.json --data /var/lib/fogmesh --executor-user ${EXEC_USER}`, `ReadWritePaths=${sd}/opt/fogmesh`, 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
+      assert.ok(unit.split('\n').includes(line), `the unit has ${line}\n${unit}`)
+    }
+    const verify = spawnSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning' } })
+    if (verify.error && !process.env.CI) return // no systemd-analyze here (the CI installs it)
+    assert.is(verify.status, 0, `systemd-analyze verify\n${verify.stdout}${verify.stderr}`)
   } finally {
     killUsers()
     await closeClient(watcher)

@@ -142,10 +142,18 @@ if [ "$SYSTEMD" = auto ]; then
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then SYSTEMD=yes; else SYSTEMD=no; fi
 fi
 if [ "$SYSTEMD" = yes ]; then
-  sed -e "s#/opt/fogmesh#$PREFIX#g" -e "s#/etc/fogmesh/agent.json#$cfg#g" "$here/systemd/fogmesh-agent.service" > "$UNIT_DIR/fogmesh-agent.service"
-  systemctl daemon-reload
-  systemctl enable fogmesh-agent.service >/dev/null 2>&1
-  if [ "$START" = 1 ]; then systemctl restart fogmesh-agent.service; say "systemd: fogmesh-agent.service enabled and (re)started"; else say "systemd: fogmesh-agent.service enabled (not started)"; fi
+  mkdir -p "$UNIT_DIR"
+  sed -e "s#/opt/fogmesh#$PREFIX#g" -e "s#/etc/fogmesh/agent.json#$cfg#g" \
+    -e "s#^User=fogmesh\$#User=$AGENT_USER#" -e "s#^Group=fogmesh\$#Group=$AGENT_USER#" -e "s#--executor-user fogmesh-exec#--executor-user $EXEC_USER#" \
+    "$here/systemd/fogmesh-agent.service" > "$UNIT_DIR/fogmesh-agent.service"
+  if [ ! -d /run/systemd/system ]; then
+    # an image being prepared, a chroot: the unit is in place for the first boot
+    say "systemd: $UNIT_DIR/fogmesh-agent.service written; systemd is not running here, so not enabled or started"
+  else
+    systemctl daemon-reload
+    systemctl enable fogmesh-agent.service >/dev/null 2>&1
+    if [ "$START" = 1 ]; then systemctl restart fogmesh-agent.service; say "systemd: fogmesh-agent.service enabled and (re)started"; else say "systemd: fogmesh-agent.service enabled (not started)"; fi
+  fi
 else
   mkdir -p "$RUN_DIR" "$(dirname "$LOG_FILE")"
   pidfile="$RUN_DIR/fogmesh-agent.pid"
