@@ -3,7 +3,8 @@
  * refused and recorded once however often it comes again (a retained message on every
  * reconnect), the memory of handled manifests is bounded (`maxSeenReleases`, an event when
  * it bites), a release whose chunks are not there yet times out without an outcome and is
- * tried again later, then staged beside the running release with update/pending written.
+ * tried again later, then staged beside the running release with update/pending written;
+ * a staged rollout over 24 agents (30% by id hash, widened to 100%) and a release for one site.
  * ota.test.ts runs the same with real processes under the supervisor.
  */
 import { existsSync, readFileSync } from 'node:fs'
@@ -12,6 +13,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { buildRelease } from '../../fleet/release/build-release.ts'
 import { generateReleaseKey, readReleaseKey } from '../../fleet/release/release-key.ts'
+import { rolloutBucket } from '../../fleet/release/rollout.ts'
+import { ReleasePublisher } from '../../fleet/release/publish-release.ts'
 import { topics } from '../../protocol/topics.ts'
 import { MemoryBus } from '../../protocol/transport/memory-bus.ts'
 import { fixtureBundle } from '../../test/support/release-fixtures.ts'
@@ -25,9 +28,9 @@ generateReleaseKey(join(keys, 'other.key'))
 const fleet = readReleaseKey(join(keys, 'fleet.key'))
 const other = readReleaseKey(join(keys, 'other.key'))
 
-function release(version: string, key = fleet) {
+function release(version: string, key = fleet, extra: { rollout?: number; labels?: Record<string, string> } = {}) {
   const b = fixtureBundle({ version })
-  return buildRelease({ bundles: [{ file: b.file, bytes: b.bytes }], key, channel: 'stable', chunkBytes: 4096 })
+  return buildRelease({ bundles: [{ file: b.file, bytes: b.bytes }], key, channel: 'stable', chunkBytes: 4096, ...extra })
 }
 
 async function setup(extra: { maxSeenReleases?: number; chunkTimeoutMs?: number; retryMs?: number } = {}) {
@@ -91,6 +94,56 @@ test('chunks not there yet: fetch_timeout, no outcome recorded, tried again late
   assert.ok(existsSync(join(root, 'releases/0.2.0-x64/bin/fogmesh')), 'unpacked beside the running release')
   assert.is(seen.decision.at(-1)!.action, 'take')
   u.stop()
+})
+
+test('staged rollout on 24 agents: 30% by id hash, then widened to 100%; labels pick the site', async () => {
+  const bus = new MemoryBus()
+  const operator = await bus.connect({ clientId: 'operator' })
+  const agents = await Promise.all(
+    Array.from({ length: 24 }, async (_, i) => {
+      const id = (i + 1).toString(16).padStart(20, 'a')
+      const u = new Updater(await bus.connect({ clientId: id }), { id, labels: { site: i % 2 ? 'north' : 'south' } }, { trustedKeys: [fleet.publicKey], root: tmpDir('fm-updater-fleet-'), version: '0.1.0', arch: 'x64' })
+      const a = { id, u, site: i % 2 ? 'north' : 'south', staged: '', skipped: '' }
+      u.on('staged', (s) => (a.staged = s.version))
+      u.on('decision', (d) => d.action === 'skip' && (a.skipped = d.reason))
+      await u.start()
+      return a
+    }),
+  )
+  const pub = new ReleasePublisher(operator)
+  const settle = (what: string, done: () => boolean) => waitFor(done, 10_000, what)
+
+  // 30%: exactly the agents whose bucket for 0.2.0 is below 30 take it; the others skip it
+  await pub.publish(release('0.2.0', fleet, { rollout: 30 }))
+  const inside = agents.filter((a) => rolloutBucket('0.2.0', a.id) < 30)
+  assert.ok(inside.length > 0 && inside.length < agents.length, `some, not all, in the first 30% (${inside.length})`)
+  await settle('every agent to decide', () => agents.every((a) => a.staged || a.skipped))
+  assert.equal(agents.filter((a) => a.staged === '0.2.0').map((a) => a.id), inside.map((a) => a.id))
+  assert.ok(agents.filter((a) => !a.staged).every((a) => a.skipped === 'not_in_rollout'))
+
+  // widened to 100%: the rest take it too
+  await pub.publish(release('0.2.0', fleet, { rollout: 100 }))
+  await settle('the rest to take 0.2.0', () => agents.every((a) => a.staged === '0.2.0'))
+
+  // labels: 0.3.0 only for site=north (the agents that staged 0.2.0 left; fresh ones follow)
+  for (const a of agents) a.u.stop()
+  const fresh = await Promise.all(
+    agents.slice(0, 6).map(async (a) => {
+      const u = new Updater(await bus.connect({ clientId: `${a.id}-2` }), { id: a.id, labels: { site: a.site } }, { trustedKeys: [fleet.publicKey], root: tmpDir('fm-updater-fleet-'), version: '0.2.0', arch: 'x64' })
+      const f = { site: a.site, staged: '', skipped: '' }
+      u.on('staged', (s) => (f.staged = s.version))
+      u.on('decision', (d) => d.action === 'skip' && (f.skipped = d.reason))
+      await u.start()
+      return { f, u }
+    }),
+  )
+  await pub.publish(release('0.3.0', fleet, { labels: { site: 'north' } }))
+  await settle('the fresh agents to decide', () => fresh.every(({ f }) => f.staged || f.skipped))
+  for (const { f, u } of fresh) {
+    if (f.site === 'north') assert.is(f.staged, '0.3.0')
+    else assert.is(f.skipped, 'labels')
+    u.stop()
+  }
 })
 
 test.run()
