@@ -88,6 +88,8 @@ test('an agent under the supervisor takes a good release, rolls back a crashing 
     assert.equal({ ...rolledBack.update, at: 0 }, { outcome: 'rolled_back', version: '0.3.0', from: '0.2.0', reason: 'exit_3', message: 'the new release exited with code 3 before it was healthy', at: 0 })
     assert.is(readlinkSync(join(root, 'current')), 'releases/0.2.0-x64')
     assert.match(out, /this release is broken \(test fixture\)/)
+    assert.not.ok(existsSync(join(root, 'releases/0.3.0-x64')), 'the rolled-back release is removed from the device')
+    assert.ok(existsSync(join(root, 'releases/0.1.0-x64')) && existsSync(join(root, 'releases/0.2.0-x64')), 'current and previous kept')
     const since = rolledBack.since
 
     // refused without a restart: each reported, `since` unchanged, nothing unpacked
