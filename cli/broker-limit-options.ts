@@ -7,8 +7,8 @@ import { readBrokerConfig } from '../broker/limits/config-file.ts'
 import { GATEWAY_LIMITS, gatewayLimitOptions } from '../market/gateway-limits.ts'
 import type { AdmissionLimits } from '../market/gateway-admission.ts'
 import type { GatewayOptions } from '../market/gateway.ts'
-import { FogmeshError } from '../protocol/errors.ts'
-import { intOption, UsageError, type Options } from './command.ts'
+import { FogmeshError, ValidationError } from '../protocol/errors.ts'
+import { givenInt, intOption, UsageError, type Options } from './command.ts'
 
 /** The flags, except the two the broker command had before (--max-packet-bytes, --max-module-bytes). */
 const NEW_LIMITS = BROKER_LIMITS.filter((l) => l.key !== 'maxPacketBytes' && l.key !== 'maxModuleBytes')
@@ -45,15 +45,27 @@ export const GATEWAY_CONFIG_KEYS: ReadonlySet<string> = new Set(GATEWAY_LIMITS.m
  * The config file's gateway lines land in `gatewayConfig`.
  */
 export function limitsFromOptions(values: Record<string, string | boolean | undefined>, gatewayConfig: Record<string, number> = {}): BrokerLimits {
+  // the CLI reads whole numbers; the range is the library's to refuse, named by the flag or the config line
+  const fromFlags: Partial<BrokerLimits> = {}
+  for (const l of BROKER_LIMITS) {
+    const v = givenInt(values, l.flag)
+    if (v !== undefined) fromFlags[l.key] = v
+  }
+  const file = typeof values.config === 'string' ? values.config : undefined
   try {
-    const out: Partial<BrokerLimits> = typeof values.config === 'string' ? readBrokerConfig(values.config, GATEWAY_CONFIG_KEYS, gatewayConfig) : {}
-    for (const l of BROKER_LIMITS) {
-      if (values[l.flag] === undefined) continue
-      out[l.key] = intOption(values, l.flag, l.default, l.rule.min ?? 0, l.rule.max ?? Number.MAX_SAFE_INTEGER)
-    }
-    return resolveBrokerLimits(out)
+    resolveBrokerLimits(fromFlags)
+    const fromFile: Partial<BrokerLimits> = file ? readBrokerConfig(file, GATEWAY_CONFIG_KEYS, gatewayConfig) : {}
+    return resolveBrokerLimits({ ...fromFile, ...fromFlags })
   } catch (err) {
     if (err instanceof UsageError || !(err instanceof FogmeshError)) throw err
+    if (err instanceof ValidationError) {
+      const key = err.field.slice(err.field.lastIndexOf('.') + 1)
+      const spec = BROKER_LIMITS.find((l) => l.key === key)
+      if (spec) {
+        const where = fromFlags[spec.key] !== undefined ? `--${spec.flag}` : `${spec.config} (in ${file})`
+        throw new UsageError(`${where}: ${err.shortMessage.slice(err.field.length + 2)}`)
+      }
+    }
     throw new UsageError(err.shortMessage)
   }
 }
