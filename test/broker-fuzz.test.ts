@@ -34,7 +34,9 @@ test(`fuzz: ${SECONDS} s of random and mutated packets (seed ${SEED}); the broke
     }))
     assert.equal(uncaught, [], 'nothing thrown out of the broker')
     await waitFor(() => broker.limitStats().connections === 0, 10_000, 'every fuzzing connection let go')
-    await waitFor(() => broker.limitStats().subscriptions === 0, 10_000, 'no subscription left counted')
+    await waitFor(() => broker.limitStats().subscriptions === 0, 10_000, 'no subscription left counted').catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(broker.limitStats())}`)
+    })
     const a = await plainClient(broker.url)
     const b = await plainClient(broker.url)
     const got = collect(b)

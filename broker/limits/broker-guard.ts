@@ -177,9 +177,13 @@ export class BrokerGuard {
       return false
     }
     this.admissions.set(conn, admission)
-    conn.once('close', () => admission.closed())
     this.slow.neverWait(conn)
     const client = handle(conn)
+    // the connection's end, not aedes' events: aedes sends none for a client taken over or gone before its CONNACK
+    conn.once('close', () => {
+      admission.closed()
+      this.forget(client)
+    })
     capPackets(client, { ...this.limits, largeTopicPrefix: `${PREFIX}/modules/` }, (v) => this.on.violation({ ...v, remote }), (p) => {
       // a large retained PUBLISH that cannot fit is refused at its header, before its body is read
       if (p.cmd !== 'publish' || !p.retain || p.length <= RETAINED_HEADER_CHECK_BYTES) return false

@@ -28,7 +28,9 @@ export class SubscriptionQuota {
 
   /** Whether `client` may subscribe to `filter`; counts it when yes. */
   allow(client: Client, filter: string): boolean {
-    const subs = internals(client).subscriptions
+    const c = internals(client)
+    if (c.closed) return false // it went away while its SUBSCRIBE was on its way here: nothing to count
+    const subs = c.subscriptions
     if (Object.hasOwn(subs, filter)) return true // a new QoS for a filter it holds
     let n = this.counts.get(client) ?? 0
     if (n >= this.limits.maxSubscriptionsPerClient) n = this.recount(client)
@@ -54,6 +56,7 @@ export class SubscriptionQuota {
 
   /** A client is gone: its subscriptions no longer count towards the total (a persistent session's stay in the session store). */
   release(client: Client): void {
+    this.refused.delete(client)
     const n = this.counts.get(client)
     if (n === undefined) return
     this.total -= n
