@@ -13,6 +13,7 @@ import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import type { BrokerAddress } from '../protocol/transport.ts'
 import type { Executor } from './engine/executor.ts'
 import type { SettlementPolicy } from './settlement/settler.ts'
+import type { UpdaterOptions } from './update/updater.ts'
 
 export interface AgentOptions {
   /** The broker: a URL such as `mqtt://127.0.0.1:1883`, or a connector (e.g. an in-memory `MemoryBus`). */
@@ -43,6 +44,8 @@ export interface AgentOptions {
   moduleFetchTimeoutMs?: number
   /** Assignments remembered to run a redelivered one (QoS 1 is at-least-once) only once. */
   dedupeWindow?: number
+  /** Jobs (running and queued) one requester may hold on this agent; default: a quarter of slots + queue, at least the slots. */
+  maxJobsPerRequester?: number
   /**
    * Where job code runs: `process` (default) — a separate executor process with
    * no keys, no data dir, no environment, unprivileged when the agent is root;
@@ -72,6 +75,10 @@ export interface AgentOptions {
   streamStateWaitMs?: number
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+  /** The version presence reports (default: this code's; under the OTA supervisor, the release's). */
+  version?: string
+  /** Follow an OTA release channel (agent/update): fetch, verify and stage what its trusted keys signed. */
+  updates?: UpdaterOptions
 }
 
 export const AGENT_DEFAULTS = {
@@ -119,6 +126,7 @@ const RANGES: Ranges<AgentOptions> = {
   maxModuleBytes: { min: 1, max: MAX_MODULE_BYTES, integer: true },
   moduleFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+  maxJobsPerRequester: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 10_000, integer: true },
   streamMaxPendingWindows: { min: 1, max: 100_000, integer: true },
   streamMaxBufferedReadings: { min: 1, max: 10_000_000, integer: true },
@@ -128,7 +136,7 @@ const RANGES: Ranges<AgentOptions> = {
   warmWorkers: { min: 0, max: 4096, integer: true },
 }
 
-export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number }
+export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number; maxJobsPerRequester: number }
 
 /** Merges the defaults once; refuses out-of-range values and defaults above their maximum. */
 export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions {
@@ -143,5 +151,6 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     }
   }
   const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
-  return { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
+  const queueLimit = merged.queueLimit ?? slots * 64
+  return { ...merged, slots, queueLimit, maxJobsPerRequester: merged.maxJobsPerRequester ?? Math.max(slots, Math.ceil((slots + queueLimit) / 4)) }
 }

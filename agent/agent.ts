@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { Outbox } from './outbox.ts'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
@@ -28,8 +28,11 @@ import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
+import { RequesterQuota } from './requester-quota.ts'
 import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
+import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
+import { Updater } from './update/updater.ts'
 
 export type { AgentOptions } from './agent-options.ts'
 export type { SettlementStats } from './payment-intake.ts'
@@ -64,9 +67,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
   private readonly modules: ModuleStore
+  private readonly quota: RequesterQuota
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** The OTA side (agent/update/updater.ts), when the agent follows a release channel. */
+  updater: Updater | undefined
   /** Stream jobs placed here (agent/streams/). */
   readonly streams: StreamHost
 
@@ -92,6 +98,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
     })
+    this.quota = new RequesterQuota(opts.maxJobsPerRequester)
     this.streams = new StreamHost({
       conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
       prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
@@ -157,12 +164,30 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
       await this.conn.subscribe(topics.agentVouchers(this.id), 1)
     }
+    this.conn.on('handlerError', (e) => this.reject(e.topic, toFogmeshError(e.error)))
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
     await this.streams.start()
+    // the updater first: the first presence already carries the last update's outcome
+    if (this.opts.updates) {
+      this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
+      this.updater.on('status', () => this.advertiser?.publishPresence())
+    }
     this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
     this.advertiser.start()
+    await this.updater?.start()
+  }
+
+  /** Publishes the presence again and resolves once the broker acknowledged it (online, as watchers see it). */
+  async announce(): Promise<void> {
+    const p = this.presence()
+    await this.conn.publishAsync(topics.presence(p.id), JSON.stringify(p), { qos: 1, retain: true })
+  }
+
+  /** Runs the built-in self-test job on this agent's executor (agent/update/self-test.ts). */
+  selfTest(timeoutMs?: number): Promise<SelfTestResult> {
+    return runSelfTest(this.executor, timeoutMs)
   }
 
   /** What does not change while the agent runs: built once (os.totalmem() reads /proc on every call). */
@@ -180,7 +205,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       id: this.id,
       name: this.name,
       publicKey: this.publicKey,
-      version: VERSION,
+      version: this.opts.version ?? VERSION,
       capacity: { ...this.capacity, slots: this.opts.slots },
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
@@ -190,6 +215,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
   }
 
@@ -245,7 +271,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const terms = { id: this.id, labels: this.opts.labels, price: { perJob: this.opts.pricePerJob }, limits: this.jobTerms().limits, capacity: this.capacity }
     if (this.closing || ineligibility(terms, offer) !== undefined) return
     const load = this.load()
-    if (load.queued >= this.opts.queueLimit) return
+    if (load.queued >= this.opts.queueLimit || this.quota.full(offer.requester)) return
     this.modules.prefetch(offer.module)
     this.stats_.bids++
     const bid: Bid = { type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }
@@ -257,8 +283,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!d.ok) return this.reject(topic, d.error)
     const job = d.value
     if (!this.runner.take(job)) return // QoS 1 may deliver twice: one run per (requester, job, attempt)
+    const release = this.quota.enter(job.requester)
+    if (!release) {
+      this.stats_.jobsFailed++
+      const refused = this.runner.refuse(job, ErrorCode.overloaded, `requester ${job.requester} holds ${this.quota.maxPerRequester} jobs on this agent (its quota)`)
+      return this.conn.publish(job.replyTo, JSON.stringify(refused), { qos: 1 })
+    }
     this.runner
       .run(job)
+      .finally(release)
       .then((signed) => {
         if (signed.status === 'ok') this.stats_.jobsOk++
         else this.stats_.jobsFailed++
@@ -288,6 +321,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.closing) return
     this.closing = true
     this.runner.stopTaking()
+    this.updater?.stop()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
     await this.streams.close()
     let grace: Timer | undefined

@@ -1,9 +1,8 @@
 /**
  * `fogmesh` — the only place in the code base that prints.
  */
-import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { VERSION } from '../protocol/version.ts'
-import { parse, UsageError, type Command } from './command.ts'
+import { parse, runMain, UsageError, type Command } from './command.ts'
 import { agentCommand } from './commands/agent.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
@@ -14,8 +13,11 @@ import { moduleAddCommand } from './commands/module-add.ts'
 import { statusCommand } from './commands/status.ts'
 import { submitCommand } from './commands/submit.ts'
 import { upCommand } from './commands/up.ts'
+import { provisionCommand } from './commands/provision.ts'
+import { flashCommand } from './commands/flash.ts'
+import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from './commands/release.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -49,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!cmd) {
     if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
+    if (first === 'release') throw new UsageError(`fogmesh release takes a subcommand: keygen, publish, show (see fogmesh release publish --help)`)
     if (first === 'chain') throw new UsageError(`fogmesh chain takes a subcommand: deploy (see fogmesh chain deploy --help)`)
     throw new UsageError(`unknown command "${first}" (see fogmesh --help)`)
   }
@@ -60,16 +63,4 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(values, positionals)
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (err) {
-  if (err instanceof FogmeshError) {
-    console.error(`fogmesh: ${err.shortMessage}`)
-    // a user error: a bad option, or a port another program holds (the command names the flag when it can)
-    process.exitCode = err.code === ErrorCode.usage || err.code === ErrorCode.portInUse ? 2 : 1
-  } else {
-    console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
-    if (process.env.FOGMESH_DEBUG) console.error(err)
-    process.exitCode = 1
-  }
-}
+await runMain(main)

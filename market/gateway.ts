@@ -19,17 +19,19 @@ import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type AdmissionStats } from './gateway-admission.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
+import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
 import { systemClock, type Clock } from '../protocol/clock.ts'
 import { JobJournal } from './job-journal.ts'
 
-export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
-  /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
-  maxInFlight?: number
+export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Partial<AdmissionLimits> {
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
+  /** The most a job may ask for (`limits`) through this gateway (limits-ceiling.ts). */
+  ceiling?: Partial<LimitsCeiling>
   /** Stream jobs placed at once (default 1,000). */
   maxStreams?: number
   /**
@@ -48,11 +50,18 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
 
 /** How long resumed jobs wait for a first agent to show up after a restart. */
 const RESUME_WAIT_MS = 5000
-const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000, holdUnplacedMs: 60_000 }
 /** Between two tries of a held job. */
 const HOLD_RETRY_MS = 1000
+const DEFAULTS = { ...ADMISSION_DEFAULTS, dedupeWindow: 100_000, maxStreams: 1000, holdUnplacedMs: 60_000 }
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
+  maxInFlightPerSensor: { min: 1, max: 10_000_000, integer: true },
+  maxQueued: { min: 0, max: 10_000_000, integer: true },
+  maxQueuedPerSensor: { min: 0, max: 10_000_000, integer: true },
+  maxInputBytesInFlight: { min: 1024, max: 2 ** 40, integer: true },
+  jobsPerSecondPerSensor: { min: 1, max: 10_000_000 },
+  refusalsPerSecondPerSensor: { min: 1, max: 10_000_000 },
+  maxSensors: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 1_000_000, integer: true },
   holdUnplacedMs: { min: 0, max: 86_400_000, integer: true },
@@ -67,6 +76,8 @@ export interface GatewayStats {
   inFlight: number
   /** Error results by code, for operators. */
   errors: Record<string, number>
+  /** Fair service: waiting, in flight, refused by which limit, refusals not answered. */
+  admission: AdmissionStats
 }
 
 export interface GatewayEvents {
@@ -75,24 +86,27 @@ export interface GatewayEvents {
 }
 
 export class Gateway extends EventEmitter<GatewayEvents> {
-  private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
+  private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly maxInFlight: number
-  private readonly holdUnplacedMs: number
+  private readonly admission: GatewayAdmission<JobSubmit>
+  private readonly ceiling: LimitsCeiling
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
+
+  private readonly holdUnplacedMs: number
 
   private constructor(
     readonly requester: Requester,
     private readonly conn: Connection,
-    options: { maxInFlight: number; dedupeWindow: number; holdUnplacedMs: number },
+    options: AdmissionLimits & { dedupeWindow: number; holdUnplacedMs: number; ceiling?: Partial<LimitsCeiling> | undefined },
     readonly journal: JobJournal | undefined,
     private readonly clock: Clock,
   ) {
     super()
     this.holdUnplacedMs = options.holdUnplacedMs
     this.seen = new RecentSet(options.dedupeWindow)
-    this.maxInFlight = options.maxInFlight
+    this.admission = new GatewayAdmission(options)
+    this.ceiling = mergeOptions(options.ceiling, CEILING_DEFAULTS, {}, 'gateway.ceiling')
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -127,77 +141,107 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   stats(): GatewayStats {
-    return { ...this.stats_, errors: { ...this.stats_.errors } }
+    return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
   private onSubmit(payload: Buffer): void {
     this.stats_.received++
+    if (this.admission.refuseUnparsed(payload.length)) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      return
+    }
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
-    const key = `${job.replyTo}\u0000${job.id}`
+    const key = keyOf(job)
     if (this.journal?.has(key) || !this.seen.add(key)) {
       this.stats_.duplicates++
       return
     }
-    if (this.stats_.inFlight >= this.maxInFlight) {
-      return this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, 'gateway has too many jobs in flight'), ErrorCode.overloaded)
+    const over = overCeiling(job.limits, this.ceiling)
+    if (over) return this.answer(job.replyTo, errorWire(job.id, ErrorCode.limitExceeded, over), ErrorCode.limitExceeded)
+    // the sensor: the job's replyTo (a submitter the broker vouches for, once there is one, is a better key)
+    const verdict = this.admission.offer(job.replyTo, job, job.input.length)
+    if (!verdict.ok) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      if (verdict.answer) this.publish(job.replyTo, errorWire(job.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`))
+      return
     }
     // on disk before this handler returns, so before the PUBACK (mqtt.js acknowledges after the handler)
     this.journal?.accept(key, payload)
-    this.runJob(job, key)
+    this.pump()
   }
 
   /** After a restart: answers journaled but not delivered go out again; accepted jobs run again. */
   private resume(journal: JobJournal): void {
+    if (this.closing) return
     for (const a of journal.undelivered()) this.deliver(a.key, a.replyTo, a.wire)
     for (const j of journal.unanswered()) {
       const d = decodeJobSubmit(j.payload)
-      if (d.ok) {
-        this.seen.add(j.key)
-        this.runJob(d.value, j.key)
-      }
+      if (!d.ok) continue
+      this.seen.add(j.key)
+      const verdict = this.admission.offer(d.value.replyTo, d.value, d.value.input.length)
+      if (!verdict.ok) this.answer(d.value.replyTo, errorWire(d.value.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`), ErrorCode.overloaded, j.key)
     }
+    this.pump()
   }
 
-  private runJob(job: JobSubmit, key: string, since = this.clock.now(), firstAttempt = 1): void {
+  /** Runs waiting jobs, in fair order, while there is room in flight. */
+  private pump(): void {
+    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job, n.bytes)
+  }
+
+  private run(sensor: string, job: JobSubmit, bytes: number): void {
+    const key = keyOf(job)
+    const since = this.clock.now()
     this.stats_.inFlight++
+    const finished = () => {
+      this.stats_.inFlight--
+      this.admission.done(sensor, bytes)
+      this.pump()
+    }
     // sensors pick their own ids (often counters): two sensors may both send id "1".
     // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
     const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
-    this.requester
-      .submit({
-        id: meshId,
-        module: job.module,
-        input: job.input,
-        ...(job.limits ? { limits: job.limits } : {}),
-        ...(job.constraints ? { constraints: job.constraints } : {}),
-        ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
-        ...(firstAttempt > 1 ? { firstAttempt } : {}),
-      })
-      .then(
-        (result) => {
-          this.stats_.inFlight--
-          const code = result.error?.code
-          if (this.journal && !this.closing && (code === ErrorCode.noAgents || code === ErrorCode.agentFailed) && this.clock.now() - since < this.holdUnplacedMs) {
-            // journaled, so held: tried again (its attempts counted on) until an agent takes it or the hold runs out
-            this.requester.forget(meshId)
-            const next = firstAttempt + Math.max(1, result.attempts)
-            this.clock.setTimeout(() => {
-              if (!this.closing) this.runJob(job, key, since, next)
-            }, HOLD_RETRY_MS)
-            return
-          }
-          this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, result.error?.code, key)
-          this.emit('result', { id: job.id, replyTo: job.replyTo, result })
-        },
-        (err: unknown) => {
-          // submit() answers job faults itself; this is the mesh failing (e.g. the connection closing)
-          this.stats_.inFlight--
-          const e = toFogmeshError(err)
-          this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code, key)
-        },
-      )
+    const attempt = (firstAttempt: number) =>
+      this.requester
+        .submit({
+          id: meshId,
+          module: job.module,
+          input: job.input,
+          ...(job.limits ? { limits: job.limits } : {}),
+          ...(job.constraints ? { constraints: job.constraints } : {}),
+          ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+          ...(firstAttempt > 1 ? { firstAttempt } : {}),
+        })
+        .then(
+          (result) => {
+            const code = result.error?.code
+            if (this.journal && !this.closing && (code === ErrorCode.noAgents || code === ErrorCode.agentFailed) && this.clock.now() - since < this.holdUnplacedMs) {
+              // journaled, so held (its place in flight kept): tried again, its attempts counted on, until an agent takes it or the hold runs out
+              this.requester.forget(meshId)
+              const next = firstAttempt + Math.max(1, result.attempts)
+              this.clock.setTimeout(() => (this.closing ? finished() : attempt(next)), HOLD_RETRY_MS)
+              return
+            }
+            finished()
+            this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, code, key)
+            this.emit('result', { id: job.id, replyTo: job.replyTo, result })
+          },
+          (err: unknown) => {
+            // submit() answers job faults itself; this is the mesh failing (e.g. the connection closing)
+            finished()
+            const e = toFogmeshError(err)
+            this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code, key)
+          },
+        )
+    attempt(1)
+  }
+
+  private publish(replyTo: string, wire: Record<string, unknown>): void {
+    this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
   }
 
   private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined, key?: string): void {
@@ -249,8 +293,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   async close(): Promise<void> {
     this.closing = true
-    // with a journal the session persists: the broker keeps queueing submits for the next start
+    // with a journal the session persists (the broker keeps queueing submits for the next start),
+    // and the jobs still waiting stay accepted in the journal: they run after the restart
     if (!this.journal) await this.conn.unsubscribe(topics.submit).catch(() => {})
+    const waiting = this.admission.drain()
+    if (!this.journal) for (const job of waiting) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})
@@ -258,6 +305,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.journal?.close()
   }
 }
+
+/** A job's place in the duplicate window and the journal: ids are scoped per replyTo. */
+const keyOf = (job: JobSubmit) => `${job.replyTo}\u0000${job.id}`
 
 function errorWire(id: string | null, code: string, message: string): Record<string, unknown> {
   return { id, status: 'error', error: { code, message }, fuel: 0, agent: null, signature: null }

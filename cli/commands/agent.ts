@@ -9,7 +9,9 @@ import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
-const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers' }
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester' }
+import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
+import { runningRelease } from '../../agent/update/running-release.ts'
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -26,6 +28,9 @@ export const agentCommand: Command = {
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
   --price N       price per job in the mesh token's smallest unit (default 1)
   --slots N       jobs run at once (default: the number of cores)
+  --max-jobs-per-requester N
+                  jobs one requester may hold here, running and queued (default: a quarter of
+                  slots + queue, at least the slots); more: no bid, and "overloaded"
   --rpc URL --channels ADDRESS --keystore FILE
                   take payment: vouchers journaled in the data dir, settled on that chain
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
@@ -40,7 +45,8 @@ export const agentCommand: Command = {
   --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
                   (default: nobody when the agent is root, else the agent's own user)
   --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
-                  flags on the command line override it`,
+                  flags on the command line override it
+${UPDATE_USAGE}`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -48,6 +54,7 @@ export const agentCommand: Command = {
     labels: { type: 'string' },
     price: { type: 'string' },
     slots: { type: 'string' },
+    'max-jobs-per-requester': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
     'metrics-port': { type: 'string' },
@@ -57,6 +64,7 @@ export const agentCommand: Command = {
     'warm-workers': { type: 'string' },
     config: { type: 'string' },
     ...PAYMENT_OPTIONS,
+    ...UPDATE_OPTIONS,
   },
   async run(flags) {
     const values = withConfigFile(flags, agentCommand.options)
@@ -70,10 +78,13 @@ export const agentCommand: Command = {
     const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
     const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
     // ethers and the chain client load only for an agent that takes payment
+    const running = runningRelease()
+    const updates = updatesFromOptions(values, running)
     const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
     // what the user gave, and nothing else: the agent's own defaults stand for the rest
     const agent = await withOptionNames(FLAGS, () =>
       startAgent({
+        ...(updates ? { updates, version: running.version } : {}),
         ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
         broker,
         name,
@@ -81,6 +92,7 @@ export const agentCommand: Command = {
         labels: labelsOption(values.labels),
         pricePerJob: givenInt(values, 'price'),
         slots: givenInt(values, 'slots'),
+        maxJobsPerRequester: givenInt(values, 'max-jobs-per-requester'),
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
         isolation,
         ...(executorUser ? { executorUser } : {}),
@@ -110,9 +122,20 @@ export const agentCommand: Command = {
       console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)
     }, 30_000)
     timer.unref()
-    const signal = await stopped
-    console.log(`${signal}: finishing running jobs and leaving the mesh`)
+    const staged = followReleases(agent, (line) => console.log(line))
+    try {
+      await proveHealth(agent, running.version, (line) => console.log(line))
+    } catch (err) {
+      await agent.close({ graceMs: 0 })
+      throw err
+    }
+    const ended = await Promise.race([stopped, ...(staged ? [staged] : [])])
     clearInterval(timer)
+    if (typeof ended === 'number') {
+      await agent.close()
+      return ended
+    }
+    console.log(`${ended}: finishing running jobs and leaving the mesh`)
     await agent.close()
     telemetry?.stop()
     await metrics?.close()
