@@ -8,12 +8,16 @@
  */
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { createServer as createTlsServer } from 'node:tls'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { ValidationError } from '../protocol/errors.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
+import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
 
 export interface BrokerOptions {
@@ -29,6 +33,15 @@ export interface BrokerOptions {
   maxModuleBytes?: number
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
   aedes?: AedesOptions
+  /**
+   * Identities and access rules (broker/auth/broker-auth.ts). Without it every client is
+   * anonymous with full access, so only a loopback `host` is accepted unless `allowAnonymous`.
+   */
+  auth?: BrokerAuth
+  /** Without `auth`: accept anonymous clients with full access on a non-loopback `host`. Default false. */
+  allowAnonymous?: boolean
+  /** TLS on both listeners (MQTT over TLS, WebSocket over HTTPS): PEM certificate (chain) and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer }
 }
 
 const DEFAULTS = {
@@ -47,6 +60,8 @@ export interface BrokerEvents {
 
 export interface Broker extends EventEmitter<BrokerEvents> {
   readonly aedes: Aedes
+  /** The identities and rules in force, if any. */
+  readonly auth: BrokerAuth | undefined
   readonly port: number
   readonly wsPort: number | undefined
   /** `mqtt://host:port` for clients on this machine. */
@@ -57,11 +72,17 @@ export interface Broker extends EventEmitter<BrokerEvents> {
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const opts = { ...DEFAULTS, ...options }
+  if (!opts.auth && !opts.allowAnonymous && !isLoopbackHost(opts.host)) {
+    throw new ValidationError('broker.host', `a loopback address without auth (on ${opts.host} anyone who reaches it would have full access); give auth, or allowAnonymous`)
+  }
   const events = new EventEmitter<BrokerEvents>()
-  const userAuthorizePublish = opts.aedes?.authorizePublish
+  const remotes = new WeakMap<object, string>()
+  const authHooks = opts.auth?.hooks((client) => remotes.get(client.conn))
+  const userAuthorizePublish = authHooks?.authorizePublish ?? opts.aedes?.authorizePublish
 
   const aedes = await Aedes.createBroker({
     ...opts.aedes,
+    ...(authHooks ? { authenticate: authHooks.authenticate, authorizeSubscribe: authHooks.authorizeSubscribe } : {}),
     authorizePublish(client, packet, callback) {
       const reason = checkModulePublish(packet)
       if (reason) {
@@ -78,29 +99,34 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string) => {
+  const accept = (conn: Duplex, remote: string, address = '') => {
     const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
+    remotes.set(guarded, address)
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
     aedes.handle(guarded)
   }
 
-  const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
+  const onSocket = (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
-  })
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket.remoteAddress)
+  }
+  const tcp: NetServer = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, onSocket)
+    : createNetServer({ noDelay: true }, onSocket)
   await listen(tcp, opts.port, opts.host)
 
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
   if (opts.wsPort !== false) {
-    http = createHttpServer((_req, res) => {
+    const upgradeOnly = (_req: unknown, res: ServerResponse) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
-    })
+    }
+    http = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, upgradeOnly) : createHttpServer(upgradeOnly)
     http.on('connection', (socket: Socket) => socket.setNoDelay(true))
     wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
     wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
+      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.remoteAddress)
     })
     await listen(http, opts.wsPort, opts.host)
   }
@@ -112,10 +138,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   return Object.assign(events, {
     aedes,
+    auth: opts.auth,
     port,
     wsPort,
-    url: `mqtt://${shownHost}:${port}`,
-    wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://${shownHost}:${port}`,
+    wsUrl: wsPort === undefined ? undefined : `${opts.tls ? 'wss' : 'ws'}://${shownHost}:${wsPort}`,
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]
@@ -127,6 +154,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       return closing
     },
   })
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host)
 }
 
 /** A module must hash to the sha256 its topic names; an empty payload (clearing it) is allowed. */

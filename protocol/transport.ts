@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { ErrorCode, FogmeshError } from './errors.ts'
+import { AuthError, ErrorCode, FogmeshError } from './errors.ts'
 
 export type Handler = (topic: string, payload: Buffer) => void
 
@@ -17,6 +17,17 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
   /** Reconnect after a lost connection (default true). */
   reconnect?: boolean
+  /** Who this client is to a broker with authentication (`fogmesh broker --auth`, Mosquitto with a password file). */
+  credentials?: ClientCredentials
+}
+
+/** What a client authenticates with: a user name and password, or an agent's id and a fresh token per connect. */
+export interface ClientCredentials {
+  username?: string
+  /** A password, or a function called before every (re)connect (agent tokens are single-use). */
+  password?: string | (() => string)
+  /** PEM CA certificate(s) to trust for `mqtts://` and `wss://` (default: the system's). */
+  ca?: string | Buffer
 }
 
 export interface Connection {
@@ -43,7 +54,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   if (!['mqtt:', 'tcp:', 'ws:', 'wss:', 'mqtts:'].includes(parsed.protocol)) {
     throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${url})`)
   }
-  const clientId = options.clientId ?? `fm-${randomBytes(6).toString('hex')}`
+  const creds = options.credentials
+  // an authenticated client's id is scoped to its name (broker/auth/broker-auth.ts): pick one the broker keeps as is
+  const clientId = options.clientId ?? (creds?.username ? `${creds.username}:${randomBytes(6).toString('hex')}` : `fm-${randomBytes(6).toString('hex')}`)
+  const password = () => (typeof creds?.password === 'function' ? creds.password() : creds?.password)
   const opts: IClientOptions = {
     clientId,
     protocolVersion: 4,
@@ -52,19 +66,27 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     connectTimeout: options.connectTimeoutMs ?? 5000,
     reconnectPeriod: options.reconnect === false ? 0 : 500,
     queueQoSZero: false,
+    ...(creds?.username !== undefined ? { username: creds.username } : {}),
+    ...(creds?.password !== undefined ? { password: password() } : {}),
+    ...(creds?.ca !== undefined ? { ca: creds.ca } : {}),
     ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
   }
   const client = mqtt.connect(url, opts)
+  // mqtt.js re-sends the options' password on every reconnect: a token must be fresh each time
+  if (typeof creds?.password === 'function') client.on('reconnect', () => (client.options.password = password()))
   const setNoDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true)
   client.on('connect', setNoDelay)
   // nodelay as early as possible: before CONNECT leaves
   client.stream?.once?.('connect', setNoDelay)
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
+    const onError = (err: Error & { code?: unknown }) => {
       cleanup()
       client.end(true)
-      reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
+      // CONNACK 4 (bad user name or password) and 5 (not authorized), 2 (identifier rejected)
+      if (err.code === 4 || err.code === 5 || err.code === 2) {
+        reject(new AuthError('refused', `broker ${url} refused ${creds?.username ? `"${creds.username}"` : 'an anonymous client'}: ${err.message}`, { cause: err }))
+      } else reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
     }
     const timer = setTimeout(() => onError(new Error('timed out')), (options.connectTimeoutMs ?? 5000) + 100)
     const onConnect = () => {

@@ -1,0 +1,90 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { canPublish, canSubscribe, filterCovers, filterMatches, isOpenSpace, rulesFor } from './rules.ts'
+
+const AGENT = 'a9dedd4e2ea551eeaf82'
+const OTHER = '97c2b079ae5a4da1c499'
+
+test('filter matching is MQTT matching, and wildcards at the first level never match $ topics', () => {
+  assert.ok(filterMatches('fm/v1/agents/+/presence', `fm/v1/agents/${AGENT}/presence`))
+  assert.ok(filterMatches('fm/v1/replies/s1/#', 'fm/v1/replies/s1'))
+  assert.ok(filterMatches('fm/v1/replies/s1/#', 'fm/v1/replies/s1/a/b'))
+  assert.not.ok(filterMatches('fm/v1/replies/s1/#', 'fm/v1/replies/s10/a'))
+  assert.not.ok(filterMatches('#', '$SYS/broker/uptime'))
+  assert.ok(filterMatches('$SYS/#', '$SYS/broker/uptime'))
+})
+
+test('a subscription is allowed only inside an allowed filter', () => {
+  assert.ok(filterCovers('fm/v1/replies/s1/#', 'fm/v1/replies/s1/#'))
+  assert.ok(filterCovers('fm/v1/replies/s1/#', 'fm/v1/replies/s1/+/x'))
+  assert.ok(filterCovers('fm/v1/agents/+/presence', `fm/v1/agents/${AGENT}/presence`))
+  assert.ok(filterCovers('fm/v1/agents/+/presence', 'fm/v1/agents/+/presence'))
+  assert.not.ok(filterCovers('fm/v1/replies/s1/#', 'fm/v1/replies/+/#'))
+  assert.not.ok(filterCovers('fm/v1/replies/s1/#', '#'))
+  assert.not.ok(filterCovers('fm/v1/agents/+/presence', 'fm/v1/agents/+/#'))
+  assert.not.ok(filterCovers('fm/v1/agents/+/presence', 'fm/v1/agents/#'))
+  assert.ok(filterCovers('#', 'fm/#'))
+  assert.not.ok(filterCovers('#', '$SYS/#'))
+  assert.ok(filterCovers('$SYS/#', '$SYS/+/clients'))
+  assert.not.ok(filterCovers('$SYS/#', '+/#'))
+})
+
+test('agent: its own topics and the inboxes; nobody else’s', () => {
+  const r = rulesFor('agent', AGENT)
+  for (const t of [`fm/v1/agents/${AGENT}/presence`, `fm/v1/agents/${AGENT}/heartbeat`, 'fm/v1/requesters/gw/inbox']) assert.ok(canPublish(r, t), t)
+  for (const t of [`fm/v1/agents/${OTHER}/presence`, `fm/v1/agents/${OTHER}/jobs`, 'fm/v1/market/offers', 'fm/v1/modules/' + 'a'.repeat(64), 'fm/v1/jobs/submit', 'fm/v1/replies/s1/x', 'demo/results', '$SYS/x']) {
+    assert.not.ok(canPublish(r, t), t)
+  }
+  for (const f of [`fm/v1/agents/${AGENT}/jobs`, `fm/v1/agents/${AGENT}/vouchers`, 'fm/v1/market/offers', 'fm/v1/modules/' + 'a'.repeat(64), 'fm/v1/releases/stable']) assert.ok(canSubscribe(r, f), f)
+  for (const f of [`fm/v1/agents/${OTHER}/jobs`, 'fm/v1/agents/+/jobs', 'fm/v1/requesters/+/inbox', '#', 'fm/v1/jobs/submit/+']) assert.not.ok(canSubscribe(r, f), f)
+})
+
+test('sensor: submits in its own name, reads its own replies only', () => {
+  const r = rulesFor('sensor', 's1')
+  assert.ok(canPublish(r, 'fm/v1/jobs/submit/s1'))
+  assert.ok(canPublish(r, 'fm/v1/streams/submit/s1'))
+  for (const t of ['fm/v1/jobs/submit/s2', 'fm/v1/jobs/submit', 'fm/v1/replies/s2/x', 'fm/v1/replies/s1/x', `fm/v1/agents/${AGENT}/presence`, 'demo/results']) assert.not.ok(canPublish(r, t), t)
+  assert.ok(canSubscribe(r, 'fm/v1/replies/s1/#'))
+  assert.ok(canSubscribe(r, 'fm/v1/replies/s1/results'))
+  for (const f of ['#', '$SYS/#', 'fm/v1/replies/#', 'fm/v1/replies/s2/#', 'fm/v1/agents/+/presence', 'fm/v1/jobs/submit/+']) assert.not.ok(canSubscribe(r, f), f)
+})
+
+test('only deployers publish (or delete) modules and releases; only operators read everything', () => {
+  const module = 'fm/v1/modules/' + 'b'.repeat(64)
+  for (const kind of ['sensor', 'gateway', 'operator', 'agent', 'anonymous'] as const) {
+    assert.not.ok(canPublish(rulesFor(kind, 'x'), module), kind)
+    assert.not.ok(canPublish(rulesFor(kind, 'x'), 'fm/v1/releases/stable'), kind)
+  }
+  assert.ok(canPublish(rulesFor('deployer', 'd'), module))
+  assert.ok(canPublish(rulesFor('deployer', 'd'), 'fm/v1/releases/stable'))
+  for (const kind of ['sensor', 'gateway', 'deployer', 'agent', 'anonymous'] as const) {
+    assert.not.ok(canSubscribe(rulesFor(kind, 'x'), '#'), kind)
+    assert.not.ok(canSubscribe(rulesFor(kind, 'x'), '$SYS/#'), kind)
+  }
+  assert.ok(canSubscribe(rulesFor('operator', 'o'), '#'))
+  assert.ok(canSubscribe(rulesFor('operator', 'o'), '$SYS/#'))
+  assert.is(rulesFor('operator', 'o').publish.length, 0)
+})
+
+test('gateway: reads submissions, runs the market, answers; cannot pose as an agent', () => {
+  const r = rulesFor('gateway', 'gw')
+  for (const t of ['fm/v1/replies/s1/results', 'fm/v1/market/offers', `fm/v1/agents/${AGENT}/jobs`, `fm/v1/agents/${AGENT}/vouchers`, 'demo/results']) assert.ok(canPublish(r, t), t)
+  for (const t of [`fm/v1/agents/${AGENT}/presence`, 'fm/v1/requesters/gw/inbox', 'fm/v1/jobs/submit/s1']) assert.not.ok(canPublish(r, t), t)
+  for (const f of ['fm/v1/jobs/submit/+', 'fm/v1/jobs/submit', 'fm/v1/agents/+/presence', 'fm/v1/requesters/gw/inbox']) assert.ok(canSubscribe(r, f), f)
+  for (const f of ['fm/v1/requesters/other/inbox', 'fm/v1/requesters/+/inbox', 'fm/v1/replies/#', '#']) assert.not.ok(canSubscribe(r, f), f)
+})
+
+test('anonymous: the plain submit topic and the open space, nothing of the mesh', () => {
+  const r = rulesFor('anonymous', 'anonymous')
+  assert.ok(canPublish(r, 'fm/v1/jobs/submit'))
+  assert.ok(canPublish(r, 'demo/results'))
+  assert.ok(canSubscribe(r, 'demo/results'))
+  assert.ok(canSubscribe(r, 'sensors/+/results'))
+  assert.ok(canSubscribe(r, 'fm/v1/agents/+/presence'))
+  for (const t of ['fm/v1/jobs/submit/s1', 'fm/v1/replies/s1/x', 'fm', 'fm/x', '$SYS/x']) assert.not.ok(canPublish(r, t), t)
+  for (const f of ['#', '+/results', 'fm/#', 'fm/v1/replies/+/#', '$SYS/#']) assert.not.ok(canSubscribe(r, f), f)
+  assert.ok(isOpenSpace('fmx/y'))
+  assert.not.ok(isOpenSpace('fm/y'))
+})
+
+test.run()
