@@ -16,6 +16,7 @@ import type { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import { assignSchema, MAX_MODULE_BYTES, offerSchema, voucherMessageSchema, type PaymentTerms, type VoucherMessage, type Assign, type Load, type Offer, type PresenceOnline, type Result } from '../protocol/messages.ts'
 import { signResult } from '../protocol/signature.ts'
+import { createAgentToken } from '../protocol/agent-token.ts'
 import { topics } from '../protocol/topics.ts'
 import { connect, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
@@ -68,6 +69,12 @@ export interface AgentOptions {
   executor?: Executor
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+  /**
+   * The agent always authenticates as its id with a fresh token signed by its key
+   * (protocol/agent-token.ts). `password` replaces the token for brokers that cannot
+   * check keys (a Mosquitto with `fogmesh auth export`'s files); `ca` trusts a broker's TLS certificate.
+   */
+  credentials?: { password?: string; ca?: string | Buffer }
 }
 
 const DEFAULTS = {
@@ -160,6 +167,11 @@ export class Agent extends EventEmitter<AgentEvents> {
         clientId: `fm-agent-${identity.id}`,
         will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
         keepaliveSeconds: 5,
+        credentials: {
+          username: identity.id,
+          password: opts.credentials?.password ?? (() => createAgentToken(identity.signer).password),
+          ...(opts.credentials?.ca !== undefined ? { ca: opts.credentials.ca } : {}),
+        },
       })
     } catch (err) {
       await executor.close()

@@ -8,10 +8,12 @@
  * the gateway down. A job id submitted again to the same `replyTo` is answered
  * once. Results carry the sensor's `id` and the mesh's `jobId` (what the agent
  * signed): `<id>@<first 12 hex of sha256(replyTo)>`.
+ *
+ * Authenticated clients submit on `fm/v1/jobs/submit/<name>` and are answered
+ * under `fm/v1/replies/<name>/…`, their jobs run as `<id>@<name>` (submit-scope.ts).
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, toFogmeshError, ValidationError, type FogmeshError } from '../protocol/errors.ts'
 import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
@@ -19,6 +21,7 @@ import { connect, type Connection } from '../protocol/transport.ts'
 import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
 import { resultToWire, type JobResult } from './job.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { dedupeKeyOf, meshJobIdOf, replyRefusal, submitterOf } from './submit-scope.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
@@ -55,11 +58,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
-    const conn = await connect(options.broker, { clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    const name = options.credentials?.username
+    const conn = await connect(options.broker, {
+      clientId: `${name ?? 'fm-gateway'}:${process.pid}-${Date.now().toString(36)}`,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    })
     const requester = await Requester.start({ ...options, connection: conn })
     const gw = new Gateway(requester, conn, options)
-    conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
-    await conn.subscribe(topics.submit, 1)
+    conn.route(topics.submit, (t, p) => gw.onSubmit(t, p))
+    conn.route(topics.submitAsWildcard, (t, p) => gw.onSubmit(t, p))
+    await conn.subscribe([topics.submit, topics.submitAsWildcard], 1)
     return gw
   }
 
@@ -67,12 +75,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return { ...this.stats_, errors: { ...this.stats_.errors } }
   }
 
-  private onSubmit(payload: Buffer): void {
+  private onSubmit(topic: string, payload: Buffer): void {
     this.stats_.received++
+    const submitter = submitterOf(topic)
     const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
-    if (!d.ok) return this.onInvalid(payload, d.error)
+    if (!d.ok) return this.onInvalid(submitter, payload, d.error)
     const job: JobSubmit = d.value
-    if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
+    const refusal = replyRefusal(submitter, job.replyTo)
+    if (refusal) return this.onInvalid(submitter, payload, new ValidationError('replyTo', refusal))
+    if (!this.seen.add(dedupeKeyOf(submitter, job.id, job.replyTo))) {
       this.stats_.duplicates++
       return
     }
@@ -81,8 +92,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     this.stats_.inFlight++
     // sensors pick their own ids (often counters): two sensors may both send id "1".
-    // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
-    const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
+    // The mesh runs the job as `<id>@<name>` or `<id>@<hash of replyTo>` (submit-scope.ts).
+    const meshId = meshJobIdOf(submitter, job.id, job.replyTo)
     this.requester
       .submit({
         id: meshId,
@@ -116,8 +127,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
   }
 
-  /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
-  private onInvalid(payload: Buffer, error: FogmeshError): void {
+  /**
+   * Answers bad input on its replyTo when it names a usable one (for `<name>`'s jobs: else on
+   * `fm/v1/replies/<name>`); counts it either way.
+   */
+  private onInvalid(submitter: string | undefined, payload: Buffer, error: FogmeshError): void {
     this.stats_.invalid++
     this.stats_.errors[error.code] = (this.stats_.errors[error.code] ?? 0) + 1
     let raw: Record<string, unknown> | undefined
@@ -127,17 +141,19 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     } catch {
       // not JSON at all: nobody to answer
     }
-    const replyTo = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const given = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const usable = given?.ok && replyRefusal(submitter, given.value) === undefined ? given.value : undefined
+    const replyTo = usable ?? (submitter !== undefined ? topics.replies(submitter) : undefined)
     const id = raw ? parseValue(raw.id, idParser) : undefined
-    const answered = replyTo?.ok === true
-    if (replyTo?.ok) {
-      this.conn.publish(replyTo.value, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
+    const answered = replyTo !== undefined
+    if (replyTo !== undefined) {
+      this.conn.publish(replyTo, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
 
   async close(): Promise<void> {
-    await this.conn.unsubscribe(topics.submit).catch(() => {})
+    await this.conn.unsubscribe([topics.submit, topics.submitAsWildcard]).catch(() => {})
     await this.requester.close()
     await this.conn.close().catch(() => {})
   }

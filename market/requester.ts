@@ -11,7 +11,7 @@ import { ineligibility } from '../protocol/eligibility.ts'
 import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { connect, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { AgentDirectory } from './directory.ts'
 import type { JobRequest, JobResult } from './job.ts'
@@ -37,6 +37,8 @@ export interface RequesterOptions {
   connection?: Connection
   /** Pay agents through payment channels: a voucher with every accepted result. */
   payment?: PayerOptions
+  /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
+  credentials?: ClientCredentials
 }
 
 const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000 }
@@ -85,7 +87,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
   private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
     super()
     this.opts = opts
-    this.id = opts.id ?? `r${randomBytes(8).toString('hex')}`
+    this.id = opts.id ?? opts.credentials?.username ?? `r${randomBytes(8).toString('hex')}`
     this.inboxTopic = topics.inbox(this.id)
     this.leases = new LeaseBook(opts.site)
     this.directory = new AgentDirectory(conn)
@@ -94,7 +96,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   static async start(options: RequesterOptions): Promise<Requester> {
     const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Requester['opts']
-    const conn = opts.connection ?? (await connect(opts.broker))
+    const conn = opts.connection ?? (await connect(opts.broker, opts.credentials ? { credentials: opts.credentials } : {}))
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r

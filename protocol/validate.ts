@@ -136,8 +136,8 @@ export const sha256Hex = string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, d
 /** Ids that end up in topics and logs: printable, no MQTT wildcards or separators. */
 export const id = string({ min: 1, max: 128, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..128 characters of [A-Za-z0-9._:@-]' })
 
-/** A job id inside the mesh: a submitted id plus the gateway's `@<12 hex>` suffix fits. */
-export const meshJobId = string({ min: 1, max: 141, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..141 characters of [A-Za-z0-9._:@-]' })
+/** A job id inside the mesh: a submitted id plus the gateway's suffix (`@<12 hex>`, or `@<user name>` of up to 64) fits. */
+export const meshJobId = string({ min: 1, max: 193, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..193 characters of [A-Za-z0-9._:@-]' })
 
 /** A topic a client may publish to: no wildcards, no NUL, not a $SYS topic. */
 export const publishTopic = string({

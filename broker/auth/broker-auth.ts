@@ -81,6 +81,8 @@ export interface BrokerAuthEvents {
 /** How a refusal travels in CONNACK (MQTT 3.1.1 return codes). */
 const RETURN_CODE: Record<string, 2 | 3 | 4 | 5> = {
   client_id_reserved: 2, client_id_mismatch: 2, busy: 3, registry_unavailable: 3, bad_password: 4, unknown_user: 4, agent_needs_token: 4,
+  token_malformed: 4, token_wrong_id: 4, token_bad_signature: 4, token_expired: 4, token_from_future: 4, token_replayed: 4,
+  // everything else (anonymous_refused, anonymous_not_local, not_admitted, will_not_allowed): 5, not authorized
 }
 
 export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
