@@ -5,6 +5,7 @@ import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { VERSION } from '../protocol/version.ts'
 import { parse, UsageError, type Command } from './command.ts'
 import { agentCommand } from './commands/agent.ts'
+import { authCommands } from './commands/auth.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
 import { bridgeCommand } from './commands/bridge.ts'
@@ -14,7 +15,7 @@ import { statusCommand } from './commands/status.ts'
 import { submitCommand } from './commands/submit.ts'
 import { upCommand } from './commands/up.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, ...authCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!cmd) {
     if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
+    if (first === 'auth') throw new UsageError(`fogmesh auth takes a subcommand: add, add-agent, list, remove, export (see fogmesh auth add --help)`)
     if (first === 'chain') throw new UsageError(`fogmesh chain takes a subcommand: deploy (see fogmesh chain deploy --help)`)
     throw new UsageError(`unknown command "${first}" (see fogmesh --help)`)
   }

@@ -54,7 +54,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
   /** Watches everything, changes nothing. */
   operator: {
     publish: [],
-    subscribe: ['#', '$SYS/#'],
+    subscribe: ['#', '$SYS/#', OWN_REPLIES],
   },
   /**
    * A client without credentials, where the broker takes them (`fogmesh up`, or `--anonymous local`

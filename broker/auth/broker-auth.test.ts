@@ -1,0 +1,113 @@
+/**
+ * Agent admission through the real broker on loopback: tokens are single-use
+ * (replay refused), short-lived, bound to the key and to the `fm-agent-<id>`
+ * client id; allowlist, open and staked admission; anonymous policies.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { Client } from 'aedes'
+import { createAgentToken } from '../../protocol/agent-token.ts'
+import { createSigner } from '../../protocol/signature.ts'
+import { agentIdFromPublicKey } from '../../protocol/agent-id.ts'
+import { closeClient, plainClient } from '../../test/support/mqtt-clients.ts'
+import { testBroker } from '../../test/support/test-broker.ts'
+import { InMemoryStakeRegistry } from './admission.ts'
+import { createBrokerAuth, isLoopback, scopedClientId } from './broker-auth.ts'
+import { CredentialStore } from './credentials.ts'
+
+const signer = (n: number) => createSigner(Buffer.alloc(32, n))
+const idOf = (s: ReturnType<typeof signer>) => agentIdFromPublicKey(s.publicKey)
+
+async function refusedWith(url: string, opts: Parameters<typeof plainClient>[1]): Promise<number | undefined> {
+  try {
+    const c = await plainClient(url, opts)
+    await closeClient(c)
+    return 0
+  } catch (err) {
+    return (err as { code?: number }).code
+  }
+}
+
+test('token replay: a token works once; replayed, expired or from the future it is refused', async () => {
+  const store = CredentialStore.inMemory()
+  const a = signer(1)
+  await store.addAgent(idOf(a), { iterations: 1000 })
+  const auth = createBrokerAuth({ credentials: store, tokenWindowMs: 60_000 })
+  const reasons: string[] = []
+  auth.on('authRefused', (r) => reasons.push(r.reason))
+  const broker = await testBroker({ auth })
+  try {
+    const clientId = `fm-agent-${idOf(a)}`
+    const token = createAgentToken(a)
+    const first = await plainClient(broker.url, { clientId, ...token })
+    await closeClient(first)
+    assert.is(await refusedWith(broker.url, { clientId, ...token }), 4, 'the same token again')
+    assert.is(await refusedWith(broker.url, { clientId, ...createAgentToken(a, { now: Date.now() - 61_000 }) }), 4, 'too old')
+    assert.is(await refusedWith(broker.url, { clientId, ...createAgentToken(a, { now: Date.now() + 61_000 }) }), 4, 'from the future')
+    assert.is(await refusedWith(broker.url, { clientId: 'something-else', ...createAgentToken(a) }), 2, 'not its client id')
+    assert.is(await refusedWith(broker.url, { clientId, ...createAgentToken(a) }), 0, 'a fresh token is fine')
+    assert.equal(reasons, ['token_replayed', 'token_expired', 'token_from_future', 'client_id_mismatch'])
+  } finally {
+    await broker.close()
+  }
+})
+
+test('admission: allowlist refuses strangers (not authorized), open takes any key, staked asks the registry (cached)', async () => {
+  const store = CredentialStore.inMemory()
+  const [known, stranger] = [signer(2), signer(3)]
+  await store.addAgent(idOf(known), { iterations: 1000 })
+  const registry = new InMemoryStakeRegistry()
+  registry.stake(Buffer.from(known.publicKey).toString('hex'), '0x000000000000000000000000000000000000dEaD')
+  for (const [mode, expectKnown, expectStranger] of [['allowlist', 0, 5], ['open', 0, 0], ['staked', 0, 5]] as const) {
+    const broker = await testBroker({ auth: createBrokerAuth({ credentials: store, agents: mode, registry }) })
+    try {
+      assert.is(await refusedWith(broker.url, { clientId: `fm-agent-${idOf(known)}`, ...createAgentToken(known) }), expectKnown, `${mode}: known`)
+      assert.is(await refusedWith(broker.url, { clientId: `fm-agent-${idOf(stranger)}`, ...createAgentToken(stranger) }), expectStranger, `${mode}: stranger`)
+    } finally {
+      await broker.close()
+    }
+  }
+  const lookups = registry.lookups
+  const broker = await testBroker({ auth: createBrokerAuth({ agents: 'staked', registry }) })
+  try {
+    for (let i = 0; i < 3; i++) assert.is(await refusedWith(broker.url, { clientId: `fm-agent-${idOf(known)}`, ...createAgentToken(known) }), 0)
+    assert.is(registry.lookups - lookups, 1, 'one registry read for three connects')
+  } finally {
+    await broker.close()
+  }
+})
+
+test('a password is no way in for an agent id on the fogmesh broker; agent-shaped client ids need the key', async () => {
+  const store = CredentialStore.inMemory()
+  const pw = await store.addUser('s1', 'sensor', { iterations: 1000 })
+  const a = signer(4)
+  const agentPw = await store.addAgent(idOf(a), { iterations: 1000 })
+  const broker = await testBroker({ auth: createBrokerAuth({ credentials: store, anonymous: 'local' }) })
+  try {
+    assert.is(await refusedWith(broker.url, { clientId: `fm-agent-${idOf(a)}`, username: idOf(a), password: agentPw }), 4)
+    assert.is(await refusedWith(broker.url, { clientId: `fm-agent-${idOf(a)}`, username: 's1', password: pw }), 2)
+    assert.is(await refusedWith(broker.url, { clientId: `fm-agent-${idOf(a)}` }), 2)
+    assert.is(await refusedWith(broker.url, { clientId: 'any', username: 's1', password: pw }), 0)
+  } finally {
+    await broker.close()
+  }
+})
+
+test('anonymous policies: local takes loopback only, none takes nobody; client ids are scoped', async () => {
+  const auth = createBrokerAuth({ anonymous: 'local' })
+  const hooks = auth.hooks((c) => (c as unknown as { remote: string }).remote)
+  const attempt = (remote: string, id = 'x') =>
+    new Promise<string>((resolve) => {
+      const client = { id, remote, _will: null } as unknown as Client
+      hooks.authenticate(client, undefined, undefined, (err) => resolve(err ? `refused ${err.returnCode}` : `ok ${client.id}`))
+    })
+  assert.is(await attempt('127.0.0.1', 'c1'), 'ok anonymous:c1')
+  assert.is(await attempt('::ffff:127.0.0.5', 'anonymous:c2'), 'ok anonymous:c2')
+  assert.is(await attempt('192.0.2.7'), 'refused 5')
+  assert.ok(isLoopback('::1') && !isLoopback('10.0.0.1') && !isLoopback('::ffff:192.0.2.1'))
+  assert.is(scopedClientId('s1', 's1'), 's1')
+  assert.is(scopedClientId('s1', 's1:a'), 's1:a')
+  assert.is(scopedClientId('s1', 's10:a'), 's1:s10:a')
+})
+
+test.run()
