@@ -48,6 +48,11 @@ export interface ClientCredentials {
   password?: string | (() => string)
   /** PEM CA certificate(s) to trust for `mqtts://` and `wss://` (default: the system's). */
   ca?: string | Buffer
+  /**
+   * Skip the TLS certificate check. Only for a process talking to its own broker over
+   * loopback (the gateway inside `fogmesh broker`), where the certificate names another host.
+   */
+  loopbackTrust?: boolean
 }
 
 export interface PublishOptions {

@@ -139,12 +139,20 @@ export class CredentialStore {
     return password
   }
 
-  /** Allowlists an agent; returns a password for brokers that cannot check agent keys (Mosquitto). */
-  async addAgent(id: string, opts: { password?: string; iterations?: number } = {}): Promise<string> {
+  /**
+   * Allowlists an agent; returns a password for brokers that cannot check agent keys (Mosquitto),
+   * or "" with `withPassword: false` (the agent then has no way into an exported Mosquitto).
+   */
+  async addAgent(id: string, opts: { password?: string; iterations?: number; withPassword?: boolean } = {}): Promise<string> {
     checkAgentId(id)
+    const added = this.data.agents[id]?.added ?? new Date().toISOString()
+    if (opts.withPassword === false) {
+      this.data.agents[id] = { added }
+      return ''
+    }
     const password = opts.password ?? generatePassword()
     const hash = await hashPassword(password, opts.iterations ?? PASSWORD_HASH_ITERATIONS)
-    this.data.agents[id] = { added: this.data.agents[id]?.added ?? new Date().toISOString(), hash }
+    this.data.agents[id] = { added, hash }
     return password
   }
 

@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import { readCa } from '../client-credentials.ts'
+import { loadOrCreateIdentity } from '../../agent/identity.ts'
+import { AuthError } from '../../protocol/errors.ts'
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -24,7 +27,11 @@ export const agentCommand: Command = {
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
-  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
+  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+  --ca FILE       PEM CA certificate to trust for mqtts:// and wss:// brokers
+  --password P    for brokers that cannot check agent keys (an exported Mosquitto): the password of
+                  \`fogmesh auth add-agent ID\` (or $FOGMESH_PASSWORD). Without it the agent proves its
+                  id with its key: user name = its id, password = a fresh signed token per connect`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -34,6 +41,8 @@ export const agentCommand: Command = {
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
+    password: { type: 'string' },
+    ca: { type: 'string' },
     ...PAYMENT_OPTIONS,
   },
   async run(values) {
@@ -45,7 +54,16 @@ export const agentCommand: Command = {
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
     const payment = await paymentFromOptions(values)
-    const agent = await startAgent({
+    const password = typeof values.password === 'string' ? values.password : process.env.FOGMESH_PASSWORD || undefined
+    const ca = readCa(values)
+    const startAgentOrExplain: typeof startAgent = (o) =>
+      startAgent(o).catch((err: unknown) => {
+        if (!(err instanceof AuthError)) throw err
+        const id = loadOrCreateIdentity(dataDir).id
+        throw new AuthError(err.reason, `${err.shortMessage} (agent ${id}; on a broker that admits agents by allowlist: fogmesh auth add-agent ${id})`, { cause: err })
+      })
+    const agent = await startAgentOrExplain({
+      ...(password !== undefined || ca ? { credentials: { ...(password !== undefined ? { password } : {}), ...(ca ? { ca } : {}) } } : {}),
       ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
       broker,
       name,

@@ -1,6 +1,7 @@
 import { startGateway } from '../../market/gateway.ts'
 import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -14,8 +15,11 @@ export const gatewayCommand: Command = {
   --rpc URL --channels ADDRESS --keystore FILE
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
-  --deposit N    deposit of each channel (default 10^18)`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS },
+  --deposit N    deposit of each channel (default 10^18)
+${CREDENTIAL_USAGE}
+                 (on a broker with --auth: a user with the gateway role; it answers
+                 fm/v1/jobs/submit/<name> under fm/v1/replies/<name>/)`,
+  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...CREDENTIAL_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -28,8 +32,10 @@ export const gatewayCommand: Command = {
     const budget = bigOption('budget', 10n ** 20n)
     const deposit = bigOption('deposit', 10n ** 18n)
     const payment = await paymentFromOptions(values)
+    const credentials = credentialsFromOptions(values)
     const gateway = await startGateway({
       broker,
+      ...(credentials ? { credentials } : {}),
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })

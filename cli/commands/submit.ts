@@ -3,6 +3,7 @@ import { resultToWire } from '../../market/job.ts'
 import { startRequester } from '../../market/requester.ts'
 import { intOption, requireString, UsageError, type Command } from '../command.ts'
 import { readModuleFile } from './module-add.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 async function readInput(spec: unknown): Promise<Buffer> {
   if (spec === undefined) return Buffer.alloc(0)
@@ -27,7 +28,10 @@ export const submitCommand: Command = {
   --input       the job's stdin: a file, or - for this process's stdin (default: empty)
   --timeout MS  the job's deadline on the agent (default: the agent's default, 10000; at most what it advertises)
   --wait MS     how long to wait for agents to be known (default 3000)
-  --text        also print the output decoded as UTF-8 ("outputText")`,
+  --text        also print the output decoded as UTF-8 ("outputText")
+${CREDENTIAL_USAGE}
+                (on a broker with --auth, a requester needs the gateway role; publishing a
+                .wasm file needs the deployer role: publish it with fogmesh module add, pass the sha256)`,
   options: {
     broker: { type: 'string' },
     module: { type: 'string' },
@@ -35,6 +39,7 @@ export const submitCommand: Command = {
     timeout: { type: 'string' },
     wait: { type: 'string' },
     text: { type: 'boolean' },
+    ...CREDENTIAL_OPTIONS,
   },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -43,7 +48,8 @@ export const submitCommand: Command = {
     const timeoutMs = values.timeout === undefined ? undefined : intOption(values, 'timeout', 0, 1, 3_600_000)
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
     const waitMs = intOption(values, 'wait', 3000, 0)
-    const requester = await startRequester({ broker })
+    const credentials = credentialsFromOptions(values)
+    const requester = await startRequester({ broker, ...(credentials ? { credentials } : {}) })
     try {
       const module = moduleBytes ? await requester.publishModule(moduleBytes) : moduleSpec
       await requester.directory.waitFor(1, waitMs).catch(() => {})

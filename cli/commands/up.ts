@@ -10,16 +10,19 @@ import { intOption, untilSignal, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
 import { MESH, startLocalChain, type LocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
+import { createBrokerAuth, type BrokerAuth } from '../../broker/auth/broker-auth.ts'
+import { upCredentials } from '../up-credentials.ts'
+import { publishModule } from './module-add.ts'
 
 /** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
 const PRICE = 1_000_000_000_000n
 
-async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: string }> {
+async function brokerOnPort(port: number, auth: BrokerAuth): Promise<{ broker: Broker; note?: string }> {
   try {
-    return { broker: await startBroker({ port, wsPort: 0, host: '127.0.0.1' }) }
+    return { broker: await startBroker({ port, wsPort: 0, host: '127.0.0.1', auth }) }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err
-    const broker = await startBroker({ port: 0, wsPort: 0, host: '127.0.0.1' })
+    const broker = await startBroker({ port: 0, wsPort: 0, host: '127.0.0.1', auth })
     return { broker, note: `port ${port} is taken; using ${broker.port}` }
   }
 }
@@ -60,16 +63,23 @@ export const upCommand: Command = {
 
     async function runMesh(chain: LocalChain | undefined): Promise<number> {
     if (chain) console.log(`chain    anvil ${chain.anvil.rpc} (chain ${chain.anvil.chainId}); PaymentChannels ${chain.mesh.addresses.channels}`)
-    const { broker, note } = await brokerOnPort(port)
+    // a fresh journal per chain: anvil starts empty every time
+    const agentDir = (i: number) => join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`)
+    const creds = await upCredentials(home, Array.from({ length: nAgents }, (_, i) => agentDir(i + 1)), 'sensor-1')
+    // its own clients authenticate (agents by key, allowlisted); anonymous clients on this machine keep the plain-MQTT path
+    const auth = createBrokerAuth({ credentials: creds.store, agents: 'allowlist', anonymous: 'local' })
+    const { broker, note } = await brokerOnPort(port, auth)
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
+    console.log(`auth     ${creds.file}: agents by key, up-gateway, up-deployer, sensor-1; anonymous clients from this machine may use fm/v1/jobs/submit`)
     const gateway = await startGateway({
       broker: broker.url,
+      credentials: creds.gateway,
       ...(chain
         ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
         : {}),
     })
-    console.log('gateway  listening on fm/v1/jobs/submit')
+    console.log('gateway  listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>')
     const agents: Agent[] = []
     const started = Date.now()
     for (let i = 1; i <= nAgents; i++) {
@@ -78,8 +88,7 @@ export const upCommand: Command = {
         await startAgent({
           broker: broker.url,
           name: `agent-${i}`,
-          // a fresh journal per chain: anvil starts empty every time
-          dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
+          dataDir: agentDir(i),
           labels: { site: 'local' },
           ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: { everyJobs: 100, everyMs: 5000 } } } : {}),
         }),
@@ -87,9 +96,9 @@ export const upCommand: Command = {
     }
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
-    const module = await gateway.requester.publishModule(wasm)
+    const module = await publishModule(broker.url, Buffer.from(wasm), creds.deployer)
     console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
-    const sensor = await SimulatedSensor.start(broker.url, module)
+    const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', creds.sensor)
     console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
     console.log(`ready in ${Date.now() - started} ms\n`)
     sensor.run(interval)

@@ -79,6 +79,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     ...(creds?.username !== undefined ? { username: creds.username } : {}),
     ...(creds?.password !== undefined ? { password: password() } : {}),
     ...(creds?.ca !== undefined ? { ca: creds.ca } : {}),
+    ...(creds?.loopbackTrust ? { rejectUnauthorized: false } : {}),
     ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
   }
   const client = mqtt.connect(url, opts)

@@ -1,0 +1,127 @@
+/**
+ * `fogmesh broker`'s security flags, turned into broker options: identities and
+ * rules (`--auth`, `--agents`, `--anonymous`), the one-line refusal of an open
+ * broker on the network, TLS, and the credentials of the gateway that runs
+ * inside the broker (a user that lives in memory only).
+ */
+import { readFileSync } from 'node:fs'
+import { ADMISSION_MODES, type AdmissionMode } from '../broker/auth/admission.ts'
+import { createBrokerAuth, isLoopback, type AnonymousPolicy, type BrokerAuth } from '../broker/auth/broker-auth.ts'
+import { CredentialStore } from '../broker/auth/credentials.ts'
+import { generatePassword } from '../broker/auth/password-hash.ts'
+import { connectRegistryReader, type RegistryReader } from '../broker/auth/registry-reader.ts'
+import { FogmeshError } from '../protocol/errors.ts'
+import type { ClientCredentials } from '../protocol/transport.ts'
+import { UsageError, type Options } from './command.ts'
+
+export const SECURITY_OPTIONS: Options = {
+  auth: { type: 'string' },
+  agents: { type: 'string' },
+  anonymous: { type: 'string' },
+  'allow-anonymous': { type: 'boolean' },
+  rpc: { type: 'string' },
+  registry: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+}
+
+export const SECURITY_USAGE = `  --auth FILE           identities and access rules (fogmesh auth add ...); default host becomes 0.0.0.0.
+                        Without it: anonymous clients with full access, from this machine only
+  --agents MODE         which agents may join: allowlist (default; fogmesh auth add-agent ID), open (any key),
+                        staked (an active stake in AgentRegistry: needs --rpc URL --registry ADDRESS)
+  --anonymous WHO       with --auth, clients without credentials: none (default) or local (this machine only,
+                        under the anonymous rules: fm/v1/jobs/submit and topics outside fm/)
+  --allow-anonymous     without --auth: serve a non-loopback --host anyway (anyone who reaches it has full
+                        access); with --auth: anonymous clients from anywhere, under the anonymous rules
+  --tls-cert FILE --tls-key FILE
+                        TLS on both listeners: mqtts:// and wss:// (PEM)`
+
+/** The name of the gateway inside `fogmesh broker` (a user in memory only). */
+export const BROKER_GATEWAY_USER = 'broker-gateway'
+
+export interface BrokerSecurity {
+  host: string
+  auth: BrokerAuth | undefined
+  allowAnonymous: boolean
+  tls: { cert: Buffer; key: Buffer } | undefined
+  /** What the gateway inside the broker connects with (undefined: anonymous, the broker has no auth). */
+  gatewayCredentials: ClientCredentials | undefined
+  /** Lines for the start-up banner. */
+  lines: string[]
+  /** Re-reads the credentials file (SIGHUP). */
+  reload(): string
+  close(): void
+}
+
+function readPem(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
+}
+
+export async function securityFromOptions(values: Record<string, unknown>, gateway: boolean): Promise<BrokerSecurity> {
+  const file = typeof values.auth === 'string' ? values.auth : undefined
+  const allowAnonymous = values['allow-anonymous'] === true
+  const host = typeof values.host === 'string' ? values.host : file ? '0.0.0.0' : '127.0.0.1'
+  const local = host === 'localhost' || isLoopback(host)
+  for (const f of ['agents', 'anonymous', 'rpc', 'registry'] as const) {
+    if (!file && values[f] !== undefined) throw new UsageError(`--${f} needs --auth FILE`)
+  }
+  if (!file && !local && !allowAnonymous) {
+    throw new UsageError(`refusing to serve ${host} without --auth: anyone who can reach it would have full access (give --auth FILE, or --allow-anonymous)`)
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together')
+  const tls = typeof values['tls-cert'] === 'string' ? { cert: readPem('--tls-cert', values['tls-cert']), key: readPem('--tls-key', String(values['tls-key'])) } : undefined
+  const tlsLine = tls ? [`tls      on: mqtts:// and wss:// (certificate ${String(values['tls-cert'])})`] : []
+  if (!file) {
+    return {
+      host, auth: undefined, allowAnonymous, tls, gatewayCredentials: tls ? { loopbackTrust: true } : undefined,
+      lines: [local ? `auth     none: anonymous clients with full access, from this machine only (${host}); --auth FILE to serve others` : `auth     none: anonymous clients with full access from anywhere (--allow-anonymous)`, ...tlsLine],
+      reload: () => 'no credentials file to re-read',
+      close() {},
+    }
+  }
+  const agents = (values.agents ?? 'allowlist') as AdmissionMode
+  if (!(ADMISSION_MODES as readonly string[]).includes(agents)) throw new UsageError(`--agents is ${ADMISSION_MODES.join(', ')} (got ${String(values.agents)})`)
+  const anonymous: AnonymousPolicy = allowAnonymous ? 'any' : ((values.anonymous ?? 'none') as AnonymousPolicy)
+  if (anonymous !== 'none' && anonymous !== 'local' && anonymous !== 'any') throw new UsageError(`--anonymous is none or local (got ${String(values.anonymous)})`)
+  let store: CredentialStore
+  try {
+    store = CredentialStore.load(file)
+  } catch (err) {
+    throw new UsageError((err as FogmeshError).shortMessage)
+  }
+  if (gateway && store.user(BROKER_GATEWAY_USER)) throw new UsageError(`${file} has a user "${BROKER_GATEWAY_USER}": that name is the broker's own gateway (remove it, or run with --no-gateway)`)
+  let registry: RegistryReader | undefined
+  let stakeLine = ''
+  if (agents === 'staked') {
+    if (typeof values.rpc !== 'string' || typeof values.registry !== 'string') throw new UsageError('--agents staked needs --rpc URL and --registry ADDRESS (the AgentRegistry contract)')
+    try {
+      registry = await connectRegistryReader(values.rpc, values.registry)
+    } catch (err) {
+      throw new UsageError((err as FogmeshError).shortMessage)
+    }
+    stakeLine = ` (AgentRegistry ${registry.address}, minimum stake ${await registry.minStake()} base units)`
+  }
+  const password = generatePassword()
+  const auth = createBrokerAuth({
+    credentials: store,
+    agents,
+    anonymous,
+    ...(registry ? { registry } : {}),
+    ...(gateway ? { internalUsers: [{ name: BROKER_GATEWAY_USER, role: 'gateway' as const, password }] } : {}),
+  })
+  const summary = () => `${store.users().length} users, ${store.agents().length} allowlisted agents`
+  return {
+    host, auth, allowAnonymous, tls,
+    gatewayCredentials: gateway ? { username: BROKER_GATEWAY_USER, password, ...(tls ? { loopbackTrust: true } : {}) } : undefined,
+    lines: [`auth     ${file}: ${summary()}; agents: ${agents}${stakeLine}; anonymous: ${anonymous === 'any' ? 'from anywhere, anonymous rules' : anonymous === 'local' ? 'this machine only, anonymous rules' : 'refused'}`, ...tlsLine],
+    reload() {
+      store.reload()
+      return `re-read ${file}: ${summary()}`
+    },
+    close: () => registry?.close(),
+  }
+}

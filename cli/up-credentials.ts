@@ -1,0 +1,34 @@
+/**
+ * The identities `fogmesh up` runs its own mesh with: a gateway, a deployer and
+ * the simulated sensor as users, its agents on the allowlist — written to
+ * `<data dir>/up/auth.json` (0600) so the broker's rules are the real ones, not
+ * a mode of their own. Passwords are random per run and handed to the clients
+ * in memory; random 192-bit secrets need no slow hash to resist guessing, so
+ * they are hashed with the minimum cost to keep start-up quick.
+ */
+import { join } from 'node:path'
+import { loadOrCreateIdentity } from '../agent/identity.ts'
+import { CredentialStore } from '../broker/auth/credentials.ts'
+import { MIN_PASSWORD_HASH_ITERATIONS } from '../broker/auth/password-hash.ts'
+import type { ClientCredentials } from '../protocol/transport.ts'
+
+export interface UpCredentials {
+  file: string
+  store: CredentialStore
+  gateway: ClientCredentials
+  deployer: ClientCredentials
+  sensor: ClientCredentials
+}
+
+export async function upCredentials(home: string, agentDataDirs: string[], sensorName: string): Promise<UpCredentials> {
+  const file = join(home, 'up', 'auth.json')
+  const store = CredentialStore.inMemory()
+  const user = async (name: string, role: 'gateway' | 'deployer' | 'sensor'): Promise<ClientCredentials> => ({
+    username: name,
+    password: await store.addUser(name, role, { iterations: MIN_PASSWORD_HASH_ITERATIONS }),
+  })
+  const [gateway, deployer, sensor] = await Promise.all([user('up-gateway', 'gateway'), user('up-deployer', 'deployer'), user(sensorName, 'sensor')])
+  for (const dir of agentDataDirs) await store.addAgent(loadOrCreateIdentity(dir).id, { withPassword: false })
+  store.save(file)
+  return { file, store, gateway, deployer, sensor }
+}
