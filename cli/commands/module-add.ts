@@ -30,9 +30,11 @@ export async function publishModule(broker: string, bytes: Buffer, credentials?:
     )
     closed.catch(() => {})
     await Promise.race([conn.publishAsync(topics.module(sha), bytes, { qos: 1, retain: true }), closed])
-  } finally {
-    await conn.close()
+  } catch (err) {
+    await conn.close(true) // the unacknowledged publish would keep a clean close waiting forever
+    throw err
   }
+  await conn.close()
   return sha
 }
 
