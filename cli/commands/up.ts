@@ -76,7 +76,7 @@ export const upCommand: Command = {
       broker: broker.url,
       credentials: creds.gateway,
       ...(chain
-        ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
+        ? { payment: { client: chain.requester.client, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
         : {}),
     })
     console.log('gateway  listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>')
