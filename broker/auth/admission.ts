@@ -7,9 +7,9 @@
  *   least the registry's minimum stake and not unbonding (`activeAgentOf(key)`,
  *   the contract applies `minStake` itself).
  *
- * The registry is a port (`StakeRegistry`, the read side of contracts' AgentRegistry
- * port): a chain reader in production (broker/auth/registry-reader.ts), a map in
- * tests. Answers are cached, bounded: a yes for `cacheMs`, a no for `negativeCacheMs`.
+ * The registry is a port (`StakeRegistry`, the read side of contracts/registry's
+ * AgentRegistry port, so `RegistryClient` and the in-memory twin `InMemoryRegistry` fit it):
+ * a signer-less chain reader in the broker (broker/auth/registry-reader.ts), the twin in tests. Answers are cached, bounded: a yes for `cacheMs`, a no for `negativeCacheMs`.
  */
 import { RecentMap } from '../../protocol/recent-set.ts'
 import { AuthError } from '../../protocol/errors.ts'
@@ -20,22 +20,6 @@ export type AdmissionMode = (typeof ADMISSION_MODES)[number]
 /** The part of AgentRegistry admission needs: the payout address of the active agent with this mesh key, or null. */
 export interface StakeRegistry {
   activeAgentOf(meshKey: string): Promise<string | null>
-}
-
-/** A StakeRegistry in memory: `stake(publicKey, address)` makes a key active, `unstake` takes it back. */
-export class InMemoryStakeRegistry implements StakeRegistry {
-  private readonly active = new Map<string, string>()
-  lookups = 0
-  stake(publicKeyHex: string, address: string): void {
-    this.active.set(meshKeyOf(publicKeyHex), address)
-  }
-  unstake(publicKeyHex: string): void {
-    this.active.delete(meshKeyOf(publicKeyHex))
-  }
-  async activeAgentOf(meshKey: string): Promise<string | null> {
-    this.lookups++
-    return this.active.get(meshKey.toLowerCase()) ?? null
-  }
 }
 
 /** An ed25519 public key as AgentRegistry's `bytes32 meshKey`. */

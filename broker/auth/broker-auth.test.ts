@@ -11,7 +11,10 @@ import { createSigner } from '../../protocol/signature.ts'
 import { agentIdFromPublicKey } from '../../protocol/agent-id.ts'
 import { closeClient, plainClient } from '../../test/support/mqtt-clients.ts'
 import { testBroker } from '../../test/support/test-broker.ts'
-import { InMemoryStakeRegistry } from './admission.ts'
+import { computeAddress } from 'ethers'
+import { devAccounts } from '../../contracts/anvil.ts'
+import { InMemoryChain } from '../../contracts/in-memory-chain.ts'
+import { meshKeyOf, type StakeRegistry } from './admission.ts'
 import { createBrokerAuth, isLoopback, scopedClientId } from './broker-auth.ts'
 import { CredentialStore } from './credentials.ts'
 
@@ -56,8 +59,13 @@ test('admission: allowlist refuses strangers (not authorized), open takes any ke
   const store = CredentialStore.inMemory()
   const [known, stranger] = [signer(2), signer(3)]
   await store.addAgent(idOf(known), { iterations: 1000 })
-  const registry = new InMemoryStakeRegistry()
-  registry.stake(Buffer.from(known.publicKey).toString('hex'), '0x000000000000000000000000000000000000dEaD')
+  // the chain's in-memory twin: `known`'s key registered with the minimum stake, counted reads
+  const chain = new InMemoryChain({ minStake: 100n })
+  const payout = computeAddress(devAccounts(1)[0]!)
+  chain.mint(payout, 1000n)
+  await chain.registry(payout).register(meshKeyOf(Buffer.from(known.publicKey).toString('hex')), 100n)
+  const twin = chain.registry(payout)
+  const registry: StakeRegistry & { lookups: number } = { lookups: 0, activeAgentOf: (k) => (registry.lookups++, twin.activeAgentOf(k)) }
   for (const [mode, expectKnown, expectStranger] of [['allowlist', 0, 5], ['open', 0, 0], ['staked', 0, 5]] as const) {
     const broker = await testBroker({ auth: createBrokerAuth({ credentials: store, agents: mode, registry }) })
     try {
