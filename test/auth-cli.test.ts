@@ -77,6 +77,17 @@ test('fogmesh auth: add prints the password once, list never does; add-agent, re
   assert.match(readFileSync(join(home, 'mosq', 'password_file'), 'utf8'), /^s1:\$7\$20000\$/m)
 })
 
+test('every auth command has --help', async () => {
+  const names = ['add', 'add-agent', 'list', 'remove', 'export']
+  for (let i = 0; i < names.length; i += 3) {
+    const runs = await Promise.all(names.slice(i, i + 3).map((n) => runFogmesh(['auth', n, '--help'], { timeoutMs: 60_000 })))
+    runs.forEach((r, j) => {
+      assert.is(r.code, 0, showRun(r))
+      assert.match(r.stdout, new RegExp(`usage: fogmesh auth ${names[i + j]}\\b`))
+    })
+  }
+})
+
 test('fogmesh broker without --auth: loopback only, and says so; a LAN listener is refused in one line', async () => {
   const refused = await runFogmesh(['broker', '--host', '0.0.0.0', '--port', '0', '--ws-port', '0'])
   assertUserError(refused, /refusing to serve 0\.0\.0\.0 without --auth/, 'open broker on 0.0.0.0', 2)
