@@ -84,13 +84,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     ...opts.aedes,
     ...(authHooks ? { authenticate: authHooks.authenticate, authorizeSubscribe: authHooks.authorizeSubscribe } : {}),
     authorizePublish(client, packet, callback) {
-      const reason = checkModulePublish(packet)
-      if (reason) {
+      const checkModule = () => {
+        const reason = checkModulePublish(packet)
+        if (!reason) return callback(null)
         events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
-        return callback(new Error(reason))
+        callback(new Error(reason))
       }
-      if (userAuthorizePublish) return userAuthorizePublish(client, packet, callback)
-      callback(null)
+      // who may publish first: nobody gets 16 MiB hashed without the right to deploy
+      if (userAuthorizePublish) return userAuthorizePublish(client, packet, (err) => (err ? callback(err) : checkModule()))
+      checkModule()
     },
   })
   aedes.on('clientError', (client: Client, error: Error) => {
