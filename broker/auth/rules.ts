@@ -33,7 +33,8 @@ const OWN_REPLIES = 'fm/v1/replies/%u/#'
 export const RULES: Record<IdentityKind, RuleSet> = {
   /** An admitted agent: its own topics, and the requesters' inboxes (bids, results, voucher acks). */
   agent: {
-    publish: ['fm/v1/agents/%u/#', 'fm/v1/requesters/+/inbox'],
+    // telemetry: the console's topics (its own counts and settlements, in its name)
+    publish: ['fm/v1/agents/%u/#', 'fm/v1/requesters/+/inbox', 'fm/v1/telemetry/agents/%u', 'fm/v1/telemetry/settlements/%u'],
     subscribe: ['fm/v1/agents/%u/#', 'fm/v1/market/offers', 'fm/v1/modules/+', 'fm/v1/releases/#', OWN_REPLIES],
   },
   /** A device that submits jobs (and standing stream jobs) in its own name and reads its own results. */
@@ -43,7 +44,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
   },
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
   gateway: {
-    publish: ['fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', OPEN_SPACE],
+    publish: ['fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/telemetry/jobs/+', 'fm/v1/telemetry/stats/+', OPEN_SPACE],
     subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', OWN_REPLIES],
   },
   /** Deploys and deletes modules and releases. */
@@ -51,9 +52,9 @@ export const RULES: Record<IdentityKind, RuleSet> = {
     publish: ['fm/v1/modules/+', 'fm/v1/releases/#'],
     subscribe: ['fm/v1/modules/+', 'fm/v1/releases/#', ...PRESENCE_READ, OWN_REPLIES],
   },
-  /** Watches everything, changes nothing. */
+  /** Watches everything, changes nothing (but the console's alerts). */
   operator: {
-    publish: [],
+    publish: ['fm/v1/telemetry/alerts'],
     subscribe: ['#', '$SYS/#', OWN_REPLIES],
   },
   /**
@@ -62,7 +63,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    */
   anonymous: {
     publish: ['fm/v1/jobs/submit', OPEN_SPACE],
-    subscribe: [...PRESENCE_READ, OPEN_SPACE],
+    subscribe: [...PRESENCE_READ, 'fm/v1/telemetry/#', OPEN_SPACE],
   },
 }
 
