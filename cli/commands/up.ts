@@ -42,8 +42,11 @@ export const upCommand: Command = {
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
   by the agents every 100 jobs or 5 seconds.
 
-  While it runs, any MQTT client can use the mesh too, e.g.:
-    mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
+  Its broker runs with identities on: agents by key, the gateway, a deployer and the sensor
+  with credentials it writes to <data dir>/up/auth.json. While it runs, anonymous MQTT clients
+  on this machine can read presence and submit on fm/v1/jobs/submit, e.g.:
+    mosquitto_sub -t 'fm/v1/agents/+/presence' -v
+  and the CLI can act as its gateway or deployer with the passwords in <data dir>/up/passwords.json.`,
   options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' } },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
@@ -72,6 +75,7 @@ export const upCommand: Command = {
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
     console.log(`auth     ${creds.file}: agents by key, up-gateway, up-deployer, sensor-1; anonymous clients from this machine may use fm/v1/jobs/submit`)
+    console.log(`         passwords of up-gateway and up-deployer for fogmesh submit / module add --user: ${creds.passwordsFile}`)
     const gateway = await startGateway({
       broker: broker.url,
       credentials: creds.gateway,
