@@ -57,6 +57,8 @@ export const ErrorCode = {
   internal: 'internal',
   closed: 'closed',
   usage: 'usage',
+  /** A job's run was ended early by its host (exit, stdout over the cap, a fatal signal): the unwinding signal inside the engine, turned into the result there; never sent. */
+  stopped: 'stopped',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
