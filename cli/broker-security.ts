@@ -12,7 +12,7 @@ import { generatePassword } from '../broker/auth/password-hash.ts'
 import { connectRegistryReader, type RegistryReader } from '../broker/auth/registry-reader.ts'
 import { FogmeshError } from '../protocol/errors.ts'
 import type { ClientCredentials } from '../protocol/transport.ts'
-import { UsageError, type Options } from './command.ts'
+import { intOption, UsageError, type Options } from './command.ts'
 
 export const SECURITY_OPTIONS: Options = {
   auth: { type: 'string' },
@@ -23,6 +23,9 @@ export const SECURITY_OPTIONS: Options = {
   registry: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'token-window-ms': { type: 'string' },
+  'max-nonces': { type: 'string' },
+  'max-pending-auth': { type: 'string' },
 }
 
 export const SECURITY_USAGE = `  --auth FILE           identities and access rules (fogmesh auth add ...); default host becomes 0.0.0.0.
@@ -34,7 +37,10 @@ export const SECURITY_USAGE = `  --auth FILE           identities and access rul
   --allow-anonymous     without --auth: serve a non-loopback --host anyway (anyone who reaches it has full
                         access); with --auth: anonymous clients from anywhere, under the anonymous rules
   --tls-cert FILE --tls-key FILE
-                        TLS on both listeners: mqtts:// and wss:// (PEM)`
+                        TLS on both listeners: mqtts:// and wss:// (PEM)
+  --token-window-ms N   how far an agent token's time may be from the broker's clock (default 300000)
+  --max-nonces N        agent-token nonces remembered against replay (default 100000)
+  --max-pending-auth N  password checks (PBKDF2) computing at once; more are refused as busy (default 8)`
 
 /** The name of the gateway inside `fogmesh broker` (a user in memory only). */
 export const BROKER_GATEWAY_USER = 'broker-gateway'
@@ -66,7 +72,7 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
   const allowAnonymous = values['allow-anonymous'] === true
   const host = typeof values.host === 'string' ? values.host : file ? '0.0.0.0' : '127.0.0.1'
   const local = host === 'localhost' || isLoopback(host)
-  for (const f of ['agents', 'anonymous', 'rpc', 'registry'] as const) {
+  for (const f of ['agents', 'anonymous', 'rpc', 'registry', 'token-window-ms', 'max-nonces', 'max-pending-auth'] as const) {
     if (!file && values[f] !== undefined) throw new UsageError(`--${f} needs --auth FILE`)
   }
   if (!file && !local && !allowAnonymous) {
@@ -107,6 +113,9 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
   }
   const password = generatePassword()
   const auth = createBrokerAuth({
+    tokenWindowMs: intOption(values, 'token-window-ms', 300_000, 1000, 86_400_000),
+    maxNonces: intOption(values, 'max-nonces', 100_000, 1),
+    maxPendingChecks: intOption(values, 'max-pending-auth', 8, 1, 1024),
     credentials: store,
     agents,
     anonymous,
