@@ -93,6 +93,11 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
   if (!(ADMISSION_MODES as readonly string[]).includes(agents)) throw new UsageError(`--agents is ${ADMISSION_MODES.join(', ')} (got ${String(values.agents)})`)
   const anonymous: AnonymousPolicy = allowAnonymous ? 'any' : ((values.anonymous ?? 'none') as AnonymousPolicy)
   if (anonymous !== 'none' && anonymous !== 'local' && anonymous !== 'any') throw new UsageError(`--anonymous is none or local (got ${String(values.anonymous)})`)
+  const limits = {
+    tokenWindowMs: intOption(values, 'token-window-ms', 300_000, 1000, 86_400_000),
+    maxNonces: intOption(values, 'max-nonces', 100_000, 1),
+    maxPendingChecks: intOption(values, 'max-pending-auth', 8, 1, 1024),
+  }
   let store: CredentialStore
   try {
     store = CredentialStore.load(file)
@@ -113,9 +118,7 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
   }
   const password = generatePassword()
   const auth = createBrokerAuth({
-    tokenWindowMs: intOption(values, 'token-window-ms', 300_000, 1000, 86_400_000),
-    maxNonces: intOption(values, 'max-nonces', 100_000, 1),
-    maxPendingChecks: intOption(values, 'max-pending-auth', 8, 1, 1024),
+    ...limits,
     credentials: store,
     agents,
     anonymous,
