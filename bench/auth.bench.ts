@@ -25,7 +25,8 @@ import { CredentialStore } from '../broker/auth/credentials.ts'
 import { PASSWORD_HASH_ITERATIONS } from '../broker/auth/password-hash.ts'
 import { startBroker, type Broker } from '../broker/broker.ts'
 import { randomBytes } from 'node:crypto'
-import { header, int, ms, ratio, summarize, table, target } from './lib.ts'
+import { header, table, target } from './report.ts'
+import { int, ms, ratio, summarize } from './summary.ts'
 
 const SECONDS = Number(process.argv[2] ?? 3)
 const CLIENTS = Number(process.argv[3] ?? 1)

@@ -15,33 +15,35 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
-import { ValidationError } from '../protocol/errors.ts'
+import { PortInUseError, ValidationError } from '../protocol/errors.ts'
+import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
 
+/** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
-  port?: number
+  port?: number | undefined
   /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
-  wsPort?: number | false
+  wsPort?: number | false | undefined
   /** Interface to bind. Default `127.0.0.1`; `0.0.0.0` to serve a LAN. */
-  host?: string
+  host?: string | undefined
   /** Cap on any MQTT packet, bytes. Default 2 MiB. */
-  maxPacketBytes?: number
+  maxPacketBytes?: number | undefined
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
-  maxModuleBytes?: number
+  maxModuleBytes?: number | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
-  aedes?: AedesOptions
+  aedes?: AedesOptions | undefined
   /**
    * Identities and access rules (broker/auth/broker-auth.ts). Without it every client is
    * anonymous with full access, so only a loopback `host` is accepted unless `allowAnonymous`.
    */
-  auth?: BrokerAuth
+  auth?: BrokerAuth | undefined
   /** Without `auth`: accept anonymous clients with full access on a non-loopback `host`. Default false. */
-  allowAnonymous?: boolean
+  allowAnonymous?: boolean | undefined
   /** TLS on both listeners (MQTT over TLS, WebSocket over HTTPS): PEM certificate (chain) and key. */
-  tls?: { cert: string | Buffer; key: string | Buffer }
+  tls?: { cert: string | Buffer; key: string | Buffer } | undefined
 }
 
 const DEFAULTS = {
@@ -52,10 +54,16 @@ const DEFAULTS = {
   maxModuleBytes: 16 * 1024 * 1024,
 }
 
+const PORT: NumberRule = { min: 0, max: 65535, integer: true }
+/** MQTT's own limit on a packet: a remaining length of at most 268,435,455 bytes. */
+const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
+
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
+  /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
+  connection: [{ socket: Socket; transport: 'tcp' | 'ws'; remote: string }]
 }
 
 export interface Broker extends EventEmitter<BrokerEvents> {
@@ -67,11 +75,17 @@ export interface Broker extends EventEmitter<BrokerEvents> {
   /** `mqtt://host:port` for clients on this machine. */
   readonly url: string
   readonly wsUrl: string | undefined
+  /**
+   * Serves MQTT on a connection accepted elsewhere (e.g. a WebSocket on the
+   * console's HTTP port): through the same packet guard as the broker's own listeners.
+   */
+  handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
   close(): Promise<void>
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const opts = { ...DEFAULTS, ...options }
+  const opts = mergeOptions(options, DEFAULTS, { port: PORT, maxPacketBytes: PACKET_BYTES, maxModuleBytes: PACKET_BYTES }, 'broker')
+  if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   if (!opts.auth && !opts.allowAnonymous && !isLoopbackHost(opts.host)) {
     throw new ValidationError('broker.host', `a loopback address without auth (on ${opts.host} anyone who reaches it would have full access); give auth, or allowAnonymous`)
   }
@@ -101,9 +115,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string, address = '') => {
+  const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    events.emit('connection', { socket, transport, remote })
     const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
-    remotes.set(guarded, address)
+    remotes.set(guarded, socket.remoteAddress ?? '')
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
     aedes.handle(guarded)
@@ -111,26 +126,33 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const onSocket = (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket.remoteAddress)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
   }
   const tcp: NetServer = opts.tls
     ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, onSocket)
     : createNetServer({ noDelay: true }, onSocket)
-  await listen(tcp, opts.port, opts.host)
-
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
-  if (opts.wsPort !== false) {
-    const upgradeOnly = (_req: unknown, res: ServerResponse) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+  try {
+    await listen(tcp, opts.port, opts.host, 'port')
+    if (opts.wsPort !== false) {
+      const upgradeOnly = (_req: unknown, res: ServerResponse) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+      }
+      http = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, upgradeOnly) : createHttpServer(upgradeOnly)
+      http.on('connection', (socket: Socket) => socket.setNoDelay(true))
+      await listen(http, opts.wsPort, opts.host, 'wsPort')
+      // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
+      wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+      wss.on('connection', (ws, req) => {
+        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
+      })
     }
-    http = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, upgradeOnly) : createHttpServer(upgradeOnly)
-    http.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
-    wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket.remoteAddress)
-    })
-    await listen(http, opts.wsPort, opts.host)
+  } catch (err) {
+    // nothing may keep the process alive after a failed start
+    if (tcp.listening) await closeServer(tcp)
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    throw err
   }
 
   const port = (tcp.address() as AddressInfo).port
@@ -145,6 +167,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsPort,
     url: `${opts.tls ? 'mqtts' : 'mqtt'}://${shownHost}:${port}`,
     wsUrl: wsPort === undefined ? undefined : `${opts.tls ? 'wss' : 'ws'}://${shownHost}:${wsPort}`,
+    handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
+      accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
+    },
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]
@@ -173,11 +198,13 @@ function checkModulePublish(packet: PublishPacket): string | undefined {
   return actual === sha ? undefined : `module bytes hash to ${actual}, not ${sha}`
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<void> {
+/** Listens on host:port; a taken port is a PortInUseError naming `option`. */
+function listen(server: NetServer | HttpServer, port: number, host: string, option: 'port' | 'wsPort'): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(option, port, host, { cause: err }) : err)
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.off('error', onError)
       resolve()
     })
   })

@@ -42,8 +42,9 @@ export const SECURITY_USAGE = `  --auth FILE           identities and access rul
   --max-nonces N        agent-token nonces remembered against replay (default 100000)
   --max-pending-auth N  password checks (PBKDF2) computing at once; more are refused as busy (default 8)`
 
-/** The name of the gateway inside `fogmesh broker` (a user in memory only). */
+/** The names of the gateway and the console inside `fogmesh broker` (users in memory only). */
 export const BROKER_GATEWAY_USER = 'broker-gateway'
+export const BROKER_CONSOLE_USER = 'broker-console'
 
 export interface BrokerSecurity {
   host: string
@@ -52,6 +53,8 @@ export interface BrokerSecurity {
   tls: { cert: Buffer; key: Buffer } | undefined
   /** What the gateway inside the broker connects with (undefined: anonymous, the broker has no auth). */
   gatewayCredentials: ClientCredentials | undefined
+  /** What the console server inside the broker connects with (an operator: it reads everything, publishes alerts). */
+  consoleCredentials: ClientCredentials | undefined
   /** Lines for the start-up banner. */
   lines: string[]
   /** Re-reads the credentials file (SIGHUP). */
@@ -67,7 +70,7 @@ function readPem(flag: string, path: string): Buffer {
   }
 }
 
-export async function securityFromOptions(values: Record<string, unknown>, gateway: boolean): Promise<BrokerSecurity> {
+export async function securityFromOptions(values: Record<string, unknown>, inside: { gateway: boolean; console: boolean }): Promise<BrokerSecurity> {
   const file = typeof values.auth === 'string' ? values.auth : undefined
   const allowAnonymous = values['allow-anonymous'] === true
   const host = typeof values.host === 'string' ? values.host : file ? '0.0.0.0' : '127.0.0.1'
@@ -83,7 +86,7 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
   const tlsLine = tls ? [`tls      on: mqtts:// and wss:// (certificate ${String(values['tls-cert'])})`] : []
   if (!file) {
     return {
-      host, auth: undefined, allowAnonymous, tls, gatewayCredentials: tls ? { loopbackTrust: true } : undefined,
+      host, auth: undefined, allowAnonymous, tls, gatewayCredentials: tls ? { loopbackTrust: true } : undefined, consoleCredentials: tls ? { loopbackTrust: true } : undefined,
       lines: [local ? `auth     none: anonymous clients with full access, from this machine only (${host}); --auth FILE to serve others` : `auth     none: anonymous clients with full access from anywhere (--allow-anonymous)`, ...tlsLine],
       reload: () => 'no credentials file to re-read',
       close() {},
@@ -104,7 +107,9 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
   } catch (err) {
     throw new UsageError((err as FogmeshError).shortMessage)
   }
-  if (gateway && store.user(BROKER_GATEWAY_USER)) throw new UsageError(`${file} has a user "${BROKER_GATEWAY_USER}": that name is the broker's own gateway (remove it, or run with --no-gateway)`)
+  for (const [name, used, flag] of [[BROKER_GATEWAY_USER, inside.gateway, '--no-gateway'], [BROKER_CONSOLE_USER, inside.console, '--no-console']] as const) {
+    if (used && store.user(name)) throw new UsageError(`${file} has a user "${name}": that name is the broker's own (remove it, or run with ${flag})`)
+  }
   let registry: RegistryReader | undefined
   let stakeLine = ''
   if (agents === 'staked') {
@@ -117,18 +122,24 @@ export async function securityFromOptions(values: Record<string, unknown>, gatew
     stakeLine = ` (AgentRegistry ${registry.address}, minimum stake ${await registry.minStake()} base units)`
   }
   const password = generatePassword()
+  const consolePassword = generatePassword()
+  const internalUsers = [
+    ...(inside.gateway ? [{ name: BROKER_GATEWAY_USER, role: 'gateway' as const, password }] : []),
+    ...(inside.console ? [{ name: BROKER_CONSOLE_USER, role: 'operator' as const, password: consolePassword }] : []),
+  ]
   const auth = createBrokerAuth({
     ...limits,
     credentials: store,
     agents,
     anonymous,
     ...(registry ? { registry } : {}),
-    ...(gateway ? { internalUsers: [{ name: BROKER_GATEWAY_USER, role: 'gateway' as const, password }] } : {}),
+    internalUsers,
   })
   const summary = () => `${store.users().length} users, ${store.agents().length} allowlisted agents`
   return {
     host, auth, allowAnonymous, tls,
-    gatewayCredentials: gateway ? { username: BROKER_GATEWAY_USER, password, ...(tls ? { loopbackTrust: true } : {}) } : undefined,
+    gatewayCredentials: inside.gateway ? { username: BROKER_GATEWAY_USER, password, ...(tls ? { loopbackTrust: true } : {}) } : undefined,
+    consoleCredentials: inside.console ? { username: BROKER_CONSOLE_USER, password: consolePassword, ...(tls ? { loopbackTrust: true } : {}) } : undefined,
     lines: [`auth     ${file}: ${summary()}; agents: ${agents}${stakeLine}; anonymous: ${anonymous === 'any' ? 'from anywhere, anonymous rules' : anonymous === 'local' ? 'this machine only, anonymous rules' : 'refused'}`, ...tlsLine],
     reload() {
       store.reload()

@@ -44,7 +44,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
   },
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
   gateway: {
-    publish: ['fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/telemetry/jobs/+', 'fm/v1/telemetry/stats/+', OPEN_SPACE],
+    publish: ['fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', OPEN_SPACE],
     subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', OWN_REPLIES],
   },
   /** Deploys and deletes modules and releases. */
