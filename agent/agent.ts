@@ -23,10 +23,10 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
-import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
-import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
+// payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
+import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
@@ -94,33 +94,38 @@ export class Agent extends EventEmitter<AgentEvents> {
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit })
-        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit }))
+        ? (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm })
+        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
+    // advertise only once jobs can run (the first job must not pay for worker start-up); the broker
+    // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
+    const connecting = connectorFor(opts.broker).connect({
+      clientId: `fm-agent-${identity.id}`,
+      will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
+      keepaliveSeconds: 5,
+      // its id proven by its key: a fresh signed token for every (re)connect (protocol/agent-token.ts)
+      credentials: {
+        username: identity.id,
+        password: opts.credentials?.password ?? (() => createAgentToken(identity.signer).password),
+        ...(opts.credentials?.ca !== undefined ? { ca: opts.credentials.ca } : {}),
+      },
+    })
+    connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {
-      // advertise only once jobs can run: the first job must not pay for worker start-up
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
-      conn = await connectorFor(opts.broker).connect({
-        clientId: `fm-agent-${identity.id}`,
-        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
-        keepaliveSeconds: 5,
-        credentials: {
-          username: identity.id,
-          password: opts.credentials?.password ?? (() => createAgentToken(identity.signer).password),
-          ...(opts.credentials?.ca !== undefined ? { ca: opts.credentials.ca } : {}),
-        },
-      })
-      payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
+      conn = await connecting
+      payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
       const agent = new Agent(identity, conn, executor, opts, payments)
       await agent.join()
       return agent
     } catch (err) {
       await payments?.close().catch(() => {})
-      await conn?.close().catch(() => {})
+      connecting.then((c) => c.close()).catch(() => {}) // also when it connects only after the failure
       await executor.close()
       throw err
     }
