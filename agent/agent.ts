@@ -12,7 +12,7 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import { createAgentToken } from '../protocol/agent-token.ts'
@@ -28,6 +28,7 @@ import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
+import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
 export type { AgentOptions } from './agent-options.ts'
@@ -51,6 +52,8 @@ export interface AgentEvents {
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
+  /** A stream window was run and its result published. */
+  window: [{ stream: string; seq: number; status: 'ok' | 'error'; count: number }]
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -64,6 +67,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** Stream jobs placed here (agent/streams/). */
+  readonly streams: StreamHost
 
   private constructor(
     identity: Identity,
@@ -87,6 +92,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
     })
+    this.streams = new StreamHost({
+      conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
+      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
+      limits: {
+        maxPendingWindows: opts.streamMaxPendingWindows, maxBufferedReadings: opts.streamMaxBufferedReadings,
+        maxReadingBytes: opts.streamMaxReadingBytes, graceMs: opts.streamGraceMs, stateWaitMs: opts.streamStateWaitMs,
+      },
+    })
+    this.streams.on('window', ({ result, ...w }) => {
+      if (w.count > 0) this.payments?.remember(result) // paid per window like a job
+      this.emit('window', w)
+    })
+    this.streams.on('rejected', (e) => this.reject(e.topic, new FogmeshError(e.code as ErrorCode, e.message)))
     payments?.on('settled', (r) => this.emit('settled', r))
     payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
   }
@@ -98,7 +116,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm })
+        ? (await import('./engine/model/with-models.ts')).withModels(
+            (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm }),
+            { queueLimit: opts.queueLimit },
+          )
         : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
@@ -141,6 +162,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
+    await this.streams.start()
     this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
     this.advertiser.start()
   }
@@ -269,6 +291,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.closing = true
     this.runner.stopTaking()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
+    await this.streams.close()
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])
     grace?.cancel()
