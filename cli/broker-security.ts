@@ -26,6 +26,7 @@ export const SECURITY_OPTIONS: Options = {
   'token-window-ms': { type: 'string' },
   'max-nonces': { type: 'string' },
   'max-pending-auth': { type: 'string' },
+  'max-stream-grants': { type: 'string' },
 }
 
 export const SECURITY_USAGE = `  --auth FILE           identities and access rules (fogmesh auth add ...); default host becomes 0.0.0.0.
@@ -40,7 +41,8 @@ export const SECURITY_USAGE = `  --auth FILE           identities and access rul
                         TLS on both listeners: mqtts:// and wss:// (PEM)
   --token-window-ms N   how far an agent token's time may be from the broker's clock (default 300000)
   --max-nonces N        agent-token nonces remembered against replay (default 100000)
-  --max-pending-auth N  password checks (PBKDF2) computing at once; more are refused as busy (default 8)`
+  --max-pending-auth N  password checks (PBKDF2) computing at once; more are refused as busy (default 8)
+  --max-stream-grants N streams whose replyTo the broker grants to their agent (default 10000; the oldest goes)`
 
 /** The names of the gateway and the console inside `fogmesh broker` (users in memory only). */
 export const BROKER_GATEWAY_USER = 'broker-gateway'
@@ -75,7 +77,7 @@ export async function securityFromOptions(values: Record<string, unknown>, insid
   const allowAnonymous = values['allow-anonymous'] === true
   const host = typeof values.host === 'string' ? values.host : file ? '0.0.0.0' : '127.0.0.1'
   const local = host === 'localhost' || isLoopback(host)
-  for (const f of ['agents', 'anonymous', 'rpc', 'registry', 'token-window-ms', 'max-nonces', 'max-pending-auth'] as const) {
+  for (const f of ['agents', 'anonymous', 'rpc', 'registry', 'token-window-ms', 'max-nonces', 'max-pending-auth', 'max-stream-grants'] as const) {
     if (!file && values[f] !== undefined) throw new UsageError(`--${f} needs --auth FILE`)
   }
   if (!file && !local && !allowAnonymous) {
@@ -100,6 +102,7 @@ export async function securityFromOptions(values: Record<string, unknown>, insid
     tokenWindowMs: intOption(values, 'token-window-ms', 300_000, 1000, 86_400_000),
     maxNonces: intOption(values, 'max-nonces', 100_000, 1),
     maxPendingChecks: intOption(values, 'max-pending-auth', 8, 1, 1024),
+    maxStreamGrants: intOption(values, 'max-stream-grants', 10_000, 1),
   }
   let store: CredentialStore
   try {

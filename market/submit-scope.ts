@@ -34,6 +34,21 @@ export function replyRefusal(submitter: string | undefined, replyTo: string): st
   return replyTo === 'fm' || replyTo.startsWith('fm/') || replyTo.startsWith('$') ? 'a topic outside fm/ and $ (the mesh\'s own topics are no reply target)' : undefined
 }
 
+/**
+ * The same for a stream job (`fm/v1/streams/submit[/<name>]`, `owner` '' for the plain topic): its
+ * agent answers every window itself, so the target matters as much. A named submitter is answered
+ * under `fm/v1/replies/<name>` or its own bridge's `fm/v1/bridge/<name>/` (a command topic: results
+ * drive its actuators); a plain one outside `fm/` and `$`, or on a bridge's topics (`fm/v1/bridge/…`,
+ * where the broker's rules decide who may write).
+ */
+export function streamReplyRefusal(owner: string, replyTo: string): string | undefined {
+  if (owner !== '') {
+    const under = (root: string) => replyTo === root || replyTo.startsWith(`${root}/`)
+    return under(topics.replies(owner)) || under(`${PREFIX}/bridge/${owner}`) ? undefined : `${topics.replies(owner)} or ${PREFIX}/bridge/${owner}/… (streams submitted on ${PREFIX}/streams/submit/${owner} are answered there)`
+  }
+  return replyTo.startsWith(`${PREFIX}/bridge/`) ? undefined : replyRefusal(undefined, replyTo)
+}
+
 /** The id the mesh runs the job under (what the agent signs). */
 export function meshJobIdOf(submitter: string | undefined, id: string, replyTo: string): string {
   return submitter !== undefined ? `${id}@${submitter}` : `${id}@${createHash('sha256').update(replyTo).digest('hex').slice(0, 12)}`

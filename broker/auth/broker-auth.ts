@@ -32,6 +32,7 @@ import { Admission, type AdmissionMode, type StakeRegistry } from './admission.t
 import { CredentialStore, type Role } from './credentials.ts'
 import { NonceBook } from './nonce-book.ts'
 import { PasswordChecker } from './password-checker.ts'
+import { StreamGrants } from './stream-grants.ts'
 import { canPublish, canSubscribe, rulesFor, type IdentityKind, type RuleSet } from './rules.ts'
 
 export type AnonymousPolicy = 'none' | 'local' | 'any'
@@ -55,10 +56,12 @@ export interface BrokerAuthOptions {
   maxPendingChecks?: number
   /** Verified passwords remembered as HMACs (default 10,000; 0: hash every connect). */
   maxVerifiedCache?: number
+  /** Streams whose `replyTo` is granted to their agent, remembered at once (default 10,000; stream-grants.ts). */
+  maxStreamGrants?: number
   now?: () => number
 }
 
-const DEFAULTS = { agents: 'allowlist' as AdmissionMode, anonymous: 'none' as AnonymousPolicy, tokenWindowMs: 300_000, maxNonces: 100_000, maxPendingChecks: 8, maxVerifiedCache: 10_000 }
+const DEFAULTS = { agents: 'allowlist' as AdmissionMode, anonymous: 'none' as AnonymousPolicy, tokenWindowMs: 300_000, maxNonces: 100_000, maxPendingChecks: 8, maxVerifiedCache: 10_000, maxStreamGrants: 10_000 }
 
 export interface ClientIdentity {
   kind: IdentityKind
@@ -74,7 +77,7 @@ export interface BrokerAuthEvents {
   authRefused: [{ clientId: string; username: string; remote: string; reason: string; message: string }]
   /** A publish (the client is disconnected, MQTT-3.3.5-2), a subscription (SUBACK 0x80) or a will the identity may not make. */
   denied: [{ clientId: string; kind: IdentityKind; name: string; action: 'publish' | 'subscribe'; topic: string }]
-  /** A bound bit: `maxNonces` (old tokens refused until agents retry) or `maxPendingChecks` (connects refused as busy). */
+  /** A bound bit: `maxNonces` (old tokens refused until agents retry), `maxPendingChecks` (connects refused as busy), `maxStreamGrants` (the oldest stream's grant dropped). */
   limit: [{ limit: string; value: number }]
 }
 
@@ -92,6 +95,8 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
   private readonly opts: ReturnType<typeof mergeOptions<BrokerAuthOptions, typeof DEFAULTS>>
   private readonly nonces: NonceBook
   private readonly passwords: PasswordChecker
+  /** Stream replies granted to the agents running them. */
+  readonly streamGrants: StreamGrants
   private readonly identities = new WeakMap<Client, ClientIdentity>()
   private readonly internal: Map<string, { role: Role; password: Buffer }>
   private readonly now: () => number
@@ -103,6 +108,7 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
       maxNonces: { min: 1, integer: true },
       maxPendingChecks: { min: 1, integer: true },
       maxVerifiedCache: { min: 0, integer: true },
+      maxStreamGrants: { min: 1, integer: true },
     }, 'auth')
     this.credentials = this.opts.credentials ?? CredentialStore.inMemory()
     this.anonymous = this.opts.anonymous
@@ -114,6 +120,7 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
       maxCached: this.opts.maxVerifiedCache,
       onLimit: () => this.emit('limit', { limit: 'maxPendingChecks', value: this.opts.maxPendingChecks }),
     })
+    this.streamGrants = new StreamGrants({ maxGrants: this.opts.maxStreamGrants, onLimit: () => this.emit('limit', { limit: 'maxStreamGrants', value: this.opts.maxStreamGrants }) })
     this.internal = new Map((this.opts.internalUsers ?? []).map((u) => [u.name, { role: u.role, password: Buffer.from(u.password) }]))
   }
 
@@ -144,7 +151,11 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
       authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
         if (!client) return callback(null) // the broker's own publishes (wills of clients of a previous run were checked at their connect)
         const id = this.identities.get(client)
-        if (id && canPublish(id.rules, packet.topic)) return callback(null)
+        if (id && canPublish(id.rules, packet.topic)) {
+          if (id.kind === 'gateway') this.streamGrants.observe(packet.topic, packet.payload) // a stream start grants its agent the replyTo
+          return callback(null)
+        }
+        if (id?.kind === 'agent' && this.streamGrants.allows(id.name, packet.topic)) return callback(null)
         this.emit('denied', { clientId: client.id, kind: id?.kind ?? 'anonymous', name: id?.name ?? '?', action: 'publish', topic: packet.topic })
         callback(new Error(`not authorized to publish on ${packet.topic}`))
       },

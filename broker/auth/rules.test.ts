@@ -74,6 +74,26 @@ test('gateway: reads submissions, runs the market, answers; cannot pose as an ag
   for (const f of ['fm/v1/requesters/other/inbox', 'fm/v1/requesters/+/inbox', 'fm/v1/replies/#', '#']) assert.not.ok(canSubscribe(r, f), f)
 })
 
+test('streams and models: agents read sources and models, write receipts and state, never someone’s replies by rule; gateways start them; deployers deploy models', () => {
+  const agent = rulesFor('agent', AGENT)
+  for (const t of ['fm/v1/requesters/gw/streams', 'fm/v1/streams/st1/state']) assert.ok(canPublish(agent, t), t)
+  for (const t of ['fm/v1/replies/s1/stream', 'sensors/t', 'fm/v1/bridge/s1/commands/valve', `fm/v1/agents/${OTHER}/streams`, 'fm/v1/models/' + 'a'.repeat(64)]) assert.not.ok(canPublish(agent, t), t)
+  for (const f of ['fm/v1/models/' + 'a'.repeat(64), 'fm/v1/streams/st1/state', 'fm/v1/bridge/s1/readings/t', 'sensors/+/t', `fm/v1/agents/${AGENT}/streams`]) assert.ok(canSubscribe(agent, f), f)
+  for (const f of ['fm/v1/requesters/gw/streams', 'fm/v1/streams/submit/+', '+/t']) assert.not.ok(canSubscribe(agent, f), f)
+  const gw = rulesFor('gateway', 'gw')
+  for (const t of [`fm/v1/agents/${AGENT}/streams`, 'fm/v1/streams/st1/state']) assert.ok(canPublish(gw, t), t)
+  assert.ok(canSubscribe(gw, 'fm/v1/requesters/gw/streams'))
+  assert.not.ok(canSubscribe(gw, 'fm/v1/requesters/other/streams'))
+  const sensor = rulesFor('sensor', 's1')
+  for (const t of ['fm/v1/streams/submit/s1', 'fm/v1/bridge/s1/readings/t', 'fm/v1/bridge/s1/status']) assert.ok(canPublish(sensor, t), t)
+  for (const t of ['fm/v1/streams/submit', 'fm/v1/bridge/s2/commands/valve', 'fm/v1/streams/st1/state']) assert.not.ok(canPublish(sensor, t), t)
+  assert.ok(canSubscribe(sensor, 'fm/v1/bridge/s1/commands/#'))
+  assert.not.ok(canSubscribe(sensor, 'fm/v1/bridge/#'))
+  for (const kind of ['sensor', 'gateway', 'operator', 'agent', 'anonymous'] as const) assert.not.ok(canPublish(rulesFor(kind, 'x'), 'fm/v1/models/' + 'b'.repeat(64)), kind)
+  assert.ok(canPublish(rulesFor('deployer', 'd'), 'fm/v1/models/' + 'b'.repeat(64)))
+  assert.ok(canPublish(rulesFor('anonymous', 'anonymous'), 'fm/v1/streams/submit'))
+})
+
 test('anonymous: the plain submit topic and the open space, nothing of the mesh', () => {
   const r = rulesFor('anonymous', 'anonymous')
   assert.ok(canPublish(r, 'fm/v1/jobs/submit'))

@@ -31,26 +31,37 @@ const PRESENCE_READ = ['fm/v1/agents/+/presence', 'fm/v1/agents/+/heartbeat']
 const OWN_REPLIES = 'fm/v1/replies/%u/#'
 
 export const RULES: Record<IdentityKind, RuleSet> = {
-  /** An admitted agent: its own topics, and the requesters' inboxes (bids, results, voucher acks). */
+  /**
+   * An admitted agent: its own topics, and the requesters' inboxes (bids, results, voucher acks,
+   * stream window receipts), a stream's retained state. Reads the modules, models and stream sources
+   * (the open space and bridges' topics). A stream's results go to its `replyTo`: the fogmesh broker
+   * grants that one topic to the agent a gateway started the stream on (stream-grants.ts).
+   */
   agent: {
     // telemetry: the console's topics (its own counts and settlements, in its name)
-    publish: ['fm/v1/agents/%u/#', 'fm/v1/requesters/+/inbox', 'fm/v1/telemetry/agents/%u', 'fm/v1/telemetry/settlements/%u'],
-    subscribe: ['fm/v1/agents/%u/#', 'fm/v1/market/offers', 'fm/v1/modules/+', 'fm/v1/releases/#', OWN_REPLIES],
+    publish: ['fm/v1/agents/%u/#', 'fm/v1/requesters/+/inbox', 'fm/v1/requesters/+/streams', 'fm/v1/streams/+/state', 'fm/v1/telemetry/agents/%u', 'fm/v1/telemetry/settlements/%u'],
+    subscribe: ['fm/v1/agents/%u/#', 'fm/v1/market/offers', 'fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', 'fm/v1/streams/+/state', 'fm/v1/bridge/#', OPEN_SPACE, OWN_REPLIES],
   },
-  /** A device that submits jobs (and standing stream jobs) in its own name and reads its own results. */
+  /**
+   * A device that submits jobs (and standing stream jobs) in its own name and reads its own results;
+   * a firmware bridge named after it publishes readings and reads commands under `fm/v1/bridge/<name>/`.
+   */
   sensor: {
-    publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u'],
-    subscribe: [OWN_REPLIES],
+    publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u', 'fm/v1/bridge/%u/#'],
+    subscribe: [OWN_REPLIES, 'fm/v1/bridge/%u/#'],
   },
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
   gateway: {
-    publish: ['fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', OPEN_SPACE],
-    subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', OWN_REPLIES],
+    publish: [
+      'fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/agents/+/streams', 'fm/v1/streams/+/state',
+      'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', OPEN_SPACE,
+    ],
+    subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', 'fm/v1/requesters/%u/streams', OWN_REPLIES],
   },
-  /** Deploys and deletes modules and releases. */
+  /** Deploys and deletes modules, models and releases. */
   deployer: {
-    publish: ['fm/v1/modules/+', 'fm/v1/releases/#'],
-    subscribe: ['fm/v1/modules/+', 'fm/v1/releases/#', ...PRESENCE_READ, OWN_REPLIES],
+    publish: ['fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#'],
+    subscribe: ['fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', ...PRESENCE_READ, OWN_REPLIES],
   },
   /** Watches everything, changes nothing (but the console's alerts). */
   operator: {
@@ -62,7 +73,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    * on a broker with --auth): today's plain-MQTT job path and the open topics, nothing of the mesh.
    */
   anonymous: {
-    publish: ['fm/v1/jobs/submit', OPEN_SPACE],
+    publish: ['fm/v1/jobs/submit', 'fm/v1/streams/submit', OPEN_SPACE],
     subscribe: [...PRESENCE_READ, 'fm/v1/telemetry/#', OPEN_SPACE],
   },
 }

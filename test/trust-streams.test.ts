@@ -1,0 +1,93 @@
+/**
+ * Stream jobs with identities on: a sensor places a standing job in its own
+ * name, its bridge topic as the source, its own replies as the target; the
+ * agents the gateway started it on answer each window themselves — the broker
+ * grants them that stream's `replyTo` (broker/auth/stream-grants.ts) and no
+ * other agent. Against the embedded broker with auth, real agents, the
+ * authenticated gateway.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MqttClient } from 'mqtt'
+import * as fx from './fixtures/engine/modules.ts'
+import { createAgentToken } from '../protocol/agent-token.ts'
+import { loadOrCreateIdentity } from '../agent/identity.ts'
+import { closeClient, collect, plainClient } from './support/mqtt-clients.ts'
+import { closedByBroker, startSecureMesh, type SecureMesh } from './support/secure-mesh.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { waitFor } from './support/wait.ts'
+
+let mesh: SecureMesh
+let module: string
+let s1: MqttClient
+let got: ReturnType<typeof collect>
+const refused: string[] = []
+const SOURCE = 'fm/v1/bridge/s1/readings/t'
+const REPLY = 'fm/v1/replies/s1/stream'
+
+test.before(async () => {
+  mesh = await startSecureMesh({ agents: 2 })
+  mesh.auth.on('denied', (d) => refused.push(`${d.kind}:${d.action}:${d.topic}`))
+  module = await mesh.deploy(fx.echo().bytes)
+  s1 = await mesh.client('s1')
+  got = collect(s1)
+  await s1.subscribeAsync('fm/v1/replies/s1/#', { qos: 1 })
+})
+
+test.after(async () => {
+  await closeClient(s1)
+  await mesh.close()
+})
+
+const windows = () => got.filter((m) => m.topic === REPLY).map((m) => JSON.parse(m.payload.toString()))
+
+test('a sensor’s stream in its own name: readings on its bridge topic, signed windows on its replies from the granted agent', async () => {
+  await s1.publishAsync('fm/v1/streams/submit/s1', JSON.stringify({ id: 'temp', module, source: SOURCE, window: { count: 2 }, replyTo: REPLY }), { qos: 1 })
+  await waitFor(() => mesh.auth.streamGrants.size > 0, 5000, 'the stream to be started (and its reply granted)')
+  await waitFor(() => mesh.gateway.streams.list()[0]?.primary !== undefined, 5000, 'a primary')
+  const primary = mesh.gateway.streams.list()[0]!.primary!
+  // the primary subscribes to the source once started; keep publishing until windows come back
+  for (let i = 0; windows().length < 2 && i < 80; i++) {
+    await s1.publishAsync(SOURCE, JSON.stringify({ value: i, ts: Date.now() }), { qos: 1 })
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const ws = await waitFor(() => (windows().length >= 2 ? windows() : undefined), 8000, 'two windows')
+  for (const w of ws) {
+    assert.is(w.type, 'window')
+    assert.is(w.status, 'ok', JSON.stringify(w))
+    assert.is(w.agent, primary)
+    assert.is(w.window.count, 2)
+  }
+  assert.not.ok(refused.some((r) => r.startsWith('agent:')), `no agent refused: ${refused.join(', ')}`)
+})
+
+test('attack: an admitted agent not on the stream publishes a fake window on its replyTo — refused, disconnected, nothing arrives', async () => {
+  const rogue = loadOrCreateIdentity(tmpDir('fm-rogue-stream-'))
+  await mesh.store.addAgent(rogue.id, { iterations: 1000 })
+  const c = await plainClient(mesh.broker.url, { clientId: `fm-agent-${rogue.id}`, ...createAgentToken(rogue.signer) })
+  c.publish(REPLY, JSON.stringify({ type: 'window', id: 'temp', status: 'ok', output: Buffer.from('fake').toString('base64') }), { qos: 1 })
+  assert.is(await closedByBroker(c), 'closed')
+  await closeClient(c)
+  assert.ok(refused.includes(`agent:publish:${REPLY}`))
+  assert.not.ok(windows().some((w) => w.output === Buffer.from('fake').toString('base64')), 'no fake window reached s1')
+})
+
+test('a stream aimed at another sensor’s replies is refused, answered on the submitter’s own reply root', async () => {
+  await s1.publishAsync('fm/v1/streams/submit/s1', JSON.stringify({ id: 'aimed', module, source: SOURCE, window: { count: 2 }, replyTo: 'fm/v1/replies/s2/x' }), { qos: 1 })
+  const m = await waitFor(() => got.find((x) => x.topic === 'fm/v1/replies/s1' && x.payload.toString().includes('"aimed"')), 5000, 'the refusal')
+  const e = JSON.parse(m.payload.toString())
+  assert.is(e.status, 'error')
+  assert.is(e.error.code, 'invalid_field')
+  assert.match(e.error.message, /fm\/v1\/replies\/s1 or fm\/v1\/bridge\/s1/)
+  assert.is(mesh.gateway.streams.list().length, 1, 'not placed')
+})
+
+test('cancelling the stream takes the grant back: the agent may no longer publish there', async () => {
+  const before = mesh.auth.streamGrants.size
+  assert.ok(before > 0)
+  await s1.publishAsync('fm/v1/streams/submit/s1', JSON.stringify({ id: 'temp', cancel: true }), { qos: 1 })
+  await waitFor(() => mesh.auth.streamGrants.size === 0, 5000, 'the grants to go')
+  for (const a of mesh.agents) assert.not.ok(mesh.auth.streamGrants.allows(a.id, REPLY))
+})
+
+test.run()
