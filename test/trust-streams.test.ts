@@ -16,6 +16,9 @@ import { closeClient, collect, plainClient } from './support/mqtt-clients.ts'
 import { closedByBroker, startSecureMesh, type SecureMesh } from './support/secure-mesh.ts'
 import { tmpDir } from './support/temp-dirs.ts'
 import { waitFor } from './support/wait.ts'
+import { Bridge } from '../firmware-bridge/bridge.ts'
+import { parseConfig } from '../firmware-bridge/config.ts'
+import { MemoryChip } from '../firmware-bridge/gpio/memory-chip.ts'
 
 let mesh: SecureMesh
 let module: string
@@ -88,6 +91,32 @@ test('cancelling the stream takes the grant back: the agent may no longer publis
   await s1.publishAsync('fm/v1/streams/submit/s1', JSON.stringify({ id: 'temp', cancel: true }), { qos: 1 })
   await waitFor(() => mesh.auth.streamGrants.size === 0, 5000, 'the grants to go')
   for (const a of mesh.agents) assert.not.ok(mesh.auth.streamGrants.allows(a.id, REPLY))
+})
+
+test('a firmware bridge logs in as the sensor it is named after: its status and topics are its own; nobody else commands its actuators', async () => {
+  const ops = await mesh.client('ops')
+  const seen = collect(ops)
+  await ops.subscribeAsync('fm/v1/bridge/#', { qos: 1 })
+  const config = parseConfig({
+    name: 's1', limits: { statsIntervalMs: 0 }, serial: [],
+    gpio: { driver: 'memory', outputs: [{ name: 'alarm', line: 2 }] },
+    actuators: [{ name: 'alarm', gpio: 'alarm', allowed: [0, 1], safe: 0 }],
+  })
+  const bridge = await Bridge.start({ broker: mesh.broker.url, config, gpioChip: new MemoryChip(), credentials: { username: 's1', password: mesh.passwords.s1! } })
+  try {
+    const status = await waitFor(() => seen.find((m) => m.topic === 'fm/v1/bridge/s1/status'), 5000, 'the bridge status')
+    assert.is(JSON.parse(status.payload.toString()).online, true)
+    assert.not.ok(refused.some((r) => r.startsWith('sensor:') && r.includes('bridge/s1/')), `the bridge was refused nothing: ${refused.join(', ')}`)
+    const s2 = await mesh.client('s2')
+    s2.publish('fm/v1/bridge/s1/commands/alarm', '1', { qos: 1 })
+    assert.is(await closedByBroker(s2), 'closed')
+    await closeClient(s2)
+    assert.ok(refused.includes('sensor:publish:fm/v1/bridge/s1/commands/alarm'))
+    assert.is(bridge.actuators.get('alarm')!.value ?? 0, 0, 'the actuator never moved')
+  } finally {
+    await bridge.close()
+    await closeClient(ops)
+  }
 })
 
 test.run()
