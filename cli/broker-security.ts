@@ -5,6 +5,7 @@
  * inside the broker (a user that lives in memory only).
  */
 import { readFileSync } from 'node:fs'
+import type { Aedes, Client } from 'aedes'
 import { ADMISSION_MODES, type AdmissionMode } from '../broker/auth/admission.ts'
 import { createBrokerAuth, isLoopback, type AnonymousPolicy, type BrokerAuth } from '../broker/auth/broker-auth.ts'
 import { CredentialStore } from '../broker/auth/credentials.ts'
@@ -59,8 +60,8 @@ export interface BrokerSecurity {
   consoleCredentials: ClientCredentials | undefined
   /** Lines for the start-up banner. */
   lines: string[]
-  /** Re-reads the credentials file (SIGHUP). */
-  reload(): string
+  /** Re-reads the credentials file (SIGHUP) and ends the sessions of identities that no longer hold. */
+  reload(clients?: Iterable<Client>): string
   close(): void
 }
 
@@ -144,10 +145,16 @@ export async function securityFromOptions(values: Record<string, unknown>, insid
     gatewayCredentials: inside.gateway ? { username: BROKER_GATEWAY_USER, password, ...(tls ? { loopbackTrust: true } : {}) } : undefined,
     consoleCredentials: inside.console ? { username: BROKER_CONSOLE_USER, password: consolePassword, ...(tls ? { loopbackTrust: true } : {}) } : undefined,
     lines: [`auth     ${file}: ${summary()}; agents: ${agents}${stakeLine}; anonymous: ${anonymous === 'any' ? 'from anywhere, anonymous rules' : anonymous === 'local' ? 'this machine only, anonymous rules' : 'refused'}`, ...tlsLine],
-    reload() {
+    reload(clients) {
       store.reload()
-      return `re-read ${file}: ${summary()}`
+      const closed = clients ? auth.revokeStale(clients) : 0
+      return `re-read ${file}: ${summary()}${closed ? `; closed ${closed} session(s) of removed or changed identities` : ''}`
     },
     close: () => registry?.close(),
   }
+}
+
+/** The sessions connected now (aedes keeps them by client id; its types leave the map out). */
+export function liveClients(broker: { aedes: Aedes }): Client[] {
+  return Object.values((broker.aedes as unknown as { clients: Record<string, Client> }).clients)
 }

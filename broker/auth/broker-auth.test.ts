@@ -17,6 +17,9 @@ import { InMemoryChain } from '../../contracts/in-memory-chain.ts'
 import { meshKeyOf, type StakeRegistry } from './admission.ts'
 import { createBrokerAuth, isLoopback, scopedClientId } from './broker-auth.ts'
 import { CredentialStore } from './credentials.ts'
+import { liveClients } from '../../cli/broker-security.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
+import { join } from 'node:path'
 
 const signer = (n: number) => createSigner(Buffer.alloc(32, n))
 const idOf = (s: ReturnType<typeof signer>) => agentIdFromPublicKey(s.publicKey)
@@ -116,6 +119,41 @@ test('anonymous policies: local takes loopback only, none takes nobody; client i
   assert.is(scopedClientId('s1', 's1'), 's1')
   assert.is(scopedClientId('s1', 's1:a'), 's1:a')
   assert.is(scopedClientId('s1', 's10:a'), 's1:s10:a')
+})
+
+test('revocation: after the file is re-read, removed users, changed passwords or roles and de-listed agents lose their live sessions', async () => {
+  const file = join(tmpDir('fm-revoke-'), 'auth.json')
+  const store = CredentialStore.inMemory()
+  const pw: Record<string, string> = {}
+  for (const [n, role] of [['keep', 'sensor'], ['gone', 'sensor'], ['newpw', 'sensor'], ['promoted', 'sensor']] as const) pw[n] = await store.addUser(n, role, { iterations: 1000 })
+  const agentKey = signer(41)
+  await store.addAgent(idOf(agentKey), { iterations: 1000 })
+  store.save(file)
+  const live = CredentialStore.load(file)
+  const auth = createBrokerAuth({ credentials: live, agents: 'allowlist' })
+  const revoked: string[] = []
+  auth.on('revoked', (r) => revoked.push(`${r.name}:${r.reason}`))
+  const broker = await testBroker({ auth })
+  try {
+    const users = await Promise.all(['keep', 'gone', 'newpw', 'promoted'].map((n) => plainClient(broker.url, { username: n, password: pw[n]!, reconnectPeriod: 0 })))
+    const agent = await plainClient(broker.url, { clientId: `fm-agent-${idOf(agentKey)}`, ...createAgentToken(agentKey), reconnectPeriod: 0 })
+    const closed = [...users, agent].map((c) => new Promise<boolean>((r) => { c.once('close', () => r(true)); setTimeout(() => r(false), 3000) }))
+    assert.is(auth.revokeStale(liveClients(broker)), 0, 'nothing changed yet')
+    store.remove('gone')
+    await store.addUser('newpw', 'sensor', { iterations: 1000, replace: true })
+    await store.addUser('promoted', 'operator', { iterations: 1000, replace: true, password: pw.promoted! })
+    store.remove(idOf(agentKey))
+    store.save(file)
+    live.reload()
+    assert.is(auth.revokeStale(liveClients(broker)), 4)
+    assert.equal(await Promise.all(closed), [false, true, true, true, true])
+    assert.equal(revoked.sort(), ['gone:removed', 'newpw:password_changed', 'promoted:role_changed', `${idOf(agentKey)}:not_allowlisted`].sort())
+    assert.ok(users[0]!.connected, 'an unchanged identity keeps its session')
+    assert.is(await refusedWith(broker.url, { username: 'gone', password: pw.gone!, reconnectPeriod: 0 }), 4, 'and the removed one cannot come back')
+    await Promise.all([...users, agent].map(closeClient))
+  } finally {
+    await broker.close()
+  }
 })
 
 test.run()

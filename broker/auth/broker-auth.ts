@@ -69,6 +69,8 @@ export interface ClientIdentity {
   name: string
   /** Agents: their ed25519 public key (hex). */
   publicKey?: string
+  /** Users of the credentials file: the hash they logged in against (a new password ends the session). */
+  hash?: string
   rules: RuleSet
 }
 
@@ -77,6 +79,8 @@ export interface BrokerAuthEvents {
   authRefused: [{ clientId: string; username: string; remote: string; reason: string; message: string }]
   /** A publish (the client is disconnected, MQTT-3.3.5-2), a subscription (SUBACK 0x80) or a will the identity may not make. */
   denied: [{ clientId: string; kind: IdentityKind; name: string; action: 'publish' | 'subscribe'; topic: string }]
+  /** A live session ended because its identity was removed, its role or password changed, or the agent left the allowlist (revokeStale). */
+  revoked: [{ clientId: string; kind: IdentityKind; name: string; reason: 'removed' | 'role_changed' | 'password_changed' | 'not_allowlisted' }]
   /** A bound bit: `maxNonces` (old tokens refused until agents retry), `maxPendingChecks` (connects refused as busy), `maxStreamGrants` (the oldest stream's grant dropped). */
   limit: [{ limit: string; value: number }]
 }
@@ -168,6 +172,32 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
     }
   }
 
+  /**
+   * Ends every live session whose identity no longer holds (after the credentials file was re-read):
+   * a removed user, a user whose role or password changed, an agent taken off the allowlist.
+   * Their next connect is checked afresh. Returns how many were closed.
+   */
+  revokeStale(clients: Iterable<Client>): number {
+    let closed = 0
+    for (const client of clients) {
+      const id = this.identities.get(client)
+      if (!id) continue
+      let reason: BrokerAuthEvents['revoked'][0]['reason'] | undefined
+      if (id.kind === 'agent') {
+        if (this.admission.mode === 'allowlist' && !this.credentials.hasAgent(id.name)) reason = 'not_allowlisted'
+      } else if (id.kind !== 'anonymous' && id.hash !== undefined) {
+        const entry = this.credentials.user(id.name)
+        reason = !entry ? 'removed' : entry.role !== id.kind ? 'role_changed' : entry.hash !== id.hash ? 'password_changed' : undefined
+      }
+      if (!reason) continue
+      this.identities.delete(client)
+      this.emit('revoked', { clientId: client.id, kind: id.kind, name: id.name, reason })
+      client.close()
+      closed++
+    }
+    return closed
+  }
+
   private async identify(client: Client, username: string, passwordBytes: Readonly<Buffer | undefined>, remote: string): Promise<ClientIdentity> {
     const given = client.id
     const password = passwordBytes ? Buffer.from(passwordBytes).toString('utf8') : ''
@@ -187,9 +217,9 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
       identity = { kind: 'agent', name: t.id, publicKey: t.publicKey, rules: rulesFor('agent', t.id) }
     } else {
       if (/^[0-9a-f]{20}$/.test(username)) throw new AuthError('agent_needs_token', `agent ${username}: the fogmesh broker checks agents by their key (a signed token), not a password`)
-      const role = await this.checkUser(username, password)
+      const { role, hash } = await this.checkUser(username, password)
       if (isAgentClientId(given)) throw new AuthError('client_id_reserved', `client id ${given} is an agent's: connect with that agent's key`)
-      identity = { kind: role, name: username, rules: rulesFor(role, username) }
+      identity = { kind: role, name: username, rules: rulesFor(role, username), ...(hash !== undefined ? { hash } : {}) }
       setClientId(client, scopedClientId(username, given))
     }
     const will = (client as unknown as { _will?: { topic: string } | null })._will
@@ -197,16 +227,16 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
     return identity
   }
 
-  private async checkUser(name: string, password: string): Promise<Role> {
+  private async checkUser(name: string, password: string): Promise<{ role: Role; hash?: string }> {
     const internal = this.internal.get(name)
     if (internal) {
       const a = createHash('sha256').update(password).digest()
       if (!timingSafeEqual(a, createHash('sha256').update(internal.password).digest())) throw new AuthError('bad_password', `bad user name or password for "${name}"`)
-      return internal.role
+      return { role: internal.role }
     }
     const entry = this.credentials.user(name)
     await this.passwords.check(name, entry?.hash, password)
-    return entry!.role
+    return { role: entry!.role, hash: entry!.hash }
   }
 }
 

@@ -111,7 +111,8 @@ export const authRemoveCommand: Command = {
   summary: 'removes a user or an allowlisted agent',
   usage: `usage: fogmesh auth remove NAME|ID [--file FILE]
 
-  Clients already connected stay until they reconnect (send the broker SIGHUP to re-read the file).`,
+  A running fogmesh broker re-reads the file on SIGHUP and closes the live sessions of removed
+  (or re-added with a new password or role) identities; Mosquitto: export again and reload it.`,
   options: { ...FILE_OPTION },
   async run(values, positionals) {
     const name = one(positionals, 'a NAME or agent ID', 'auth remove')
@@ -120,7 +121,7 @@ export const authRemoveCommand: Command = {
     const what = store.remove(name)
     if (!what) throw new UsageError(`no user or agent "${name}" in ${file}`)
     store.save()
-    console.log(`removed ${what} ${name} from ${file}`)
+    console.log(`removed ${what} ${name} from ${file} (a running broker: kill -HUP it to close ${name}'s sessions)`)
     return 0
   },
 }

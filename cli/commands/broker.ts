@@ -3,7 +3,7 @@ import { startGateway } from '../../market/gateway.ts'
 import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
 import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
-import { SECURITY_OPTIONS, SECURITY_USAGE, securityFromOptions } from '../broker-security.ts'
+import { liveClients, SECURITY_OPTIONS, SECURITY_USAGE, securityFromOptions } from '../broker-security.ts'
 
 /** Where `fogmesh broker` differs from the library's defaults: browsers on a fixed WebSocket port (the host: broker-security.ts). */
 const CLI_DEFAULTS = { wsPort: 8083 }
@@ -28,7 +28,7 @@ export const brokerCommand: Command = {
   --alert-channel-low F raise channel_low when less than this fraction of a channel's deposit is left (default 0.1)
 ${SECURITY_USAGE}
 
-  SIGHUP re-reads the credentials file.`,
+  SIGHUP re-reads the credentials file and closes the sessions of removed or changed identities.`,
   options: {
     port: { type: 'string' },
     'ws-port': { type: 'string' },
@@ -63,8 +63,9 @@ ${SECURITY_USAGE}
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     security.auth?.on('authRefused', (r) => console.error(`refused ${r.username || 'anonymous'} (${r.clientId}) from ${r.remote}: ${r.message}`))
     security.auth?.on('denied', (d) => console.error(`denied ${d.kind} ${d.name}: ${d.action} ${d.topic}`))
+    security.auth?.on('revoked', (r) => console.error(`revoked ${r.kind} ${r.name} (${r.clientId}): ${r.reason.replaceAll('_', ' ')}`))
     security.auth?.on('limit', (l) => console.error(`limit ${l.limit} (${l.value}) reached`))
-    const onHup = () => console.log(security.reload())
+    const onHup = () => console.log(security.reload(liveClients(broker)))
     process.on('SIGHUP', onHup)
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
     for (const line of security.lines) console.log(line)
