@@ -64,15 +64,28 @@ test('a sensor’s stream in its own name: readings on its bridge topic, signed 
   assert.not.ok(refused.some((r) => r.startsWith('agent:')), `no agent refused: ${refused.join(', ')}`)
 })
 
-test('attack: an admitted agent not on the stream publishes a fake window on its replyTo — refused, disconnected, nothing arrives', async () => {
+test('attack: an admitted agent not on the stream publishes a fake window on its replyTo, or wipes its state — refused, disconnected; nothing arrives, the state stands', async () => {
   const rogue = loadOrCreateIdentity(tmpDir('fm-rogue-stream-'))
   await mesh.store.addAgent(rogue.id, { iterations: 1000 })
-  const c = await plainClient(mesh.broker.url, { clientId: `fm-agent-${rogue.id}`, ...createAgentToken(rogue.signer) })
+  const asRogue = () => plainClient(mesh.broker.url, { clientId: `fm-agent-${rogue.id}`, ...createAgentToken(rogue.signer) })
+  const c = await asRogue()
   c.publish(REPLY, JSON.stringify({ type: 'window', id: 'temp', status: 'ok', output: Buffer.from('fake').toString('base64') }), { qos: 1 })
   assert.is(await closedByBroker(c), 'closed')
   await closeClient(c)
   assert.ok(refused.includes(`agent:publish:${REPLY}`))
   assert.not.ok(windows().some((w) => w.output === Buffer.from('fake').toString('base64')), 'no fake window reached s1')
+  const state = `fm/v1/streams/${mesh.gateway.streams.list()[0]!.key}/state`
+  const c2 = await asRogue()
+  c2.publish(state, '', { qos: 1, retain: true })
+  assert.is(await closedByBroker(c2), 'closed')
+  await closeClient(c2)
+  assert.ok(refused.includes(`agent:publish:${state}`))
+  const ops = await mesh.client('ops')
+  const kept = collect(ops)
+  await ops.subscribeAsync(state, { qos: 1 })
+  const m = await waitFor(() => kept.find((x) => x.topic === state), 3000, 'the retained state')
+  assert.ok(JSON.parse(m.payload.toString()).seq >= 2, 'the primary’s state is still there')
+  await closeClient(ops)
 })
 
 test('a stream aimed at another sensor’s replies is refused, answered on the submitter’s own reply root', async () => {

@@ -155,7 +155,8 @@ export class BrokerAuth extends EventEmitter<BrokerAuthEvents> {
       authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
         if (!client) return callback(null) // the broker's own publishes (wills of clients of a previous run were checked at their connect)
         const id = this.identities.get(client)
-        if (id && canPublish(id.rules, packet.topic)) {
+        const narrowed = id?.kind === 'agent' && this.streamGrants.stateRefusal(id.name, packet.topic) === true // another stream's state
+        if (id && !narrowed && canPublish(id.rules, packet.topic)) {
           if (id.kind === 'gateway') this.streamGrants.observe(packet.topic, packet.payload) // a stream start grants its agent the replyTo
           return callback(null)
         }

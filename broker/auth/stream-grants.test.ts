@@ -52,4 +52,15 @@ test('bounded: past maxGrants the oldest grant goes, and the limit is reported',
   assert.is(bit.length, 1)
 })
 
+test('a stream’s state is written only by the agents started on it', () => {
+  const g = new StreamGrants({ maxGrants: 10 })
+  g.observe(`fm/v1/agents/${A}/streams`, start('st1', 'out/x'))
+  assert.is(g.stateRefusal(A, 'fm/v1/streams/st1/state'), false)
+  assert.is(g.stateRefusal(B, 'fm/v1/streams/st1/state'), true)
+  assert.is(g.stateRefusal(A, 'fm/v1/streams/st2/state'), true)
+  assert.is(g.stateRefusal(B, 'fm/v1/agents/x/presence'), undefined)
+  g.observe(`fm/v1/agents/${A}/streams`, stop('st1'))
+  assert.is(g.stateRefusal(A, 'fm/v1/streams/st1/state'), true)
+})
+
 test.run()

@@ -7,7 +7,9 @@
  * replies; instead the broker watches the starts and stops that gateways
  * publish on `fm/v1/agents/<id>/streams` (they may publish there, agents may
  * not) and grants agent `<id>` exactly that stream's `replyTo` until it is
- * stopped. This is what "the inboxes of requesters that assigned it work"
+ * stopped. Likewise a stream's retained state (`fm/v1/streams/<stream>/state`,
+ * where a takeover resumes): the agent rules allow the pattern, the fogmesh
+ * broker narrows it to the agents started on that stream. This is what "the inboxes of requesters that assigned it work"
  * means for streams; only the fogmesh broker can express it (Mosquitto's ACL
  * is static: mosquitto-export.ts leaves stream replies out).
  *
@@ -25,6 +27,7 @@ export interface StreamGrantsOptions {
 }
 
 const AGENT_STREAMS = /^fm\/v1\/agents\/([^/]+)\/streams$/
+const STREAM_STATE = /^fm\/v1\/streams\/([^/]+)\/state$/
 
 export class StreamGrants {
   /** `<agent>\0<stream>` → the topic granted; insertion order = age. */
@@ -50,6 +53,21 @@ export class StreamGrants {
     if (!d.ok) return // the agent refuses it too
     if (d.value.type === 'start') this.grant(agent, d.value.spec.stream, d.value.spec.replyTo)
     else this.revoke(agent, d.value.stream)
+  }
+
+  /** Whether `agent` was started on `stream` (so it may write the stream's retained state). */
+  runs(agent: string, stream: string): boolean {
+    return this.grants.has(`${agent}\u0000${stream}`)
+  }
+
+  /**
+   * Whether `agent` may publish on `topic` as far as streams go: a stream's state only when it runs
+   * that stream (false), any other topic is not the grants' business (undefined).
+   */
+  stateRefusal(agent: string, topic: string): boolean | undefined {
+    const m = STREAM_STATE.exec(topic)
+    if (!m) return undefined
+    return !this.runs(agent, m[1] as string)
   }
 
   /** Whether `agent` was granted `topic`. */
