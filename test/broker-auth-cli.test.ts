@@ -18,6 +18,7 @@ import { modulePath } from '../wasm-modules/index.ts'
 import { stopChild, trackChild } from './support/child-processes.ts'
 import { assertUserError, fogmeshDaemon, runFogmesh, showRun, type Daemon } from './support/fogmesh-cli.ts'
 import { findProgram } from './support/programs.ts'
+import { closeClient, plainClient } from './support/mqtt-clients.ts'
 import { sha256 } from './support/sha256.ts'
 import { tmpDir } from './support/temp-dirs.ts'
 import { waitFor } from './support/wait.ts'
@@ -96,6 +97,18 @@ test('fogmesh broker --auth: an allowlisted agent joins by key, a stranger is to
   assert.is(JSON.parse(submitted.stdout).outputText, 'by the gateway role')
   assert.is(status.code, 0, showRun(status))
   assert.match(status.stdout, new RegExp(`^${id}\\s+cli-agent\\s+online`, 'm'))
+  // revoking: auth remove, then SIGHUP — the operator's live session is closed, its next connect refused
+  const live = await plainClient(url, { username: 'ops', password: passwords.ops!, reconnectPeriod: 0 })
+  const gone = new Promise<void>((r) => live.once('close', () => r()))
+  const removed = await runFogmesh(['auth', 'remove', 'ops', '--file', file], { home })
+  assert.is(removed.code, 0, showRun(removed))
+  broker.proc.kill('SIGHUP')
+  await waitFor(() => /closed 1 session\(s\) of removed or changed identities/.test(broker.output()), 10_000, 'the reload line')
+  await gone
+  assert.match(broker.output(), /^revoked operator ops \(ops:\S+\): removed$/m)
+  const again = await runFogmesh(['status', '--broker', url, '--user', 'ops', '--password', passwords.ops!], { home, timeoutMs: 60_000 })
+  assertUserError(again, /ops/, 'a removed user')
+  await closeClient(live)
   // a dumb sensor: mosquitto_sub and mosquitto_pub with -u -P, in its own name
   const pub = findProgram('mosquitto_pub')
   const sub = findProgram('mosquitto_sub')
