@@ -98,6 +98,22 @@ test('a stream aimed at another sensor’s replies is refused, answered on the s
   assert.is(mesh.gateway.streams.list().length, 1, 'not placed')
 })
 
+test('a stream the gateway cannot place is answered on its target, a bridge’s command topic too: the gateway is allowed there, stays connected', async () => {
+  const gwRefusals = () => refused.filter((r) => r.startsWith('gateway:'))
+  const anon = await mesh.client()
+  const ops = await mesh.client('ops')
+  const seen = collect(ops)
+  await ops.subscribeAsync('fm/v1/bridge/s1/commands/#', { qos: 1 })
+  await anon.publishAsync('fm/v1/streams/submit', JSON.stringify({ id: 'nowhere-2', module, source: 'sensors/x', window: { count: 2 }, replyTo: 'fm/v1/bridge/s1/commands/alarm', constraints: { labels: { site: 'mars' } } }), { qos: 1 })
+  const answer = await waitFor(() => seen.find((x) => x.payload.toString().includes('nowhere-2')), 5000, 'the answer on the bridge topic')
+  assert.is(JSON.parse(answer.payload.toString()).error.code, 'no_agents')
+  assert.equal(gwRefusals(), [])
+  await anon.publishAsync('fm/v1/streams/submit', JSON.stringify({ id: 'nowhere-2', cancel: true }), { qos: 1 })
+  await waitFor(() => !mesh.gateway.streams.list().some((p) => p.submit.id === 'nowhere-2'), 5000, 'the cancels')
+  await closeClient(ops)
+  await closeClient(anon)
+})
+
 test('cancelling the stream takes the grant back: the agent may no longer publish there', async () => {
   const before = mesh.auth.streamGrants.size
   assert.ok(before > 0)

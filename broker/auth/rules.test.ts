@@ -81,7 +81,7 @@ test('streams and models: agents read sources and models, write receipts and sta
   for (const f of ['fm/v1/models/' + 'a'.repeat(64), 'fm/v1/streams/st1/state', 'fm/v1/bridge/s1/readings/t', 'sensors/+/t', `fm/v1/agents/${AGENT}/streams`]) assert.ok(canSubscribe(agent, f), f)
   for (const f of ['fm/v1/requesters/gw/streams', 'fm/v1/streams/submit/+', '+/t']) assert.not.ok(canSubscribe(agent, f), f)
   const gw = rulesFor('gateway', 'gw')
-  for (const t of [`fm/v1/agents/${AGENT}/streams`, 'fm/v1/streams/st1/state']) assert.ok(canPublish(gw, t), t)
+  for (const t of [`fm/v1/agents/${AGENT}/streams`, 'fm/v1/streams/st1/state', 'fm/v1/bridge/s1/commands/valve']) assert.ok(canPublish(gw, t), t)
   assert.ok(canSubscribe(gw, 'fm/v1/requesters/gw/streams'))
   assert.not.ok(canSubscribe(gw, 'fm/v1/requesters/other/streams'))
   const sensor = rulesFor('sensor', 's1')

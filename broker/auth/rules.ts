@@ -54,7 +54,8 @@ export const RULES: Record<IdentityKind, RuleSet> = {
   gateway: {
     publish: [
       'fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/agents/+/streams', 'fm/v1/streams/+/state',
-      'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', OPEN_SPACE,
+      // a stream aimed at a bridge's command topic is answered there when it cannot be placed
+      'fm/v1/bridge/#', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', OPEN_SPACE,
     ],
     subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', 'fm/v1/requesters/%u/streams', OWN_REPLIES],
   },
