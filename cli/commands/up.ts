@@ -71,8 +71,13 @@ export const upCommand: Command = {
     const wasm = await loadModule('rolling-stats')
 
     const chain = values['no-chain'] ? undefined : await startLocalChain(nAgents)
+    /** What has started so far, to close (newest first) when a later part fails to start: nothing may keep the process alive. */
+    const undo: Array<() => unknown> = []
     try {
       return await runMesh(chain)
+    } catch (err) {
+      for (const close of undo.reverse()) await Promise.resolve().then(close).catch(() => {})
+      throw err
     } finally {
       await chain?.stop() // also when starting the rest failed: anvil must not outlive us
     }
@@ -87,6 +92,7 @@ export const upCommand: Command = {
     const { broker, note } = await brokerOnPort(port, auth)
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
+    undo.push(() => broker.close())
     console.log(`auth     ${creds.file}: agents by key, up-gateway, up-deployer, up-console, sensor-1; anonymous clients from this machine may use fm/v1/jobs/submit`)
     console.log(`         passwords of up-gateway and up-deployer for fogmesh submit / module add --user: ${creds.passwordsFile}`)
     const gateway = await startGateway({
@@ -97,12 +103,15 @@ export const upCommand: Command = {
         : {}),
     })
     console.log('gateway  listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>')
+    undo.push(() => gateway.close())
     const telemetry = gatewayTelemetry(gateway)
     const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true, credentials: creds.console })
     if (httpNote) console.log(httpNote)
     console.log(consoleLine(web))
+    undo.push(() => web.close(), () => telemetry.stop())
     if (!web.built) console.error(notBuiltWarning)
     const agents: Agent[] = []
+    undo.push(() => Promise.all(agents.map((a) => a.close({ graceMs: 0 }))))
     const started = Date.now()
     for (let i = 1; i <= nAgents; i++) {
       const pay = chain?.agents[i - 1]
@@ -122,8 +131,10 @@ export const upCommand: Command = {
     const module = await publishModule(broker.url, Buffer.from(wasm), creds.deployer)
     console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
     const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', creds.sensor)
+    undo.push(() => sensor.close())
     console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
     console.log(`ready in ${Date.now() - started} ms\n`)
+    undo.length = 0 // from here on, the normal stop below closes everything
     sensor.run(interval)
 
     const settled = () => {
