@@ -67,7 +67,7 @@ export function checkUserName(name: string, field = 'name'): string {
   if (!NAME.test(name)) throw new ValidationError(field, '1..64 characters of [A-Za-z0-9_.-]')
   if (AGENT_ID.test(name)) throw new ValidationError(field, 'a name that is not shaped like an agent id (20 hex characters); agents are added with `fogmesh auth add-agent`')
   if (/^[0-9a-f]{12}$/.test(name)) throw new ValidationError(field, 'a name that is not 12 hex characters (the gateway uses those for anonymous jobs)')
-  if (/^fm-agent-/i.test(name) || name === 'anonymous') throw new ValidationError(field, `a name other than "${name}" (reserved)`)
+  if (/^fm-agent-/i.test(name) || name === 'anonymous' || name === '__proto__') throw new ValidationError(field, `a name other than "${name}" (reserved)`)
   return name
 }
 
