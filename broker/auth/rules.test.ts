@@ -94,6 +94,13 @@ test('streams and models: agents read sources and models, write receipts and sta
   assert.ok(canPublish(rulesFor('anonymous', 'anonymous'), 'fm/v1/streams/submit'))
 })
 
+test('gateway presence (signed keys, id from the key): gateways write it, sensors and anonymous clients read it', () => {
+  const t = 'fm/v1/gateways/0123456789abcdef0123/presence'
+  assert.ok(canPublish(rulesFor('gateway', 'gw'), t))
+  for (const kind of ['sensor', 'agent', 'anonymous', 'deployer', 'operator'] as const) assert.not.ok(canPublish(rulesFor(kind, 'x'), t), kind)
+  for (const kind of ['sensor', 'gateway', 'anonymous', 'operator'] as const) assert.ok(canSubscribe(rulesFor(kind, 'x'), 'fm/v1/gateways/+/presence'), kind)
+})
+
 test('anonymous: the plain submit topic and the open space, nothing of the mesh', () => {
   const r = rulesFor('anonymous', 'anonymous')
   assert.ok(canPublish(r, 'fm/v1/jobs/submit'))

@@ -27,6 +27,11 @@ export interface RuleSet {
 export type IdentityKind = Role | 'agent' | 'anonymous'
 
 const PRESENCE_READ = ['fm/v1/agents/+/presence', 'fm/v1/agents/+/heartbeat']
+/**
+ * A gateway's retained, signed keys (its id derives from its key, so no `%u`): gateways write them,
+ * sensors read them to verify what a gateway forwards and to seal jobs to it.
+ */
+const GATEWAY_PRESENCE = 'fm/v1/gateways/+/presence'
 /** Every authenticated identity reads the replies addressed to it. */
 const OWN_REPLIES = 'fm/v1/replies/%u/#'
 
@@ -48,16 +53,16 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    */
   sensor: {
     publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u', 'fm/v1/bridge/%u/#'],
-    subscribe: [OWN_REPLIES, 'fm/v1/bridge/%u/#'],
+    subscribe: [OWN_REPLIES, 'fm/v1/bridge/%u/#', GATEWAY_PRESENCE],
   },
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
   gateway: {
     publish: [
       'fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/agents/+/streams', 'fm/v1/streams/+/state',
       // a stream aimed at a bridge's command topic is answered there when it cannot be placed
-      'fm/v1/bridge/#', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', OPEN_SPACE,
+      'fm/v1/bridge/#', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', GATEWAY_PRESENCE, OPEN_SPACE,
     ],
-    subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', 'fm/v1/requesters/%u/streams', OWN_REPLIES],
+    subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', 'fm/v1/requesters/%u/streams', GATEWAY_PRESENCE, OWN_REPLIES],
   },
   /** Deploys and deletes modules, models and releases. */
   deployer: {
@@ -75,7 +80,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    */
   anonymous: {
     publish: ['fm/v1/jobs/submit', 'fm/v1/streams/submit', OPEN_SPACE],
-    subscribe: [...PRESENCE_READ, 'fm/v1/telemetry/#', OPEN_SPACE],
+    subscribe: [...PRESENCE_READ, GATEWAY_PRESENCE, 'fm/v1/telemetry/#', OPEN_SPACE],
   },
 }
 

@@ -17,14 +17,22 @@
  * goes (its agent's next window is refused, the placer moves the stream) and
  * `onLimit` says so.
  */
-import { streamControlSchema } from '../../protocol/streams.ts'
-import { decodeJson } from '../../protocol/validate.ts'
+import { decodeJson, literal, meshJobId, object, publishTopic, tagged } from '../../protocol/validate.ts'
 
 export interface StreamGrantsOptions {
   /** Streams remembered at once (default 10,000 in BrokerAuth). */
   maxGrants: number
   onLimit?: (info: { maxGrants: number; evicted: string }) => void
 }
+
+/**
+ * The fields of a stream control (protocol/streams.ts) the grant needs, and only those: whatever
+ * else a control carries (signatures, the rest of the spec) is the agent's to check, not the broker's.
+ */
+const controlFields = tagged('type', {
+  start: object({ type: literal('start'), spec: object({ stream: meshJobId, replyTo: publishTopic }) }),
+  stop: object({ type: literal('stop'), stream: meshJobId }),
+})
 
 const AGENT_STREAMS = /^fm\/v1\/agents\/([^/]+)\/streams$/
 const STREAM_STATE = /^fm\/v1\/streams\/([^/]+)\/state$/
@@ -49,7 +57,7 @@ export class StreamGrants {
     const m = AGENT_STREAMS.exec(topic)
     if (!m) return
     const agent = m[1] as string
-    const d = decodeJson(payload, streamControlSchema, 64 * 1024)
+    const d = decodeJson(payload, controlFields, 64 * 1024)
     if (!d.ok) return // the agent refuses it too
     if (d.value.type === 'start') this.grant(agent, d.value.spec.stream, d.value.spec.replyTo)
     else this.revoke(agent, d.value.stream)
