@@ -9,13 +9,15 @@
  * not) and grants agent `<id>` exactly that stream's `replyTo` until it is
  * stopped. Likewise a stream's retained state (`fm/v1/streams/<stream>/state`,
  * where a takeover resumes): the agent rules allow the pattern, the fogmesh
- * broker narrows it to the agents started on that stream. This is what "the inboxes of requesters that assigned it work"
- * means for streams; only the fogmesh broker can express it (Mosquitto's ACL
- * is static: mosquitto-export.ts leaves stream replies out).
+ * broker narrows it to the agents started on that stream. This is what "the
+ * inboxes of requesters that assigned it work" means for streams; only the
+ * fogmesh broker can express it (Mosquitto's ACL is static: mosquitto-export.ts
+ * leaves stream replies out).
  *
  * Bounded: at most `maxGrants` streams are remembered; past it the oldest grant
  * goes (its agent's next window is refused, the placer moves the stream) and
- * `onLimit` says so.
+ * `onLimit` says so. Grants live in memory: a restarted broker knows none until
+ * the gateway starts its streams again.
  */
 import { decodeJson, literal, meshJobId, object, publishTopic, tagged } from '../../protocol/validate.ts'
 
