@@ -30,6 +30,8 @@ import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
 import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
+import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
+import { Updater } from './update/updater.ts'
 
 export type { AgentOptions } from './agent-options.ts'
 export type { SettlementStats } from './payment-intake.ts'
@@ -67,6 +69,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** The OTA side (agent/update/updater.ts), when the agent follows a release channel. */
+  updater: Updater | undefined
   /** Stream jobs placed here (agent/streams/). */
   readonly streams: StreamHost
 
@@ -163,8 +167,25 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
     await this.streams.start()
+    // the updater first: the first presence already carries the last update's outcome
+    if (this.opts.updates) {
+      this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
+      this.updater.on('status', () => this.advertiser?.publishPresence())
+    }
     this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
     this.advertiser.start()
+    await this.updater?.start()
+  }
+
+  /** Publishes the presence again and resolves once the broker acknowledged it (online, as watchers see it). */
+  async announce(): Promise<void> {
+    const p = this.presence()
+    await this.conn.publishAsync(topics.presence(p.id), JSON.stringify(p), { qos: 1, retain: true })
+  }
+
+  /** Runs the built-in self-test job on this agent's executor (agent/update/self-test.ts). */
+  selfTest(timeoutMs?: number): Promise<SelfTestResult> {
+    return runSelfTest(this.executor, timeoutMs)
   }
 
   /** What does not change while the agent runs: built once (os.totalmem() reads /proc on every call). */
@@ -182,7 +203,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       id: this.id,
       name: this.name,
       publicKey: this.publicKey,
-      version: VERSION,
+      version: this.opts.version ?? VERSION,
       capacity: { ...this.capacity, slots: this.opts.slots },
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
@@ -192,6 +213,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
   }
 
@@ -290,6 +312,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.closing) return
     this.closing = true
     this.runner.stopTaking()
+    this.updater?.stop()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
     await this.streams.close()
     let grace: Timer | undefined

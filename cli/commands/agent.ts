@@ -13,6 +13,8 @@ import { AuthError } from '../../protocol/errors.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
 const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers' }
+import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
+import { runningRelease } from '../../agent/update/running-release.ts'
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -47,7 +49,8 @@ export const agentCommand: Command = {
   --ca FILE       PEM CA certificate to trust for mqtts:// and wss:// brokers
   --password P    for brokers that cannot check agent keys (an exported Mosquitto): the password of
                   \`fogmesh auth add-agent ID\` (or $FOGMESH_PASSWORD). Without it the agent proves its
-                  id with its key: user name = its id, password = a fresh signed token per connect`,
+                  id with its key: user name = its id, password = a fresh signed token per connect
+${UPDATE_USAGE}`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -66,6 +69,7 @@ export const agentCommand: Command = {
     'warm-workers': { type: 'string' },
     config: { type: 'string' },
     ...PAYMENT_OPTIONS,
+    ...UPDATE_OPTIONS,
   },
   async run(flags) {
     const values = withConfigFile(flags, agentCommand.options)
@@ -79,6 +83,8 @@ export const agentCommand: Command = {
     const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
     const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
     // ethers and the chain client load only for an agent that takes payment
+    const running = runningRelease()
+    const updates = updatesFromOptions(values, running)
     const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
     const password = typeof values.password === 'string' ? values.password : process.env.FOGMESH_PASSWORD || undefined
     const ca = readCa(values)
@@ -92,6 +98,7 @@ export const agentCommand: Command = {
     const agent = await withOptionNames(FLAGS, () =>
       startAgentOrExplain({
         ...(password !== undefined || ca ? { credentials: { ...(password !== undefined ? { password } : {}), ...(ca ? { ca } : {}) } } : {}),
+        ...(updates ? { updates, version: running.version } : {}),
         ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
         broker,
         name,
@@ -128,9 +135,20 @@ export const agentCommand: Command = {
       console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)
     }, 30_000)
     timer.unref()
-    const signal = await stopped
-    console.log(`${signal}: finishing running jobs and leaving the mesh`)
+    const staged = followReleases(agent, (line) => console.log(line))
+    try {
+      await proveHealth(agent, running.version, (line) => console.log(line))
+    } catch (err) {
+      await agent.close({ graceMs: 0 })
+      throw err
+    }
+    const ended = await Promise.race([stopped, ...(staged ? [staged] : [])])
     clearInterval(timer)
+    if (typeof ended === 'number') {
+      await agent.close()
+      return ended
+    }
+    console.log(`${ended}: finishing running jobs and leaving the mesh`)
     await agent.close()
     telemetry?.stop()
     await metrics?.close()
