@@ -34,7 +34,15 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> implements Co
   }
 
   async subscribe(filters: string | string[], qos: 0 | 1 = 1): Promise<void> {
-    await this.client.subscribeAsync(filters, { qos })
+    try {
+      await this.client.subscribeAsync(filters, { qos })
+    } catch (err) {
+      // SUBACK 0x80: the broker's access rules refuse (one of) the filters for this identity
+      if (err instanceof Error && /^Subscribe error/.test(err.message)) {
+        throw new AuthError('subscribe_refused', `the broker refused the subscription to ${[filters].flat().join(', ')} (not allowed for this identity)`, { cause: err })
+      }
+      throw err
+    }
   }
 
   async unsubscribe(filters: string | string[]): Promise<void> {
