@@ -103,7 +103,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private async open(options: BridgeOptions): Promise<void> {
     const { config } = this
     if (config.sparkplug) {
-      this.sparkplug = new SparkplugEdgeNode({ broker: options.broker, ...config.sparkplug, reconnectMs: config.sparkplug.reconnectMs ?? 1000 })
+      this.sparkplug = new SparkplugEdgeNode({
+        broker: options.broker, ...config.sparkplug, reconnectMs: config.sparkplug.reconnectMs ?? 1000, ...(options.credentials ? { credentials: options.credentials } : {}),
+      })
       for (const e of ['online', 'offline'] as const) this.sparkplug.on(e, ({ bdSeq }) => this.emit('sparkplug', { type: e, bdSeq }))
       this.sparkplug.on('rebirth', () => this.emit('sparkplug', { type: 'rebirth', bdSeq: this.sparkplug?.bdSeq ?? 0 }))
       this.sparkplug.on('command', (c) => this.onSparkplugCommand(c.device, c.metric, c.value))

@@ -122,20 +122,22 @@ test('cancelling the stream takes the grant back: the agent may no longer publis
   for (const a of mesh.agents) assert.not.ok(mesh.auth.streamGrants.allows(a.id, REPLY))
 })
 
-test('a firmware bridge logs in as the sensor it is named after: its status and topics are its own; nobody else commands its actuators', async () => {
+test('a firmware bridge logs in as the sensor it is named after: its status, topics and Sparkplug node are its own; nobody else commands its actuators', async () => {
   const ops = await mesh.client('ops')
   const seen = collect(ops)
-  await ops.subscribeAsync('fm/v1/bridge/#', { qos: 1 })
+  await ops.subscribeAsync(['fm/v1/bridge/#', 'spBv1.0/#'], { qos: 1 })
   const config = parseConfig({
     name: 's1', limits: { statsIntervalMs: 0 }, serial: [],
     gpio: { driver: 'memory', outputs: [{ name: 'alarm', line: 2 }] },
     actuators: [{ name: 'alarm', gpio: 'alarm', allowed: [0, 1], safe: 0 }],
+    sparkplug: { group: 'g1', node: 's1' }, // its Sparkplug node id is its name
   })
   const bridge = await Bridge.start({ broker: mesh.broker.url, config, gpioChip: new MemoryChip(), credentials: { username: 's1', password: mesh.passwords.s1! } })
   try {
     const status = await waitFor(() => seen.find((m) => m.topic === 'fm/v1/bridge/s1/status'), 5000, 'the bridge status')
     assert.is(JSON.parse(status.payload.toString()).online, true)
-    assert.not.ok(refused.some((r) => r.startsWith('sensor:') && r.includes('bridge/s1/')), `the bridge was refused nothing: ${refused.join(', ')}`)
+    await waitFor(() => seen.find((m) => m.topic === 'spBv1.0/g1/NBIRTH/s1'), 5000, 'the Sparkplug NBIRTH')
+    assert.not.ok(refused.some((r) => r.startsWith('sensor:') && (r.includes('bridge/s1/') || r.includes('spBv1.0'))), `the bridge was refused nothing: ${refused.join(', ')}`)
     const s2 = await mesh.client('s2')
     s2.publish('fm/v1/bridge/s1/commands/alarm', '1', { qos: 1 })
     assert.is(await closedByBroker(s2), 'closed')

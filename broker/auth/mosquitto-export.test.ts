@@ -28,7 +28,11 @@ test('password_file carries the same hashes; acl_file a %u pattern and a section
     const rest = acl.slice(i + 1)
     return rest.slice(0, rest.findIndex((l) => l === '') === -1 ? rest.length : rest.findIndex((l) => l === ''))
   }
-  assert.equal(section('s1'), ['topic write fm/v1/jobs/submit/s1', 'topic write fm/v1/streams/submit/s1', 'topic readwrite fm/v1/bridge/s1/#', 'topic read fm/v1/gateways/+/presence'])
+  assert.equal(section('s1'), [
+    'topic write fm/v1/jobs/submit/s1', 'topic write fm/v1/streams/submit/s1', 'topic readwrite fm/v1/bridge/s1/#',
+    'topic write spBv1.0/+/+/s1', 'topic write spBv1.0/+/+/s1/+', 'topic read spBv1.0/+/NCMD/s1', 'topic read spBv1.0/+/DCMD/s1/+',
+    'topic read fm/v1/gateways/+/presence',
+  ])
   assert.ok(section(AGENT).includes(`topic readwrite fm/v1/agents/${AGENT}/#`))
   assert.ok(section(AGENT).includes('topic write fm/v1/requesters/+/inbox'))
   assert.ok(section('gw').includes('topic read fm/v1/requesters/gw/inbox'))

@@ -52,8 +52,9 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    * a firmware bridge named after it publishes readings and reads commands under `fm/v1/bridge/<name>/`.
    */
   sensor: {
-    publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u', 'fm/v1/bridge/%u/#'],
-    subscribe: [OWN_REPLIES, 'fm/v1/bridge/%u/#', GATEWAY_PRESENCE],
+    // Sparkplug B as that bridge's edge node: the node id is the name (births, data, deaths; commands in)
+    publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u', 'fm/v1/bridge/%u/#', 'spBv1.0/+/+/%u', 'spBv1.0/+/+/%u/+'],
+    subscribe: [OWN_REPLIES, 'fm/v1/bridge/%u/#', 'spBv1.0/+/NCMD/%u', 'spBv1.0/+/DCMD/%u/+', GATEWAY_PRESENCE],
   },
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
   gateway: {
