@@ -5,7 +5,7 @@
  * inside the broker (a user that lives in memory only).
  */
 import { readFileSync } from 'node:fs'
-import type { Aedes, Client } from 'aedes'
+import type { Client } from 'aedes'
 import { ADMISSION_MODES, type AdmissionMode } from '../broker/auth/admission.ts'
 import { createBrokerAuth, isLoopback, type AnonymousPolicy, type BrokerAuth } from '../broker/auth/broker-auth.ts'
 import { CredentialStore } from '../broker/auth/credentials.ts'
@@ -152,9 +152,4 @@ export async function securityFromOptions(values: Record<string, unknown>, insid
     },
     close: () => registry?.close(),
   }
-}
-
-/** The sessions connected now (aedes keeps them by client id; its types leave the map out). */
-export function liveClients(broker: { aedes: Aedes }): Client[] {
-  return Object.values((broker.aedes as unknown as { clients: Record<string, Client> }).clients)
 }

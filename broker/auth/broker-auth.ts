@@ -24,7 +24,7 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes'
+import type { Aedes, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes'
 import { checkAgentToken, looksLikeAgentToken } from '../../protocol/agent-token.ts'
 import { AuthError, toFogmeshError } from '../../protocol/errors.ts'
 import { mergeOptions } from '../../protocol/options.ts'
@@ -256,6 +256,11 @@ export function scopedClientId(scope: string, given: string): string {
 /** aedes reads `client.id` after `authenticate` (session takeover, persistence): the scoped id is the session. */
 function setClientId(client: Client, id: string): void {
   ;(client as { id: string }).id = id
+}
+
+/** The sessions connected now (aedes keeps them by client id; its types leave the map out): for `revokeStale`. */
+export function liveClients(broker: { aedes: Aedes }): Client[] {
+  return Object.values((broker.aedes as unknown as { clients: Record<string, Client> }).clients)
 }
 
 export function isLoopback(address: string): boolean {

@@ -3,7 +3,8 @@ import { startGateway } from '../../market/gateway.ts'
 import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
 import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
-import { liveClients, SECURITY_OPTIONS, SECURITY_USAGE, securityFromOptions } from '../broker-security.ts'
+import { liveClients } from '../../broker/auth/broker-auth.ts'
+import { SECURITY_OPTIONS, SECURITY_USAGE, securityFromOptions } from '../broker-security.ts'
 
 /** Where `fogmesh broker` differs from the library's defaults: browsers on a fixed WebSocket port (the host: broker-security.ts). */
 const CLI_DEFAULTS = { wsPort: 8083 }
