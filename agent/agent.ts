@@ -16,6 +16,7 @@ import { ineligibility } from '../protocol/eligibility.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
+import { createAgentToken } from '../protocol/agent-token.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { VERSION } from '../protocol/version.ts'
@@ -140,6 +141,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       // results finished meanwhile wait on disk (through a restart too) and go out when it returns
       clean: false,
       outbox: new Outbox(join(opts.dataDir, 'outbox.journal')),
+      // its id proven by its key: a fresh signed token for every (re)connect (protocol/agent-token.ts)
+      credentials: {
+        username: identity.id,
+        password: opts.credentials?.password ?? (() => createAgentToken(identity.signer).password),
+        ...(opts.credentials?.ca !== undefined ? { ca: opts.credentials.ca } : {}),
+      },
     })
     connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {

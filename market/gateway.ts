@@ -8,10 +8,12 @@
  * the gateway down. A job id submitted again to the same `replyTo` is answered
  * once. Results carry the sensor's `id` and the mesh's `jobId` (what the agent
  * signed): `<id>@<first 12 hex of sha256(replyTo)>`.
+ *
+ * Authenticated clients submit on `fm/v1/jobs/submit/<name>` and are answered
+ * under `fm/v1/replies/<name>/…`, their jobs run as `<id>@<name>` (submit-scope.ts).
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, toFogmeshError, ValidationError, type FogmeshError } from '../protocol/errors.ts'
 import type { JobSubmit } from '../protocol/messages.ts'
 import { decodeJobSubmit } from '../protocol/model-job.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
@@ -23,6 +25,7 @@ import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type Admiss
 import { resultToWire, type JobAnswer } from './job.ts'
 import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { dedupeKeyOf, meshJobIdOf, replyRefusal, submitterOf } from './submit-scope.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
 import { systemClock, type Clock } from '../protocol/clock.ts'
 import { JobJournal } from './job-journal.ts'
@@ -88,7 +91,7 @@ export interface GatewayEvents {
 export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly admission: GatewayAdmission<JobSubmit>
+  private readonly admission: GatewayAdmission<{ job: JobSubmit; submitter: string | undefined }>
   private readonly ceiling: LimitsCeiling
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
@@ -111,10 +114,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
+    const name = options.credentials?.username
     const journal = opts.journal !== undefined ? JobJournal.open(opts.journal, { dedupeWindow: opts.dedupeWindow }) : undefined
     // with a journal: one identity across restarts, so the broker keeps the session (and queues submits) while it is down
     const conn = await connectorFor(opts.broker)
-      .connect(journal ? { clientId: `fm-gateway-${journal.id}`, clean: false } : { clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+      .connect({
+        clientId: journal ? `${name ?? 'fm-gateway'}:${journal.id}` : `${name ?? 'fm-gateway'}:${process.pid}-${Date.now().toString(36)}`,
+        ...(journal ? { clean: false } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+      })
       .catch((err: unknown) => {
         journal?.close()
         throw err
@@ -128,8 +136,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       throw err
     }
     const gw = new Gateway(requester, conn, opts, journal, options.clock ?? systemClock)
-    conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
-    await conn.subscribe(topics.submit, 1)
+    conn.route(topics.submit, (t, p) => gw.onSubmit(t, p))
+    conn.route(topics.submitAsWildcard, (t, p) => gw.onSubmit(t, p))
+    await conn.subscribe([topics.submit, topics.submitAsWildcard], 1)
     // after a restart the directory fills from retained presences first: the resumed jobs then find their agents
     if (journal) void requester.directory.waitFor(1, RESUME_WAIT_MS).catch(() => {}).then(() => gw.resume(journal))
     gw.streams = new StreamPlacer({
@@ -144,25 +153,28 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
-  private onSubmit(payload: Buffer): void {
+  private onSubmit(topic: string, payload: Buffer): void {
     this.stats_.received++
     if (this.admission.refuseUnparsed(payload.length)) {
       this.stats_.failed++
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
       return
     }
+    const submitter = submitterOf(topic)
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
-    if (!d.ok) return this.onInvalid(payload, d.error)
+    if (!d.ok) return this.onInvalid(submitter, payload, d.error)
     const job: JobSubmit = d.value
-    const key = keyOf(job)
+    const refusal = replyRefusal(submitter, job.replyTo)
+    if (refusal) return this.onInvalid(submitter, payload, new ValidationError('replyTo', refusal))
+    const key = dedupeKeyOf(submitter, job.id, job.replyTo)
     if (this.journal?.has(key) || !this.seen.add(key)) {
       this.stats_.duplicates++
       return
     }
     const over = overCeiling(job.limits, this.ceiling)
     if (over) return this.answer(job.replyTo, errorWire(job.id, ErrorCode.limitExceeded, over), ErrorCode.limitExceeded)
-    // the sensor: the job's replyTo (a submitter the broker vouches for, once there is one, is a better key)
-    const verdict = this.admission.offer(job.replyTo, job, job.input.length)
+    // the sensor: the submitter the broker vouches for (fm/v1/jobs/submit/<name>), else the job's replyTo
+    const verdict = this.admission.offer(submitter ?? `replyTo:${job.replyTo}`, { job, submitter }, job.input.length)
     if (!verdict.ok) {
       this.stats_.failed++
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
@@ -170,7 +182,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     // on disk before this handler returns, so before the PUBACK (mqtt.js acknowledges after the handler)
-    this.journal?.accept(key, payload)
+    this.journal?.accept(key, payload, topic)
     this.pump()
   }
 
@@ -181,20 +193,22 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     for (const j of journal.unanswered()) {
       const d = decodeJobSubmit(j.payload)
       if (!d.ok) continue
+      const job = d.value
+      const submitter = submitterOf(j.topic ?? topics.submit)
       this.seen.add(j.key)
-      const verdict = this.admission.offer(d.value.replyTo, d.value, d.value.input.length)
-      if (!verdict.ok) this.answer(d.value.replyTo, errorWire(d.value.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`), ErrorCode.overloaded, j.key)
+      const verdict = this.admission.offer(submitter ?? `replyTo:${job.replyTo}`, { job, submitter }, job.input.length)
+      if (!verdict.ok) this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`), ErrorCode.overloaded, j.key)
     }
     this.pump()
   }
 
   /** Runs waiting jobs, in fair order, while there is room in flight. */
   private pump(): void {
-    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job, n.bytes)
+    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
   }
 
-  private run(sensor: string, job: JobSubmit, bytes: number): void {
-    const key = keyOf(job)
+  private run(sensor: string, job: JobSubmit, submitter: string | undefined, bytes: number): void {
+    const key = dedupeKeyOf(submitter, job.id, job.replyTo)
     const since = this.clock.now()
     this.stats_.inFlight++
     const finished = () => {
@@ -203,8 +217,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.pump()
     }
     // sensors pick their own ids (often counters): two sensors may both send id "1".
-    // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
-    const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
+    // The mesh runs the job as `<id>@<name>` or `<id>@<hash of replyTo>` (submit-scope.ts).
+    const meshId = meshJobIdOf(submitter, job.id, job.replyTo)
     const attempt = (firstAttempt: number) =>
       this.requester
         .submit({
@@ -268,8 +282,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     )
   }
 
-  /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
-  private onInvalid(payload: Buffer, error: FogmeshError): void {
+  /**
+   * Answers bad input on its replyTo when it names a usable one (for `<name>`'s jobs: else on
+   * `fm/v1/replies/<name>`); counts it either way.
+   */
+  private onInvalid(submitter: string | undefined, payload: Buffer, error: FogmeshError): void {
     this.stats_.invalid++
     this.stats_.errors[error.code] = (this.stats_.errors[error.code] ?? 0) + 1
     let raw: Record<string, unknown> | undefined
@@ -279,11 +296,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     } catch {
       // not JSON at all: nobody to answer
     }
-    const replyTo = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const given = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const usable = given?.ok && replyRefusal(submitter, given.value) === undefined ? given.value : undefined
+    const replyTo = usable ?? (submitter !== undefined ? topics.replies(submitter) : undefined)
     const id = raw ? parseValue(raw.id, idParser) : undefined
-    const answered = replyTo?.ok === true
-    if (replyTo?.ok) {
-      this.conn.publish(replyTo.value, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
+    const answered = replyTo !== undefined
+    if (replyTo !== undefined) {
+      this.conn.publish(replyTo, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
@@ -295,9 +314,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.closing = true
     // with a journal the session persists (the broker keeps queueing submits for the next start),
     // and the jobs still waiting stay accepted in the journal: they run after the restart
-    if (!this.journal) await this.conn.unsubscribe(topics.submit).catch(() => {})
+    if (!this.journal) await this.conn.unsubscribe([topics.submit, topics.submitAsWildcard]).catch(() => {})
     const waiting = this.admission.drain()
-    if (!this.journal) for (const job of waiting) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
+    if (!this.journal) for (const { job } of waiting) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})
@@ -305,9 +324,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.journal?.close()
   }
 }
-
-/** A job's place in the duplicate window and the journal: ids are scoped per replyTo. */
-const keyOf = (job: JobSubmit) => `${job.replyTo}\u0000${job.id}`
 
 function errorWire(id: string | null, code: string, message: string): Record<string, unknown> {
   return { id, status: 'error', error: { code, message }, fuel: 0, agent: null, signature: null }

@@ -9,7 +9,7 @@ import { JobJournal } from './job-journal.ts'
 test('reopened: accepted jobs to run again, answers to deliver again, delivered keys still known; the id stays', () => {
   const path = join(tmpDir('fm-jj-'), 'gateway.journal')
   const j = JobJournal.open(path, { dedupeWindow: 10 })
-  j.accept('a', Buffer.from('{"id":"a"}'))
+  j.accept('a', Buffer.from('{"id":"a"}'), 'fm/v1/jobs/submit')
   j.accept('b', Buffer.from('{"id":"b"}'))
   j.accept('c', Buffer.from('{"id":"c"}'))
   j.answer('b', 's/r', '{"id":"b","status":"ok"}')
@@ -19,7 +19,7 @@ test('reopened: accepted jobs to run again, answers to deliver again, delivered 
   j.close()
   const again = JobJournal.open(path, { dedupeWindow: 10 })
   assert.is(again.id, id)
-  assert.equal(again.unanswered().map((x) => [x.key, x.payload.toString()]), [['a', '{"id":"a"}']])
+  assert.equal(again.unanswered().map((x) => [x.key, x.payload.toString(), x.topic]), [['a', '{"id":"a"}', 'fm/v1/jobs/submit']])
   assert.equal(again.undelivered(), [{ key: 'b', replyTo: 's/r', wire: '{"id":"b","status":"ok"}' }])
   assert.ok(again.has('c'))
   assert.equal(again.stats(), { ...again.stats(), accepted: 1, answered: 1, delivered: 1 })

@@ -21,13 +21,15 @@ import { JournalFile } from '../agent/settlement/journal-file.ts'
 
 type Rec =
   | { k: 'id'; id: string }
-  | { k: 'a'; key: string; p: string }
+  | { k: 'a'; key: string; p: string; t?: string }
   | { k: 'r'; key: string; to: string; w: string }
   | { k: 'd'; key: string }
 
 interface Entry {
   state: 'accepted' | 'answered' | 'delivered'
   payload?: Buffer
+  /** The topic the job came on (it names the submitter, fm/v1/jobs/submit/<name>). */
+  topic?: string
   replyTo?: string
   wire?: string
 }
@@ -85,9 +87,9 @@ export class JobJournal {
   }
 
   /** Jobs accepted and not yet answered, oldest first. */
-  unanswered(): Array<{ key: string; payload: Buffer }> {
-    const out: Array<{ key: string; payload: Buffer }> = []
-    for (const [key, e] of this.entries) if (e.state === 'accepted') out.push({ key, payload: e.payload! })
+  unanswered(): Array<{ key: string; payload: Buffer; topic: string | undefined }> {
+    const out: Array<{ key: string; payload: Buffer; topic: string | undefined }> = []
+    for (const [key, e] of this.entries) if (e.state === 'accepted') out.push({ key, payload: e.payload!, topic: e.topic })
     return out
   }
 
@@ -99,8 +101,8 @@ export class JobJournal {
   }
 
   /** The job is on disk when this returns. */
-  accept(key: string, payload: Buffer): void {
-    this.write({ k: 'a', key, p: payload.toString('base64') })
+  accept(key: string, payload: Buffer, topic?: string): void {
+    this.write({ k: 'a', key, p: payload.toString('base64'), ...(topic !== undefined ? { t: topic } : {}) })
   }
 
   /** The answer is on disk when this returns (publish it after). */
@@ -143,7 +145,7 @@ export class JobJournal {
       this.entries.delete(r.key)
     }
     const e: Entry =
-      r.k === 'a' ? { state: 'accepted', payload: Buffer.from(r.p, 'base64') } : r.k === 'r' ? { state: 'answered', replyTo: r.to, wire: r.w } : { state: 'delivered' }
+      r.k === 'a' ? { state: 'accepted', payload: Buffer.from(r.p, 'base64'), ...(r.t !== undefined ? { topic: r.t } : {}) } : r.k === 'r' ? { state: 'answered', replyTo: r.to, wire: r.w } : { state: 'delivered' }
     this.entries.set(r.key, e)
     this.liveBytes += sizeOf(e)
     if (e.state === 'delivered' && ++this.delivered > this.opts.dedupeWindow) this.evictOldestDelivered()
@@ -162,7 +164,7 @@ export class JobJournal {
   private compact(): void {
     const records: Rec[] = [{ k: 'id', id: this.id }]
     for (const [key, e] of this.entries) {
-      if (e.state === 'accepted') records.push({ k: 'a', key, p: e.payload!.toString('base64') })
+      if (e.state === 'accepted') records.push({ k: 'a', key, p: e.payload!.toString('base64'), ...(e.topic !== undefined ? { t: e.topic } : {}) })
       else if (e.state === 'answered') records.push({ k: 'r', key, to: e.replyTo!, w: e.wire! })
       else records.push({ k: 'd', key })
     }

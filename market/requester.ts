@@ -12,7 +12,7 @@ import { inboxSchema, type Result } from '../protocol/messages.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
-import { connectorFor, type BrokerAddress, type Connection } from '../protocol/transport.ts'
+import { connectorFor, type BrokerAddress, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { Auctioneer, type AuctionReport } from './auction.ts'
 import { AgentDirectory } from './directory.ts'
@@ -44,6 +44,8 @@ export interface RequesterOptions {
   payment?: PayerOptions
   /** Time for auctions, leases, attempt timeouts and the agent directory (default: the system clock). */
   clock?: Clock
+  /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
+  credentials?: ClientCredentials
 }
 
 const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000 }
@@ -98,7 +100,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     super()
     this.opts = opts
     this.clock = opts.clock ?? systemClock
-    this.id = opts.id ?? `r${randomBytes(8).toString('hex')}`
+    this.id = opts.id ?? opts.credentials?.username ?? `r${randomBytes(8).toString('hex')}`
     this.inboxTopic = topics.inbox(this.id)
     this.jobs = new RecentMap(opts.answersKept)
     this.leases = new LeaseBook(opts.site)
@@ -112,7 +114,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   static async start(options: RequesterOptions): Promise<Requester> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'requester')
-    const conn = opts.connection ?? (await connectorFor(opts.broker).connect())
+    const conn = opts.connection ?? (await connectorFor(opts.broker).connect(opts.credentials ? { credentials: opts.credentials } : {}))
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r
