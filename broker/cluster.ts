@@ -56,13 +56,34 @@ export async function openCluster(url: string): Promise<Cluster> {
   const conn = new Redis(url, { maxRetriesPerRequest: null })
   // an outage is a retry: ioredis reconnects with backoff and holds the commands meanwhile (so no PUBACK goes out)
   conn.on('error', () => {})
-  // aedes 1.x pipes the retained stream (`.pipe`); aedes-persistence-redis hands back an async generator
+  // aedes 1.x pipes the retained stream (`.pipe`); aedes-persistence-redis hands back async generators
   class StreamingRedisPersistence extends RedisPersistence {
     override createRetainedStreamCombi(patterns: string[]): Readable {
       return Readable.from(super.createRetainedStreamCombi(patterns))
     }
     override createRetainedStream(pattern: string): Readable {
       return Readable.from(super.createRetainedStream(pattern))
+    }
+    // aedes stores a persistent session's SUBSCRIBE once per filter, each time with all its filters, at once;
+    // aedes-persistence-redis then waits for its broadcast under a key of (client, first filter), and the
+    // second wait replaces the first, which never resolves (SUBACK never sent; found by broker/cluster.test.ts).
+    // One call at a time per client, one filter at a time, keeps the keys apart.
+    private readonly subscribing = new Map<string, Promise<void>>()
+    override addSubscriptions(client: unknown, subs: unknown[]): Promise<void> {
+      const id = (client as { id: string }).id
+      const run = (this.subscribing.get(id) ?? Promise.resolve()).then(async () => {
+        for (const s of subs) await super.addSubscriptions(client, [s])
+      })
+      const settled = run.catch(() => {})
+      this.subscribing.set(id, settled)
+      void settled.then(() => {
+        if (this.subscribing.get(id) === settled) this.subscribing.delete(id)
+      })
+      return run
+    }
+    // and the session bounds (broker/limits/session-store.ts) map the outgoing stream as a Readable
+    override outgoingStream(client: unknown): Readable {
+      return Readable.from(super.outgoingStream(client))
     }
   }
   const persistence = new StreamingRedisPersistence({ conn })

@@ -13,6 +13,8 @@ declare module 'aedes-persistence-redis/asyncPersistence.js' {
     destroy(): Promise<void>
     createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>
     createRetainedStream(pattern: string): AsyncIterable<unknown>
+    outgoingStream(client: unknown): AsyncIterable<unknown>
+    addSubscriptions(client: unknown, subs: unknown[]): Promise<void>
   }
   export default AsyncRedisPersistence
 }
