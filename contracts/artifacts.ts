@@ -15,6 +15,10 @@ export type ContractName =
   | 'Disperse'
   | 'HostileToken'
   | 'CompactSigChannels'
+  | 'MeshParameters'
+  | 'VerificationCourt'
+  | 'MeshGovernor'
+  | 'MeshTimelock'
 
 export interface Artifact {
   contractName: ContractName

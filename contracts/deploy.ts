@@ -21,6 +21,7 @@ import {
 } from 'ethers'
 import { loadArtifact, type ContractName } from './artifacts.ts'
 import { confirm } from './tx.ts'
+import { sendWithMargin } from './gas-margin.ts'
 
 export interface DeployOptions {
   rpc?: string
@@ -125,7 +126,8 @@ export async function deployMesh(opts: DeployOptions): Promise<MeshDeployment> {
     token = await attach('MeshToken', opts.token, signer) // ERC-20 part of the ABI only
   } else {
     token = await deployContract('MeshToken', signer, [deployer])
-    for (const { to, amount } of opts.mint ?? []) await confirm(await token.getFunction('mint')(to, amount))
+    // MeshToken is ERC20Votes: a mint's gas depends on the clock (gas-margin.ts)
+    for (const { to, amount } of opts.mint ?? []) await sendWithMargin(token, 'mint', [to, amount])
   }
   const tokenAddress = await token.getAddress()
   const registry = await deployContract('AgentRegistry', signer, [
