@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError, JobError } from '../protocol/errors.ts'
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
@@ -22,6 +23,8 @@ export interface ModuleStoreOptions {
   /** How long to wait for the retained module after subscribing. */
   fetchTimeoutMs: number
   maxBytes: number
+  /** Times the fetch (default: the system clock). */
+  clock?: Clock
 }
 
 export interface ModuleStoreStats {
@@ -105,10 +108,14 @@ export class ModuleStore {
 
   private async fetch(sha256: string): Promise<Uint8Array> {
     const topic = topics.module(sha256)
+    const clock = this.options.clock ?? systemClock
     const bytes = await new Promise<Buffer>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let timer: Timer | undefined
+      let settled = false
       const done = (err: Error | undefined, payload?: Buffer) => {
-        clearTimeout(timer)
+        if (settled) return
+        settled = true
+        timer?.cancel()
         this.conn.unroute(topic)
         this.conn.unsubscribe(topic).catch(() => {})
         if (err) reject(err)
@@ -121,7 +128,8 @@ export class ModuleStore {
         .subscribe(topic, 1)
         .then(() => {
           // retained messages follow the SUBACK; give them a moment to arrive
-          timer = setTimeout(
+          if (settled) return
+          timer = clock.setTimeout(
             () => done(new JobError(ErrorCode.moduleNotFound, `module ${sha256} is not published on ${topic}`)),
             this.options.fetchTimeoutMs,
           )

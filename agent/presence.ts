@@ -5,6 +5,7 @@
  * "unreachable for a moment" (heartbeats stop, presence still online) from
  * "gone" (the will, or a clean stop, marks it offline).
  */
+import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import type { Load, PresenceOffline, PresenceOnline } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
@@ -15,7 +16,7 @@ export function offlinePresence(id: string, name: string, reason: PresenceOfflin
 }
 
 export class Advertiser {
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private seq = 0
   private readonly onConnect = () => this.publishPresence()
 
@@ -23,14 +24,14 @@ export class Advertiser {
     private readonly conn: Connection,
     private readonly presence: () => PresenceOnline,
     private readonly load: () => Load,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(): void {
     this.publishPresence()
-    this.conn.client.on('connect', this.onConnect)
+    this.conn.on('connect', this.onConnect)
     const p = this.presence()
-    this.timer = setInterval(() => this.beat(), p.heartbeatMs)
-    this.timer.unref()
+    this.timer = this.clock.setInterval(() => this.beat(), p.heartbeatMs, { unref: true })
   }
 
   /** Publishes the retained presence again (e.g. after labels or price changed). */
@@ -46,10 +47,10 @@ export class Advertiser {
 
   /** Stops beating and leaves a retained "stopped" presence behind. */
   async stop(): Promise<void> {
-    clearInterval(this.timer)
-    this.conn.client.off('connect', this.onConnect)
+    this.timer?.cancel()
+    this.conn.off('connect', this.onConnect)
     const { id, name } = this.presence()
-    if (this.conn.client.connected) {
+    if (this.conn.connected) {
       await this.conn.publishAsync(topics.presence(id), offlinePresence(id, name, 'stopped'), { qos: 1, retain: true })
     }
   }

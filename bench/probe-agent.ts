@@ -37,9 +37,8 @@ const agent = await startAgent({ broker, dataDir, name })
 const inner = agent as unknown as {
   conn: { client: MqttClient }
   executor: Executor
-  identity: { signer: Signer }
+  runner: { o: { signer: Signer }; execute(job: { id: string }): Promise<unknown> }
   onAssign(topic: string, payload: Buffer): void
-  execute(job: { id: string }): Promise<unknown>
 }
 const jobsTopic = `fm/v1/agents/${agent.id}/jobs`
 let current: string | undefined
@@ -64,8 +63,8 @@ agent.presence = () => {
   presenceTimes.push(Number(process.hrtime.bigint() - t) / 1000)
   return p
 }
-const execute = inner.execute.bind(agent)
-inner.execute = (job) => {
+const execute = inner.runner.execute.bind(inner.runner)
+inner.runner.execute = (job) => {
   mark(job.id, 'execute')
   return execute(job)
 }
@@ -77,7 +76,7 @@ inner.executor.run = async (req) => {
   current = req.jobId // signing follows in the same tick (one job in flight)
   return out
 }
-const signer = inner.identity.signer
+const signer = inner.runner.o.signer
 const sign = signer.sign.bind(signer)
 ;(signer as { sign: Signer['sign'] }).sign = (m) => {
   mark(current, 'signStart')

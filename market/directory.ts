@@ -6,15 +6,37 @@
  *                (a flaky link, a paused process: it may come back);
  *   gone         presence offline (its last will, or a clean stop) or cleared.
  * A presence whose key does not derive to its id, or whose topic names
- * another id, is refused.
+ * another id, is refused. The agents it keeps are bounded (`maxAgents`):
+ * past the bound, the agent gone longest is forgotten to make room, and when
+ * none is gone the newcomer is refused (`rejected`, code `too_large`).
  */
 import { EventEmitter } from 'node:events'
 import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
+import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { heartbeatSchema, presenceSchema, type Load, type PresenceOnline } from '../protocol/messages.ts'
 import { parseAgentTopic, topics } from '../protocol/topics.ts'
+import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
+import { RecentMap } from '../protocol/recent-set.ts'
 import type { Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
+
+export interface DirectoryOptions {
+  /** Heartbeat intervals missed before an online agent counts as unreachable. Default 3. */
+  missedBeats?: number
+  /** How often liveness is checked. Default 250 ms. */
+  sweepMs?: number
+  /** Agents kept (online, unreachable or gone). Default 10,000. */
+  maxAgents?: number
+  clock?: Clock
+}
+
+const DEFAULTS = { missedBeats: 3, sweepMs: 250, maxAgents: 10_000 }
+const RANGES: Ranges<DirectoryOptions> = {
+  missedBeats: { min: 1, max: 1000, integer: true },
+  sweepMs: { min: 1, max: 60_000, integer: true },
+  maxAgents: { min: 1, max: 10_000_000, integer: true },
+}
 
 export type AgentState = 'online' | 'unreachable' | 'gone'
 
@@ -45,26 +67,30 @@ export interface DirectoryEvents {
 
 export class AgentDirectory extends EventEmitter<DirectoryEvents> {
   private readonly agents = new Map<string, AgentRecord>()
-  private readonly departed_ = new Map<string, DepartedAgent>()
-  private timer: NodeJS.Timeout | undefined
+  private readonly departed_: RecentMap<DepartedAgent>
+  private readonly opts: Merged<DirectoryOptions, typeof DEFAULTS>
+  private readonly clock: Clock
+  private timer: Timer | undefined
 
   constructor(
     private readonly conn: Connection,
-    private readonly missedBeats = 3,
+    options: DirectoryOptions = {},
   ) {
     super()
+    this.opts = mergeOptions(options, DEFAULTS, RANGES, 'directory')
+    this.clock = this.opts.clock ?? systemClock
+    this.departed_ = new RecentMap(this.opts.maxAgents)
   }
 
   async start(): Promise<void> {
     this.conn.route(topics.presenceWildcard, (t, p) => this.onPresence(t, p))
     this.conn.route(topics.heartbeatWildcard, (t, p) => this.onHeartbeat(t, p))
     await this.conn.subscribe([topics.presenceWildcard, topics.heartbeatWildcard], 0)
-    this.timer = setInterval(() => this.sweep(), 250)
-    this.timer.unref()
+    this.timer = this.clock.setInterval(() => this.sweep(), this.opts.sweepMs, { unref: true })
   }
 
   stop(): void {
-    clearInterval(this.timer)
+    this.timer?.cancel()
   }
 
   get(id: string): AgentRecord | undefined {
@@ -80,7 +106,7 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
 
   /** Agents seen only as offline: they left before this directory started watching. */
   departed(): DepartedAgent[] {
-    return [...this.departed_.values()]
+    return this.departed_.values()
   }
 
   /** Resolves once at least `n` agents are online (or rejects after `timeoutMs`). */
@@ -92,12 +118,12 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
         cleanup()
         resolve()
       }
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         cleanup()
         reject(new FogmeshError(ErrorCode.noAgents, `only ${this.list().length} of ${n} agents online after ${timeoutMs} ms`))
       }, timeoutMs)
       const cleanup = () => {
-        clearTimeout(timer)
+        timer.cancel()
         this.off('online', check)
       }
       this.on('online', check)
@@ -129,7 +155,10 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     if (agentIdFromPublicKey(p.publicKey) !== p.id) {
       return this.reject(topic, new FogmeshError(ErrorCode.invalidField, 'publicKey: does not derive to the agent id'))
     }
-    const record: AgentRecord = { presence: p, state: 'online', load: p.load, lastSeen: Date.now(), beats: 0 }
+    if (!existing && !this.makeRoom()) {
+      return this.reject(topic, new FogmeshError(ErrorCode.tooLarge, `directory holds ${this.opts.maxAgents} agents (maxAgents), none gone`))
+    }
+    const record: AgentRecord = { presence: p, state: 'online', load: p.load, lastSeen: this.clock.now(), beats: 0 }
     this.agents.set(p.id, record)
     this.emit('online', record)
   }
@@ -141,7 +170,7 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     const d = decodeJson(payload, heartbeatSchema, 4096)
     if (!d.ok) return this.reject(topic, d.error)
     a.load = d.value.load
-    a.lastSeen = Date.now()
+    a.lastSeen = this.clock.now()
     a.beats++
     if (a.state === 'unreachable') {
       a.state = 'online'
@@ -149,17 +178,31 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     }
   }
 
-  private markGone(a: AgentRecord, reason: AgentRecord['reason']): void {
+  private markGone(a: AgentRecord, reason: NonNullable<AgentRecord['reason']>): void {
     if (a.state === 'gone') return
     a.state = 'gone'
     a.reason = reason
+    // the gone move to the end: the first gone one in the map is the one gone longest
+    this.agents.delete(a.presence.id)
+    this.agents.set(a.presence.id, a)
     this.emit('gone', a)
   }
 
-  private sweep(): void {
-    const now = Date.now()
+  /** True when a new agent fits, after forgetting the agent gone longest if need be. */
+  private makeRoom(): boolean {
+    if (this.agents.size < this.opts.maxAgents) return true
     for (const a of this.agents.values()) {
-      if (a.state === 'online' && now - a.lastSeen > a.presence.heartbeatMs * this.missedBeats) {
+      if (a.state !== 'gone') continue
+      this.agents.delete(a.presence.id)
+      return true
+    }
+    return false
+  }
+
+  private sweep(): void {
+    const now = this.clock.now()
+    for (const a of this.agents.values()) {
+      if (a.state === 'online' && now - a.lastSeen > a.presence.heartbeatMs * this.opts.missedBeats) {
         a.state = 'unreachable'
         this.emit('unreachable', a)
       }

@@ -1,7 +1,7 @@
 /**
  * The gateway: runs the market for clients that can only publish MQTT.
  *
- * A sensor publishes DESIGN.md's job JSON on `fm/v1/jobs/submit`; the gateway
+ * A sensor publishes the job JSON of docs/contract.md on `fm/v1/jobs/submit`; the gateway
  * validates it, runs it through a Requester, and publishes the verified result
  * (or an error result with a stable code) on the job's `replyTo`. Bad input is
  * answered when it names a usable `replyTo`, counted always, and never takes
@@ -14,10 +14,11 @@ import { EventEmitter } from 'node:events'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
 import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
+import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
-import { resultToWire, type JobResult } from './job.ts'
+import { resultToWire, type JobAnswer } from './job.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
@@ -25,6 +26,12 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   maxInFlight?: number
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
+}
+
+const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000 }
+const RANGES: Ranges<GatewayOptions> = {
+  maxInFlight: { min: 1, max: 10_000_000, integer: true },
+  dedupeWindow: { min: 1, max: 10_000_000, integer: true },
 }
 
 export interface GatewayStats {
@@ -39,7 +46,7 @@ export interface GatewayStats {
 }
 
 export interface GatewayEvents {
-  result: [{ id: string; replyTo: string; result: JobResult }]
+  result: [{ id: string; replyTo: string; result: JobAnswer }]
   invalid: [{ code: string; message: string; answered: boolean }]
 }
 
@@ -48,16 +55,23 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly seen: RecentSet
   private readonly maxInFlight: number
 
-  private constructor(readonly requester: Requester, private readonly conn: Connection, options: GatewayOptions) {
+  private constructor(readonly requester: Requester, private readonly conn: Connection, options: { maxInFlight: number; dedupeWindow: number }) {
     super()
-    this.seen = new RecentSet(options.dedupeWindow ?? 100_000)
-    this.maxInFlight = options.maxInFlight ?? 10_000
+    this.seen = new RecentSet(options.dedupeWindow)
+    this.maxInFlight = options.maxInFlight
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
-    const conn = await connect(options.broker, { clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
-    const requester = await Requester.start({ ...options, connection: conn })
-    const gw = new Gateway(requester, conn, options)
+    const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
+    const conn = await connectorFor(opts.broker).connect({ clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    let requester: Requester
+    try {
+      requester = await Requester.start({ ...options, connection: conn })
+    } catch (err) {
+      await conn.close().catch(() => {})
+      throw err
+    }
+    const gw = new Gateway(requester, conn, opts)
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
     return gw

@@ -1,7 +1,7 @@
 /**
  * Jobs as the requester library takes them and answers them.
  */
-import type { JobConstraints, JobLimits } from '../protocol/messages.ts'
+import type { JobConstraints, RequestedLimits } from '../protocol/messages.ts'
 
 export interface JobRequest {
   /** Unique per requester; a second submission with the same id is answered once. Default: random. */
@@ -9,18 +9,19 @@ export interface JobRequest {
   /** sha256 hex of a published module. */
   module: string
   input: Uint8Array
-  limits?: JobLimits
+  limits?: RequestedLimits
   constraints?: JobConstraints
   maxPrice?: number
 }
 
-export interface JobResult {
+/** What `Requester.submit` resolves with: a verified result, or an error with a stable code. */
+export interface JobAnswer {
   id: string
   status: 'ok' | 'error'
   /** Decoded stdout of the job (ok only). */
-  output?: Buffer
-  outputSha256?: string
-  error?: { code: string; message: string }
+  output?: Buffer | undefined
+  outputSha256?: string | undefined
+  error?: { code: string; message: string } | undefined
   /** The agent that ran it; null when no agent did (no agents, bad request). */
   agent: string | null
   /** The agent's ed25519 signature (base64) over the result statement; null when no agent ran it. */
@@ -36,8 +37,8 @@ export interface JobResult {
   latencyMs: number
 }
 
-/** The JSON a plain-MQTT submitter receives on its `replyTo` (DESIGN.md's result contract). */
-export function resultToWire(r: JobResult): Record<string, unknown> {
+/** The JSON a plain-MQTT submitter receives on its `replyTo` (the result contract of docs/contract.md). */
+export function resultToWire(r: JobAnswer): Record<string, unknown> {
   const wire: Record<string, unknown> = {
     id: r.id,
     status: r.status,

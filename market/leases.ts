@@ -16,7 +16,7 @@ export interface Lease {
   slots: number
   site: string | undefined
   until: number
-  /** When this requester last assigned to it (ties go to the one idle longest). */
+  /** The pick (a counter, not a time: many picks share a millisecond) that last assigned to it; ties go to the one idle longest. */
   lastUsed?: number
 }
 
@@ -27,6 +27,7 @@ interface Group {
 
 export class LeaseBook {
   private readonly groups = new Map<string, Group>()
+  private picks = 0
 
   constructor(private readonly site: string | undefined) {}
 
@@ -66,7 +67,7 @@ export class LeaseBook {
         bestScore = score
       }
     }
-    if (best) best.lastUsed = now
+    if (best) best.lastUsed = ++this.picks
     return best
   }
 

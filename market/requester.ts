@@ -6,21 +6,24 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError, isRetryableCode } from '../protocol/errors.ts'
-import { ineligibility } from '../protocol/eligibility.ts'
-import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
+import { inboxSchema, type Result } from '../protocol/messages.ts'
+import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { connectorFor, type BrokerAddress, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
+import { Auctioneer, type AuctionReport } from './auction.ts'
 import { AgentDirectory } from './directory.ts'
-import type { JobRequest, JobResult } from './job.ts'
+import type { JobAnswer, JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
 import { verifyAgainst } from './verify-result.ts'
 
 export interface RequesterOptions {
-  broker: string
+  /** The broker: a URL, or a connector (e.g. an in-memory `MemoryBus`). Unused when `connection` is given. */
+  broker: BrokerAddress
   /** Inbox id; default random. */
   id?: string
   /** Longest an auction waits for bids once the offer is out. Default 100 ms. */
@@ -31,19 +34,32 @@ export interface RequesterOptions {
   attemptSlackMs?: number
   /** Timeout for jobs that set none (the agents' default is 10 s). Default 10,000 ms. */
   defaultTimeoutMs?: number
+  /** Answers kept by job id for duplicate submissions (they hold outputs: bounded memory). Default 10,000. */
+  answersKept?: number
   /** The requester's site label: agents with the same `site` label are preferred. */
   site?: string
   /** Reuse an existing connection (e.g. the gateway's). */
   connection?: Connection
   /** Pay agents through payment channels: a voucher with every accepted result. */
   payment?: PayerOptions
+  /** Time for auctions, leases, attempt timeouts and the agent directory (default: the system clock). */
+  clock?: Clock
 }
 
-const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000 }
+const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000 }
+
+const RANGES: Ranges<RequesterOptions> = {
+  auctionWindowMs: { min: 1, max: 60_000, integer: true },
+  // an assignment's attempt number travels in 1..100
+  maxAttempts: { min: 1, max: 100, integer: true },
+  attemptSlackMs: { min: 0, max: 600_000, integer: true },
+  defaultTimeoutMs: { min: 1, max: 3_600_000, integer: true },
+  answersKept: { min: 1, max: 10_000_000, integer: true },
+}
 
 export interface RequesterEvents {
   attemptFailed: [{ id: string; agent: string; attempt: number; reason: string }]
-  auction: [{ module: string; bids: number; eligible: number; ms: number }]
+  auction: [AuctionReport]
   rejected: [{ topic: string; code: string; message: string }]
 }
 
@@ -56,45 +72,45 @@ interface Pending {
   lease: Lease
   module: string
   inputSha256: string
-  timer: NodeJS.Timeout
+  timer: Timer
   resolve: (o: AttemptOutcome) => void
-}
-
-interface OpenAuction {
-  expected: Set<string>
-  bids: Bid[]
-  done: () => void
 }
 
 export class Requester extends EventEmitter<RequesterEvents> {
   readonly id: string
   readonly directory: AgentDirectory
-  private readonly opts: typeof DEFAULTS & RequesterOptions
+  private readonly opts: Merged<RequesterOptions, typeof DEFAULTS>
+  private readonly clock: Clock
   private readonly inboxTopic: string
-  private readonly leases: LeaseBook
+  private readonly auctioneer: Auctioneer
   private readonly pending = new Map<string, Pending>()
   private readonly inflight = new Map<string, number>()
-  private readonly auctions = new Map<string, OpenAuction>()
-  private readonly auctionsByKey = new Map<string, Promise<void>>()
-  /** Answers by job id, for duplicate submissions: in flight, or among the last 10,000 answered (results hold outputs: bounded memory). */
-  private readonly jobs = new RecentMap<Promise<JobResult>>(10_000)
+  /** Answers by job id, for duplicate submissions: in flight, or among the last `answersKept` answered. */
+  private readonly jobs: RecentMap<Promise<JobAnswer>>
   private closed = false
   /** Present when this requester pays agents through channels. */
   readonly payer: Payer | undefined
+  private readonly leases: LeaseBook
 
   private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
     super()
     this.opts = opts
+    this.clock = opts.clock ?? systemClock
     this.id = opts.id ?? `r${randomBytes(8).toString('hex')}`
     this.inboxTopic = topics.inbox(this.id)
+    this.jobs = new RecentMap(opts.answersKept)
     this.leases = new LeaseBook(opts.site)
-    this.directory = new AgentDirectory(conn)
+    this.directory = new AgentDirectory(conn, { clock: this.clock })
+    this.auctioneer = new Auctioneer({
+      conn, requesterId: this.id, replyTo: this.inboxTopic, directory: this.directory, leases: this.leases, clock: this.clock,
+      windowMs: opts.auctionWindowMs, onAuction: (r) => this.emit('auction', r),
+    })
     this.payer = opts.payment ? new Payer(conn, this.id, this.inboxTopic, opts.payment) : undefined
   }
 
   static async start(options: RequesterOptions): Promise<Requester> {
-    const opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Requester['opts']
-    const conn = opts.connection ?? (await connect(opts.broker))
+    const opts = mergeOptions(options, DEFAULTS, RANGES, 'requester')
+    const conn = opts.connection ?? (await connectorFor(opts.broker).connect())
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r
@@ -117,7 +133,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
   }
 
   /** Runs a job on the mesh. Resolves with an ok or error result; never rejects for job faults. */
-  submit(job: JobRequest): Promise<JobResult> {
+  submit(job: JobRequest): Promise<JobAnswer> {
     const id = job.id ?? randomBytes(8).toString('hex')
     const existing = this.jobs.get(id)
     if (existing) return existing
@@ -126,11 +142,11 @@ export class Requester extends EventEmitter<RequesterEvents> {
     return p
   }
 
-  private async run(job: JobRequest & { id: string }): Promise<JobResult> {
+  private async run(job: JobRequest & { id: string }): Promise<JobAnswer> {
     const started = performance.now()
     const inputSha256 = createHash('sha256').update(job.input).digest('hex')
     const base = { id: job.id, module: job.module, inputSha256 }
-    const fail = (code: ErrorCode, message: string, attempts: number): JobResult => ({
+    const fail = (code: ErrorCode, message: string, attempts: number): JobAnswer => ({
       ...base, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs: performance.now() - started,
     })
     if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
@@ -138,7 +154,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
-      const lease = await this.pickAgent(job, exclude)
+      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0)
       if (!lease) {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
         return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
@@ -173,7 +189,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
     this.inflight.set(lease.agent, (this.inflight.get(lease.agent) ?? 0) + 1)
     return new Promise<AttemptOutcome>((resolve) => {
-      const timer = setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }), timeoutMs)
+      const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }), timeoutMs)
       this.pending.set(key, { key, lease, module: job.module, inputSha256, timer, resolve })
       const assign = {
         id: job.id, attempt, requester: this.id, replyTo: this.inboxTopic, module: job.module,
@@ -188,7 +204,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const p = this.pending.get(key)
     if (!p) return
     this.pending.delete(key)
-    clearTimeout(p.timer)
+    p.timer.cancel()
     const n = (this.inflight.get(p.lease.agent) ?? 1) - 1
     if (n <= 0) this.inflight.delete(p.lease.agent)
     else this.inflight.set(p.lease.agent, n)
@@ -201,67 +217,6 @@ export class Requester extends EventEmitter<RequesterEvents> {
     for (const p of [...this.pending.values()]) if (p.lease.agent === agent) this.settle(p.key, { kind: 'failed', reason })
   }
 
-  // ---- agent choice: leases first, an auction when there are none ------------
-
-  private async pickAgent(job: JobRequest, exclude: Set<string>): Promise<Lease | undefined> {
-    const key = leaseKey(job)
-    const usable = (a: string) => !exclude.has(a) && this.directory.get(a)?.state === 'online'
-    const inflight = (a: string) => this.inflight.get(a) ?? 0
-    const now = Date.now()
-    const lease = this.leases.pick(key, now, usable, inflight)
-    if (lease) {
-      if (this.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
-      return lease
-    }
-    await this.auction(key, job)
-    return this.leases.pick(key, Date.now(), usable, inflight)
-  }
-
-  /** One auction per lease key at a time; concurrent jobs wait on the same one. */
-  private auction(key: string, job: JobRequest): Promise<void> {
-    let p = this.auctionsByKey.get(key)
-    if (!p) {
-      p = this.runAuction(key, job).finally(() => this.auctionsByKey.delete(key))
-      this.auctionsByKey.set(key, p)
-    }
-    return p
-  }
-
-  private async runAuction(key: string, job: JobRequest): Promise<void> {
-    const started = Date.now()
-    const eligible = this.directory.list('online').filter((a) => ineligibility(a.presence, job) === undefined)
-    if (eligible.length === 0) {
-      this.emit('auction', { module: job.module, bids: 0, eligible: 0, ms: 0 })
-      return
-    }
-    const offerId = randomBytes(8).toString('hex')
-    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], done: () => {} }
-    const closed = new Promise<void>((resolve) => (open.done = resolve))
-    const timer = setTimeout(() => open.done(), this.opts.auctionWindowMs)
-    this.auctions.set(offerId, open)
-    const offer = {
-      offerId, requester: this.id, replyTo: this.inboxTopic, module: job.module,
-      ...(job.limits ? { limits: job.limits } : {}),
-      ...(job.constraints ? { constraints: job.constraints } : {}),
-      ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
-    }
-    this.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
-    await closed
-    clearTimeout(timer)
-    this.auctions.delete(offerId)
-    const now = Date.now()
-    const leases: Lease[] = []
-    for (const b of open.bids) {
-      const a = this.directory.get(b.agent)
-      if (!a || a.state !== 'online' || ineligibility(a.presence, job) !== undefined) continue
-      if (job.maxPrice !== undefined && b.price > job.maxPrice) continue
-      leases.push({ agent: b.agent, publicKey: a.presence.publicKey, price: b.price, slots: b.slots, site: a.presence.labels.site, until: now + b.leaseMs })
-    }
-    const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
-    this.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * 0.7 : 0))
-    this.emit('auction', { module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
-  }
-
   // ---- the inbox: bids and results -----------------------------------------
 
   private onInbox(topic: string, payload: Buffer): void {
@@ -272,14 +227,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       this.payer?.onAck(m)
       return
     }
-    if (m.type === 'bid') {
-      const open = this.auctions.get(m.offerId)
-      if (!open || !open.expected.has(m.agent)) return
-      open.expected.delete(m.agent)
-      open.bids.push(m)
-      if (open.expected.size === 0) open.done()
-      return
-    }
+    if (m.type === 'bid') return this.auctioneer.onBid(m)
     const p = this.pending.get(`${m.id}\u0000${m.attempt}`)
     if (!p) return // late or duplicate: already answered
     const v = verifyAgainst(m, { agent: p.lease.agent, publicKey: p.lease.publicKey, module: p.module, inputSha256: p.inputSha256 })
@@ -307,11 +255,6 @@ export class Requester extends EventEmitter<RequesterEvents> {
     for (const p of [...this.pending.values()]) this.settle(p.key, { kind: 'failed', reason: 'requester closed' })
     if (this.ownsConnection) await this.conn.close().catch(() => {})
   }
-}
-
-/** Jobs share leases when they ask for the same module under the same terms. */
-function leaseKey(job: JobRequest): string {
-  return `${job.module}|${JSON.stringify(job.limits ?? null)}|${JSON.stringify(job.constraints ?? null)}|${job.maxPrice ?? ''}`
 }
 
 export const startRequester = (options: RequesterOptions) => Requester.start(options)

@@ -2,11 +2,11 @@
  * Whether an agent may take a job: one rule, used by the agent (to decide
  * whether to bid) and by the requester (to know which bids to wait for).
  */
-import type { JobConstraints, JobLimits, PresenceOnline } from './messages.ts'
+import type { JobConstraints, RequestedLimits, PresenceOnline } from './messages.ts'
 
 export interface JobRequirements {
   constraints?: JobConstraints | undefined
-  limits?: JobLimits | undefined
+  limits?: RequestedLimits | undefined
   maxPrice?: number | undefined
 }
 
@@ -29,7 +29,7 @@ export function ineligibility(agent: AgentTerms, job: JobRequirements): string |
 }
 
 /** The first job limit above what the agent offers, as `name above max`, or undefined. */
-export function limitsAbove(max: AgentTerms['limits'], limits: JobLimits | undefined): string | undefined {
+export function limitsAbove(max: AgentTerms['limits'], limits: RequestedLimits | undefined): string | undefined {
   if (!limits) return undefined
   for (const k of ['fuel', 'memoryMiB', 'timeoutMs', 'outputBytes'] as const) {
     const want = limits[k]

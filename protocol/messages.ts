@@ -30,13 +30,14 @@ const price = number({ min: 0, max: 1e18 })
 /** Fuel is counted in deterministic instruction-cost units; 2^53 keeps it exact in JSON. */
 export const MAX_FUEL = Number.MAX_SAFE_INTEGER
 
-export const limitsSchema = object({
+/** The limits a job asks for (each optional: the agent's defaults fill in); the engine's own run limits are `RunLimits`. */
+export const requestedLimitsSchema = object({
   fuel: optional(number({ min: 1, max: MAX_FUEL, integer: true })),
   memoryMiB: optional(number({ min: 1, max: 4096, integer: true })),
   timeoutMs: optional(number({ min: 1, max: 3_600_000, integer: true })),
   outputBytes: optional(number({ min: 0, max: MAX_OUTPUT_BYTES, integer: true })),
 })
-export type JobLimits = Infer<typeof limitsSchema>
+export type RequestedLimits = Infer<typeof requestedLimitsSchema>
 
 export const constraintsSchema = object({
   /** Every label listed must match the agent's label exactly. */
@@ -48,13 +49,13 @@ export const constraintsSchema = object({
 })
 export type JobConstraints = Infer<typeof constraintsSchema>
 
-/** A job as any plain MQTT client publishes it on `fm/v1/jobs/submit` (DESIGN.md). */
+/** A job as any plain MQTT client publishes it on `fm/v1/jobs/submit` (docs/contract.md). */
 export const jobSubmitSchema = object({
   id,
   module: sha256Hex,
   input: base64Bytes(MAX_INPUT_BYTES),
   replyTo: publishTopic,
-  limits: optional(limitsSchema),
+  limits: optional(requestedLimitsSchema),
   redundancy: optional(number({ min: 1, max: 1, integer: true })),
   constraints: optional(constraintsSchema),
   maxPrice: optional(price),
@@ -82,8 +83,11 @@ export const paymentTermsSchema = object({
 })
 export type PaymentTerms = Infer<typeof paymentTermsSchema>
 
-/** A cumulative voucher for one channel, on `fm/v1/agents/<id>/vouchers` (amounts as decimal strings). */
-export const voucherMessageSchema = object({
+/**
+ * A cumulative voucher for one channel as it travels, on `fm/v1/agents/<id>/vouchers`
+ * (amounts as decimal strings, with the leaves it adds and where to acknowledge it).
+ */
+export const wireVoucherSchema = object({
   requester: id,
   replyTo: publishTopic,
   channelId: uintString,
@@ -94,7 +98,7 @@ export const voucherMessageSchema = object({
   /** The results this voucher adds to the batch: job id and leaf. */
   leaves: array(object({ jobId: meshJobId, leaf: bytes32 }), { max: 10_000 }),
 })
-export type VoucherMessage = Infer<typeof voucherMessageSchema>
+export type WireVoucher = Infer<typeof wireVoucherSchema>
 
 export const presenceOnlineSchema = object({
   status: literal('online'),
@@ -163,7 +167,7 @@ export const offerSchema = object({
   requester: id,
   replyTo: publishTopic,
   module: sha256Hex,
-  limits: optional(limitsSchema),
+  limits: optional(requestedLimitsSchema),
   constraints: optional(constraintsSchema),
   maxPrice: optional(price),
 })
@@ -189,7 +193,7 @@ export const assignSchema = object({
   replyTo: publishTopic,
   module: sha256Hex,
   input: base64Bytes(MAX_INPUT_BYTES),
-  limits: optional(limitsSchema),
+  limits: optional(requestedLimitsSchema),
 })
 export type Assign = Infer<typeof assignSchema>
 

@@ -50,6 +50,11 @@ export class RecentMap<V> {
     this.map.delete(key)
   }
 
+  /** The entries' values, oldest first. */
+  values(): V[] {
+    return [...this.map.values()]
+  }
+
   get size(): number {
     return this.map.size
   }

@@ -1,135 +1,84 @@
 /**
- * The one way the mesh opens an MQTT connection: MQTT 3.1.1 (any broker
- * works), TCP_NODELAY on the client socket too (mqtt.js leaves Nagle on, which
- * costs tens of milliseconds per small message on loopback), and a topic
- * dispatcher so that each message kind has one handler.
+ * The broker-connection port: everything the agent and the market need from
+ * MQTT, and nothing of mqtt.js. Two implementations:
+ *
+ * - `connect(url)` (transport/mqtt-connection.ts): a real MQTT 3.1.1 client
+ *   (any broker works), TCP_NODELAY on its socket;
+ * - `MemoryBus` (transport/memory-bus.ts): an in-process broker with the MQTT
+ *   semantics the mesh relies on (wildcards, retained messages, last wills,
+ *   per-publisher order), for fast unit tests.
+ *
+ * Each message kind has one handler: `route(filter, handler)` dispatches an
+ * arriving message to the handler of the first matching filter (exact topics first).
  */
-import { randomBytes } from 'node:crypto'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { ErrorCode, FogmeshError } from './errors.ts'
+export { connect, type MqttConnection } from './transport/mqtt-connection.ts'
+import { connect } from './transport/mqtt-connection.ts'
 
-export type Handler = (topic: string, payload: Buffer) => void
+/** How a message arrived. */
+export interface Delivery {
+  /** True when sent because a subscription was made (the broker's retained copy), false for live messages. */
+  retain: boolean
+}
+
+export type Handler = (topic: string, payload: Buffer, delivery: Delivery) => void
+
+/** The message the broker publishes for a client whose connection dies without a clean disconnect. */
+export interface Will {
+  topic: string
+  payload: Buffer | string
+  retain: boolean
+  qos: 0 | 1
+}
 
 export interface ConnectOptions {
   clientId?: string
-  will?: { topic: string; payload: Buffer | string; retain: boolean; qos: 0 | 1 }
+  will?: Will
   keepaliveSeconds?: number
   connectTimeoutMs?: number
-  /** Reconnect after a lost connection (default true). */
+  /** Reconnect after a lost connection (default true); subscriptions are made again on reconnect. */
   reconnect?: boolean
 }
 
+export interface PublishOptions {
+  qos?: 0 | 1
+  retain?: boolean
+}
+
+/** `connect`: (re)connected to the broker; `offline`: the connection was lost (a reconnect may follow). */
+export interface ConnectionEvents {
+  connect: []
+  offline: []
+}
+
 export interface Connection {
-  readonly client: MqttClient
   readonly clientId: string
+  /** Whether the connection to the broker is up right now. */
+  readonly connected: boolean
   /** Routes messages whose topic matches `filter` (MQTT wildcards) to `handler`. */
   route(filter: string, handler: Handler): void
   /** Removes the handler set for `filter`. */
   unroute(filter: string): void
+  /** Resolves once the broker acknowledged (SUBACK); retained messages follow. */
   subscribe(filters: string | string[], qos?: 0 | 1): Promise<void>
   unsubscribe(filters: string | string[]): Promise<void>
-  publish(topic: string, payload: Buffer | string, opts?: { qos?: 0 | 1; retain?: boolean }): void
-  publishAsync(topic: string, payload: Buffer | string, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>
+  /** Fire and forget (QoS 0 by default); a QoS 0 message is dropped while offline, QoS 1 is queued. */
+  publish(topic: string, payload: Buffer | string, opts?: PublishOptions): void
+  /** Resolves once the broker took the message (QoS 1 by default: its PUBACK). */
+  publishAsync(topic: string, payload: Buffer | string, opts?: PublishOptions): Promise<void>
+  on<E extends keyof ConnectionEvents>(event: E, listener: (...args: ConnectionEvents[E]) => void): unknown
+  off<E extends keyof ConnectionEvents>(event: E, listener: (...args: ConnectionEvents[E]) => void): unknown
+  /** Disconnects. `force`: drop the link at once, without DISCONNECT — the broker then publishes the will. */
   close(force?: boolean): Promise<void>
 }
 
-export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new FogmeshError(ErrorCode.usage, `broker URL is not a URL: ${url}`)
-  }
-  if (!['mqtt:', 'tcp:', 'ws:', 'wss:', 'mqtts:'].includes(parsed.protocol)) {
-    throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${url})`)
-  }
-  const clientId = options.clientId ?? `fm-${randomBytes(6).toString('hex')}`
-  const opts: IClientOptions = {
-    clientId,
-    protocolVersion: 4,
-    clean: true,
-    keepalive: options.keepaliveSeconds ?? 10,
-    connectTimeout: options.connectTimeoutMs ?? 5000,
-    reconnectPeriod: options.reconnect === false ? 0 : 500,
-    queueQoSZero: false,
-    ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
-  }
-  const client = mqtt.connect(url, opts)
-  const setNoDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true)
-  client.on('connect', setNoDelay)
-  // nodelay as early as possible: before CONNECT leaves
-  client.stream?.once?.('connect', setNoDelay)
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      cleanup()
-      client.end(true)
-      reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
-    }
-    const timer = setTimeout(() => onError(new Error('timed out')), (options.connectTimeoutMs ?? 5000) + 100)
-    const onConnect = () => {
-      cleanup()
-      resolve()
-    }
-    const cleanup = () => {
-      clearTimeout(timer)
-      client.off('connect', onConnect)
-      client.off('error', onError)
-    }
-    client.once('connect', onConnect)
-    client.once('error', onError)
-  })
-  // after the first connection, errors are reconnect noise; the 'offline'/'connect' events tell the story
-  client.on('error', () => {})
-
-  const routes: Array<{ filter: string; parts: string[]; handler: Handler }> = []
-  const exact = new Map<string, Handler>()
-  client.on('message', (topic, payload) => {
-    const direct = exact.get(topic)
-    if (direct) return direct(topic, payload)
-    for (const r of routes) {
-      if (matches(r.parts, topic)) return r.handler(topic, payload)
-    }
-  })
-
-  return {
-    client,
-    clientId,
-    route(filter, handler) {
-      if (filter.includes('+') || filter.includes('#')) routes.push({ filter, parts: filter.split('/'), handler })
-      else exact.set(filter, handler)
-    },
-    unroute(filter) {
-      exact.delete(filter)
-      const i = routes.findIndex((r) => r.filter === filter)
-      if (i >= 0) routes.splice(i, 1)
-    },
-    async subscribe(filters, qos = 1) {
-      await client.subscribeAsync(filters, { qos })
-    },
-    async unsubscribe(filters) {
-      await client.unsubscribeAsync(filters)
-    },
-    publish(topic, payload, o = {}) {
-      client.publish(topic, payload, { qos: o.qos ?? 0, retain: o.retain ?? false })
-    },
-    async publishAsync(topic, payload, o = {}) {
-      await client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false })
-    },
-    async close(force = false) {
-      await client.endAsync(force)
-    },
-  }
+/** Something that opens connections to one broker: a URL's MQTT client, or a `MemoryBus`. */
+export interface Connector {
+  connect(options?: ConnectOptions): Promise<Connection>
 }
 
-/** MQTT topic filter matching (`+` one level, `#` the rest). */
-export function matches(filterParts: string[], topic: string): boolean {
-  const t = topic.split('/')
-  for (let i = 0; i < filterParts.length; i++) {
-    const f = filterParts[i]
-    if (f === '#') return true
-    if (i >= t.length) return false
-    if (f !== '+' && f !== t[i]) return false
-  }
-  return filterParts.length === t.length
+/** A broker given as a URL (`mqtt://…`, `ws://…`) or as a connector (e.g. an in-memory bus). */
+export type BrokerAddress = string | Connector
+
+export function connectorFor(broker: BrokerAddress): Connector {
+  return typeof broker === 'string' ? { connect: (options) => connect(broker, options) } : broker
 }

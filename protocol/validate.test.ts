@@ -8,7 +8,7 @@ const sha = 'ab'.repeat(32)
 const good = { id: 'j1', module: sha, input: Buffer.from('1\n2\n3').toString('base64'), replyTo: 'demo/replies' }
 const decode = (v: unknown) => decodeJson(typeof v === 'string' ? v : JSON.stringify(v), jobSubmitSchema)
 
-test('a DESIGN.md job decodes to typed values', () => {
+test('a job as docs/contract.md writes it decodes to typed values', () => {
   const d = decode({ ...good, limits: { timeoutMs: 500 }, constraints: { labels: { site: 'a' } }, maxPrice: 3, extra: 'ignored' })
   assert.ok(d.ok)
   if (!d.ok) return

@@ -9,6 +9,7 @@
  * result is a precisely typed value with no dependency to keep up to date.
  */
 import { ErrorCode, FogmeshError, ValidationError } from './errors.ts'
+import type { NumberRule } from './options.ts'
 
 export type Parser<T> = (value: unknown, path: string) => T
 export type Infer<P> = P extends Parser<infer T> ? T : never
@@ -37,13 +38,8 @@ export function string(rules: StringRules = {}): Parser<string> {
   }
 }
 
-export interface NumberRules {
-  min?: number
-  max?: number
-  integer?: boolean
-}
-
-export function number(rules: NumberRules = {}): Parser<number> {
+/** The same rule an option's range is (protocol/options.ts): one meaning of "a number within". */
+export function number(rules: NumberRule = {}): Parser<number> {
   const { min = -Number.MAX_VALUE, max = Number.MAX_VALUE, integer = false } = rules
   const what = `${integer ? 'an integer' : 'a number'} in ${min}..${max}`
   return (v, path) => {

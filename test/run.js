@@ -78,7 +78,7 @@ if (filters.length === 0) {
 
 // 2. the test files, `parallel` at a time
 const files = findTests(root)
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)))
   .sort()
 const queue = [...files]
 async function worker() {

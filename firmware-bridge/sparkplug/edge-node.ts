@@ -17,7 +17,7 @@
  * undeclared metrics are counted (`stats.undeclared`), not sent.
  */
 import { EventEmitter } from 'node:events'
-import { connect, type Connection } from '../../protocol/transport.ts'
+import { connect, type Connection, type MqttConnection } from '../../protocol/transport.ts'
 import { decodePayload, encodePayload, DataType, type Metric, type MetricValue } from './payload.ts'
 import { REBIRTH_METRIC, sparkplugTopics as t } from './topics.ts'
 
@@ -90,7 +90,8 @@ export class SparkplugEdgeNode extends EventEmitter<SparkplugEvents> {
     if (this.stopping) return
     const { group, node } = this.options
     const bdSeq = this.bdSeqNow
-    let conn: Connection
+    // the concrete mqtt.js connection: a session ends with its socket ('close'), which the port does not model
+    let conn: MqttConnection
     try {
       conn = await connect(this.options.broker, {
         clientId: this.options.clientId ?? `spb-${group}-${node}`.slice(0, 64),

@@ -1,0 +1,118 @@
+/**
+ * What an agent takes, its defaults and their ranges: merged once at start
+ * (`mergeOptions`), an out-of-range value refused with a `ValidationError`
+ * naming the field (`agent.slots`, ...).
+ */
+import { availableParallelism } from 'node:os'
+import type { Wallet } from 'ethers'
+import type { ChannelsClient } from '../contracts/channels/channels-client.ts'
+import type { Clock } from '../protocol/clock.ts'
+import { ValidationError } from '../protocol/errors.ts'
+import { MAX_FUEL, MAX_INPUT_BYTES, MAX_MODULE_BYTES, MAX_OUTPUT_BYTES } from '../protocol/messages.ts'
+import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
+import type { BrokerAddress } from '../protocol/transport.ts'
+import type { Executor } from './engine/executor.ts'
+import type { SettlementPolicy } from './settlement/settler.ts'
+
+export interface AgentOptions {
+  /** The broker: a URL such as `mqtt://127.0.0.1:1883`, or a connector (e.g. an in-memory `MemoryBus`). */
+  broker: BrokerAddress
+  /** Where the identity and the module cache live. */
+  dataDir: string
+  name?: string
+  labels?: Record<string, string>
+  /** Price per job, in the mesh token's smallest unit. */
+  pricePerJob?: number
+  /** Jobs run at once; default: the executor's slots, else the device's cores. */
+  slots?: number
+  /** Jobs waiting beyond the running ones before new ones are refused as `overloaded`; default 64 per slot. */
+  queueLimit?: number
+  heartbeatMs?: number
+  /** How long a bid holds (the lease the requester may use without a new auction). */
+  leaseMs?: number
+  /** Largest limits this agent accepts, and the defaults for jobs that set none. */
+  maxTimeoutMs?: number
+  defaultTimeoutMs?: number
+  maxFuel?: number
+  defaultFuel?: number
+  maxMemoryMiB?: number
+  defaultMemoryMiB?: number
+  maxOutputBytes?: number
+  maxInputBytes?: number
+  maxModuleBytes?: number
+  moduleFetchTimeoutMs?: number
+  /** Assignments remembered to run a redelivered one (QoS 1 is at-least-once) only once. */
+  dedupeWindow?: number
+  /**
+   * Where job code runs: `process` (default) — a separate executor process with
+   * no keys, no data dir, no environment, unprivileged when the agent is root;
+   * `thread` — worker threads inside the agent (no process boundary; for
+   * measurements and tiny devices that cannot spare a process).
+   */
+  isolation?: 'process' | 'thread'
+  /** An executor to use instead of the default (it is closed with the agent). */
+  executor?: Executor
+  /** Time for heartbeats, module fetch timeouts and shutdown grace (default: the system clock). */
+  clock?: Clock
+  /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
+  payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+}
+
+export const AGENT_DEFAULTS = {
+  name: 'agent',
+  labels: {} as Record<string, string>,
+  pricePerJob: 1,
+  heartbeatMs: 1000,
+  leaseMs: 30_000,
+  maxTimeoutMs: 60_000,
+  defaultTimeoutMs: 10_000,
+  // ~1e9 fuel is about a second of straight-line work on a Pi-class core
+  maxFuel: 1e12,
+  defaultFuel: 1e10,
+  maxMemoryMiB: 256,
+  defaultMemoryMiB: 64,
+  maxOutputBytes: 1024 * 1024,
+  maxInputBytes: 1024 * 1024,
+  maxModuleBytes: MAX_MODULE_BYTES,
+  moduleFetchTimeoutMs: 1500,
+  dedupeWindow: 50_000,
+  isolation: 'process' as 'process' | 'thread',
+}
+
+/** The ranges follow what the wire accepts (protocol/messages.ts): an agent never advertises what a watcher would refuse. */
+const RANGES: Ranges<AgentOptions> = {
+  pricePerJob: { min: 0, max: 1e18 },
+  slots: { min: 1, max: 4096, integer: true },
+  queueLimit: { min: 0, max: 1e6, integer: true },
+  heartbeatMs: { min: 100, max: 600_000, integer: true },
+  leaseMs: { min: 0, max: 3_600_000, integer: true },
+  maxTimeoutMs: { min: 1, max: 3_600_000, integer: true },
+  defaultTimeoutMs: { min: 1, max: 3_600_000, integer: true },
+  maxFuel: { min: 1, max: MAX_FUEL, integer: true },
+  defaultFuel: { min: 1, max: MAX_FUEL, integer: true },
+  maxMemoryMiB: { min: 1, max: 4096, integer: true },
+  defaultMemoryMiB: { min: 1, max: 4096, integer: true },
+  maxOutputBytes: { min: 0, max: MAX_OUTPUT_BYTES, integer: true },
+  maxInputBytes: { min: 0, max: MAX_INPUT_BYTES, integer: true },
+  maxModuleBytes: { min: 1, max: MAX_MODULE_BYTES, integer: true },
+  moduleFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
+  dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+}
+
+export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number }
+
+/** Merges the defaults once; refuses out-of-range values and defaults above their maximum. */
+export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions {
+  const merged = mergeOptions(options, AGENT_DEFAULTS, RANGES, 'agent')
+  for (const [value, max] of [
+    ['defaultTimeoutMs', 'maxTimeoutMs'],
+    ['defaultFuel', 'maxFuel'],
+    ['defaultMemoryMiB', 'maxMemoryMiB'],
+  ] as const) {
+    if (merged[value] > merged[max]) {
+      throw new ValidationError(`agent.${value}`, `at most agent.${max} (${merged[max]}), got ${merged[value]}`)
+    }
+  }
+  const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
+  return { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
+}

@@ -1,0 +1,131 @@
+/**
+ * An assignment, from arrival to signed result: taken once however often
+ * QoS 1 delivers it, checked against what the agent offers (input size,
+ * limits), its module fetched and loaded, run on the executor, and answered
+ * with a signed result — an error result too, with a stable code, when the
+ * job could not run. Every assignment taken gets exactly one answer.
+ */
+import { createHash } from 'node:crypto'
+import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
+import { limitsAbove } from '../protocol/eligibility.ts'
+import type { Assign, PresenceOnline, Result } from '../protocol/messages.ts'
+import { RecentSet } from '../protocol/recent-set.ts'
+import { signResult, type Signer } from '../protocol/signature.ts'
+import type { Executor, RunOutcome } from './engine/executor.ts'
+import type { ModuleStore } from './module-store.ts'
+
+/** What the agent offers a job: the most it may ask for, and what it gets when it asks for nothing. */
+export interface JobTerms {
+  limits: PresenceOnline['limits']
+  defaults: PresenceOnline['defaults']
+}
+
+export interface AssignmentRunnerOptions {
+  agentId: string
+  signer: Signer
+  executor: Executor
+  modules: ModuleStore
+  terms: JobTerms
+  /** Assignments remembered for dedupe. */
+  dedupeWindow: number
+}
+
+export class AssignmentRunner {
+  private readonly seen: RecentSet
+  private readonly running = new Set<Promise<Result>>()
+  private pendingModules_ = 0
+  private closing = false
+
+  constructor(private readonly o: AssignmentRunnerOptions) {
+    this.seen = new RecentSet(o.dedupeWindow)
+  }
+
+  /** Jobs waiting for their module (they count as queued). */
+  get pendingModules(): number {
+    return this.pendingModules_
+  }
+
+  /** Assignments taken and not answered yet. */
+  get inFlight(): number {
+    return this.running.size
+  }
+
+  /** Takes an assignment; false when this one (requester, job, attempt) was taken before (a redelivery). */
+  take(job: Assign): boolean {
+    return this.seen.add(`${job.requester}\u0000${job.id}\u0000${job.attempt}`)
+  }
+
+  /** Runs a taken assignment to its signed result; never rejects for job faults. */
+  run(job: Assign): Promise<Result> {
+    const p = this.answer(job).finally(() => this.running.delete(p))
+    this.running.add(p)
+    return p
+  }
+
+  /** From now on assignments are answered `closed` without running. */
+  stopTaking(): void {
+    this.closing = true
+  }
+
+  /** Resolves when every assignment taken so far was answered. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running])
+  }
+
+  private async answer(job: Assign): Promise<Result> {
+    const outcome = await this.execute(job)
+    const base = { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: sha256(job.input) }
+    let result: Omit<Result, 'signature'>
+    if (outcome.status === 'ok') {
+      const output = Buffer.from(outcome.output.buffer, outcome.output.byteOffset, outcome.output.byteLength)
+      result = { ...base, status: 'ok', output: output.toString('base64'), outputSha256: sha256(output), fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
+    } else {
+      const message = outcome.stderr ? `${outcome.message}: ${outcome.stderr.slice(0, 1024)}` : outcome.message
+      result = { ...base, status: 'error', error: { code: outcome.code, message }, fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
+    }
+    return { ...result, signature: signResult(result, this.o.signer) }
+  }
+
+  private async execute(job: Assign): Promise<RunOutcome> {
+    const started = performance.now()
+    const fail = (err: unknown): RunOutcome => {
+      const e = toFogmeshError(err)
+      return { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: performance.now() - started }
+    }
+    const { limits, defaults } = this.o.terms
+    if (this.closing) return fail(new FogmeshError(ErrorCode.closed, 'agent is shutting down'))
+    if (job.input.length > limits.inputBytes) {
+      return fail(new FogmeshError(ErrorCode.tooLarge, `input is ${job.input.length} bytes; this agent takes at most ${limits.inputBytes}`))
+    }
+    const why = limitsAbove(limits, job.limits)
+    if (why) return fail(new FogmeshError(ErrorCode.limitExceeded, why))
+    this.pendingModules_++
+    try {
+      await this.o.modules.get(job.module)
+    } catch (err) {
+      return fail(err)
+    } finally {
+      this.pendingModules_--
+    }
+    // run() rejects only when it does not take the job (overloaded, closed): that, too, gets a signed answer
+    return this.o.executor
+      .run({
+        jobId: job.id,
+        module: job.module,
+        input: job.input,
+        limits: {
+          timeoutMs: job.limits?.timeoutMs ?? defaults.timeoutMs,
+          outputBytes: job.limits?.outputBytes ?? defaults.outputBytes,
+          stderrBytes: 4096,
+          fuel: job.limits?.fuel ?? defaults.fuel,
+          memoryMiB: job.limits?.memoryMiB ?? defaults.memoryMiB,
+          // clock and random derived from the job id: anyone re-running it gets the same bytes
+          deterministic: true,
+        },
+      })
+      .catch(fail)
+  }
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const round = (ms: number) => Math.round(ms * 1000) / 1000

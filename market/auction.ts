@@ -1,0 +1,130 @@
+/**
+ * Choosing an agent for a job: a lease first (what an earlier auction left
+ * behind, leases.ts), an auction when there is none.
+ *
+ * An auction offers the job on `fm/v1/market/offers` and closes when every
+ * eligible online agent has bid, or when the window ends, whichever is first.
+ * A bid counts only from an agent that is still online and eligible and
+ * within the job's `maxPrice`. One auction per lease key runs at a time;
+ * concurrent jobs wait on the same one. A lease group is auctioned again when
+ * 70% of its shortest lease has passed (or a new agent came online).
+ */
+import { randomBytes } from 'node:crypto'
+import type { Clock } from '../protocol/clock.ts'
+import { ineligibility } from '../protocol/eligibility.ts'
+import type { Bid, Offer } from '../protocol/messages.ts'
+import { topics } from '../protocol/topics.ts'
+import type { Connection } from '../protocol/transport.ts'
+import type { AgentDirectory } from './directory.ts'
+import type { JobRequest } from './job.ts'
+import type { Lease, LeaseBook } from './leases.ts'
+
+export interface AuctionReport {
+  module: string
+  bids: number
+  eligible: number
+  ms: number
+}
+
+export interface AuctioneerOptions {
+  conn: Connection
+  requesterId: string
+  /** Where bids come back (the requester's inbox). */
+  replyTo: string
+  directory: AgentDirectory
+  leases: LeaseBook
+  clock: Clock
+  /** Longest an auction waits for bids. */
+  windowMs: number
+  /** Told of every auction held. */
+  onAuction: (report: AuctionReport) => void
+}
+
+interface OpenAuction {
+  expected: Set<string>
+  bids: Bid[]
+  done: () => void
+}
+
+/** The fraction of the shortest lease after which a group is auctioned again. */
+const REFRESH_AT = 0.7
+
+export class Auctioneer {
+  private readonly open = new Map<string, OpenAuction>()
+  private readonly byKey = new Map<string, Promise<void>>()
+
+  constructor(private readonly o: AuctioneerOptions) {}
+
+  /** The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it. */
+  async pick(job: JobRequest, exclude: ReadonlySet<string>, inflight: (agent: string) => number): Promise<Lease | undefined> {
+    const key = leaseKey(job)
+    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online'
+    const now = this.o.clock.now()
+    const lease = this.o.leases.pick(key, now, usable, inflight)
+    if (lease) {
+      if (this.o.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
+      return lease
+    }
+    await this.auction(key, job)
+    return this.o.leases.pick(key, this.o.clock.now(), usable, inflight)
+  }
+
+  /** A bid from the inbox: counted when it answers an open auction and comes from an agent it waits for. */
+  onBid(bid: Bid): void {
+    const open = this.open.get(bid.offerId)
+    if (!open || !open.expected.has(bid.agent)) return
+    open.expected.delete(bid.agent)
+    open.bids.push(bid)
+    if (open.expected.size === 0) open.done()
+  }
+
+  private auction(key: string, job: JobRequest): Promise<void> {
+    let p = this.byKey.get(key)
+    if (!p) {
+      p = this.run(key, job).finally(() => this.byKey.delete(key))
+      this.byKey.set(key, p)
+    }
+    return p
+  }
+
+  private async run(key: string, job: JobRequest): Promise<void> {
+    const { directory, clock } = this.o
+    const started = clock.now()
+    const eligible = directory.list('online').filter((a) => ineligibility(a.presence, job) === undefined)
+    if (eligible.length === 0) {
+      this.o.onAuction({ module: job.module, bids: 0, eligible: 0, ms: 0 })
+      return
+    }
+    const offerId = randomBytes(8).toString('hex')
+    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], done: () => {} }
+    const closed = new Promise<void>((resolve) => (open.done = resolve))
+    const timer = clock.setTimeout(() => open.done(), this.o.windowMs)
+    this.open.set(offerId, open)
+    const offer: Offer = {
+      offerId, requester: this.o.requesterId, replyTo: this.o.replyTo, module: job.module,
+      ...(job.limits ? { limits: job.limits } : {}),
+      ...(job.constraints ? { constraints: job.constraints } : {}),
+      ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+    }
+    this.o.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
+    await closed
+    timer.cancel()
+    this.open.delete(offerId)
+    const now = clock.now()
+    const leases: Lease[] = []
+    for (const b of open.bids) {
+      const a = directory.get(b.agent)
+      if (!a || a.state !== 'online' || ineligibility(a.presence, job) !== undefined) continue
+      if (job.maxPrice !== undefined && b.price > job.maxPrice) continue
+      leases.push({ agent: b.agent, publicKey: a.presence.publicKey, price: b.price, slots: b.slots, site: a.presence.labels.site, until: now + b.leaseMs })
+    }
+    const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
+    this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0))
+    this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
+  }
+}
+
+/** Jobs share leases when they ask for the same module under the same terms. */
+export function leaseKey(job: JobRequest): string {
+  return `${job.module}|${JSON.stringify(job.limits ?? null)}|${JSON.stringify(job.constraints ?? null)}|${job.maxPrice ?? ''}`
+}

@@ -1,0 +1,106 @@
+/**
+ * The real broker connection: mqtt.js speaking MQTT 3.1.1 (any broker works),
+ * TCP_NODELAY on the client socket too (mqtt.js leaves Nagle on, which costs
+ * tens of milliseconds per small message on loopback).
+ */
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { ErrorCode, FogmeshError } from '../errors.ts'
+import type { Connection, ConnectionEvents, ConnectOptions, Handler, PublishOptions } from '../transport.ts'
+import { TopicRouter } from './topic-router.ts'
+
+export class MqttConnection extends EventEmitter<ConnectionEvents> implements Connection {
+  private readonly router = new TopicRouter()
+
+  /** The mqtt.js client underneath: for diagnostics (packet taps in bench/), never for the mesh's own code. */
+  constructor(readonly client: MqttClient, readonly clientId: string) {
+    super()
+    client.on('message', (topic, payload, packet) => this.router.dispatch(topic, payload, { retain: packet.retain }))
+    client.on('connect', () => this.emit('connect'))
+    client.on('offline', () => this.emit('offline'))
+  }
+
+  get connected(): boolean {
+    return this.client.connected
+  }
+
+  route(filter: string, handler: Handler): void {
+    this.router.route(filter, handler)
+  }
+
+  unroute(filter: string): void {
+    this.router.unroute(filter)
+  }
+
+  async subscribe(filters: string | string[], qos: 0 | 1 = 1): Promise<void> {
+    await this.client.subscribeAsync(filters, { qos })
+  }
+
+  async unsubscribe(filters: string | string[]): Promise<void> {
+    await this.client.unsubscribeAsync(filters)
+  }
+
+  publish(topic: string, payload: Buffer | string, o: PublishOptions = {}): void {
+    this.client.publish(topic, payload, { qos: o.qos ?? 0, retain: o.retain ?? false })
+  }
+
+  async publishAsync(topic: string, payload: Buffer | string, o: PublishOptions = {}): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false })
+  }
+
+  async close(force = false): Promise<void> {
+    await this.client.endAsync(force)
+  }
+}
+
+export async function connect(url: string, options: ConnectOptions = {}): Promise<MqttConnection> {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new FogmeshError(ErrorCode.usage, `broker URL is not a URL: ${url}`)
+  }
+  if (!['mqtt:', 'tcp:', 'ws:', 'wss:', 'mqtts:'].includes(parsed.protocol)) {
+    throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${url})`)
+  }
+  const clientId = options.clientId ?? `fm-${randomBytes(6).toString('hex')}`
+  const opts: IClientOptions = {
+    clientId,
+    protocolVersion: 4,
+    clean: true,
+    keepalive: options.keepaliveSeconds ?? 10,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    reconnectPeriod: options.reconnect === false ? 0 : 500,
+    queueQoSZero: false,
+    ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
+  }
+  const client = mqtt.connect(url, opts)
+  const setNoDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true)
+  client.on('connect', setNoDelay)
+  // nodelay as early as possible: before CONNECT leaves
+  client.stream?.once?.('connect', setNoDelay)
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      cleanup()
+      client.end(true)
+      reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
+    }
+    const timer = setTimeout(() => onError(new Error('timed out')), (options.connectTimeoutMs ?? 5000) + 100)
+    const onConnect = () => {
+      cleanup()
+      resolve()
+    }
+    const cleanup = () => {
+      clearTimeout(timer)
+      client.off('connect', onConnect)
+      client.off('error', onError)
+    }
+    client.once('connect', onConnect)
+    client.once('error', onError)
+  })
+  // after the first connection, errors are reconnect noise; the 'offline'/'connect' events tell the story
+  client.on('error', () => {})
+  return new MqttConnection(client, clientId)
+}

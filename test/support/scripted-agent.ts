@@ -1,0 +1,134 @@
+/**
+ * A scripted agent for unit tests of the market: a peer on any broker
+ * connection (an in-memory bus, usually) with its own ed25519 key and a valid
+ * presence, that bids and answers the way the test says — an honest signed
+ * echo by default, or whatever `answer` returns (a tampered result, garbage,
+ * an error, nothing). It records the offers and assignments it saw.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { agentIdFromPublicKey } from '../../protocol/agent-id.ts'
+import type { Clock, Timer } from '../../protocol/clock.ts'
+import type { Assign, Offer, PresenceOnline, Result } from '../../protocol/messages.ts'
+import { createSigner, signResult, type Signer } from '../../protocol/signature.ts'
+import { topics } from '../../protocol/topics.ts'
+import type { Connection, Connector } from '../../protocol/transport.ts'
+
+export interface ScriptedAgentOptions {
+  name?: string
+  price?: number
+  /** The price it bids (default: `price`; a bid above the advertised price tests the requester's checks). */
+  bidPrice?: number
+  labels?: Record<string, string>
+  slots?: number
+  leaseMs?: number
+  heartbeatMs?: number
+  limits?: Partial<PresenceOnline['limits']>
+  arch?: string
+  /** Bids on an offer when this says so (default: always). */
+  bids?: (offer: Offer) => boolean
+  /** What it publishes on the assignment's replyTo: an object (sent as JSON), a string (sent raw), or undefined (silence). Default: `honest`. */
+  answer?: (job: WireAssign, agent: ScriptedAgent) => object | string | undefined
+  /** Beats on this clock every `heartbeatMs` (default: only when `beat()` is called). */
+  clock?: Clock
+}
+
+/** An assignment as it arrived (input still base64). */
+export type WireAssign = Omit<Assign, 'input'> & { input: string }
+
+export const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
+
+export class ScriptedAgent {
+  readonly id: string
+  readonly publicKey: string
+  readonly offers: Offer[] = []
+  readonly assignments: WireAssign[] = []
+  private seq = 0
+  private timer: Timer | undefined
+
+  private constructor(
+    readonly conn: Connection,
+    readonly signer: Signer,
+    readonly options: ScriptedAgentOptions,
+  ) {
+    this.publicKey = Buffer.from(signer.publicKey).toString('hex')
+    this.id = agentIdFromPublicKey(this.publicKey)
+  }
+
+  static async start(broker: Connector, options: ScriptedAgentOptions = {}): Promise<ScriptedAgent> {
+    const signer = createSigner(randomBytes(32))
+    const id = agentIdFromPublicKey(signer.publicKey)
+    const will = { topic: topics.presence(id), payload: JSON.stringify({ status: 'offline', id, reason: 'lost' }), retain: true, qos: 1 as const }
+    const conn = await broker.connect({ clientId: `fm-agent-${id}`, will })
+    const agent = new ScriptedAgent(conn, signer, options)
+    conn.route(topics.offers, (_t, p) => agent.onOffer(JSON.parse(p.toString()) as Offer))
+    conn.route(topics.agentJobs(id), (_t, p) => agent.onAssign(JSON.parse(p.toString()) as WireAssign))
+    await conn.subscribe([topics.offers, topics.agentJobs(id)])
+    await conn.publishAsync(topics.presence(id), JSON.stringify(agent.presence()), { retain: true })
+    if (options.clock) agent.timer = options.clock.setInterval(() => agent.beat(), options.heartbeatMs ?? 1000)
+    return agent
+  }
+
+  presence(): PresenceOnline {
+    const o = this.options
+    return {
+      status: 'online', id: this.id, name: o.name ?? 'scripted', publicKey: this.publicKey, version: '0.1.0',
+      capacity: { cores: 4, memoryMiB: 4096, arch: o.arch ?? process.arch, platform: process.platform, slots: o.slots ?? 1 },
+      labels: o.labels ?? {}, price: { perJob: o.price ?? 1 },
+      limits: { fuel: 1e12, memoryMiB: 256, timeoutMs: 60_000, outputBytes: 1 << 20, inputBytes: 1 << 20, ...o.limits },
+      defaults: { fuel: 1e10, memoryMiB: 64, timeoutMs: 10_000, outputBytes: 1 << 20 },
+      load: { running: 0, queued: 0 }, heartbeatMs: o.heartbeatMs ?? 1000, since: 0,
+    }
+  }
+
+  /** A heartbeat now. */
+  beat(): void {
+    this.conn.publish(topics.heartbeat(this.id), JSON.stringify({ id: this.id, seq: this.seq++, load: { running: 0, queued: 0 } }))
+  }
+
+  /** The honest answer: a signed echo of the input. */
+  honest(job: WireAssign, output: Buffer = Buffer.from(job.input, 'base64')): Result {
+    const r = {
+      type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.id, module: job.module,
+      inputSha256: sha256(Buffer.from(job.input, 'base64')), status: 'ok' as const,
+      output: output.toString('base64'), outputSha256: sha256(output), fuel: 7, durationMs: 1,
+    }
+    return { ...r, signature: signResult(r, this.signer) }
+  }
+
+  /** A signed error result with `code`. */
+  failing(job: WireAssign, code: string): Result {
+    const r = {
+      type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.id, module: job.module,
+      inputSha256: sha256(Buffer.from(job.input, 'base64')), status: 'error' as const,
+      error: { code, message: `scripted ${code}` }, fuel: 0, durationMs: 1,
+    }
+    return { ...r, signature: signResult(r, this.signer) }
+  }
+
+  /** Leaves cleanly: a retained offline presence, then disconnect (no will). */
+  async stop(): Promise<void> {
+    this.timer?.cancel()
+    await this.conn.publishAsync(topics.presence(this.id), JSON.stringify({ status: 'offline', id: this.id, reason: 'stopped' }), { retain: true })
+    await this.conn.close()
+  }
+
+  /** Stops beating (a paused process: its presence stays online). */
+  pause(): void {
+    this.timer?.cancel()
+  }
+
+  private onOffer(offer: Offer): void {
+    this.offers.push(offer)
+    if (this.options.bids && !this.options.bids(offer)) return
+    const o = this.options
+    const bid = { type: 'bid', offerId: offer.offerId, agent: this.id, price: o.bidPrice ?? o.price ?? 1, load: { running: 0, queued: 0 }, slots: o.slots ?? 1, leaseMs: o.leaseMs ?? 30_000 }
+    this.conn.publish(offer.replyTo, JSON.stringify(bid))
+  }
+
+  private onAssign(job: WireAssign): void {
+    this.assignments.push(job)
+    const answer = this.options.answer ? this.options.answer(job, this) : this.honest(job)
+    if (answer === undefined) return
+    this.conn.publish(job.replyTo, typeof answer === 'string' ? answer : JSON.stringify(answer), { qos: 1 })
+  }
+}
