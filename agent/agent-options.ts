@@ -56,6 +56,8 @@ export interface AgentOptions {
   clock?: Clock
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+  /** Advertise this agent's stake: its registry account in the VerificationCourt's registry (see `fogmesh stake`). */
+  staking?: { chainId: number; court: string; account: string }
 }
 
 export const AGENT_DEFAULTS = {

@@ -24,6 +24,8 @@ import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
 import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
+import { loadOrCreateAttester } from './attester-key.ts'
+import { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
 import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
@@ -57,6 +59,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly since: number
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
+  /** Co-signs results for the VerificationCourt when a requester asks; its address is the agent's attester. */
+  readonly attestor: ResultAttestor
   private readonly modules: ModuleStore
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
@@ -68,8 +72,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly executor: Executor,
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
+    attestor: ResultAttestor,
   ) {
     super()
+    this.attestor = attestor
     this.id = identity.id
     this.publicKey = identity.publicKeyHex
     this.name = opts.name
@@ -83,6 +89,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     })
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
+      attestor,
     })
     payments?.on('settled', (r) => this.emit('settled', r))
   }
@@ -90,6 +97,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const attestor = new ResultAttestor(loadOrCreateAttester(opts.dataDir).attester)
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
@@ -106,7 +114,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         keepaliveSeconds: 5,
       })
       payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments)
+      const agent = new Agent(identity, conn, executor, opts, payments, attestor)
       await agent.join()
       return agent
     } catch (err) {
@@ -156,6 +164,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      ...(this.opts.staking ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
     }
   }
 

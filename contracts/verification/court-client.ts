@@ -2,7 +2,7 @@
  * The VerificationCourt over ethers v6: standing of accounts, the governed parameters, attester
  * binding, evidence cases and capacity epochs. One instance acts as one account (its signer).
  */
-import { Contract, getAddress, type ContractTransactionReceipt, type Signer } from 'ethers'
+import { Contract, ZeroAddress, getAddress, type ContractTransactionReceipt, type Provider, type Signer } from 'ethers'
 import { ValidationError } from '../../protocol/errors.ts'
 import { StatementHasher, type Attester, type CompactSignature, type Statement } from '../../protocol/statement.ts'
 import { loadArtifact } from '../artifacts.ts'
@@ -10,6 +10,8 @@ import { sendWithMargin } from '../gas-margin.ts'
 import type { MeshParams } from './deploy-verification.ts'
 
 export interface Standing {
+  /** the ed25519 mesh key the account registered (0x + 64 hex; ZeroHash: not registered) */
+  meshKey: string
   stake: bigint
   /** the governed minimum (or the registry's floor when that is higher) */
   minStake: bigint
@@ -69,18 +71,24 @@ export class CourtClient {
     this.hasher = StatementHasher.for(chainId, address)
   }
 
-  /** `signer` must be connected to a provider. */
-  static async connect(courtAddress: string, signer: Signer): Promise<CourtClient> {
-    if (!signer.provider) throw new ValidationError('signer', 'a Signer connected to a provider')
+  /** `runner`: a Signer connected to a provider (to send), or a Provider (read only: `account` is the zero address). */
+  static async connect(courtAddress: string, runner: Signer | Provider): Promise<CourtClient> {
+    const signer = 'getAddress' in runner ? runner : undefined
+    const provider = signer ? signer.provider : (runner as Provider)
+    if (!provider) throw new ValidationError('signer', 'a Signer connected to a provider')
     const address = getAddress(courtAddress)
-    const contract = new Contract(address, (await loadArtifact('VerificationCourt')).abi, signer)
+    const contract = new Contract(address, (await loadArtifact('VerificationCourt')).abi, runner)
     const [paramsAddress, account, network] = await Promise.all([
       contract.getFunction('params')() as Promise<string>,
-      signer.getAddress(),
-      signer.provider.getNetwork(),
+      signer ? signer.getAddress() : Promise.resolve(ZeroAddress),
+      provider.getNetwork(),
     ])
-    const params = new Contract(paramsAddress, (await loadArtifact('MeshParameters')).abi, signer)
+    const params = new Contract(paramsAddress, (await loadArtifact('MeshParameters')).abi, runner)
     return new CourtClient(contract, params, address, getAddress(account), network.chainId)
+  }
+
+  get provider(): Provider {
+    return this.contract.runner!.provider!
   }
 
   async registryAddress(): Promise<string> {
@@ -90,6 +98,7 @@ export class CourtClient {
   async standing(account: string): Promise<Standing> {
     const s = (await this.contract.getFunction('standing')(account)).toObject() as Record<string, unknown>
     return {
+      meshKey: s.meshKey as string,
       stake: BigInt(s.stake as bigint),
       minStake: BigInt(s.minStake as bigint),
       registered: s.registered as boolean,

@@ -96,6 +96,7 @@ abstract contract CourtBase is EIP712, ReentrancyGuardTransient {
     }
 
     struct Standing {
+        bytes32 meshKey;
         uint256 stake;
         uint256 minStake;
         bool registered;
@@ -109,6 +110,7 @@ abstract contract CourtBase is EIP712, ReentrancyGuardTransient {
     function standing(address account) external view returns (Standing memory s) {
         AgentRegistry.Agent memory a = _registry().getAgent(account);
         uint256 min = params.get().minStake;
+        s.meshKey = a.meshKey;
         s.stake = a.stake;
         s.minStake = min > _registryMinStake ? min : _registryMinStake;
         s.registered = a.meshKey != bytes32(0);
