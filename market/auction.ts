@@ -60,18 +60,21 @@ export class Auctioneer {
     job: JobRequest,
     exclude: ReadonlySet<string>,
     inflight: (agent: string) => number,
-    policy?: { admit?: (agent: string) => boolean } & PickAdjust,
+    policy?: { admit?: (agent: string) => boolean; claim?: (agent: string) => void } & PickAdjust,
   ): Promise<Lease | undefined> {
     const key = leaseKey(job)
     const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && (policy?.admit?.(a) ?? true)
     const now = this.o.clock.now()
     const lease = this.o.leases.pick(key, now, usable, inflight, policy)
+    if (lease) policy?.claim?.(lease.agent) // at once, before another pick of the same job runs
     if (lease) {
       if (this.o.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
       return lease
     }
     await this.auction(key, job)
-    return this.o.leases.pick(key, this.o.clock.now(), usable, inflight, policy)
+    const picked = this.o.leases.pick(key, this.o.clock.now(), usable, inflight, policy)
+    if (picked) policy?.claim?.(picked.agent)
+    return picked
   }
 
   /** A bid from the inbox: counted when it answers an open auction and comes from an agent it waits for. */

@@ -169,7 +169,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     })
     if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
     const exclude = slot?.exclude ?? new Set<string>()
-    const policy = await this.verifier.pickPolicy(job, slot)
+    const policy = { ...(await this.verifier.pickPolicy(job, slot)), claim: (a: string) => exclude.add(a) }
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
@@ -178,7 +178,6 @@ export class Requester extends EventEmitter<RequesterEvents> {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
         return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
       }
-      exclude.add(lease.agent) // at once: other copies of the job pick other agents
       const o = await this.attempt(job, lease, (slot?.attemptBase ?? 0) + attempt, inputSha256, slot)
       if (o.kind === 'result' && !(o.result.status === 'error' && isRetryableCode(o.result.error?.code ?? ''))) {
         const r = o.result
