@@ -2,6 +2,7 @@ import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { stakingFromOptions } from '../staking-options.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
@@ -22,6 +23,9 @@ export const agentCommand: Command = {
   --rpc URL --channels ADDRESS --keystore FILE
                   take payment: vouchers journaled in the data dir, settled on that chain
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
+  --court ADDRESS [--account ADDRESS]
+                  advertise the stake of this registry account (default: the keystore's) in that
+                  VerificationCourt (with --rpc); stake first with fogmesh stake
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
@@ -35,6 +39,8 @@ export const agentCommand: Command = {
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
     ...PAYMENT_OPTIONS,
+    court: { type: 'string' },
+    account: { type: 'string' },
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
@@ -45,6 +51,7 @@ export const agentCommand: Command = {
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
     const payment = await paymentFromOptions(values)
+    const staking = await stakingFromOptions(values, payment?.wallet)
     const agent = await startAgent({
       ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
       broker,
@@ -55,9 +62,11 @@ export const agentCommand: Command = {
       ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
       isolation,
+      ...(staking ? { staking } : {}),
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
+    if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor.address}`)
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
     const timer = setInterval(() => {

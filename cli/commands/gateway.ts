@@ -1,6 +1,7 @@
 import { startGateway } from '../../market/gateway.ts'
 import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { verificationFromOptions, VERIFICATION_OPTIONS, VERIFICATION_USAGE } from '../verification-options.ts'
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -14,8 +15,9 @@ export const gatewayCommand: Command = {
   --rpc URL --channels ADDRESS --keystore FILE
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
-  --deposit N    deposit of each channel (default 10^18)`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS },
+  --deposit N    deposit of each channel (default 10^18)
+${VERIFICATION_USAGE}`,
+  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...VERIFICATION_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -28,13 +30,16 @@ export const gatewayCommand: Command = {
     const budget = bigOption('budget', 10n ** 20n)
     const deposit = bigOption('deposit', 10n ** 18n)
     const payment = await paymentFromOptions(values)
+    const verification = await verificationFromOptions(values)
     const gateway = await startGateway({
       broker,
+      verification: verification.options,
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
+    for (const line of verification.describe(gateway.requester.verifier)) console.log(line)
     const timer = setInterval(() => {
       const s = gateway.stats()
       if (s.received > 0) console.log(`jobs: ${s.received} received, ${s.ok} ok, ${s.failed} failed, ${s.invalid} invalid, ${s.duplicates} duplicate, ${s.inFlight} in flight`)
@@ -44,6 +49,7 @@ export const gatewayCommand: Command = {
     console.log(`${signal}: shutting down`)
     clearInterval(timer)
     await gateway.close()
+    verification.close()
     return 0
   },
 }

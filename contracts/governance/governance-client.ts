@@ -9,7 +9,7 @@
  *   await gov.queue(proposalId)            // once it succeeded
  *   await gov.execute(proposalId)          // once the timelock delay passed
  */
-import { Contract, getAddress, id, type Signer } from 'ethers'
+import { Contract, ZeroAddress, getAddress, id, type Provider, type Signer } from 'ethers'
 import { ErrorCode, FogmeshError, ValidationError } from '../../protocol/errors.ts'
 import { loadArtifact } from '../artifacts.ts'
 import { sendWithMargin } from '../gas-margin.ts'
@@ -63,12 +63,14 @@ export class GovernanceClient {
     readonly account: string,
   ) {}
 
-  static async connect(addresses: { governor: string; params: string }, signer: Signer): Promise<GovernanceClient> {
+  /** `signer`: a Signer connected to a provider, or a Provider (read only). */
+  static async connect(addresses: { governor: string; params: string }, signer: Signer | Provider): Promise<GovernanceClient> {
     if (!signer.provider) throw new ValidationError('signer', 'a Signer connected to a provider')
     const governor = new Contract(getAddress(addresses.governor), (await loadArtifact('MeshGovernor')).abi, signer)
     const params = new Contract(getAddress(addresses.params), (await loadArtifact('MeshParameters')).abi, signer)
     const token = new Contract((await governor.getFunction('token')()) as string, (await loadArtifact('MeshToken')).abi, signer)
-    return new GovernanceClient(governor, params, token, getAddress(await signer.getAddress()))
+    const account = 'getAddress' in signer ? getAddress(await signer.getAddress()) : ZeroAddress
+    return new GovernanceClient(governor, params, token, account)
   }
 
   /** Votes count once delegated: delegate to yourself to vote with your own tokens. */

@@ -1,0 +1,53 @@
+/**
+ * The verification options of the commands that run a requester (gateway): the court that makes
+ * the market staked (and takes evidence), the spot-check rate, the reputation file.
+ */
+import { formatUnits, type JsonRpcProvider } from 'ethers'
+import type { Verifier, VerificationOptions } from '../market/verification.ts'
+import { UsageError } from './command.ts'
+import { defaultReputationFile } from './commands/status.ts'
+import { openCourt } from './staking-options.ts'
+
+export const VERIFICATION_OPTIONS = {
+  court: { type: 'string' },
+  'spot-check': { type: 'string' },
+  reputation: { type: 'string' },
+} as const
+
+export const VERIFICATION_USAGE = `  --court ADDRESS  a staked market: only agents staked in this VerificationCourt are assigned,
+                 results are co-signed, contradictions go on chain as evidence (with --rpc
+                 and --keystore: the reporter's account)
+  --spot-check P   re-run this fraction (0..1) of single-agent results on another agent
+                 (default: the court's governed rate, else 0)
+  --reputation F   where to keep what was observed of each agent (default $FOGMESH_HOME/reputation.json)`
+
+export async function verificationFromOptions(values: Record<string, unknown>): Promise<{
+  options: VerificationOptions
+  describe(v: Verifier): string[]
+  close(): void
+}> {
+  let spotCheck: number | undefined
+  if (values['spot-check'] !== undefined) {
+    const raw = String(values['spot-check'])
+    spotCheck = Number(raw)
+    if (!/^(0|1|0?\.\d+|1\.0*)$/.test(raw) || !(spotCheck >= 0 && spotCheck <= 1)) throw new UsageError(`--spot-check takes a fraction from 0 to 1 (got ${raw})`)
+  }
+  const reputation = { file: typeof values.reputation === 'string' ? values.reputation : defaultReputationFile() }
+  let provider: JsonRpcProvider | undefined
+  const options: VerificationOptions = { reputation, ...(spotCheck !== undefined ? { spotCheck } : {}) }
+  if (values.court !== undefined) {
+    const opened = await openCourt(values)
+    provider = opened.provider
+    options.court = opened.court
+  }
+  return {
+    options,
+    describe: (v) => {
+      const lines = [`verify   spot checks ${(v.spot.rate * 100).toFixed(1)}%; reputation in ${reputation.file}`]
+      const p = v.stake?.params
+      if (options.court && p) lines.push(`stake    court ${options.court.address}: minimum ${formatUnits(p.minStake, 18)} MESH, evidence quorum ${p.quorumMinAgents}, challenge window ${p.challengeWindow} s`)
+      return lines
+    },
+    close: () => provider?.destroy(),
+  }
+}
