@@ -28,8 +28,8 @@ export interface StakedMesh {
   agents: StakedAgent[]
   /** Stakes the next free wallet for a new agent and starts it. */
   addAgent(name: string, o?: Omit<SpawnOptions, 'rpc' | 'court' | 'chainId'> & { stake?: bigint }): Promise<StakedAgent>
-  /** A requester on this mesh with the court (acting as the next free wallet, the reporter). */
-  requester(o?: Partial<RequesterOptions>): Promise<Requester>
+  /** A requester on this mesh with the court, acting as `as` (default: the next free wallet) — the reporter. */
+  requester(o?: Partial<RequesterOptions>, as?: Wallet): Promise<Requester>
   /** The next free wallet. */
   wallet(): Wallet
   close(): Promise<void>
@@ -58,8 +58,8 @@ export async function startStakedMesh(o: { honest?: number; chain?: VerifiedChai
       agents.push(agent)
       return agent
     },
-    async requester(r = {}) {
-      const court = await CourtClient.connect(chain.v.addresses.court, wallet())
+    async requester(r = {}, as) {
+      const court = await CourtClient.connect(chain.v.addresses.court, as ?? wallet())
       const req = await startRequester({
         broker: broker.url,
         // a loaded test machine answers bids slowly: an agent whose bid misses the window loses its lease when it lapses

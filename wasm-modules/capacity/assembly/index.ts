@@ -1,11 +1,14 @@
 // capacity: the Proof of Capacity benchmark. A SHA-256 hash chain: h0 = seed, h(i+1) =
-// sha256(h(i)), N times; prints h(N) as 64 lowercase hex digits and a newline.
+// sha256(h(i)), N times, in S segments of N/S links; prints the chain at the end of every
+// segment, h(N/S), h(2N/S), ..., h(N), each as 64 lowercase hex digits and a newline.
 //
-// Input (stdin, exactly 36 bytes): the 32-byte seed, then N as a little-endian u32.
-// A challenger picks a random seed per slot, so no answer can be precomputed or shared between
-// slots; it checks the answer natively (node's OpenSSL SHA-256 is far faster than metered
-// WebAssembly), and the fuel a chain of N costs is the same on every agent.
-// Errors (exit code 1, message on stderr): input that is not 36 bytes.
+// Input (stdin, exactly 40 bytes): the 32-byte seed, then N and S as little-endian u32s
+// (S >= 1 divides N). A challenger picks a random seed per slot, so no answer can be
+// precomputed or shared between slots. It checks cheaply: it recomputes a few random segments
+// from the checkpoint before them (each costs 1/S of the work); a chain with any segment not
+// really computed fails such an audit with the probability of picking that segment. The fuel
+// of a chain is the same on every agent.
+// Errors (exit code 1, message on stderr): input that is not 40 bytes, S = 0, S not dividing N.
 import { STDIN, readAll, readAllLength, writeStdout, fail } from "wasi_job";
 
 // Round constants: the first 32 bits of the fractional parts of the cube roots of the first 64 primes.
@@ -54,18 +57,24 @@ function hashDigest(): void {
 }
 
 const input = readAll(STDIN);
-if (readAllLength != 36) fail("capacity: expected 36 bytes of input (a 32-byte seed and a little-endian u32 count)");
+if (readAllLength != 40) fail("capacity: expected 40 bytes of input (a 32-byte seed, then the chain length and the segment count as little-endian u32s)");
 for (let i: usize = 0; i < 8; i++) store<u32>(H + (i << 2), bswap<u32>(load<u32>(input + (i << 2))));
 const n = load<u32>(input + 32);
-for (let i: u32 = 0; i < n; i++) hashDigest();
+const segments = load<u32>(input + 36);
+if (segments == 0 || n % segments != 0) fail("capacity: the segment count must be at least 1 and divide the chain length");
+const perSegment = n / segments;
 
-const out = heap.alloc(65);
-for (let i: usize = 0; i < 8; i++) {
-  const v = load<u32>(H + (i << 2));
-  for (let j: usize = 0; j < 8; j++) {
-    const nib = (v >>> (28 - (<u32>j << 2))) & 15;
-    store<u8>(out + (i << 3) + j, <u8>(nib < 10 ? 0x30 + nib : 0x57 + nib));
+const out = heap.alloc(<usize>segments * 65);
+for (let k: u32 = 0; k < segments; k++) {
+  for (let i: u32 = 0; i < perSegment; i++) hashDigest();
+  const line = out + <usize>k * 65;
+  for (let i: usize = 0; i < 8; i++) {
+    const v = load<u32>(H + (i << 2));
+    for (let j: usize = 0; j < 8; j++) {
+      const nib = (v >>> (28 - (<u32>j << 2))) & 15;
+      store<u8>(line + (i << 3) + j, <u8>(nib < 10 ? 0x30 + nib : 0x57 + nib));
+    }
   }
+  store<u8>(line + 64, 0x0A);
 }
-store<u8>(out + 64, 0x0A);
-writeStdout(out, 65);
+writeStdout(out, <usize>segments * 65);
