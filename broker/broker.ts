@@ -43,6 +43,8 @@ export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
+  /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
+  connection: [{ socket: Socket; transport: 'tcp' | 'ws'; remote: string }]
 }
 
 export interface Broker extends EventEmitter<BrokerEvents> {
@@ -52,6 +54,11 @@ export interface Broker extends EventEmitter<BrokerEvents> {
   /** `mqtt://host:port` for clients on this machine. */
   readonly url: string
   readonly wsUrl: string | undefined
+  /**
+   * Serves MQTT on a connection accepted elsewhere (e.g. a WebSocket on the
+   * console's HTTP port): through the same packet guard as the broker's own listeners.
+   */
+  handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
   close(): Promise<void>
 }
 
@@ -78,7 +85,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string) => {
+  const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    events.emit('connection', { socket, transport, remote })
     const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
@@ -87,7 +95,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
   })
   await listen(tcp, opts.port, opts.host)
 
@@ -100,7 +108,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     http.on('connection', (socket: Socket) => socket.setNoDelay(true))
     wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
     wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
+      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
     })
     await listen(http, opts.wsPort, opts.host)
   }
@@ -116,6 +124,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsPort,
     url: `mqtt://${shownHost}:${port}`,
     wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
+      accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
+    },
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]

@@ -5,10 +5,9 @@
  *   --keystore FILE      the account's encrypted JSON keystore (password in $FOGMESH_KEYSTORE_PASSWORD)
  */
 import type { JsonRpcProvider, Wallet } from 'ethers'
-import { connectRpc } from '../contracts/deploy.ts'
 import { CourtClient } from '../contracts/verification/court-client.ts'
 import { requireString, UsageError } from './command.ts'
-import { openKeystore } from './wallet.ts'
+import { connectChain, openKeystore } from './wallet.ts'
 
 export const COURT_OPTIONS = {
   rpc: { type: 'string' },
@@ -22,13 +21,8 @@ export function addressOption(values: Record<string, unknown>, name: string, wha
   return v
 }
 
-export async function openRpc(values: Record<string, unknown>): Promise<JsonRpcProvider> {
-  const rpc = requireString(values, 'rpc', "the chain's JSON-RPC URL")
-  try {
-    return await connectRpc(rpc)
-  } catch (err) {
-    throw new UsageError(`cannot reach the chain at ${rpc}: ${(err as Error).message.split('\n')[0]}`)
-  }
+export function openRpc(values: Record<string, unknown>): Promise<JsonRpcProvider> {
+  return connectChain(requireString(values, 'rpc', "the chain's JSON-RPC URL"))
 }
 
 /** A court client acting as the keystore's account; the caller destroys the provider. */

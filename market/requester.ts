@@ -64,6 +64,8 @@ export interface RequesterEvents {
   attemptFailed: [{ id: string; agent: string; attempt: number; reason: string }]
   auction: [AuctionReport]
   rejected: [{ topic: string; code: string; message: string }]
+  /** A job was answered (ok or error), as `submit` resolves it. */
+  result: [JobAnswer]
 }
 
 type AttemptOutcome =
@@ -133,6 +135,11 @@ export class Requester extends EventEmitter<RequesterEvents> {
     await this.verifier.start()
   }
 
+  /** The broker connection this requester uses (telemetry rides along on it). */
+  get connection(): Connection {
+    return this.conn
+  }
+
   /** Publishes a module (retained) and returns its sha256. */
   async publishModule(bytes: Uint8Array): Promise<string> {
     const sha = createHash('sha256').update(bytes).digest('hex')
@@ -147,6 +154,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     if (existing) return existing
     const p = this.verifier.submit({ ...job, id })
     this.jobs.set(id, p)
+    p.then((r) => this.emit('result', r), () => {})
     return p
   }
 

@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { stakingFromOptions } from '../staking-options.ts'
+import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
+import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
@@ -28,7 +30,10 @@ export const agentCommand: Command = {
                   VerificationCourt (with --rpc); stake first with fogmesh stake
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
-  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
+  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+  --metrics-port P  Prometheus /metrics on this port (0 = any free port; default: none)
+  --metrics-host H  interface for /metrics (default 127.0.0.1)
+  --no-telemetry  publish no telemetry (fm/v1/telemetry/agents/<id>: counts, earnings, settlements)`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -38,6 +43,9 @@ export const agentCommand: Command = {
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     isolation: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'metrics-host': { type: 'string' },
+    'no-telemetry': { type: 'boolean' },
     ...PAYMENT_OPTIONS,
     court: { type: 'string' },
     account: { type: 'string' },
@@ -50,6 +58,7 @@ export const agentCommand: Command = {
     const isolation = values.isolation ?? 'process'
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
+    const metricsPort = values['metrics-port'] === undefined ? undefined : intOption(values, 'metrics-port', 0, 0, 65535)
     const payment = await paymentFromOptions(values)
     const staking = await stakingFromOptions(values, payment?.wallet)
     const agent = await startAgent({
@@ -67,6 +76,19 @@ export const agentCommand: Command = {
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
     if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor.address}`)
+    const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
+    let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined
+    if (metricsPort !== undefined) {
+      const { serveAgentMetrics } = await import('../../agent/metrics.ts') // prom-client only when asked for
+      try {
+        metrics = await serveAgentMetrics(agent, { port: metricsPort, host: typeof values['metrics-host'] === 'string' ? values['metrics-host'] : '127.0.0.1', dataDir })
+      } catch (err) {
+        await agent.close()
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`--metrics-port ${metricsPort} is taken; choose another (0 = any free port)`)
+        throw err
+      }
+      console.log(`metrics  ${metrics.url}`)
+    }
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
     const timer = setInterval(() => {
@@ -78,6 +100,8 @@ export const agentCommand: Command = {
     console.log(`${signal}: finishing running jobs and leaving the mesh`)
     clearInterval(timer)
     await agent.close()
+    telemetry?.stop()
+    await metrics?.close()
     return 0
   },
 }

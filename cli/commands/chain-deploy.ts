@@ -1,8 +1,7 @@
 import { parseUnits } from 'ethers'
-import { connectRpc } from '../../contracts/deploy.ts'
 import { deployVerifiedMesh, GOVERNANCE_DEFAULTS, PARAM_DEFAULTS } from '../../contracts/verification/deploy-verification.ts'
 import { intOption, requireString, UsageError, type Command } from '../command.ts'
-import { openKeystore } from '../wallet.ts'
+import { connectChain, openKeystore } from '../wallet.ts'
 
 export const chainDeployCommand: Command = {
   name: 'chain deploy',
@@ -36,12 +35,7 @@ export const chainDeployCommand: Command = {
       votingPeriod: intOption(values, 'voting-period', GOVERNANCE_DEFAULTS.votingPeriod, 1, 2 ** 31),
       timelockDelay: intOption(values, 'timelock-delay', GOVERNANCE_DEFAULTS.timelockDelay, 0, 365 * 86400),
     }
-    let provider
-    try {
-      provider = await connectRpc(rpc)
-    } catch (err) {
-      throw new UsageError(`cannot reach the chain at ${rpc}: ${(err as Error).message.split('\n')[0]}`)
-    }
+    const provider = await connectChain(rpc)
     try {
       const { wallet } = await openKeystore(keystore, provider)
       const v = await deployVerifiedMesh({

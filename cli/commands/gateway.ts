@@ -2,6 +2,7 @@ import { startGateway } from '../../market/gateway.ts'
 import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { verificationFromOptions, VERIFICATION_OPTIONS, VERIFICATION_USAGE } from '../verification-options.ts'
+import { gatewayTelemetry } from '../console.ts'
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -40,6 +41,7 @@ ${VERIFICATION_USAGE}`,
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
     for (const line of verification.describe(gateway.requester.verifier)) console.log(line)
+    const telemetry = gatewayTelemetry(gateway, typeof values.site === 'string' ? values.site : undefined) // job events and stats on fm/v1/telemetry/
     const timer = setInterval(() => {
       const s = gateway.stats()
       if (s.received > 0) console.log(`jobs: ${s.received} received, ${s.ok} ok, ${s.failed} failed, ${s.invalid} invalid, ${s.duplicates} duplicate, ${s.inFlight} in flight`)
@@ -48,6 +50,7 @@ ${VERIFICATION_USAGE}`,
     const signal = await stopped
     console.log(`${signal}: shutting down`)
     clearInterval(timer)
+    telemetry.stop()
     await gateway.close()
     verification.close()
     return 0

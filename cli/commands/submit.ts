@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { resultToWire } from '../../market/job.ts'
+import { RequesterTelemetry } from '../../market/telemetry.ts'
 import { startRequester } from '../../market/requester.ts'
 import { intOption, requireString, UsageError, type Command } from '../command.ts'
 import { readModuleFile } from './module-add.ts'
@@ -44,6 +45,8 @@ export const submitCommand: Command = {
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
     const waitMs = intOption(values, 'wait', 3000, 0)
     const requester = await startRequester({ broker })
+    // the job shows in the console's feed and the mesh's metrics like any other
+    const telemetry = new RequesterTelemetry(requester, requester.connection, { kind: 'requester' }).start()
     try {
       const module = moduleBytes ? await requester.publishModule(moduleBytes) : moduleSpec
       await requester.directory.waitFor(1, waitMs).catch(() => {})
@@ -53,6 +56,7 @@ export const submitCommand: Command = {
       console.log(JSON.stringify(wire, null, 2))
       return result.status === 'ok' ? 0 : 1
     } finally {
+      telemetry.stop()
       await requester.close()
     }
   },

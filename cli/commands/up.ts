@@ -10,6 +10,8 @@ import { intOption, untilSignal, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
 import { MESH, startLocalChain, type LocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
+import { AgentTelemetry } from '../../agent/telemetry.ts'
+import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
 
 /** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
 const PRICE = 1_000_000_000_000n
@@ -27,13 +29,14 @@ async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: stri
 export const upCommand: Command = {
   name: 'up',
   summary: 'the whole mesh on this machine: broker, gateway, agents and a sensor submitting real WASM jobs',
-  usage: `usage: fogmesh up [--agents N] [--port P] [--duration S] [--interval MS] [--no-chain]
+  usage: `usage: fogmesh up [--agents N] [--port P] [--http-port P] [--duration S] [--interval MS] [--no-chain]
 
   --agents N     agents to start (default 3)
   --port P       MQTT port of the embedded broker (default 1883; a free one if taken)
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
   --no-chain     no local chain: jobs are not paid for
+  --http-port P  the console (live web page) and Prometheus /metrics (default 8080; a free one if taken)
 
   By default a local chain (anvil) is started, the contracts deployed, and the sensor's
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
@@ -41,13 +44,14 @@ export const upCommand: Command = {
 
   While it runs, any MQTT client can use the mesh too, e.g.:
     mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
-  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' } },
+  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' }, 'http-port': { type: 'string' } },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const nAgents = intOption(values, 'agents', 3, 1, 64)
     const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
     const interval = intOption(values, 'interval', 100, 1, 3_600_000)
     const port = intOption(values, 'port', 1883, 0, 65535) // every option checked before anything starts
+    const httpPort = intOption(values, 'http-port', 8080, 0, 65535)
     const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
     const wasm = await loadModule('rolling-stats')
 
@@ -66,10 +70,15 @@ export const upCommand: Command = {
     const gateway = await startGateway({
       broker: broker.url,
       ...(chain
-        ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
+        ? { payment: { client: chain.requester.client, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
         : {}),
     })
     console.log('gateway  listening on fm/v1/jobs/submit')
+    const telemetry = gatewayTelemetry(gateway)
+    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true })
+    if (httpNote) console.log(httpNote)
+    console.log(consoleLine(web))
+    if (!web.built) console.error(notBuiltWarning)
     const agents: Agent[] = []
     const started = Date.now()
     for (let i = 1; i <= nAgents; i++) {
@@ -80,11 +89,12 @@ export const upCommand: Command = {
           name: `agent-${i}`,
           // a fresh journal per chain: anvil starts empty every time
           dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
-          labels: { site: 'local' },
+          labels: { site: 'local', ...demoPlace(i) },
           ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: { everyJobs: 100, everyMs: 5000 } } } : {}),
         }),
       )
     }
+    const agentTelemetry = agents.map((a) => new AgentTelemetry(a, a.connection).start())
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
     const module = await gateway.requester.publishModule(wasm)
@@ -141,6 +151,9 @@ export const upCommand: Command = {
     await sensor.close()
     if (chain) await gateway.requester.payer?.drain(3000)
     await Promise.all(agents.map((a) => a.close({ graceMs: 1000 }))) // agents settle what they are owed as they leave
+    for (const t of agentTelemetry) t.stop()
+    telemetry.stop()
+    await web.close()
     if (chain) {
       const p = gateway.requester.payer!.stats()
       const s = settled()
@@ -153,4 +166,10 @@ export const upCommand: Command = {
     return r.failed === 0 && r.outstanding === 0 ? 0 : 1
     }
   },
+}
+
+/** Where `up` puts its agents on the console's map: a few hundred metres apart. */
+function demoPlace(i: number): { lat: string; lon: string } {
+  const angle = (i * 2 * Math.PI) / 7
+  return { lat: (52.52 + 0.004 * Math.sin(angle)).toFixed(5), lon: (13.405 + 0.006 * Math.cos(angle)).toFixed(5) }
 }
