@@ -28,7 +28,9 @@ import { liesOn } from '../test/support/dishonest-executor.ts'
 import { mulberry32 } from '../test/support/rng.ts'
 import { startStakedMesh } from '../test/support/staked-mesh.ts'
 import { stakedAccount, type StakedAccount } from '../test/support/verified-chain.ts'
-import { cpuSampler, header, int, ms, progress, ratio, summarize, table, target, type CpuSample } from './lib.ts'
+import { cpuSampler, type CpuSample } from './cpu.ts'
+import { header, progress, table, target } from './report.ts'
+import { int, ms, ratio, summarize } from './summary.ts'
 
 exitOnSignal()
 const SECONDS = Number(process.argv[2] ?? 8)

@@ -13,22 +13,25 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { PortInUseError } from '../protocol/errors.ts'
+import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
 
+/** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
-  port?: number
+  port?: number | undefined
   /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
-  wsPort?: number | false
+  wsPort?: number | false | undefined
   /** Interface to bind. Default `127.0.0.1`; `0.0.0.0` to serve a LAN. */
-  host?: string
+  host?: string | undefined
   /** Cap on any MQTT packet, bytes. Default 2 MiB. */
-  maxPacketBytes?: number
+  maxPacketBytes?: number | undefined
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
-  maxModuleBytes?: number
+  maxModuleBytes?: number | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
-  aedes?: AedesOptions
+  aedes?: AedesOptions | undefined
 }
 
 const DEFAULTS = {
@@ -38,6 +41,10 @@ const DEFAULTS = {
   maxPacketBytes: 2 * 1024 * 1024,
   maxModuleBytes: 16 * 1024 * 1024,
 }
+
+const PORT: NumberRule = { min: 0, max: 65535, integer: true }
+/** MQTT's own limit on a packet: a remaining length of at most 268,435,455 bytes. */
+const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
 
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
@@ -63,7 +70,8 @@ export interface Broker extends EventEmitter<BrokerEvents> {
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const opts = { ...DEFAULTS, ...options }
+  const opts = mergeOptions(options, DEFAULTS, { port: PORT, maxPacketBytes: PACKET_BYTES, maxModuleBytes: PACKET_BYTES }, 'broker')
+  if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
 
@@ -97,20 +105,27 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     socket.setNoDelay(true)
     accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
   })
-  await listen(tcp, opts.port, opts.host)
-
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
-  if (opts.wsPort !== false) {
-    http = createHttpServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
-    })
-    http.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
-    wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
-    })
-    await listen(http, opts.wsPort, opts.host)
+  try {
+    await listen(tcp, opts.port, opts.host, 'port')
+    if (opts.wsPort !== false) {
+      http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+      })
+      http.on('connection', (socket: Socket) => socket.setNoDelay(true))
+      await listen(http, opts.wsPort, opts.host, 'wsPort')
+      // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
+      wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+      wss.on('connection', (ws, req) => {
+        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
+      })
+    }
+  } catch (err) {
+    // nothing may keep the process alive after a failed start
+    if (tcp.listening) await closeServer(tcp)
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    throw err
   }
 
   const port = (tcp.address() as AddressInfo).port
@@ -151,11 +166,13 @@ function checkModulePublish(packet: PublishPacket): string | undefined {
   return actual === sha ? undefined : `module bytes hash to ${actual}, not ${sha}`
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<void> {
+/** Listens on host:port; a taken port is a PortInUseError naming `option`. */
+function listen(server: NetServer | HttpServer, port: number, host: string, option: 'port' | 'wsPort'): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(option, port, host, { cause: err }) : err)
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.off('error', onError)
       resolve()
     })
   })

@@ -22,7 +22,7 @@ export async function consoleOnPort(
     return { console: await startConsole({ broker, port, host, ...(opts.alerts ? { alerts: opts.alerts } : {}) }) }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err
-    if (!opts.fallback) throw new UsageError(`--http-port ${port} is taken; choose another port with --http-port (0 = any free port)`)
+    if (!opts.fallback) throw new UsageError(`port ${port} is in use (--http-port): choose another or 0 for any free port`)
     const c = await startConsole({ broker, port: 0, host, ...(opts.alerts ? { alerts: opts.alerts } : {}) })
     return { console: c, note: `http port ${port} is taken; using ${c.port}` }
   }

@@ -5,6 +5,8 @@
 import {
   array,
   base64Bytes,
+  bytes32Hex,
+  evmAddress,
   id,
   literal,
   meshJobId,
@@ -16,6 +18,7 @@ import {
   sha256Hex,
   string,
   tagged,
+  uintString,
   type Infer,
 } from './validate.ts'
 
@@ -49,7 +52,7 @@ export const constraintsSchema = object({
   /** Only these agents may run the job. */
   agents: optional(array(id, { max: 256 })),
   /** Only agents staked at least this much (token base units, decimal string) in the registry; needs a requester with a chain. */
-  minStake: optional(string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a token amount as a decimal string' })),
+  minStake: optional(uintString),
 })
 export type JobConstraints = Infer<typeof constraintsSchema>
 
@@ -77,9 +80,8 @@ export const loadSchema = object({
 })
 export type Load = Infer<typeof loadSchema>
 
-const address = string({ min: 42, max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, describe: 'an 0x-prefixed 20-byte address' })
-const bytes32 = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64}$/, describe: 'an 0x-prefixed 32-byte hex value' })
-const uintString = string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a non-negative integer as a decimal string' })
+const address = evmAddress
+const bytes32 = bytes32Hex
 
 export const paymentTermsSchema = object({
   chainId: number({ min: 1, integer: true }),

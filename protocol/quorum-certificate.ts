@@ -18,10 +18,10 @@ import { agentIdFromPublicKey } from './agent-id.ts'
 import { MAX_REDUNDANCY } from './messages.ts'
 import { verifyResult } from './signature.ts'
 import { StatementHasher, jobDigest, statementOf, statementSigner } from './statement.ts'
-import { array, id, literal, meshJobId, number, object, optional, sha256Hex, string, type Infer } from './validate.ts'
+import { array, bytes32Hex, evmAddress, id, literal, meshJobId, number, object, optional, sha256Hex, string, type Infer } from './validate.ts'
 
-const address = string({ min: 42, max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, describe: 'an 0x-prefixed 20-byte address' })
-const bytes32 = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64}$/, describe: 'an 0x-prefixed 32-byte hex value' })
+const address = evmAddress
+const bytes32 = bytes32Hex
 
 export const certifiedStatementSchema = object({
   agent: id,

@@ -47,7 +47,7 @@ test('a busy --http-port is one line on stderr and exit 2', async () => {
     const b = start(['broker', '--port', '0', '--ws-port', '0', '--http-port', String(port), '--host', '127.0.0.1'])
     const code = await b.exited
     assert.is(code, 2, b.out.stderr)
-    assert.is(b.out.stderr.trim(), `fogmesh: --http-port ${port} is taken; choose another port with --http-port (0 = any free port)`)
+    assert.is(b.out.stderr.trim(), `fogmesh: port ${port} is in use (--http-port): choose another or 0 for any free port`)
   } finally {
     blocker.close()
   }

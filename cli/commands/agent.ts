@@ -5,7 +5,10 @@ import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { stakingFromOptions } from '../staking-options.ts'
 import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
 import { AgentTelemetry } from '../../agent/telemetry.ts'
-import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import { givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+
+/** Which flag sets which agent option, for errors that name the flag. */
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation' }
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -55,24 +58,27 @@ export const agentCommand: Command = {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
-    const isolation = values.isolation ?? 'process'
-    if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
+    const isolation = values.isolation
+    if (isolation !== undefined && isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
-    const metricsPort = values['metrics-port'] === undefined ? undefined : intOption(values, 'metrics-port', 0, 0, 65535)
+    const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
     const payment = await paymentFromOptions(values)
     const staking = await stakingFromOptions(values, payment?.wallet)
-    const agent = await startAgent({
-      ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
-      broker,
-      name,
-      dataDir,
-      labels: labelsOption(values.labels),
-      pricePerJob: intOption(values, 'price', 1, 0),
-      ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
-      heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
-      isolation,
-      ...(staking ? { staking } : {}),
-    })
+    // what the user gave, and nothing else: the agent's own defaults stand for the rest
+    const agent = await withOptionNames(FLAGS, () =>
+      startAgent({
+        ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
+        broker,
+        name,
+        dataDir,
+        labels: labelsOption(values.labels),
+        pricePerJob: givenInt(values, 'price'),
+        slots: givenInt(values, 'slots'),
+        heartbeatMs: givenInt(values, 'heartbeat-ms'),
+        isolation,
+        ...(staking ? { staking } : {}),
+      }),
+    )
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
     if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor.address}`)
@@ -84,7 +90,7 @@ export const agentCommand: Command = {
         metrics = await serveAgentMetrics(agent, { port: metricsPort, host: typeof values['metrics-host'] === 'string' ? values['metrics-host'] : '127.0.0.1', dataDir })
       } catch (err) {
         await agent.close()
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`--metrics-port ${metricsPort} is taken; choose another (0 = any free port)`)
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${metricsPort} is in use (--metrics-port): choose another or 0 for any free port`)
         throw err
       }
       console.log(`metrics  ${metrics.url}`)

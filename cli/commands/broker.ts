@@ -1,8 +1,13 @@
 import { startBroker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
-import { intOption, untilSignal, UsageError, type Command } from '../command.ts'
+import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
 import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
+
+/** Where `fogmesh broker` differs from the library's defaults: it serves the LAN, and browsers on a fixed WebSocket port. */
+const CLI_DEFAULTS = { host: '0.0.0.0', wsPort: 8083 }
+/** Which flag sets which broker option, for errors that name the flag. */
+const FLAGS = { port: '--port', wsPort: '--ws-port', host: '--host', maxPacketBytes: '--max-packet-bytes', maxModuleBytes: '--max-module-bytes' }
 
 export const brokerCommand: Command = {
   name: 'broker',
@@ -35,13 +40,15 @@ export const brokerCommand: Command = {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const httpPort = intOption(values, 'http-port', 8080, 0, 65535)
     const alerts = { errorRate: fractionOption(values, 'alert-error-rate'), channelLow: fractionOption(values, 'alert-channel-low') }
-    const broker = await startBroker({
-      port: intOption(values, 'port', 1883, 0, 65535),
-      wsPort: intOption(values, 'ws-port', 8083, 0, 65535),
-      host: typeof values.host === 'string' ? values.host : '0.0.0.0',
-      maxPacketBytes: intOption(values, 'max-packet-bytes', 2 * 1024 * 1024, 1024),
-      maxModuleBytes: intOption(values, 'max-module-bytes', 16 * 1024 * 1024, 1024),
-    })
+    const broker = await withOptionNames(FLAGS, () =>
+      startBroker({
+        port: givenInt(values, 'port'),
+        wsPort: givenInt(values, 'ws-port') ?? CLI_DEFAULTS.wsPort,
+        host: typeof values.host === 'string' ? values.host : CLI_DEFAULTS.host,
+        maxPacketBytes: givenInt(values, 'max-packet-bytes'),
+        maxModuleBytes: givenInt(values, 'max-module-bytes'),
+      }),
+    )
     broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)

@@ -4,6 +4,9 @@ import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { verificationFromOptions, VERIFICATION_OPTIONS, VERIFICATION_USAGE } from '../verification-options.ts'
 import { gatewayTelemetry } from '../console.ts'
 
+/** What a paying gateway locks in channels when the user says nothing (the payer takes both as given). */
+const PAYMENT_DEFAULTS = { budget: 10n ** 20n, deposit: 10n ** 18n }
+
 export const gatewayCommand: Command = {
   name: 'gateway',
   summary: 'the gateway alone: runs plain-MQTT jobs (fm/v1/jobs/submit) against any MQTT 3.1.1 broker',
@@ -28,8 +31,8 @@ ${VERIFICATION_USAGE}`,
       if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw)) throw new UsageError(`--${name} must be a whole number of token base units`)
       return BigInt(raw)
     }
-    const budget = bigOption('budget', 10n ** 20n)
-    const deposit = bigOption('deposit', 10n ** 18n)
+    const budget = bigOption('budget', PAYMENT_DEFAULTS.budget)
+    const deposit = bigOption('deposit', PAYMENT_DEFAULTS.deposit)
     const payment = await paymentFromOptions(values)
     const verification = await verificationFromOptions(values)
     const gateway = await startGateway({

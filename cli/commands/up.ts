@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { startAgent, type Agent } from '../../agent/agent.ts'
 import { startBroker, type Broker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
-import { FogmeshError } from '../../protocol/errors.ts'
+import { FogmeshError, PortInUseError } from '../../protocol/errors.ts'
 import { loadModule } from '../../wasm-modules/index.ts'
-import { intOption, untilSignal, type Command } from '../command.ts'
+import { givenInt, intOption, untilSignal, withOptionNames, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
 import { MESH, startLocalChain, type LocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
@@ -16,13 +16,22 @@ import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '.
 /** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
 const PRICE = 1_000_000_000_000n
 
-async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: string }> {
+/** How often the agents of `fogmesh up` settle: far more often than a real agent would, so that payments show within seconds. */
+const SETTLE_POLICY = { everyJobs: 100, everyMs: 5000 }
+
+/**
+ * The embedded broker on the library's defaults (loopback, WebSocket on any free port): MQTT on
+ * `port` when the user gave one (taken: their error to fix, exit 2), else on the default port
+ * or, if that is taken, on any free one.
+ */
+async function brokerOnPort(port: number | undefined): Promise<{ broker: Broker; note?: string }> {
+  if (port !== undefined) return { broker: await withOptionNames({ port: '--port' }, () => startBroker({ port })) }
   try {
-    return { broker: await startBroker({ port, wsPort: 0, host: '127.0.0.1' }) }
+    return { broker: await startBroker() }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err
-    const broker = await startBroker({ port: 0, wsPort: 0, host: '127.0.0.1' })
-    return { broker, note: `port ${port} is taken; using ${broker.port}` }
+    if (!(err instanceof PortInUseError)) throw err
+    const broker = await startBroker({ port: 0 })
+    return { broker, note: `port ${err.port} is taken; using ${broker.port}` }
   }
 }
 
@@ -32,7 +41,7 @@ export const upCommand: Command = {
   usage: `usage: fogmesh up [--agents N] [--port P] [--http-port P] [--duration S] [--interval MS] [--no-chain]
 
   --agents N     agents to start (default 3)
-  --port P       MQTT port of the embedded broker (default 1883; a free one if taken)
+  --port P       MQTT port of the embedded broker (default 1883, or a free one if 1883 is taken)
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
   --no-chain     no local chain: jobs are not paid for
@@ -48,9 +57,9 @@ export const upCommand: Command = {
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const nAgents = intOption(values, 'agents', 3, 1, 64)
-    const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
+    const duration = givenInt(values, 'duration', 1, 30 * 86400)
     const interval = intOption(values, 'interval', 100, 1, 3_600_000)
-    const port = intOption(values, 'port', 1883, 0, 65535) // every option checked before anything starts
+    const port = givenInt(values, 'port', 0, 65535) // every option checked before anything starts
     const httpPort = intOption(values, 'http-port', 8080, 0, 65535)
     const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
     const wasm = await loadModule('rolling-stats')
@@ -90,7 +99,7 @@ export const upCommand: Command = {
           // a fresh journal per chain: anvil starts empty every time
           dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
           labels: { site: 'local', ...demoPlace(i) },
-          ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: { everyJobs: 100, everyMs: 5000 } } } : {}),
+          ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: SETTLE_POLICY } } : {}),
         }),
       )
     }
