@@ -13,7 +13,11 @@
  *
  *   node --import tsx bench/verification.bench.ts [seconds per throughput run = 8]
  */
-import { Wallet } from 'ethers'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { Wallet, hexlify } from 'ethers'
+import { deployContract } from '../contracts/deploy.ts'
+import { confirm } from '../contracts/tx.ts'
+import { resultStatement } from '../protocol/signature.ts'
 import { CourtClient, packReport } from '../contracts/verification/court-client.ts'
 import { CapacityProber } from '../market/capacity.ts'
 import { ReputationBook } from '../market/reputation.ts'
@@ -143,8 +147,17 @@ progress('gas')
     const reports = Array.from({ length: n }, () => packReport(Wallet.createRandom().address, 3, 1))
     commits.push([n, (await challenger.commitCapacity(epoch, reports)).gasUsed])
   }
+  // the road not taken: the agents' ed25519 statements checked in Solidity (src/test/Ed25519Verifier.sol)
+  const edKeys = generateKeyPairSync('ed25519')
+  const edPub = hexlify(edKeys.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32))
+  const edMsg = resultStatement({ id: 'bench-case', agent: 'ab'.repeat(10), module: sha(1), inputSha256: sha(2), status: 'ok', outputSha256: sha(3), fuel: 100 })
+  const edSig = sign(null, edMsg, edKeys.privateKey)
+  const ed = await deployContract('Ed25519Verifier', ctx.wallets[0]!)
+  const edGas = (await confirm(await ed.getFunction('verifyAndRecord')(edPub, hexlify(edSig.subarray(0, 32)), hexlify(edSig.subarray(32)), edMsg))).gasUsed
   console.log(table([
     ['on chain', 'gas', 'per agent'],
+    ['one ed25519 statement verified in Solidity (no precompile), as a transaction', int(Number(edGas)), ''],
+    ['one secp256k1 statement: the ecrecover precompile (EVM constant)', '3,000', ''],
     ['evidence case: accuse (1 liar + 3 witnesses)', int(Number(accuse.gasUsed)), ''],
     ['evidence case: resolve (convict + slash, reporter and treasury paid)', int(Number(resolve.gasUsed)), ''],
     ['slashing a liar, total', int(Number(accuse.gasUsed + resolve.gasUsed)), ''],

@@ -20,6 +20,7 @@ export type ContractName =
   | 'VerificationCourt'
   | 'MeshGovernor'
   | 'MeshTimelock'
+  | 'Ed25519Verifier'
 
 export interface Artifact {
   contractName: ContractName
