@@ -4,13 +4,14 @@
  */
 import { formatUnits, type JsonRpcProvider } from 'ethers'
 import type { Verifier, VerificationOptions } from '../market/verification.ts'
-import { UsageError } from './command.ts'
+import { givenInt, UsageError } from './command.ts'
 import { defaultReputationFile } from './commands/status.ts'
 import { openCourt } from './staking-options.ts'
 
 export const VERIFICATION_OPTIONS = {
   court: { type: 'string' },
   'spot-check': { type: 'string' },
+  'max-spot-checks': { type: 'string' },
   reputation: { type: 'string' },
 } as const
 
@@ -19,6 +20,7 @@ export const VERIFICATION_USAGE = `  --court ADDRESS  a staked market: only agen
                  and --keystore: the reporter's account)
   --spot-check P   re-run this fraction (0..1) of single-agent results on another agent
                  (default: the court's governed rate, else 0)
+  --max-spot-checks N  spot checks in flight at once; more are skipped (default 64)
   --reputation F   where to keep what was observed of each agent (default $FOGMESH_HOME/reputation.json)`
 
 export async function verificationFromOptions(values: Record<string, unknown>): Promise<{
@@ -34,7 +36,8 @@ export async function verificationFromOptions(values: Record<string, unknown>): 
   }
   const reputation = { file: typeof values.reputation === 'string' ? values.reputation : defaultReputationFile() }
   let provider: JsonRpcProvider | undefined
-  const options: VerificationOptions = { reputation, ...(spotCheck !== undefined ? { spotCheck } : {}) }
+  const maxSpotChecks = givenInt(values, 'max-spot-checks', 0, 100_000)
+  const options: VerificationOptions = { reputation, ...(spotCheck !== undefined ? { spotCheck } : {}), ...(maxSpotChecks !== undefined ? { maxSpotChecks } : {}) }
   if (values.court !== undefined) {
     const opened = await openCourt(values)
     provider = opened.provider

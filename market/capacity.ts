@@ -75,7 +75,7 @@ interface Runner {
   publishModule(bytes: Uint8Array): Promise<string>
 }
 
-export class CapacityProber extends EventEmitter<{ challenge: [ChallengeReport] }> {
+export class CapacityProber extends EventEmitter<{ challenge: [ChallengeReport]; evicted: [{ agent: string }] }> {
   private readonly opts: typeof DEFAULTS
   private module: string | undefined
   private readonly effective = new Map<string, number>()
@@ -171,7 +171,11 @@ export class CapacityProber extends EventEmitter<{ challenge: [ChallengeReport] 
     if (r.passed) t.passed++
     else t.failed++
     this.tallies.set(agent, t)
-    while (this.effective.size > this.opts.maxAgents) this.effective.delete(this.effective.keys().next().value!)
-    while (this.tallies.size > this.opts.maxAgents) this.tallies.delete(this.tallies.keys().next().value!)
+    while (this.effective.size > this.opts.maxAgents) {
+      const oldest = this.effective.keys().next().value!
+      this.effective.delete(oldest)
+      this.tallies.delete(oldest)
+      this.emit('evicted', { agent: oldest })
+    }
   }
 }

@@ -15,13 +15,14 @@
  *                      re-run is the same deterministic job; only staked agents are assigned.
  * A job that needs none of this takes the requester's plain path, unchanged.
  */
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { CourtClient } from '../contracts/verification/court-client.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { MAX_REDUNDANCY, type AttestRequest, type Result } from '../protocol/messages.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
-import type { QuorumCertificate } from '../protocol/quorum-certificate.ts'
-import { StatementHasher, jobDigest, statementOf, statementSigner } from '../protocol/statement.ts'
+import type { StatementHasher } from '../protocol/statement.ts'
+import { buildCertificate } from './certificate.ts'
 import type { AgentDirectory } from './directory.ts'
 import { EvidenceDesk, type EvidenceOptions, type Witnessed } from './evidence.ts'
 import type { JobAnswer, JobRequest } from './job.ts'
@@ -30,6 +31,7 @@ import { decide, type Decision, type QuorumRule } from './quorum.ts'
 import { ReputationBook, type ReputationOptions } from './reputation.ts'
 import { SpotCheckPolicy } from './spot-check.ts'
 import { StakeFilter, type StakeFilterOptions } from './stake-filter.ts'
+import { attestationProblem, digestOf, statementFor, withExplicitLimits, type Job } from './verified-job.ts'
 
 export interface VerificationOptions {
   /** Fraction (0..1) of accepted single-agent results re-run on another agent. Default: the court's governed rate, else 0. */
@@ -90,9 +92,10 @@ export interface VerifierEvents {
   dissent: [{ id: string; outvoted: string[]; agreeing: string[]; referees: number }]
   noQuorum: [{ id: string; heard: number }]
   spotCheck: [{ id: string; agent: string; outcome: 'match' | 'caught' | 'cleared' | 'inconclusive'; checkers: string[] }]
+  /** A sampled spot check not run: `maxSpotChecks` were in flight. */
+  spotCheckSkipped: [{ id: string; inFlight: number }]
 }
 
-type Job = JobRequest & { id: string }
 const resultOf = (a: JobAnswer) => a.result!
 
 export class Verifier extends EventEmitter<VerifierEvents> {
@@ -163,7 +166,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
       return Promise.resolve(errorAnswer(job, ErrorCode.invalidField, `redundancy: expected a whole number from 1 to ${MAX_REDUNDANCY} (got ${k})`, 0))
     }
     if (k === 1 && !this.attest && this.spot.rate === 0) return this.single(job, false)
-    const verified = this.withLimits(job)
+    const verified = withExplicitLimits(job, this.opts.defaultLimits)
     return k === 1 ? this.single(verified, true) : this.quorum(verified, k, job.quorum ?? 'majority')
   }
 
@@ -172,8 +175,10 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   private async single(job: Job, checked: boolean): Promise<JobAnswer> {
     const a = await this.runner.runCopy(job, checked ? this.slot(job, 0, new Set()) : undefined)
     if (a.result && a.agent) this.reputation.record(a.agent, 'accepted', a.latencyMs)
-    if (checked && a.result && this.spot.take()) {
-      void this.spotCheck(job, a).finally(() => this.spot.done())
+    if (checked && a.result) {
+      const skipped = this.spot.skipped
+      if (this.spot.take()) void this.spotCheck(job, a).finally(() => this.spot.done())
+      else if (this.spot.skipped > skipped) this.emit('spotCheckSkipped', { id: job.id, inFlight: this.spot.inFlight })
     }
     return a
   }
@@ -222,7 +227,11 @@ export class Verifier extends EventEmitter<VerifierEvents> {
       void this.reportEvidence(job, d)
     }
     const lead = d.winner.members[0]!
-    return { ...lead, attempts, latencyMs: performance.now() - started, quorum: this.certificate(job, k, rule, d) }
+    const quorum = buildCertificate({
+      job, redundancy: k, rule, agreeing: d.winner.members.map(resultOf), dissenting: d.losers.length,
+      presenceOf: (a) => this.directory.get(a)?.presence, court: this.attest ? { chainId: this.attest.chainId, address: this.attest.court } : undefined,
+    })
+    return { ...lead, attempts, latencyMs: performance.now() - started, quorum }
   }
 
   /** Brings in referees while the rule asks for more and the budget allows. */
@@ -251,30 +260,9 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     const slot: CopySlot = { exclude, attemptBase: copy * this.runner.attemptsPerCopy }
     if (this.attest) {
       slot.attest = this.attest
-      slot.accept = (r) => this.checkAttestation(job, r)
+      slot.accept = (r) => attestationProblem(job, r, this.directory.get(r.agent)?.presence.stake?.attester, this.hasher!)
     }
     return slot
-  }
-
-  /** Verified jobs carry explicit limits: every copy and re-run is then the same deterministic job. */
-  private withLimits(job: Job): Job {
-    const d = this.opts.defaultLimits
-    const l = job.limits ?? {}
-    return { ...job, limits: { ...l, fuel: l.fuel ?? d.fuel, memoryMiB: l.memoryMiB ?? d.memoryMiB, outputBytes: l.outputBytes ?? d.outputBytes } }
-  }
-
-  private digest(job: Job, inputSha256: string): string {
-    const l = job.limits!
-    return jobDigest({ id: job.id, module: job.module, inputSha256, fuel: l.fuel!, memoryMiB: l.memoryMiB!, outputBytes: l.outputBytes! })
-  }
-
-  private checkAttestation(job: Job, r: Result): string | undefined {
-    if (!r.attestation) return 'no co-signature (attestation) for the court'
-    const attester = this.directory.get(r.agent)?.presence.stake?.attester
-    if (!attester) return 'the agent advertises no attester'
-    const s = statementOf(this.digest(job, r.inputSha256), r.status, r.outputSha256, r.fuel, r.error?.code)
-    const signer = statementSigner(this.hasher!, s, r.attestation)
-    return signer && signer.toLowerCase() === attester.toLowerCase() ? undefined : 'the co-signature is not by the advertised attester'
   }
 
   /** 1 for an agent unlike those already running the job; more for one of the same owner (x16) or site (x4). */
@@ -292,41 +280,21 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     return w
   }
 
-  private certificate(job: Job, k: number, rule: 'all' | 'majority', d: Extract<Decision<JobAnswer>, { kind: 'stands' }>): QuorumCertificate {
-    const lead = resultOf(d.winner.members[0]!)
-    const l = job.limits!
-    return {
-      v: 1, id: job.id, module: job.module, inputSha256: lead.inputSha256, status: lead.status,
-      ...(lead.status === 'ok' ? { outputSha256: lead.outputSha256 } : { error: { code: lead.error!.code } }),
-      fuel: lead.fuel, redundancy: k, rule,
-      agreeing: d.winner.members.map((a) => {
-        const r = resultOf(a)
-        const p = this.directory.get(r.agent)?.presence
-        return {
-          agent: r.agent, publicKey: p?.publicKey ?? '', signature: r.signature,
-          ...(r.attestation && p?.stake ? { attestation: { ...r.attestation, attester: p.stake.attester, account: p.stake.account } } : {}),
-        }
-      }),
-      dissenting: d.losers.length,
-      limits: { fuel: l.fuel!, memoryMiB: l.memoryMiB!, outputBytes: l.outputBytes! },
-      ...(this.attest ? { court: { chainId: this.attest.chainId, address: this.attest.court } } : {}),
-    }
-  }
-
   private async reportEvidence(job: Job, d: Extract<Decision<JobAnswer>, { kind: 'stands' }>): Promise<void> {
     if (!this.evidence || !this.stake) return
     const witnessed = (a: JobAnswer): Witnessed | undefined => {
       const r = resultOf(a)
       const stake = this.stake!.stakeOf(r.agent)
       if (!r.attestation || !stake?.verified) return undefined
-      return { agent: r.agent, account: stake.account, statement: statementOf(this.digest(job, r.inputSha256), r.status, r.outputSha256, r.fuel, r.error?.code), signature: r.attestation }
+      return { agent: r.agent, account: stake.account, statement: statementFor(job, r), signature: r.attestation }
     }
     const winners = d.winner.members.map(witnessed).filter((w) => w !== undefined)
     const losers = d.losers.map(witnessed).filter((w) => w !== undefined)
-    await this.evidence.report(this.digest(job, resultOf(d.winner.members[0]!).inputSha256), winners, losers)
+    await this.evidence.report(digestOf(job, resultOf(d.winner.members[0]!).inputSha256), winners, losers)
   }
 }
 
 function errorAnswer(job: Job, code: ErrorCode, message: string, attempts: number, latencyMs = 0): JobAnswer {
-  return { id: job.id, module: job.module, inputSha256: '', status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs }
+  const inputSha256 = createHash('sha256').update(job.input).digest('hex')
+  return { id: job.id, module: job.module, inputSha256, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs }
 }
