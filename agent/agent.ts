@@ -12,7 +12,7 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
@@ -22,13 +22,14 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
-import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { loadOrCreateAttester } from './attester-key.ts'
 import { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
-import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
+// payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
+import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
+import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
 export type { AgentOptions } from './agent-options.ts'
@@ -52,6 +53,8 @@ export interface AgentEvents {
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
+  /** A stream window was run and its result published. */
+  window: [{ stream: string; seq: number; status: 'ok' | 'error'; count: number }]
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -67,6 +70,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** Stream jobs placed here (agent/streams/). */
+  readonly streams: StreamHost
 
   private constructor(
     identity: Identity,
@@ -93,6 +98,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
       attestor,
     })
+    this.streams = new StreamHost({
+      conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
+      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
+      limits: {
+        maxPendingWindows: opts.streamMaxPendingWindows, maxBufferedReadings: opts.streamMaxBufferedReadings,
+        maxReadingBytes: opts.streamMaxReadingBytes, graceMs: opts.streamGraceMs, stateWaitMs: opts.streamStateWaitMs,
+      },
+    })
+    this.streams.on('window', ({ result, ...w }) => {
+      if (w.count > 0) this.payments?.remember(result) // paid per window like a job
+      this.emit('window', w)
+    })
+    this.streams.on('rejected', (e) => this.reject(e.topic, new FogmeshError(e.code as ErrorCode, e.message)))
     payments?.on('settled', (r) => this.emit('settled', r))
     payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
   }
@@ -101,28 +119,35 @@ export class Agent extends EventEmitter<AgentEvents> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
     const attestor = new ResultAttestor(loadOrCreateAttester(opts.dataDir).attester)
+    const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit })
-        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit }))
+        ? (await import('./engine/model/with-models.ts')).withModels(
+            (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm }),
+            { queueLimit: opts.queueLimit },
+          )
+        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
+    // advertise only once jobs can run (the first job must not pay for worker start-up); the broker
+    // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
+    const connecting = connectorFor(opts.broker).connect({
+      clientId: `fm-agent-${identity.id}`,
+      will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
+      keepaliveSeconds: 5,
+    })
+    connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {
-      // advertise only once jobs can run: the first job must not pay for worker start-up
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
-      conn = await connectorFor(opts.broker).connect({
-        clientId: `fm-agent-${identity.id}`,
-        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
-        keepaliveSeconds: 5,
-      })
-      payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
+      conn = await connecting
+      payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
       const agent = new Agent(identity, conn, executor, opts, payments, attestor)
       await agent.join()
       return agent
     } catch (err) {
       await payments?.close().catch(() => {})
-      await conn?.close().catch(() => {})
+      connecting.then((c) => c.close()).catch(() => {}) // also when it connects only after the failure
       await executor.close()
       throw err
     }
@@ -138,6 +163,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
+    await this.streams.start()
     this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
     this.advertiser.start()
   }
@@ -267,6 +293,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.closing = true
     this.runner.stopTaking()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
+    await this.streams.close()
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])
     grace?.cancel()

@@ -8,6 +8,7 @@ import { agentCommand } from './commands/agent.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
 import { bridgeCommand } from './commands/bridge.ts'
+import { bundleCommand } from './commands/bundle.ts'
 import { gatewayCommand } from './commands/gateway.ts'
 import { moduleAddCommand } from './commands/module-add.ts'
 import { statusCommand } from './commands/status.ts'
@@ -16,7 +17,7 @@ import { upCommand } from './commands/up.ts'
 import { stakeCommand, unstakeCommand } from './commands/stake.ts'
 import { govDelegateCommand, govExecuteCommand, govProposeCommand, govQueueCommand, govStatusCommand, govVoteCommand } from './commands/gov.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, stakeCommand, unstakeCommand,
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, stakeCommand, unstakeCommand,
   govProposeCommand, govVoteCommand, govQueueCommand, govExecuteCommand, govStatusCommand, govDelegateCommand]
 
 function mainHelp(): string {

@@ -12,26 +12,32 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
-import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
+import type { JobSubmit } from '../protocol/messages.ts'
+import { decodeJobSubmit } from '../protocol/model-job.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
-import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { StreamPlacer } from './streams/stream-placer.ts'
+import { systemClock } from '../protocol/clock.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
   maxInFlight?: number
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
+  /** Stream jobs placed at once (default 1,000). */
+  maxStreams?: number
 }
 
-const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000 }
+const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000 }
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+  maxStreams: { min: 0, max: 1_000_000, integer: true },
 }
 
 export interface GatewayStats {
@@ -54,6 +60,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
   private readonly maxInFlight: number
+  /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
+  streams!: StreamPlacer
 
   private constructor(readonly requester: Requester, private readonly conn: Connection, options: { maxInFlight: number; dedupeWindow: number }) {
     super()
@@ -74,6 +82,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const gw = new Gateway(requester, conn, opts)
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
+    gw.streams = new StreamPlacer({
+      conn, directory: requester.directory, requesterId: requester.id, payer: requester.payer, clock: options.clock ?? systemClock,
+      maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
+    })
+    await gw.streams.start()
     return gw
   }
 
@@ -83,7 +96,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private onSubmit(payload: Buffer): void {
     this.stats_.received++
-    const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
+    const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
     if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
@@ -154,6 +167,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   async close(): Promise<void> {
     await this.conn.unsubscribe(topics.submit).catch(() => {})
+    await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})
   }
