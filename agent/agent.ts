@@ -23,8 +23,8 @@ import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
-import { loadOrCreateAttester } from './attester-key.ts'
-import { ResultAttestor } from './result-attestation.ts'
+// the attester (secp256k1 through ethers) loads when a requester first asks for a co-signature, or at start when staked
+import type { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
@@ -64,8 +64,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly since: number
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
-  /** Co-signs results for the VerificationCourt when a requester asks; its address is the agent's attester. */
-  readonly attestor: ResultAttestor
+  /** Co-signs results for the VerificationCourt when a requester asks; loaded at start only for a staked agent (its address goes in the presence). */
+  readonly attestor: ResultAttestor | undefined
   private readonly modules: ModuleStore
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
@@ -79,7 +79,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly executor: Executor,
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
-    attestor: ResultAttestor,
+    attestor: ResultAttestor | undefined,
+    loadAttestor: () => Promise<ResultAttestor>,
   ) {
     super()
     this.attestor = attestor
@@ -96,7 +97,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     })
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
-      attestor,
+      attestor: loadAttestor,
     })
     this.streams = new StreamHost({
       conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
@@ -118,7 +119,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
-    const attestor = new ResultAttestor(loadOrCreateAttester(opts.dataDir).attester)
+    const loadAttestor = attestorLoader(opts.dataDir)
+    const attestor = opts.staking ? await loadAttestor() : undefined
     const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
@@ -142,7 +144,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
       conn = await connecting
       payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments, attestor)
+      const agent = new Agent(identity, conn, executor, opts, payments, attestor, loadAttestor)
       await agent.join()
       return agent
     } catch (err) {
@@ -193,7 +195,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
-      ...(this.opts.staking ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
+      ...(this.opts.staking && this.attestor ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
     }
   }
 
@@ -305,3 +307,12 @@ export class Agent extends EventEmitter<AgentEvents> {
 }
 
 export const startAgent = (options: AgentOptions) => Agent.start(options)
+
+/** The attester key of `dataDir` (created on first use) behind a co-signer, loaded once, on first call. */
+function attestorLoader(dataDir: string): () => Promise<ResultAttestor> {
+  let loading: Promise<ResultAttestor> | undefined
+  return () =>
+    (loading ??= Promise.all([import('./attester-key.ts'), import('./result-attestation.ts')]).then(
+      ([key, attestation]) => new attestation.ResultAttestor(key.loadOrCreateAttester(dataDir).attester),
+    ))
+}

@@ -29,8 +29,8 @@ export interface AssignmentRunnerOptions {
   terms: JobTerms
   /** Assignments remembered for dedupe. */
   dedupeWindow: number
-  /** Co-signs results for the court an assignment names (`attest`). */
-  attestor?: ResultAttestor | undefined
+  /** The co-signer of results for the court an assignment names (`attest`), loaded on first need. */
+  attestor?: (() => Promise<ResultAttestor>) | undefined
 }
 
 export class AssignmentRunner {
@@ -86,7 +86,9 @@ export class AssignmentRunner {
       const message = outcome.stderr ? `${outcome.message}: ${outcome.stderr.slice(0, 1024)}` : outcome.message
       result = { ...base, status: 'error', error: { code: outcome.code, message }, fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
     }
-    const attestation = this.o.attestor?.attest(job, result, this.o.terms.defaults)
+    // an unreadable attester key leaves the result without a co-signature (the requester refuses it), never unanswered
+    const attestor = job.attest && this.o.attestor ? await this.o.attestor().catch(() => undefined) : undefined
+    const attestation = attestor?.attest(job, result, this.o.terms.defaults)
     if (attestation) result.attestation = attestation
     return { ...result, signature: signResult(result, this.o.signer) }
   }

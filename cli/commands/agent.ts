@@ -100,7 +100,7 @@ export const agentCommand: Command = {
     )
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
-    if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor.address}`)
+    if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor?.address}`)
     const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
     let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined
     if (metricsPort !== undefined) {
