@@ -86,6 +86,16 @@ async function run(req: Requester, module: string, k: number, label: string): Pr
   return { label, k, jobs, seconds, failed, lat, cpu }
 }
 
+// the mesh's idle CPU (heartbeats, presence, the chain's blocks), taken off every row: per-job CPU is the jobs' own
+progress('idle baseline')
+const idle = await (async () => {
+  const sampler = cpuSampler(pids)
+  await new Promise((r) => setTimeout(r, 3000))
+  const s = sampler.stop()
+  const agentsMs = Object.entries(s.byProcess).filter(([p]) => p !== 'self').reduce((a, [, t]) => a + t, 0)
+  return { agentsMsPerS: agentsMs / (s.wallMs / 1000), selfMsPerS: (s.byProcess.self ?? 0) / (s.wallMs / 1000) }
+})()
+
 const rows: Row[] = []
 {
   const plain = await startRequester({ broker: mesh.broker.url, auctionWindowMs: 2000 })
@@ -97,8 +107,8 @@ const rows: Row[] = []
   for (const k of [1, 3]) rows.push(await run(staked, module, k, `k=${k}, staked + co-signed`))
   await staked.close()
 }
-const agentsCpu = (r: Row) => Object.entries(r.cpu.byProcess).filter(([p]) => p !== 'self').reduce((a, [, t]) => a + t, 0)
-const selfCpu = (r: Row) => r.cpu.byProcess.self ?? 0
+const agentsCpu = (r: Row) => Math.max(0, Object.entries(r.cpu.byProcess).filter(([p]) => p !== 'self').reduce((a, [, t]) => a + t, 0) - idle.agentsMsPerS * r.seconds)
+const selfCpu = (r: Row) => Math.max(0, (r.cpu.byProcess.self ?? 0) - idle.selfMsPerS * r.seconds)
 const perJob = (cpuMs: number, r: Row) => (cpuMs * 1000) / Math.max(1, r.jobs)
 const base = rows[0]!
 const stakedBase = rows[3]!
@@ -111,7 +121,8 @@ console.log(table([
       int(perJob(agentsCpu(r), r)), ratio(perJob(agentsCpu(r), r), perJob(agentsCpu(b), b)), int(perJob(selfCpu(r), r)), ratio(perJob(selfCpu(r), r), perJob(selfCpu(b), b))]
   }),
 ]))
-console.log('(bench cpu = this process: broker, requester, anvil RPC client; the agents\' execution is in "agents cpu")\n')
+console.log('(bench cpu = this process: broker, requester, anvil RPC client; the agents\' execution is in "agents cpu"; both net of the idle mesh:')
+console.log(` agents ${int(idle.agentsMsPerS)} ms/s, this process ${int(idle.selfMsPerS)} ms/s, measured for 3 s before the rows)\n`)
 const k3 = rows[2]!
 const k3Agents = perJob(agentsCpu(k3), k3) / perJob(agentsCpu(base), base)
 const k3Total = (perJob(agentsCpu(k3), k3) + perJob(selfCpu(k3), k3)) / (perJob(agentsCpu(base), base) + perJob(selfCpu(base), base))
@@ -184,7 +195,7 @@ class NeutralReputation extends ReputationBook {
   const JOBS = 500
   const liar = await mesh.addAgent('liar', { price: 0, lieEvery: 1 / Q, lieSeed: 'bench' })
   const sha256Module = await loadModule('sha256')
-  const out: string[][] = [['p', 'jobs', 'lies told', 'lies caught', 'caught/lies', 'expected (p, +-2 sd)', 'first caught at job', 'P(caught within that)', 'expected 1/(p q)']]
+  const out: string[][] = [['p', 'jobs', 'checks', 'inconclusive', 'lies told', 'lies caught', 'caught/lies', 'expected (p, +-2 sd)', 'first caught at job', 'P(caught within that)', 'expected 1/(p q)']]
   const seed = Number(process.env.FM_BENCH_SEED ?? Math.floor(Math.random() * 2 ** 31))
   for (const p of [0.05, 0.1, 0.2, 0.5]) {
     progress(`spot checks at p = ${p}`)
@@ -197,8 +208,12 @@ class NeutralReputation extends ReputationBook {
     await req.directory.waitFor(5, 20_000)
     const module = await req.publishModule(sha256Module)
     const caught = new Set<string>()
+    let checks = 0
+    let inconclusive = 0
     req.verifier.on('spotCheck', (c) => {
+      checks++
       if (c.outcome === 'caught') caught.add(c.id)
+      if (c.outcome === 'inconclusive') inconclusive++
     })
     const lied: string[] = []
     let first = 0
@@ -211,7 +226,7 @@ class NeutralReputation extends ReputationBook {
     while (req.verifier.spot.inFlight > 0) await new Promise((r) => setTimeout(r, 100))
     const got = lied.filter((id) => caught.has(id)).length
     const sd = Math.sqrt((p * (1 - p)) / Math.max(1, lied.length))
-    out.push([String(p), String(JOBS), String(lied.length), String(got), (got / Math.max(1, lied.length)).toFixed(2),
+    out.push([String(p), String(JOBS), String(checks), String(inconclusive), String(lied.length), String(got), (got / Math.max(1, lied.length)).toFixed(2),
       `${p.toFixed(2)} (${Math.max(0, p - 2 * sd).toFixed(2)}..${Math.min(1, p + 2 * sd).toFixed(2)})`, first ? String(first) : '-',
       first ? detectionProbability(p, Q, first).toFixed(2) : '-', int(1 / (p * Q))])
     await req.close()

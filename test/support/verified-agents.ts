@@ -67,7 +67,20 @@ export async function spawnStakedAgent(broker: string, keys: StakedKeys, o: Spaw
         '--advertise-slots', String(o.slots ?? 1), '--workers', String(o.workers ?? o.slots ?? 1),
         ...(o.lieEvery !== undefined ? ['--lie-every', String(o.lieEvery), '--lie-seed', o.lieSeed ?? 'seed'] : [])]
     : [join(ROOT, 'bin/fogmesh.js'), 'agent', ...common, '--rpc', o.rpc, '--slots', String(o.slots ?? 1), '--isolation', 'thread']
-  const proc = trackChild(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FOGMESH_HOME: keys.dir } }))
+  return spawnOnline(keys.name, keys.dir, args)
+}
+
+/** TEST ONLY: a lying agent process on a mesh without a chain (fresh keys; one job in `lieEvery` flipped, correctly signed). */
+export function spawnLyingAgent(broker: string, name: string, o: { lieEvery: number; lieSeed: string; price?: number }): Promise<AgentProcess> {
+  const dir = tmpDir(`fm-agent-${name}-`)
+  return spawnOnline(name, dir, ['--import', 'tsx', join(ROOT, 'test/support/dishonest-agent.main.ts'), '--broker', broker, '--name', name, '--data', dir,
+    '--price', String(o.price ?? 1), '--lie-every', String(o.lieEvery), '--lie-seed', o.lieSeed])
+}
+
+/** `node ARGS` as an agent process on data dir `dir`; resolves once it printed its "online" line. */
+async function spawnOnline(name: string, dir: string, args: string[]): Promise<AgentProcess> {
+  const keys = { name }
+  const proc = trackChild(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FOGMESH_HOME: dir } }))
   let out = ''
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()))
