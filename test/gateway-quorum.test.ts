@@ -5,7 +5,8 @@
  * what a sensor is — publishes jobs with `"redundancy": 3` to fm/v1/jobs/submit and checks each
  * answer on its own: the output is right, and the quorum certificate verifies against the agent
  * keys it read from retained presence, with no trust in the gateway. Where the liar lied it is
- * outvoted (counted as dissenting, never among the agreeing).
+ * outvoted (counted as dissenting, never among the agreeing), and `fogmesh status --json` shows
+ * the reputation the gateway kept: the liar's mismatches, the honest agents trusted more.
  *
  *   node --import tsx test/gateway-quorum.test.ts
  */
@@ -109,8 +110,19 @@ t('a sensor submits redundancy 3 through the gateway: right answers, each with a
     }
   }
   assert.ok(dissents >= 1, 'the liar (picked first: price 0) lied at least once and was outvoted')
-  await stopChild(gateway.proc)
+  await stopChild(gateway.proc) // a clean stop writes the reputation book
   assert.match(gateway.output(), /verify {3}spot checks 0\.0%/)
+
+  // what the gateway saw of each agent, from `fogmesh status --json` on the same machine
+  const status = await runFogmesh(['status', '--broker', mosq.url, '--json', '--listen', '1500', '--reputation', join(home, 'reputation.json')], { env })
+  assert.is(status.code, 0, showRun(status))
+  type Row = { id: string; reputation?: { accepted: number; mismatched: number; trust: number; latencyMs: number } }
+  const rows = new Map((JSON.parse(status.stdout) as Row[]).map((r) => [r.id, r.reputation]))
+  const liarRep = rows.get(liar.id)
+  assert.ok(liarRep && liarRep.mismatched >= dissents, `the liar's mismatches are on record: ${JSON.stringify(liarRep)}`)
+  const honest = spawned.slice(0, 3).map((a) => rows.get(a.id)).filter((r) => r !== undefined)
+  assert.ok(honest.length >= 2 && honest.every((r) => r.mismatched === 0 && r.accepted >= 1 && r.latencyMs > 0), JSON.stringify(honest))
+  assert.ok(honest.every((r) => r.trust > liarRep.trust), 'every honest agent is trusted more than the liar')
 })
 
 t.run()
