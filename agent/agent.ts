@@ -23,7 +23,7 @@ import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
-// the attester (secp256k1 through ethers) loads when a requester first asks for a co-signature, or at start when staked
+import { attestorLoader } from './attestor-loader.ts'
 import type { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
@@ -64,8 +64,6 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly since: number
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
-  /** Co-signs results for the VerificationCourt when a requester asks; loaded at start only for a staked agent (its address goes in the presence). */
-  readonly attestor: ResultAttestor | undefined
   private readonly modules: ModuleStore
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
@@ -79,11 +77,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly executor: Executor,
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
-    attestor: ResultAttestor | undefined,
+    /** The co-signer for the VerificationCourt, loaded at start only when staked (its address goes in the presence). */
+    readonly attestor: ResultAttestor | undefined,
     loadAttestor: () => Promise<ResultAttestor>,
   ) {
     super()
-    this.attestor = attestor
     this.id = identity.id
     this.publicKey = identity.publicKeyHex
     this.name = opts.name
@@ -307,12 +305,3 @@ export class Agent extends EventEmitter<AgentEvents> {
 }
 
 export const startAgent = (options: AgentOptions) => Agent.start(options)
-
-/** The attester key of `dataDir` (created on first use) behind a co-signer, loaded once, on first call. */
-function attestorLoader(dataDir: string): () => Promise<ResultAttestor> {
-  let loading: Promise<ResultAttestor> | undefined
-  return () =>
-    (loading ??= Promise.all([import('./attester-key.ts'), import('./result-attestation.ts')]).then(
-      ([key, attestation]) => new attestation.ResultAttestor(key.loadOrCreateAttester(dataDir).attester),
-    ))
-}
