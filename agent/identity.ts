@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
-import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, ValidationError } from '../protocol/errors.ts'
 import { createSigner, publicKeyFromSeed, type Signer } from '../protocol/signature.ts'
 
 export interface Identity {
@@ -28,7 +28,11 @@ interface IdentityFile {
 }
 
 export function loadOrCreateIdentity(dataDir: string): Identity {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new ValidationError('dataDir', `a directory the agent can create and write (${dataDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
+  }
   const path = join(dataDir, IDENTITY_FILE)
   let created = false
   let seed: Buffer

@@ -132,6 +132,24 @@ export const attestationSchema = object({
 })
 export type Attestation = Infer<typeof attestationSchema>
 
+/**
+ * The outcome of the last OTA update an agent saw (agent/update): `updated` (it runs the
+ * release now), `rolled_back` (the release did not come back healthy; the previous one runs),
+ * `refused` (bad signature, hash, arch, downgrade: never installed).
+ */
+export const updateStatusSchema = object({
+  outcome: literal('updated', 'rolled_back', 'refused'),
+  /** The release the outcome is about. */
+  version: string({ min: 1, max: 64 }),
+  /** The version that ran before (updated, rolled back). */
+  from: optional(string({ min: 1, max: 64 })),
+  /** Why (rolled back, refused): a short machine-readable reason and a human line. */
+  reason: optional(string({ min: 1, max: 64 })),
+  message: optional(string({ min: 0, max: 512 })),
+  at: number({ min: 0, integer: true }),
+})
+export type UpdateStatus = Infer<typeof updateStatusSchema>
+
 export const presenceOnlineSchema = object({
   status: literal('online'),
   id,
@@ -171,6 +189,9 @@ export const presenceOnlineSchema = object({
   payment: optional(paymentTermsSchema),
   /** Where this agent is staked: checked on chain by requesters (the account's mesh key and attester must match). */
   stake: optional(stakeClaimSchema),
+
+  /** The last OTA update's outcome: present on agents that follow a release channel. */
+  update: optional(updateStatusSchema),
 })
 
 /** What the last will (or a clean stop) leaves behind. */

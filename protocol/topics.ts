@@ -35,6 +35,10 @@ export const topics = {
   streamReceipts: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/streams`,
   /** A requester's private inbox: bids and results come here. */
   inbox: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/inbox`,
+  /** Retained, signed OTA release manifest of one channel (fleet/release). */
+  release: (channel: string) => `${PREFIX}/releases/${channel}`,
+  /** Retained bytes of one release chunk, addressed by its sha256 (as modules are). */
+  releaseBlob: (sha256: string) => `${PREFIX}/releases/blobs/${sha256}`,
 } as const
 
 const AGENT_TOPIC = /^fm\/v1\/agents\/([^/]+)\/(presence|heartbeat|jobs)$/
