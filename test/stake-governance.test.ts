@@ -142,12 +142,17 @@ t('a proposal raises the minimum stake to 150 MESH: the market drops the agent u
 })
 
 t('user errors are one line and exit 2', async () => {
-  assertUserError(await runFogmesh(['stake', ...chain(), '--keystore', keystore(1), '--data', join(dir, 'agent')], env), /--amount takes MESH/, 'stake without --amount', 2)
-  assertUserError(await runFogmesh(['stake', '--amount', '1', '--rpc', anvil.rpc, '--court', '0x1234', '--keystore', keystore(1), '--name', 'x'], env), /--court must be an 0x address/, 'a bad court address', 2)
-  assertUserError(await runFogmesh(['gov', 'vote', '--proposal', '1', '--support', 'maybe', ...gov(2)], env), /--support is for, against or abstain/, 'a bad vote', 2)
-  assertUserError(await runFogmesh(['gov', 'propose', '--set', 'quorum=1', '--description', 'x', ...gov(2)], env), /--set takes name=value/, 'an unknown parameter', 2)
-  assertUserError(await runFogmesh(['gov'], env), /fogmesh gov takes a subcommand/, 'gov alone', 2)
-  assertUserError(await runFogmesh(['agent', '--broker', broker.url, '--account', '0x' + '11'.repeat(20)], env), /--account goes with --court/, 'an account without a court', 2)
+  const cases: Array<[string[], RegExp, string]> = [
+    [['stake', ...chain(), '--keystore', keystore(1), '--data', join(dir, 'agent')], /--amount takes MESH/, 'stake without --amount'],
+    [['stake', '--amount', '1', '--rpc', anvil.rpc, '--court', '0x1234', '--keystore', keystore(1), '--name', 'x'], /--court must be an 0x address/, 'a bad court address'],
+    [['gov', 'vote', '--proposal', '1', '--support', 'maybe', ...gov(2)], /--support is for, against or abstain/, 'a bad vote'],
+    [['gov', 'propose', '--set', 'quorum=1', '--description', 'x', ...gov(2)], /--set takes name=value/, 'an unknown parameter'],
+    [['gov'], /fogmesh gov takes a subcommand/, 'gov alone'],
+    [['agent', '--broker', broker.url, '--account', '0x' + '11'.repeat(20)], /--account goes with --court/, 'an account without a court'],
+  ]
+  // side by side: each is a node start, and none changes the chain
+  const runs = await Promise.all(cases.map(([args]) => runFogmesh(args, env)))
+  runs.forEach((r, i) => assertUserError(r, cases[i]![1], cases[i]![2], 2))
 })
 
 t.run()
