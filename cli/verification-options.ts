@@ -26,6 +26,8 @@ export const VERIFICATION_USAGE = `  --court ADDRESS  a staked market: only agen
 export async function verificationFromOptions(values: Record<string, unknown>): Promise<{
   options: VerificationOptions
   describe(v: Verifier): string[]
+  /** What verification decides, one line each, as it happens: outvoted agents, spot-check catches, cases on chain. */
+  watch(v: Verifier, print: (line: string) => void): void
   close(): void
 }> {
   let spotCheck: number | undefined
@@ -50,6 +52,20 @@ export async function verificationFromOptions(values: Record<string, unknown>): 
       const p = v.stake?.params
       if (options.court && p) lines.push(`stake    court ${options.court.address}: minimum ${formatUnits(p.minStake, 18)} MESH, evidence quorum ${p.quorumMinAgents}, challenge window ${p.challengeWindow} s`)
       return lines
+    },
+    watch: (v, print) => {
+      v.on('dissent', (d) => print(`verify   ${d.id}: ${d.outvoted.join(', ')} outvoted by ${d.agreeing.length} agreeing (${d.referees} referees)`))
+      v.on('noQuorum', (d) => print(`verify   ${d.id}: no quorum among ${d.heard} results`))
+      v.on('spotCheck', (c) => {
+        if (c.outcome === 'caught' || c.outcome === 'cleared') print(`verify   spot check of ${c.id}: ${c.agent} ${c.outcome} by ${c.checkers.length} agents`)
+      })
+      v.on('spotCheckSkipped', (c) => print(`verify   spot check of ${c.id} skipped: ${c.inFlight} in flight (--max-spot-checks)`))
+      const e = v.evidence
+      e?.on('accused', (a) => print(`evidence ${a.job}: ${a.accused.join(', ')} accused on ${a.witnesses} witnesses (tx ${a.txHash}, ${a.gasUsed} gas); resolvable after ${new Date(Number(a.closesAt) * 1000).toISOString()}`))
+      e?.on('convicted', (c) => print(`evidence ${c.job}: ${c.accounts.join(', ')} convicted and slashed (tx ${c.txHash}, ${c.gasUsed} gas)`))
+      e?.on('dismissed', (c) => print(`evidence ${c.job}: dismissed (no quorum stood)`))
+      e?.on('failed', (f) => print(`evidence ${f.job}: ${f.step} failed: ${f.message}`))
+      e?.on('dropped', (d) => print(`evidence ${d.job}: dropped, the case book is full`))
     },
     close: () => provider?.destroy(),
   }

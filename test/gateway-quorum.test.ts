@@ -112,6 +112,7 @@ t('a sensor submits redundancy 3 through the gateway: right answers, each with a
   assert.ok(dissents >= 1, 'the liar (picked first: price 0) lied at least once and was outvoted')
   await stopChild(gateway.proc) // a clean stop writes the reputation book
   assert.match(gateway.output(), /verify {3}spot checks 0\.0%/)
+  assert.match(gateway.output(), new RegExp(`^verify {3}r\\d@[0-9a-f]{12}: ${liar.id} outvoted by [34] agreeing`, 'm'), 'the gateway tells its operator who was outvoted')
 
   // what the gateway saw of each agent, from `fogmesh status --json` on the same machine
   const status = await runFogmesh(['status', '--broker', mosq.url, '--json', '--listen', '1500', '--reputation', join(home, 'reputation.json')], { env })

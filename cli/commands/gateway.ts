@@ -44,6 +44,7 @@ ${VERIFICATION_USAGE}`,
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
     for (const line of verification.describe(gateway.requester.verifier)) console.log(line)
+    verification.watch(gateway.requester.verifier, (line) => console.log(line))
     const telemetry = gatewayTelemetry(gateway, typeof values.site === 'string' ? values.site : undefined) // job events and stats on fm/v1/telemetry/
     const timer = setInterval(() => {
       const s = gateway.stats()
