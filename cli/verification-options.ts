@@ -54,7 +54,7 @@ export async function verificationFromOptions(values: Record<string, unknown>): 
       return lines
     },
     watch: (v, print) => {
-      v.on('dissent', (d) => print(`verify   ${d.id}: ${d.outvoted.join(', ')} outvoted by ${d.agreeing.length} agreeing (${d.referees} referee${d.referees === 1 ? "" : "s"})`))
+      v.on('dissent', (d) => print(`verify   ${d.id}: ${d.outvoted.join(', ')} outvoted by ${d.agreeing.length} agreeing (${d.referees} referee${d.referees === 1 ? '' : 's'})`))
       v.on('noQuorum', (d) => print(`verify   ${d.id}: no quorum among ${d.heard} results`))
       v.on('spotCheck', (c) => {
         if (c.outcome === 'caught' || c.outcome === 'cleared') print(`verify   spot check of ${c.id}: ${c.agent} ${c.outcome} by ${c.checkers.length} agents`)
