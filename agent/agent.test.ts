@@ -18,6 +18,7 @@ import type { Connection } from '../protocol/transport.ts'
 import { MemoryBus } from '../protocol/transport/memory-bus.ts'
 import { sha256 } from '../test/support/scripted-agent.ts'
 import { tmpDir } from '../test/support/temp-dirs.ts'
+import { waitFor } from '../test/support/wait.ts'
 import { Agent, type AgentOptions } from './agent.ts'
 import { ATTESTER_FILE } from './attester-key.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from './engine/executor.ts'
@@ -176,7 +177,8 @@ test('co-signatures: an assignment with attest is co-signed by the data dir\'s a
   t.assign()
   const court = { chainId: 31337, court: `0x${'c0'.repeat(20)}` }
   const a = t.assign({ attest: court, limits: { fuel: 5000 } })
-  await t.quiet()
+  // the first co-signature imports the attester code (ethers): real time, not the manual clock's
+  await waitFor(async () => (await t.quiet(), t.results().length >= 2), 20_000, 'the co-signed result')
   const [plain, attested] = t.results()
   assert.is(plain!.attestation, undefined, 'not asked, not co-signed')
   const attester = (JSON.parse(readFileSync(join(dataDir, ATTESTER_FILE), 'utf8')) as { address: string }).address
@@ -190,7 +192,7 @@ test('co-signatures: an assignment with attest is co-signed by the data dir\'s a
   writeFileSync(join(broken, ATTESTER_FILE), 'not json')
   const u = await setup({ dataDir: broken })
   u.assign({ attest: court })
-  await u.quiet()
+  await waitFor(async () => (await u.quiet(), u.results().length >= 1), 20_000, 'the unattested result')
   const [r] = u.results()
   assert.is(r!.status, 'ok', 'answered all the same')
   assert.is(r!.attestation, undefined, 'without a co-signature (the requester refuses it)')
