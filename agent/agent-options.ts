@@ -44,6 +44,8 @@ export interface AgentOptions {
   moduleFetchTimeoutMs?: number
   /** Assignments remembered to run a redelivered one (QoS 1 is at-least-once) only once. */
   dedupeWindow?: number
+  /** Jobs (running and queued) one requester may hold on this agent; default: a quarter of slots + queue, at least the slots. */
+  maxJobsPerRequester?: number
   /**
    * Where job code runs: `process` (default) — a separate executor process with
    * no keys, no data dir, no environment, unprivileged when the agent is root;
@@ -126,6 +128,7 @@ const RANGES: Ranges<AgentOptions> = {
   maxModuleBytes: { min: 1, max: MAX_MODULE_BYTES, integer: true },
   moduleFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+  maxJobsPerRequester: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 10_000, integer: true },
   streamMaxPendingWindows: { min: 1, max: 100_000, integer: true },
   streamMaxBufferedReadings: { min: 1, max: 10_000_000, integer: true },
@@ -135,7 +138,7 @@ const RANGES: Ranges<AgentOptions> = {
   warmWorkers: { min: 0, max: 4096, integer: true },
 }
 
-export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number }
+export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number; maxJobsPerRequester: number }
 
 /** Merges the defaults once; refuses out-of-range values and defaults above their maximum. */
 export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions {
@@ -150,5 +153,6 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     }
   }
   const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
-  return { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
+  const queueLimit = merged.queueLimit ?? slots * 64
+  return { ...merged, slots, queueLimit, maxJobsPerRequester: merged.maxJobsPerRequester ?? Math.max(slots, Math.ceil((slots + queueLimit) / 4)) }
 }

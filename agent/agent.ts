@@ -12,7 +12,7 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
@@ -29,6 +29,7 @@ import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Advertiser, offlinePresence } from './presence.ts'
+import { RequesterQuota } from './requester-quota.ts'
 import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
@@ -67,6 +68,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
   private readonly modules: ModuleStore
+  private readonly quota: RequesterQuota
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
@@ -101,6 +103,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
       attestor: loadAttestor,
     })
+    this.quota = new RequesterQuota(opts.maxJobsPerRequester)
     this.streams = new StreamHost({
       conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
       prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
@@ -164,6 +167,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
       await this.conn.subscribe(topics.agentVouchers(this.id), 1)
     }
+    this.conn.on('handlerError', (e) => this.reject(e.topic, toFogmeshError(e.error)))
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
@@ -271,7 +275,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const terms = { id: this.id, labels: this.opts.labels, price: { perJob: this.opts.pricePerJob }, limits: this.jobTerms().limits, capacity: this.capacity }
     if (this.closing || ineligibility(terms, offer) !== undefined) return
     const load = this.load()
-    if (load.queued >= this.opts.queueLimit) return
+    if (load.queued >= this.opts.queueLimit || this.quota.full(offer.requester)) return
     this.modules.prefetch(offer.module)
     this.stats_.bids++
     const bid: Bid = { type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }
@@ -283,8 +287,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!d.ok) return this.reject(topic, d.error)
     const job = d.value
     if (!this.runner.take(job)) return // QoS 1 may deliver twice: one run per (requester, job, attempt)
+    const release = this.quota.enter(job.requester)
+    if (!release) {
+      this.stats_.jobsFailed++
+      const refused = this.runner.refuse(job, ErrorCode.overloaded, `requester ${job.requester} holds ${this.quota.maxPerRequester} jobs on this agent (its quota)`)
+      return this.conn.publish(job.replyTo, JSON.stringify(refused), { qos: 1 })
+    }
     this.runner
       .run(job)
+      .finally(release)
       .then((signed) => {
         if (signed.status === 'ok') this.stats_.jobsOk++
         else this.stats_.jobsFailed++

@@ -58,6 +58,15 @@ export class AssignmentRunner {
     return this.seen.add(`${job.requester}\u0000${job.id}\u0000${job.attempt}`)
   }
 
+  /** A signed error result for a taken assignment the agent will not run (e.g. its requester is over its quota). */
+  refuse(job: Assign, code: ErrorCode, message: string): Result {
+    const result: Omit<Result, 'signature'> = {
+      type: 'result', id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: sha256(job.input),
+      status: 'error', error: { code, message }, fuel: 0, durationMs: 0,
+    }
+    return { ...result, signature: signResult(result, this.o.signer) }
+  }
+
   /** Runs a taken assignment to its signed result; never rejects for job faults. */
   run(job: Assign): Promise<Result> {
     const p = this.answer(job).finally(() => this.running.delete(p))

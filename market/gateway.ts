@@ -19,23 +19,32 @@ import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type AdmissionStats } from './gateway-admission.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
+import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
 import { systemClock } from '../protocol/clock.ts'
 
-export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
-  /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
-  maxInFlight?: number
+export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Partial<AdmissionLimits> {
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
+  /** The most a job may ask for (`limits`) through this gateway (limits-ceiling.ts). */
+  ceiling?: Partial<LimitsCeiling>
   /** Stream jobs placed at once (default 1,000). */
   maxStreams?: number
 }
 
-const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000 }
+const DEFAULTS = { ...ADMISSION_DEFAULTS, dedupeWindow: 100_000, maxStreams: 1000 }
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
+  maxInFlightPerSensor: { min: 1, max: 10_000_000, integer: true },
+  maxQueued: { min: 0, max: 10_000_000, integer: true },
+  maxQueuedPerSensor: { min: 0, max: 10_000_000, integer: true },
+  maxInputBytesInFlight: { min: 1024, max: 2 ** 40, integer: true },
+  jobsPerSecondPerSensor: { min: 1, max: 10_000_000 },
+  refusalsPerSecondPerSensor: { min: 1, max: 10_000_000 },
+  maxSensors: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 1_000_000, integer: true },
 }
@@ -49,6 +58,8 @@ export interface GatewayStats {
   inFlight: number
   /** Error results by code, for operators. */
   errors: Record<string, number>
+  /** Fair service: waiting, in flight, refused by which limit, refusals not answered. */
+  admission: AdmissionStats
 }
 
 export interface GatewayEvents {
@@ -57,16 +68,18 @@ export interface GatewayEvents {
 }
 
 export class Gateway extends EventEmitter<GatewayEvents> {
-  private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
+  private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly maxInFlight: number
+  private readonly admission: GatewayAdmission<JobSubmit>
+  private readonly ceiling: LimitsCeiling
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
 
-  private constructor(readonly requester: Requester, private readonly conn: Connection, options: { maxInFlight: number; dedupeWindow: number }) {
+  private constructor(readonly requester: Requester, private readonly conn: Connection, options: AdmissionLimits & { dedupeWindow: number; ceiling?: Partial<LimitsCeiling> | undefined }) {
     super()
     this.seen = new RecentSet(options.dedupeWindow)
-    this.maxInFlight = options.maxInFlight
+    this.admission = new GatewayAdmission(options)
+    this.ceiling = mergeOptions(options.ceiling, CEILING_DEFAULTS, {}, 'gateway.ceiling')
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -91,11 +104,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   stats(): GatewayStats {
-    return { ...this.stats_, errors: { ...this.stats_.errors } }
+    return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
   private onSubmit(payload: Buffer): void {
     this.stats_.received++
+    if (this.admission.refuseUnparsed(payload.length)) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      return
+    }
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
@@ -103,10 +121,31 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.stats_.duplicates++
       return
     }
-    if (this.stats_.inFlight >= this.maxInFlight) {
-      return this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, 'gateway has too many jobs in flight'), ErrorCode.overloaded)
+    const over = overCeiling(job.limits, this.ceiling)
+    if (over) return this.answer(job.replyTo, errorWire(job.id, ErrorCode.limitExceeded, over), ErrorCode.limitExceeded)
+    // the sensor: the job's replyTo (a submitter the broker vouches for, once there is one, is a better key)
+    const verdict = this.admission.offer(job.replyTo, job, job.input.length)
+    if (!verdict.ok) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      if (verdict.answer) this.publish(job.replyTo, errorWire(job.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`))
+      return
     }
+    this.pump()
+  }
+
+  /** Runs waiting jobs, in fair order, while there is room in flight. */
+  private pump(): void {
+    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job, n.bytes)
+  }
+
+  private run(sensor: string, job: JobSubmit, bytes: number): void {
     this.stats_.inFlight++
+    const finished = () => {
+      this.stats_.inFlight--
+      this.admission.done(sensor, bytes)
+      this.pump()
+    }
     // sensors pick their own ids (often counters): two sensors may both send id "1".
     // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
     const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
@@ -123,17 +162,21 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       })
       .then(
         (result) => {
-          this.stats_.inFlight--
+          finished()
           this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, result.error?.code)
           this.emit('result', { id: job.id, replyTo: job.replyTo, result })
         },
         (err: unknown) => {
           // submit() answers job faults itself; this is the mesh failing (e.g. the connection closing)
-          this.stats_.inFlight--
+          finished()
           const e = toFogmeshError(err)
           this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code)
         },
       )
+  }
+
+  private publish(replyTo: string, wire: Record<string, unknown>): void {
+    this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
   }
 
   private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined): void {
@@ -167,6 +210,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   async close(): Promise<void> {
     await this.conn.unsubscribe(topics.submit).catch(() => {})
+    for (const job of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})

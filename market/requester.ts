@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
-import { ErrorCode, FogmeshError, isRetryableCode } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, isRetryableCode, toFogmeshError } from '../protocol/errors.ts'
 import { inboxSchema, type Result } from '../protocol/messages.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
@@ -127,6 +127,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   private async init(): Promise<void> {
     this.conn.route(this.inboxTopic, (t, p) => this.onInbox(t, p))
+    // a handler bug on any route of this connection (the gateway's too) is a counted rejection, never a crash
+    this.conn.on('handlerError', (e) => this.emit('rejected', { topic: e.topic, code: ErrorCode.internal, message: toFogmeshError(e.error).shortMessage }))
     await this.conn.subscribe(this.inboxTopic, 1)
     this.directory.on('gone', (a) => this.onAgentGone(a.presence.id, `agent ${a.presence.id} went offline (${a.reason})`))
     this.directory.on('online', () => this.leases.refreshAll())
@@ -265,14 +267,9 @@ export class Requester extends EventEmitter<RequesterEvents> {
   /** An invalid inbox message: if it names a pending attempt, that attempt failed (garbage from its agent). */
   private onGarbage(topic: string, payload: Buffer, error: FogmeshError): void {
     this.emit('rejected', { topic, code: error.code, message: error.shortMessage })
-    let raw: unknown
-    try {
-      raw = JSON.parse(payload.toString('utf8'))
-    } catch {
-      return
-    }
-    const o = raw as { id?: unknown; attempt?: unknown; agent?: unknown }
-    const p = this.pending.get(`${String(o.id)}\u0000${String(o.attempt)}`)
+    const o = garbageKey(payload)
+    if (!o) return
+    const p = this.pending.get(`${o.id}\u0000${o.attempt}`)
     if (p && o.agent === p.lease.agent) this.settle(p.key, { kind: 'failed', reason: `garbage result: ${error.shortMessage}` })
   }
 
@@ -284,6 +281,24 @@ export class Requester extends EventEmitter<RequesterEvents> {
     for (const p of [...this.pending.values()]) this.settle(p.key, { kind: 'failed', reason: 'requester closed' })
     if (this.ownsConnection) await this.conn.close().catch(() => {})
   }
+}
+
+/**
+ * The (id, attempt, agent) a garbage inbox message names, when it names them
+ * as plain strings and numbers; undefined for anything else (`null`, arrays,
+ * `{"id":{"toString":1}}`): total over any JSON.
+ */
+function garbageKey(payload: Buffer): { id: string; attempt: string; agent: string } | undefined {
+  let raw: unknown
+  try {
+    raw = JSON.parse(payload.toString('utf8'))
+  } catch {
+    return undefined
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined
+  const { id, attempt, agent } = raw as Record<string, unknown>
+  if (typeof id !== 'string' || typeof agent !== 'string' || (typeof attempt !== 'number' && typeof attempt !== 'string')) return undefined
+  return { id, attempt: String(attempt), agent }
 }
 
 export const startRequester = (options: RequesterOptions) => Requester.start(options)

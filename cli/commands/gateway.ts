@@ -1,4 +1,5 @@
 import { startGateway } from '../../market/gateway.ts'
+import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, gatewayLimitsFromOptions } from '../broker-limit-options.ts'
 import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { verificationFromOptions, VERIFICATION_OPTIONS, VERIFICATION_USAGE } from '../verification-options.ts'
@@ -20,8 +21,9 @@ export const gatewayCommand: Command = {
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
   --deposit N    deposit of each channel (default 10^18)
-${VERIFICATION_USAGE}`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...VERIFICATION_OPTIONS },
+${VERIFICATION_USAGE}
+${GATEWAY_LIMIT_USAGE}`,
+  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...VERIFICATION_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -38,6 +40,7 @@ ${VERIFICATION_USAGE}`,
     const gateway = await startGateway({
       broker,
       verification: verification.options,
+      ...gatewayLimitsFromOptions(values),
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })
