@@ -57,6 +57,19 @@ test('a liar among three is outvoted; a referee makes the contested result a quo
   }
 })
 
+test('an agent that hit its deadline is outvoted but scored as timed out, not as a liar', async () => {
+  const m = await startBusMarket([{ price: 0, answer: (j, a) => a.failing(j, 'deadline') }, {}, {}, {}])
+  try {
+    const r = await m.requester.submit(job('q-late', { redundancy: 3 }))
+    assert.is(r.status, 'ok')
+    assert.is(r.quorum!.dissenting, 1)
+    const rep = m.requester.verifier.reputation.get(m.agents[0]!.id)
+    assert.equal([rep?.mismatched, rep?.timedOut], [0, 1])
+  } finally {
+    await m.close()
+  }
+})
+
 test('a colluding pair (the same lie) assigned with one honest agent is outvoted by referees', async () => {
   const m = await startBusMarket([{ price: 0, answer: lie }, { price: 0, answer: lie }, {}, {}, {}])
   try {

@@ -21,7 +21,7 @@ import type { CourtClient } from '../contracts/verification/court-client.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { MAX_REDUNDANCY, type AttestRequest, type Result } from '../protocol/messages.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
-import type { StatementHasher } from '../protocol/statement.ts'
+import { isDeterministicOutcome, outcomeOf, type StatementHasher } from '../protocol/statement.ts'
 import { buildCertificate } from './certificate.ts'
 import type { AgentDirectory } from './directory.ts'
 import { EvidenceDesk, type EvidenceOptions, type Witnessed } from './evidence.ts'
@@ -97,6 +97,7 @@ export interface VerifierEvents {
 }
 
 const resultOf = (a: JobAnswer) => a.result!
+const deterministic = (r: Result) => isDeterministicOutcome(outcomeOf(r.status, r.error?.code))
 
 export class Verifier extends EventEmitter<VerifierEvents> {
   readonly reputation: ReputationBook
@@ -251,7 +252,8 @@ export class Verifier extends EventEmitter<VerifierEvents> {
 
   private score(d: Extract<Decision<JobAnswer>, { kind: 'stands' }>): void {
     for (const a of d.winner.members) this.reputation.record(a.agent!, 'accepted', a.latencyMs)
-    for (const a of d.losers) this.reputation.record(a.agent!, 'mismatched')
+    // a deadline or internal failure that lost the vote is a failure to answer, not a wrong answer
+    for (const a of d.losers) this.reputation.record(a.agent!, deterministic(resultOf(a)) ? 'mismatched' : 'timedOut')
   }
 
   // ---- copies, limits, co-signatures ---------------------------------------------
