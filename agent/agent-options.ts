@@ -77,6 +77,12 @@ export interface AgentOptions {
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
   /** Advertise this agent's stake: its registry account in the VerificationCourt's registry (see `fogmesh stake`). */
   staking?: { chainId: number; court: string; account: string }
+  /**
+   * The agent always authenticates as its id with a fresh token signed by its key
+   * (protocol/agent-token.ts). `password` replaces the token for brokers that cannot
+   * check keys (a Mosquitto with `fogmesh auth export`'s files); `ca` trusts a broker's TLS certificate.
+   */
+  credentials?: { password?: string; ca?: string | Buffer }
   /** The version presence reports (default: this code's; under the OTA supervisor, the release's). */
   version?: string
   /** Follow an OTA release channel (agent/update): fetch, verify and stage what its trusted keys signed. */

@@ -15,6 +15,7 @@ import { ineligibility } from '../protocol/eligibility.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
+import { createAgentToken } from '../protocol/agent-token.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { VERSION } from '../protocol/version.ts'
@@ -143,6 +144,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       clientId: `fm-agent-${identity.id}`,
       will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
       keepaliveSeconds: 5,
+      // its id proven by its key: a fresh signed token for every (re)connect (protocol/agent-token.ts)
+      credentials: {
+        username: identity.id,
+        password: opts.credentials?.password ?? (() => createAgentToken(identity.signer).password),
+        ...(opts.credentials?.ca !== undefined ? { ca: opts.credentials.ca } : {}),
+      },
     })
     connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {

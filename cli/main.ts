@@ -4,6 +4,7 @@
 import { VERSION } from '../protocol/version.ts'
 import { parse, runMain, UsageError, type Command } from './command.ts'
 import { agentCommand } from './commands/agent.ts'
+import { authCommands } from './commands/auth.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
 import { bridgeCommand } from './commands/bridge.ts'
@@ -19,7 +20,7 @@ import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from 
 import { stakeCommand, unstakeCommand } from './commands/stake.ts'
 import { govDelegateCommand, govExecuteCommand, govProposeCommand, govQueueCommand, govStatusCommand, govVoteCommand } from './commands/gov.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand,
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand, ...authCommands,
   stakeCommand, unstakeCommand, govProposeCommand, govVoteCommand, govQueueCommand, govExecuteCommand, govStatusCommand, govDelegateCommand]
 
 function mainHelp(): string {
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd) {
     if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
     if (first === 'gov') throw new UsageError(`fogmesh gov takes a subcommand: propose, vote, queue, execute, status, delegate (see fogmesh gov propose --help)`)
+    if (first === 'auth') throw new UsageError(`fogmesh auth takes a subcommand: add, add-agent, list, remove, export (see fogmesh auth add --help)`)
     if (first === 'release') throw new UsageError(`fogmesh release takes a subcommand: keygen, publish, show (see fogmesh release publish --help)`)
     if (first === 'chain') throw new UsageError(`fogmesh chain takes a subcommand: deploy (see fogmesh chain deploy --help)`)
     throw new UsageError(`unknown command "${first}" (see fogmesh --help)`)

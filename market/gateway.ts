@@ -8,10 +8,12 @@
  * the gateway down. A job id submitted again to the same `replyTo` is answered
  * once. Results carry the sensor's `id` and the mesh's `jobId` (what the agent
  * signed): `<id>@<first 12 hex of sha256(replyTo)>`.
+ *
+ * Authenticated clients submit on `fm/v1/jobs/submit/<name>` and are answered
+ * under `fm/v1/replies/<name>/…`, their jobs run as `<id>@<name>` (submit-scope.ts).
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, toFogmeshError, ValidationError, type FogmeshError } from '../protocol/errors.ts'
 import type { JobSubmit } from '../protocol/messages.ts'
 import { decodeJobSubmit } from '../protocol/model-job.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
@@ -23,6 +25,7 @@ import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type Admiss
 import { resultToWire, type JobAnswer } from './job.ts'
 import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { dedupeKeyOf, meshJobIdOf, replyRefusal, submitterOf } from './submit-scope.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
 import { systemClock } from '../protocol/clock.ts'
 
@@ -70,7 +73,7 @@ export interface GatewayEvents {
 export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly admission: GatewayAdmission<JobSubmit>
+  private readonly admission: GatewayAdmission<{ job: JobSubmit; submitter: string | undefined }>
   private readonly ceiling: LimitsCeiling
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
@@ -84,7 +87,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
-    const conn = await connectorFor(opts.broker).connect({ clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    const name = options.credentials?.username
+    const conn = await connectorFor(opts.broker).connect({
+      clientId: `${name ?? 'fm-gateway'}:${process.pid}-${Date.now().toString(36)}`,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    })
     let requester: Requester
     try {
       requester = await Requester.start({ ...options, connection: conn })
@@ -93,8 +100,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       throw err
     }
     const gw = new Gateway(requester, conn, opts)
-    conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
-    await conn.subscribe(topics.submit, 1)
+    conn.route(topics.submit, (t, p) => gw.onSubmit(t, p))
+    conn.route(topics.submitAsWildcard, (t, p) => gw.onSubmit(t, p))
+    await conn.subscribe([topics.submit, topics.submitAsWildcard], 1)
     gw.streams = new StreamPlacer({
       conn, directory: requester.directory, requesterId: requester.id, payer: requester.payer, clock: options.clock ?? systemClock,
       maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
@@ -107,24 +115,27 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
-  private onSubmit(payload: Buffer): void {
+  private onSubmit(topic: string, payload: Buffer): void {
     this.stats_.received++
     if (this.admission.refuseUnparsed(payload.length)) {
       this.stats_.failed++
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
       return
     }
+    const submitter = submitterOf(topic)
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
-    if (!d.ok) return this.onInvalid(payload, d.error)
+    if (!d.ok) return this.onInvalid(submitter, payload, d.error)
     const job: JobSubmit = d.value
-    if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
+    const refusal = replyRefusal(submitter, job.replyTo)
+    if (refusal) return this.onInvalid(submitter, payload, new ValidationError('replyTo', refusal))
+    if (!this.seen.add(dedupeKeyOf(submitter, job.id, job.replyTo))) {
       this.stats_.duplicates++
       return
     }
     const over = overCeiling(job.limits, this.ceiling)
     if (over) return this.answer(job.replyTo, errorWire(job.id, ErrorCode.limitExceeded, over), ErrorCode.limitExceeded)
-    // the sensor: the job's replyTo (a submitter the broker vouches for, once there is one, is a better key)
-    const verdict = this.admission.offer(job.replyTo, job, job.input.length)
+    // the sensor: the submitter the broker vouches for (fm/v1/jobs/submit/<name>), else the job's replyTo
+    const verdict = this.admission.offer(submitter ?? `replyTo:${job.replyTo}`, { job, submitter }, job.input.length)
     if (!verdict.ok) {
       this.stats_.failed++
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
@@ -136,10 +147,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Runs waiting jobs, in fair order, while there is room in flight. */
   private pump(): void {
-    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job, n.bytes)
+    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
   }
 
-  private run(sensor: string, job: JobSubmit, bytes: number): void {
+  private run(sensor: string, job: JobSubmit, submitter: string | undefined, bytes: number): void {
     this.stats_.inFlight++
     const finished = () => {
       this.stats_.inFlight--
@@ -147,8 +158,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.pump()
     }
     // sensors pick their own ids (often counters): two sensors may both send id "1".
-    // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
-    const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
+    // The mesh runs the job as `<id>@<name>` or `<id>@<hash of replyTo>` (submit-scope.ts).
+    const meshId = meshJobIdOf(submitter, job.id, job.replyTo)
     this.requester
       .submit({
         id: meshId,
@@ -188,8 +199,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
   }
 
-  /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
-  private onInvalid(payload: Buffer, error: FogmeshError): void {
+  /**
+   * Answers bad input on its replyTo when it names a usable one (for `<name>`'s jobs: else on
+   * `fm/v1/replies/<name>`); counts it either way.
+   */
+  private onInvalid(submitter: string | undefined, payload: Buffer, error: FogmeshError): void {
     this.stats_.invalid++
     this.stats_.errors[error.code] = (this.stats_.errors[error.code] ?? 0) + 1
     let raw: Record<string, unknown> | undefined
@@ -199,18 +213,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     } catch {
       // not JSON at all: nobody to answer
     }
-    const replyTo = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const given = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const usable = given?.ok && replyRefusal(submitter, given.value) === undefined ? given.value : undefined
+    const replyTo = usable ?? (submitter !== undefined ? topics.replies(submitter) : undefined)
     const id = raw ? parseValue(raw.id, idParser) : undefined
-    const answered = replyTo?.ok === true
-    if (replyTo?.ok) {
-      this.conn.publish(replyTo.value, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
+    const answered = replyTo !== undefined
+    if (replyTo !== undefined) {
+      this.conn.publish(replyTo, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
 
   async close(): Promise<void> {
-    await this.conn.unsubscribe(topics.submit).catch(() => {})
-    for (const job of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
+    await this.conn.unsubscribe([topics.submit, topics.submitAsWildcard]).catch(() => {})
+    for (const { job } of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
     await this.requester.close()
     await this.conn.close().catch(() => {})

@@ -12,7 +12,7 @@ import { inboxSchema, type Result } from '../protocol/messages.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
-import { connectorFor, type BrokerAddress, type Connection } from '../protocol/transport.ts'
+import { connectorFor, type BrokerAddress, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { Auctioneer, type AuctionReport } from './auction.ts'
 import { AgentDirectory } from './directory.ts'
@@ -47,6 +47,8 @@ export interface RequesterOptions {
   clock?: Clock
   /** Redundancy, spot checks, evidence, stake and reputation (market/verification.ts). */
   verification?: VerificationOptions
+  /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
+  credentials?: ClientCredentials
 }
 
 const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000 }
@@ -104,7 +106,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     super()
     this.opts = opts
     this.clock = opts.clock ?? systemClock
-    this.id = opts.id ?? `r${randomBytes(8).toString('hex')}`
+    this.id = opts.id ?? opts.credentials?.username ?? `r${randomBytes(8).toString('hex')}`
     this.inboxTopic = topics.inbox(this.id)
     this.jobs = new RecentMap(opts.answersKept)
     this.leases = new LeaseBook(opts.site)
@@ -119,7 +121,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   static async start(options: RequesterOptions): Promise<Requester> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'requester')
-    const conn = opts.connection ?? (await connectorFor(opts.broker).connect())
+    const conn = opts.connection ?? (await connectorFor(opts.broker).connect(opts.credentials ? { credentials: opts.credentials } : {}))
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r

@@ -4,6 +4,7 @@ import { requireString, untilSignal, UsageError, type Command } from '../command
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { verificationFromOptions, VERIFICATION_OPTIONS, VERIFICATION_USAGE } from '../verification-options.ts'
 import { gatewayTelemetry } from '../console.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 /** What a paying gateway locks in channels when the user says nothing (the payer takes both as given). */
 const PAYMENT_DEFAULTS = { budget: 10n ** 20n, deposit: 10n ** 18n }
@@ -22,8 +23,11 @@ export const gatewayCommand: Command = {
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
   --deposit N    deposit of each channel (default 10^18)
 ${VERIFICATION_USAGE}
+${CREDENTIAL_USAGE}
+                 (on a broker with --auth: a user with the gateway role; it answers
+                 fm/v1/jobs/submit/<name> under fm/v1/replies/<name>/)
 ${GATEWAY_LIMIT_USAGE}`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...VERIFICATION_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
+  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...VERIFICATION_OPTIONS, ...CREDENTIAL_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -36,11 +40,13 @@ ${GATEWAY_LIMIT_USAGE}`,
     const budget = bigOption('budget', PAYMENT_DEFAULTS.budget)
     const deposit = bigOption('deposit', PAYMENT_DEFAULTS.deposit)
     const payment = await paymentFromOptions(values)
+    const credentials = credentialsFromOptions(values)
     const verification = await verificationFromOptions(values)
     const gateway = await startGateway({
       broker,
       verification: verification.options,
       ...gatewayLimitsFromOptions(values),
+      ...(credentials ? { credentials } : {}),
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })

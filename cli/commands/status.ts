@@ -6,6 +6,7 @@ import { connect } from '../../protocol/transport.ts'
 import { readReputation, readStandings, type AgentStakeView } from '../agent-standing.ts'
 import { intOption, requireString, type Command } from '../command.ts'
 import { openRpc } from '../staking-options.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 /** Where the gateway keeps what its requester observed of each agent (fogmesh gateway --reputation). */
 export function defaultReputationFile(): string {
@@ -50,12 +51,14 @@ export const statusCommand: Command = {
   --all              include agents that are gone (offline)
   --rpc URL          read each staked agent's stake from the chain (the court its presence names)
   --reputation FILE  what this machine's gateway observed of each agent
-                     (default $FOGMESH_HOME/reputation.json, when it exists)`,
-  options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' }, rpc: { type: 'string' }, reputation: { type: 'string' } },
+                     (default $FOGMESH_HOME/reputation.json, when it exists)
+${CREDENTIAL_USAGE}`,
+  options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' }, rpc: { type: 'string' }, reputation: { type: 'string' }, ...CREDENTIAL_OPTIONS },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const listenMs = intOption(values, 'listen', LISTEN_MS, 0)
-    const conn = await connect(broker, { reconnect: false })
+    const credentials = credentialsFromOptions(values)
+    const conn = await connect(broker, { reconnect: false, ...(credentials ? { credentials } : {}) })
     const directory = new AgentDirectory(conn)
     try {
       await directory.start()

@@ -4,6 +4,7 @@ import { RequesterTelemetry } from '../../market/telemetry.ts'
 import { startRequester } from '../../market/requester.ts'
 import { givenInt, intOption, requireString, UsageError, type Command } from '../command.ts'
 import { readModuleFile } from './module-add.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 async function readInput(spec: unknown): Promise<Buffer> {
   if (spec === undefined) return Buffer.alloc(0)
@@ -31,7 +32,10 @@ export const submitCommand: Command = {
   --input       the job's stdin: a file, or - for this process's stdin (default: empty)
   --timeout MS  the job's deadline on the agent (default: the agent's default, 10000; at most what it advertises)
   --wait MS     how long to wait for agents to be known (default 3000)
-  --text        also print the output decoded as UTF-8 ("outputText")`,
+  --text        also print the output decoded as UTF-8 ("outputText")
+${CREDENTIAL_USAGE}
+                (on a broker with --auth, a requester needs the gateway role; publishing a
+                .wasm file needs the deployer role: publish it with fogmesh module add, pass the sha256)`,
   options: {
     broker: { type: 'string' },
     module: { type: 'string' },
@@ -39,6 +43,7 @@ export const submitCommand: Command = {
     timeout: { type: 'string' },
     wait: { type: 'string' },
     text: { type: 'boolean' },
+    ...CREDENTIAL_OPTIONS,
   },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -47,7 +52,8 @@ export const submitCommand: Command = {
     const timeoutMs = givenInt(values, 'timeout', 1, 3_600_000) // none given: the agent's default
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
     const waitMs = intOption(values, 'wait', WAIT_MS, 0)
-    const requester = await startRequester({ broker })
+    const credentials = credentialsFromOptions(values)
+    const requester = await startRequester({ broker, ...(credentials ? { credentials } : {}) })
     // the job shows in the console's feed and the mesh's metrics like any other
     const telemetry = new RequesterTelemetry(requester, requester.connection, { kind: 'requester' }).start()
     try {
