@@ -105,7 +105,7 @@ export const upCommand: Command = {
     console.log('gateway  listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>')
     undo.push(() => gateway.close())
     const telemetry = gatewayTelemetry(gateway)
-    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true, credentials: creds.console })
+    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: values['http-port'] === undefined, credentials: creds.console })
     if (httpNote) console.log(httpNote)
     console.log(consoleLine(web))
     undo.push(() => web.close(), () => telemetry.stop())
