@@ -48,7 +48,7 @@ export const upCommand: Command = {
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
   --no-chain     no local chain: jobs are not paid for
-  --http-port P  the console (live web page) and Prometheus /metrics (default 8080; a free one if taken)
+  --http-port P  the console (live web page) and Prometheus /metrics (default 8080, or a free one if 8080 is taken)
 
   By default a local chain (anvil) is started, the contracts deployed, and the sensor's
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
