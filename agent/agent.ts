@@ -25,6 +25,8 @@ import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
+import { attestorLoader } from './attestor-loader.ts'
+import type { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
@@ -83,6 +85,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly executor: Executor,
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
+    /** The co-signer for the VerificationCourt, loaded at start only when staked (its address goes in the presence). */
+    readonly attestor: ResultAttestor | undefined,
+    loadAttestor: () => Promise<ResultAttestor>,
   ) {
     super()
     this.id = identity.id
@@ -98,6 +103,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     })
     this.runner = new AssignmentRunner({
       agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
+      attestor: loadAttestor,
     })
     this.quota = new RequesterQuota(opts.maxJobsPerRequester)
     this.streams = new StreamHost({
@@ -120,6 +126,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const loadAttestor = attestorLoader(opts.dataDir)
+    const attestor = opts.staking ? await loadAttestor() : undefined
     const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
@@ -153,7 +161,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
       conn = await connecting
       payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments)
+      const agent = new Agent(identity, conn, executor, opts, payments, attestor, loadAttestor)
       await agent.join()
       return agent
     } catch (err) {
@@ -222,6 +230,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      ...(this.opts.staking && this.attestor ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
       ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
   }

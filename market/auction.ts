@@ -19,7 +19,7 @@ import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
 import type { AgentDirectory } from './directory.ts'
 import type { JobRequest } from './job.ts'
-import type { Lease, LeaseBook } from './leases.ts'
+import type { Lease, LeaseBook, PickAdjust } from './leases.ts'
 
 export interface AuctionReport {
   module: string
@@ -64,17 +64,25 @@ export class Auctioneer {
   constructor(private readonly o: AuctioneerOptions) {}
 
   /** The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it. */
-  async pick(job: JobRequest, exclude: ReadonlySet<string>, inflight: (agent: string) => number): Promise<Lease | undefined> {
+  async pick(
+    job: JobRequest,
+    exclude: ReadonlySet<string>,
+    inflight: (agent: string) => number,
+    policy?: { admit?: (agent: string) => boolean; claim?: (agent: string) => void } & PickAdjust,
+  ): Promise<Lease | undefined> {
     const key = leaseKey(job)
-    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online'
+    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && (policy?.admit?.(a) ?? true)
     const now = this.o.clock.now()
-    const lease = this.o.leases.pick(key, now, usable, inflight)
+    const lease = this.o.leases.pick(key, now, usable, inflight, policy)
+    if (lease) policy?.claim?.(lease.agent) // at once, before another pick of the same job runs
     if (lease) {
       if (this.o.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
       return lease
     }
     await this.auction(key, job)
-    return this.o.leases.pick(key, this.o.clock.now(), usable, inflight)
+    const picked = this.o.leases.pick(key, this.o.clock.now(), usable, inflight, policy)
+    if (picked) policy?.claim?.(picked.agent)
+    return picked
   }
 
   /** A bid from the inbox: counted when it answers an open auction and comes from an agent it waits for. */

@@ -1,7 +1,8 @@
 /**
  * Jobs as the requester library takes them and answers them.
  */
-import type { JobConstraints, RequestedLimits } from '../protocol/messages.ts'
+import type { JobConstraints, RequestedLimits, Result } from '../protocol/messages.ts'
+import type { QuorumCertificate } from '../protocol/quorum-certificate.ts'
 
 export interface JobRequest {
   /** Unique per requester; a second submission with the same id is answered once. Default: random. */
@@ -14,6 +15,10 @@ export interface JobRequest {
   maxPrice?: number
   /** The first attempt's number (default 1): a job tried again later continues its count, so agents do not take it for a redelivery. */
   firstAttempt?: number
+  /** Distinct agents that run it (1..5, default 1); their results must agree (market/quorum.ts). */
+  redundancy?: number
+  /** `majority` (default) or `all` of the `redundancy` agents. */
+  quorum?: 'all' | 'majority'
 }
 
 /** What `Requester.submit` resolves with: a verified result, or an error with a stable code. */
@@ -37,6 +42,10 @@ export interface JobAnswer {
   attempts: number
   /** From submit to verified result, at the requester. */
   latencyMs: number
+  /** The agent's signed result as it arrived (absent when no agent answered). */
+  result?: Result | undefined
+  /** With redundancy above 1: every agreeing agent's signed statement (protocol/quorum-certificate.ts). */
+  quorum?: QuorumCertificate | undefined
 }
 
 /** The JSON a plain-MQTT submitter receives on its `replyTo` (the result contract of docs/contract.md). */
@@ -58,5 +67,6 @@ export function resultToWire(r: JobAnswer): Record<string, unknown> {
   wire.inputSha256 = r.inputSha256
   wire.durationMs = r.durationMs
   wire.attempts = r.attempts
+  if (r.quorum) wire.quorum = r.quorum
   return wire
 }

@@ -20,6 +20,7 @@ import type { JobAnswer, JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
 import { verifyAgainst } from './verify-result.ts'
+import { Verifier, type CopySlot, type VerificationOptions } from './verification.ts'
 
 export interface RequesterOptions {
   /** The broker: a URL, or a connector (e.g. an in-memory `MemoryBus`). Unused when `connection` is given. */
@@ -44,6 +45,8 @@ export interface RequesterOptions {
   payment?: PayerOptions
   /** Time for auctions, leases, attempt timeouts and the agent directory (default: the system clock). */
   clock?: Clock
+  /** Redundancy, spot checks, evidence, stake and reputation (market/verification.ts). */
+  verification?: VerificationOptions
   /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
   credentials?: ClientCredentials
 }
@@ -76,6 +79,7 @@ interface Pending {
   lease: Lease
   module: string
   inputSha256: string
+  accept: CopySlot['accept']
   timer: Timer
   resolve: (o: AttemptOutcome) => void
 }
@@ -95,6 +99,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
   /** Present when this requester pays agents through channels. */
   readonly payer: Payer | undefined
   private readonly leases: LeaseBook
+  /** Runs jobs with redundancy or spot checks; the plain path for the rest. */
+  readonly verifier: Verifier
 
   private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
     super()
@@ -110,6 +116,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       windowMs: opts.auctionWindowMs, onAuction: (r) => this.emit('auction', r),
     })
     this.payer = opts.payment ? new Payer(conn, this.id, this.inboxTopic, opts.payment) : undefined
+    this.verifier = new Verifier(this, this.directory, opts.verification)
   }
 
   static async start(options: RequesterOptions): Promise<Requester> {
@@ -129,6 +136,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.directory.on('online', () => this.leases.refreshAll())
     this.directory.on('rejected', (e) => this.emit('rejected', e))
     await this.directory.start()
+    await this.verifier.start()
   }
 
   /** The broker connection this requester uses (telemetry rides along on it). */
@@ -148,7 +156,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const id = job.id ?? randomBytes(8).toString('hex')
     const existing = this.jobs.get(id)
     if (existing) return existing
-    const p = this.run({ ...job, id })
+    const p = this.verifier.submit({ ...job, id })
     this.jobs.set(id, p)
     p.then((r) => this.emit('result', r), () => {})
     return p
@@ -159,7 +167,17 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.jobs.delete(id)
   }
 
-  private async run(job: JobRequest & { id: string }): Promise<JobAnswer> {
+  /** Attempts one copy of a job may take (the verifier numbers copies' attempts apart by this). */
+  get attemptsPerCopy(): number {
+    return this.opts.maxAttempts
+  }
+
+  /** One copy of a job on one agent outside `slot.exclude` (the verifier runs several of a job). */
+  runCopy(job: JobRequest & { id: string }, slot?: CopySlot): Promise<JobAnswer> {
+    return this.run(job, slot)
+  }
+
+  private async run(job: JobRequest & { id: string }, slot?: CopySlot): Promise<JobAnswer> {
     const started = performance.now()
     const inputSha256 = createHash('sha256').update(job.input).digest('hex')
     const base = { id: job.id, module: job.module, inputSha256 }
@@ -167,29 +185,28 @@ export class Requester extends EventEmitter<RequesterEvents> {
       ...base, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs: performance.now() - started,
     })
     if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
-    const exclude = new Set<string>()
+    const exclude = slot?.exclude ?? new Set<string>()
+    const policy = { ...(await this.verifier.pickPolicy(job, slot)), claim: (a: string) => exclude.add(a) }
     let lastReason = ''
-    const first = job.firstAttempt ?? 1
-    for (let attempt = first; attempt < first + this.opts.maxAttempts; attempt++) {
-      if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - first)
-      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0)
+    for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
+      if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
+      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, policy)
       if (!lease) {
-        if (attempt === first) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
-        return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - first)
+        if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
+        return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
       }
-      const o = await this.attempt(job, lease, attempt, inputSha256)
+      const o = await this.attempt(job, lease, (slot?.attemptBase ?? 0) + (job.firstAttempt ?? 1) - 1 + attempt, inputSha256, slot)
       if (o.kind === 'result' && !(o.result.status === 'error' && isRetryableCode(o.result.error?.code ?? ''))) {
         const r = o.result
         this.payFor(lease, r)
         return {
           ...base, status: r.status, agent: r.agent, signature: r.signature, fuel: r.fuel, durationMs: r.durationMs, attempts: attempt,
-          latencyMs: performance.now() - started,
+          latencyMs: performance.now() - started, result: r,
           ...(r.status === 'ok' ? { output: o.output, outputSha256: r.outputSha256 } : { error: r.error }),
         }
       }
       lastReason = o.kind === 'failed' ? o.reason : `${o.result.error?.code}: ${o.result.error?.message}`
-      exclude.add(lease.agent)
-      this.emit('attemptFailed', { id: job.id, agent: lease.agent, attempt, reason: lastReason })
+      this.emit('attemptFailed', { id: job.id, agent: lease.agent, attempt: (slot?.attemptBase ?? 0) + (job.firstAttempt ?? 1) - 1 + attempt, reason: lastReason })
     }
     return fail(ErrorCode.agentFailed, `failed on ${this.opts.maxAttempts} agents; last: ${lastReason}`, this.opts.maxAttempts)
   }
@@ -202,17 +219,18 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.payer.pay(lease.agent, terms, { id: r.id, outputSha256: r.outputSha256, fuel: r.fuel }, BigInt(Math.round(lease.price)))
   }
 
-  private attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string): Promise<AttemptOutcome> {
+  private attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string, slot: CopySlot | undefined): Promise<AttemptOutcome> {
     const key = `${job.id}\u0000${attempt}`
     const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
     this.inflight.set(lease.agent, (this.inflight.get(lease.agent) ?? 0) + 1)
     return new Promise<AttemptOutcome>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }), timeoutMs)
-      this.pending.set(key, { key, lease, module: job.module, inputSha256, timer, resolve })
+      this.pending.set(key, { key, lease, module: job.module, inputSha256, accept: slot?.accept, timer, resolve })
       const assign = {
         id: job.id, attempt, requester: this.id, replyTo: this.inboxTopic, module: job.module,
         input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength).toString('base64'),
         ...(job.limits ? { limits: job.limits } : {}),
+        ...(slot?.attest ? { attest: slot.attest } : {}),
       }
       this.conn.publish(topics.agentJobs(lease.agent), JSON.stringify(assign), { qos: 1 })
     })
@@ -249,7 +267,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const p = this.pending.get(`${m.id}\u0000${m.attempt}`)
     if (!p) return // late or duplicate: already answered
     const v = verifyAgainst(m, { agent: p.lease.agent, publicKey: p.lease.publicKey, module: p.module, inputSha256: p.inputSha256 })
-    this.settle(p.key, v.ok ? { kind: 'result', result: m, output: v.output } : { kind: 'failed', reason: `refused result: ${v.reason}` })
+    const refused = v.ok ? p.accept?.(m) : v.reason
+    this.settle(p.key, v.ok && refused === undefined ? { kind: 'result', result: m, output: v.output } : { kind: 'failed', reason: `refused result: ${refused}` })
   }
 
   /** An invalid inbox message: if it names a pending attempt, that attempt failed (garbage from its agent). */
@@ -265,6 +284,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     if (this.closed) return
     this.closed = true
     this.directory.stop()
+    await this.verifier.close()
     for (const p of [...this.pending.values()]) this.settle(p.key, { kind: 'failed', reason: 'requester closed' })
     if (this.ownsConnection) await this.conn.close().catch(() => {})
   }

@@ -35,6 +35,8 @@ export const ErrorCode = {
   /** The job asks for more (fuel, memory, time, output) than the agent offers. */
   limitExceeded: 'limit_exceeded',
   overloaded: 'overloaded',
+  /** A redundant job whose agents did not agree, and referees could not make a majority stand. */
+  noQuorum: 'no_quorum',
   // identities and access (broker/auth/)
   /** The broker refused who a client says it is: unknown user, wrong password, bad or replayed agent token, not admitted. */
   authFailed: 'auth_failed',

@@ -48,7 +48,7 @@ export const upCommand: Command = {
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
   --no-chain     no local chain: jobs are not paid for
-  --http-port P  the console (live web page) and Prometheus /metrics (default 8080; a free one if taken)
+  --http-port P  the console (live web page) and Prometheus /metrics (default 8080, or a free one if 8080 is taken)
 
   By default a local chain (anvil) is started, the contracts deployed, and the sensor's
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
@@ -105,7 +105,7 @@ export const upCommand: Command = {
     console.log('gateway  listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>')
     undo.push(() => gateway.close())
     const telemetry = gatewayTelemetry(gateway)
-    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true, credentials: creds.console })
+    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: values['http-port'] === undefined, credentials: creds.console })
     if (httpNote) console.log(httpNote)
     console.log(consoleLine(web))
     undo.push(() => web.close(), () => telemetry.stop())
