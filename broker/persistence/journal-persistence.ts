@@ -15,8 +15,9 @@
  *
  * Why not aedes-persistence-level: it needs a LevelDB binding (classic-level,
  * a native addon) on the device; this needs nothing but node:fs, and shares
- * its file format and fsync discipline with the voucher journal. The figures
- * are in bench/persistence.bench.ts and the README's Durability section.
+ * its file format and fsync discipline with the voucher journal (whose bench,
+ * bench/journal.bench.ts, measured it against SQLite). No broker-level bench
+ * against aedes-persistence-level yet.
  */
 import type { Client, Subscription } from 'aedes'
 import type { AedesPacket } from 'aedes-packet'
