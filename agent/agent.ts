@@ -12,8 +12,10 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
-import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
+import { FogmeshError, toFogmeshError } from '../protocol/errors.ts'
+import { assignSchema, offerSchema, wireVoucherSchema, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
+import { signBid } from '../protocol/bid-signature.ts'
+import { Sealer } from '../protocol/seal.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
@@ -26,7 +28,10 @@ import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
 import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
-import { Advertiser, offlinePresence } from './presence.ts'
+import { Admission, type Admitted } from './admission.ts'
+import { ChannelAcceptance } from './channel-acceptance.ts'
+import { EPOCH_FILE, EpochCounter } from './epoch.ts'
+import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
 export type { AgentOptions } from './agent-options.ts'
@@ -57,6 +62,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly since: number
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
+  private readonly admission: Admission
+  private readonly signer: Identity['signer']
+  private readonly boxKey: string
   private readonly modules: ModuleStore
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
@@ -68,9 +76,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly executor: Executor,
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
+    private readonly statements: PresenceStatements,
   ) {
     super()
     this.id = identity.id
+    this.signer = identity.signer
+    this.boxKey = identity.box.publicKeyHex
     this.publicKey = identity.publicKeyHex
     this.name = opts.name
     this.clock = opts.clock ?? systemClock
@@ -81,8 +92,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxBytes: opts.maxModuleBytes,
       clock: this.clock,
     })
-    this.runner = new AssignmentRunner({
-      agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
+    const sealer = new Sealer(identity.box)
+    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), sealer })
+    this.admission = new Admission({
+      agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, maxSkewMs: opts.maxClockSkewMs,
+      maxTtlMs: opts.maxAssignTtlMs, sealer,
+      ...(opts.payment && payments ? { channels: new ChannelAcceptance(opts.payment.client, payments.terms.payee, this.clock) } : {}),
     })
     payments?.on('settled', (r) => this.emit('settled', r))
   }
@@ -100,13 +115,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       // advertise only once jobs can run: the first job must not pay for worker start-up
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
+      // a new epoch per connection: the will is signed for the epoch of the connection it belongs to
+      const statements = new PresenceStatements(identity, opts.name, new EpochCounter(join(opts.dataDir, EPOCH_FILE), opts.clock ?? systemClock))
       conn = await connectorFor(opts.broker).connect({
         clientId: `fm-agent-${identity.id}`,
-        will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
+        will: () => statements.will(),
         keepaliveSeconds: 5,
       })
       payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments)
+      const agent = new Agent(identity, conn, executor, opts, payments, statements)
       await agent.join()
       return agent
     } catch (err) {
@@ -127,8 +144,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
-    this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
-    this.advertiser.start()
+    this.advertiser = new Advertiser(this.conn, this.statements, () => this.presenceBody(), () => this.load(), this.clock, this.opts.presenceHealMs)
+    await this.advertiser.start()
+  }
+
+  /** Whose work this agent takes, in words. */
+  get accepts(): string {
+    return this.admission.describe()
   }
 
   /** What does not change while the agent runs: built once (os.totalmem() reads /proc on every call). */
@@ -139,7 +161,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     platform: platform(),
   }
 
+  /** The presence as last signed and published (epoch, seq and signature included). */
   presence(): PresenceOnline {
+    return this.statements.online(this.presenceBody())
+  }
+
+  private presenceBody(): PresenceBody {
     const { limits, defaults } = this.jobTerms()
     return {
       status: 'online',
@@ -156,6 +183,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      boxKey: this.boxKey,
     }
   }
 
@@ -194,22 +222,29 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!d.ok) return this.reject(topic, d.error)
     const offer = d.value
     const terms = { id: this.id, labels: this.opts.labels, price: { perJob: this.opts.pricePerJob }, limits: this.jobTerms().limits, capacity: this.capacity }
-    if (this.closing || ineligibility(terms, offer) !== undefined) return
+    if (this.closing || ineligibility(terms, offer) !== undefined || !this.admission.wouldBid(offer)) return
     const load = this.load()
     if (load.queued >= this.opts.queueLimit) return
     this.modules.prefetch(offer.module)
     this.stats_.bids++
-    const bid: Bid = { type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }
+    const bid = signBid({ type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }, this.signer)
     this.conn.publish(offer.replyTo, JSON.stringify(bid), { qos: 0 })
   }
 
   private onAssign(topic: string, payload: Buffer): void {
     const d = decodeJson(payload, assignSchema, this.opts.maxInputBytes * 2 + 65_536)
     if (!d.ok) return this.reject(topic, d.error)
-    const job = d.value
-    if (!this.runner.take(job)) return // QoS 1 may deliver twice: one run per (requester, job, attempt)
+    // signed, for this agent, from a requester it accepts, unexpired, its nonce once (QoS 1 redeliveries and replays run nothing)
+    void this.admission.admit(d.raw as Record<string, unknown>, d.value).then((v) => {
+      if (!v.ok) return this.reject(topic, new FogmeshError(v.code, v.reason))
+      this.runAdmitted(topic, v.admitted)
+    })
+  }
+
+  private runAdmitted(topic: string, admitted: Admitted): void {
+    const job = admitted.job
     this.runner
-      .run(job)
+      .run(admitted)
       .then((signed) => {
         if (signed.status === 'ok') this.stats_.jobsOk++
         else this.stats_.jobsFailed++

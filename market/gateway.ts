@@ -8,10 +8,18 @@
  * the gateway down. A job id submitted again to the same `replyTo` is answered
  * once. Results carry the sensor's `id` and the mesh's `jobId` (what the agent
  * signed): `<id>@<first 12 hex of sha256(replyTo)>`.
+ *
+ * Sealed jobs (`"sealed": true`, and sensors that seal their own leg) are
+ * handled in sealed-submissions.ts; the gateway's keys are in its signed,
+ * retained presence on `fm/v1/gateways/<id>/presence`, republished if
+ * anything else appears there.
  */
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
+import { Sealer } from '../protocol/seal.ts'
 import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
@@ -20,6 +28,7 @@ import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { gatewayPresence, sealReply, submissionInput } from './sealed-submissions.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
@@ -54,28 +63,64 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
   private readonly maxInFlight: number
+  private readonly sealer: Sealer
+  private readonly presenceTopic: string
+  private readonly presencePayload: string
+  private readonly clock: Clock
+  private healTimer: Timer | undefined
 
-  private constructor(readonly requester: Requester, private readonly conn: Connection, options: { maxInFlight: number; dedupeWindow: number }) {
+  private constructor(
+    readonly requester: Requester,
+    private readonly conn: Connection,
+    private readonly identity: KeyIdentity,
+    options: { maxInFlight: number; dedupeWindow: number; clock?: Clock | undefined },
+  ) {
     super()
     this.seen = new RecentSet(options.dedupeWindow)
     this.maxInFlight = options.maxInFlight
+    this.sealer = new Sealer(identity.box)
+    this.clock = options.clock ?? systemClock
+    this.presenceTopic = topics.gatewayPresence(identity.id)
+    this.presencePayload = JSON.stringify(gatewayPresence(identity, 'gateway', this.clock.now()))
+  }
+
+  /** The gateway's id (sealed jobs name it in `sealedTo`): its requester id. */
+  get id(): string {
+    return this.identity.id
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
     const conn = await connectorFor(opts.broker).connect({ clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    const identity = opts.identity ?? ephemeralIdentity()
     let requester: Requester
     try {
-      requester = await Requester.start({ ...options, connection: conn })
+      requester = await Requester.start({ ...options, identity, connection: conn })
     } catch (err) {
       await conn.close().catch(() => {})
       throw err
     }
-    const gw = new Gateway(requester, conn, opts)
+    const gw = new Gateway(requester, conn, identity, opts)
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
+    await gw.advertise()
     return gw
   }
+
+  private async advertise(): Promise<void> {
+    this.conn.route(this.presenceTopic, (_t, p) => {
+      if (p.toString('utf8') === this.presencePayload || this.healTimer) return
+      this.healTimer = this.clock.setTimeout(() => {
+        this.healTimer = undefined
+        this.conn.publish(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
+      }, 1000, { unref: true })
+    })
+    this.conn.on('connect', this.republish)
+    await this.conn.publishAsync(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
+    await this.conn.subscribe(this.presenceTopic, 1)
+  }
+
+  private readonly republish = () => this.conn.publish(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
 
   stats(): GatewayStats {
     return { ...this.stats_, errors: { ...this.stats_.errors } }
@@ -86,6 +131,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
+    const opened = submissionInput(job, this.id, this.sealer)
+    if ('notOurs' in opened) return // sealed to another gateway: its job, not ours
+    if ('error' in opened) return this.onInvalid(payload, opened.error)
+    const sealed = job.sealed === true || job.sealedInput !== undefined
     if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
       this.stats_.duplicates++
       return
@@ -101,7 +150,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       .submit({
         id: meshId,
         module: job.module,
-        input: job.input,
+        input: opened.input,
+        ...(sealed ? { sealed: true } : {}),
         ...(job.limits ? { limits: job.limits } : {}),
         ...(job.constraints ? { constraints: job.constraints } : {}),
         ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
@@ -109,7 +159,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       .then(
         (result) => {
           this.stats_.inFlight--
-          this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, result.error?.code)
+          const wire = { ...resultToWire(result), id: job.id, jobId: meshId }
+          this.answer(job.replyTo, sealed ? sealReply(wire, job, this.id, this.sealer) : wire, result.error?.code)
           this.emit('result', { id: job.id, replyTo: job.replyTo, result })
         },
         (err: unknown) => {
@@ -151,7 +202,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   async close(): Promise<void> {
-    await this.conn.unsubscribe(topics.submit).catch(() => {})
+    this.healTimer?.cancel()
+    this.conn.off('connect', this.republish)
+    this.conn.unroute(this.presenceTopic)
+    await this.conn.unsubscribe([topics.submit, this.presenceTopic]).catch(() => {})
+    // the gateway is gone: sensors must not seal to it any more
+    await this.conn.publishAsync(this.presenceTopic, '', { qos: 1, retain: true }).catch(() => {})
     await this.requester.close()
     await this.conn.close().catch(() => {})
   }

@@ -12,6 +12,8 @@ export interface JobRequest {
   limits?: RequestedLimits
   constraints?: JobConstraints
   maxPrice?: number
+  /** Seal the input to the assigned agent and have it seal the output back (protocol/seal.ts): the broker sees only ciphertext. */
+  sealed?: boolean
 }
 
 /** What `Requester.submit` resolves with: a verified result, or an error with a stable code. */
@@ -35,6 +37,10 @@ export interface JobAnswer {
   attempts: number
   /** From submit to verified result, at the requester. */
   latencyMs: number
+  /** A sealed job: `inputSha256` and `outputSha256` are sha256(salt ‖ input/output), the signature a sealed-result statement. */
+  sealed?: boolean | undefined
+  /** The sealed job's 16-byte salt (keep it as private as the output: with it the hashes identify the plaintext). */
+  salt?: Buffer | undefined
 }
 
 /** The JSON a plain-MQTT submitter receives on its `replyTo` (the result contract of docs/contract.md). */
@@ -56,5 +62,9 @@ export function resultToWire(r: JobAnswer): Record<string, unknown> {
   wire.inputSha256 = r.inputSha256
   wire.durationMs = r.durationMs
   wire.attempts = r.attempts
+  if (r.sealed) {
+    wire.sealed = true
+    if (r.salt) wire.salt = r.salt.toString('base64')
+  }
   return wire
 }

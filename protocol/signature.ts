@@ -82,17 +82,24 @@ export function verifySignature(
 /** The fields of a result that its signature covers. */
 export type SignedResultFields = Pick<Result, 'id' | 'agent' | 'module' | 'inputSha256' | 'status' | 'outputSha256' | 'fuel'> & {
   error?: { code: string } | undefined
+  /** A sealed job: the statement is `fogmesh/sealed-result/v1`, its hashes salted (sha256(salt ‖ data), protocol/seal.ts). */
+  sealed?: boolean | undefined
 }
 
 /**
  * The exact bytes an agent signs for a result: newline-joined fields, none of
  * which can contain a newline (ids, hex digests, codes and integers). Anyone
  * holding the forwarded result and the agent's advertised key can rebuild it.
+ * A sealed job's statement has the same lines under its own first line, and
+ * its `inputSha256`/`outputSha256` are sha256(salt ‖ input/output) with the
+ * job's 16-byte salt, which travels only inside the sealed payloads: the
+ * signature commits to the plaintext without publishing a hash anyone could
+ * brute-force from a low-entropy reading.
  */
 export function resultStatement(r: SignedResultFields): Buffer {
   return Buffer.from(
     [
-      'fogmesh/result/v1',
+      r.sealed ? 'fogmesh/sealed-result/v1' : 'fogmesh/result/v1',
       r.id,
       r.agent,
       r.module,

@@ -24,6 +24,9 @@ export const topics = {
   offers: `${PREFIX}/market/offers`,
   /** A requester's private inbox: bids and results come here. */
   inbox: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/inbox`,
+  /** Retained, signed: a gateway's keys (sensors verify what it forwards and seal jobs to it). */
+  gatewayPresence: (gatewayId: string) => `${PREFIX}/gateways/${gatewayId}/presence`,
+  gatewayPresenceWildcard: `${PREFIX}/gateways/+/presence`,
 } as const
 
 const AGENT_TOPIC = /^fm\/v1\/agents\/([^/]+)\/(presence|heartbeat|jobs)$/

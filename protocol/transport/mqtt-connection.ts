@@ -65,6 +65,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${url})`)
   }
   const clientId = options.clientId ?? `fm-${randomBytes(6).toString('hex')}`
+  const willNow = () => {
+    const w = typeof options.will === 'function' ? options.will() : options.will
+    return w ? { ...w, payload: Buffer.from(w.payload) } : undefined
+  }
+  const will = willNow()
   const opts: IClientOptions = {
     clientId,
     protocolVersion: 4,
@@ -73,9 +78,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     connectTimeout: options.connectTimeoutMs ?? 5000,
     reconnectPeriod: options.reconnect === false ? 0 : 500,
     queueQoSZero: false,
-    ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
+    ...(will ? { will } : {}),
   }
   const client = mqtt.connect(url, opts)
+  // mqtt.js sends `options.will` again on every reconnect: a will made per connection is made anew
+  if (typeof options.will === 'function') client.on('reconnect', () => (client.options.will = willNow()))
   const setNoDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true)
   client.on('connect', setNoDelay)
   // nodelay as early as possible: before CONNECT leaves
