@@ -77,3 +77,9 @@ function readSeed(path: string, kind: KeyFileKind): Buffer {
   }
   return seed
 }
+
+/** The identity kept in `path` (created there on first use). */
+export function loadOrCreateIdentityFile(path: string, kind: KeyFileKind): KeyIdentity & { created: boolean } {
+  const { seed, created } = loadOrCreateKeyFile(path, kind)
+  return { ...identityFromSeed(seed), created }
+}

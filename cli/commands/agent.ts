@@ -2,7 +2,7 @@ import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
-import { intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import { acceptFromOption, intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -11,8 +11,12 @@ export function defaultDataDir(name: string): string {
 export const agentCommand: Command = {
   name: 'agent',
   summary: 'one agent: joins the mesh, bids for jobs, runs them, returns signed results',
-  usage: `usage: fogmesh agent --broker URL [--name NAME] [--data DIR] [--labels k=v,...] [--price N] [--slots N]
+  usage: `usage: fogmesh agent --broker URL [--accept-from ID,...|any] [--name NAME] [--data DIR] [--labels k=v,...] [--price N] [--slots N]
 
+  --accept-from   whose jobs it runs: requester ids (a gateway prints its own at start; fogmesh submit
+                  --whoami tells yours), or any (an open test mesh). Requesters with a funded payment
+                  channel to this agent are accepted too. Default: nobody else (assignments are signed
+                  by their requester; unsigned ones, others' and replays are never run)
   --broker URL    the broker, e.g. mqtt://192.168.1.10:1883
   --name NAME     a human name for operators (default: the host name)
   --data DIR      identity key and module cache (default: ~/.fogmesh/agents/NAME, or $FOGMESH_HOME/agents/NAME)
@@ -33,6 +37,7 @@ export const agentCommand: Command = {
     price: { type: 'string' },
     slots: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
+    'accept-from': { type: 'string' },
     isolation: { type: 'string' },
     ...PAYMENT_OPTIONS,
   },
@@ -44,6 +49,7 @@ export const agentCommand: Command = {
     const isolation = values.isolation ?? 'process'
     if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
+    const acceptFrom = acceptFromOption(values['accept-from'])
     const payment = await paymentFromOptions(values)
     const agent = await startAgent({
       ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
@@ -55,9 +61,11 @@ export const agentCommand: Command = {
       ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
       heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
       isolation,
+      ...(acceptFrom ? { acceptFrom } : {}),
     })
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
+    console.log(`accepts work from ${agent.accepts}`)
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
     const timer = setInterval(() => {

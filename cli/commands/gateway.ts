@@ -1,21 +1,24 @@
 import { startGateway } from '../../market/gateway.ts'
-import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
+import { requesterKeyFile, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 
 export const gatewayCommand: Command = {
   name: 'gateway',
   summary: 'the gateway alone: runs plain-MQTT jobs (fm/v1/jobs/submit) against any MQTT 3.1.1 broker',
-  usage: `usage: fogmesh gateway --broker URL [--site NAME]
+  usage: `usage: fogmesh gateway --broker URL [--site NAME] [--data DIR]
 
   --broker URL   the broker, e.g. mqtt://127.0.0.1:1883 (Mosquitto, EMQX, fogmesh broker).
                  Mosquitto needs \`set_tcp_nodelay true\` in mosquitto.conf: without it every
                  job waits on delayed ACKs (88 ms per job instead of ~1.4 ms, measured)
   --site NAME    prefer agents labelled site=NAME
+  --data DIR     where its signing key lives (default ~/.fogmesh/gateway, or $FOGMESH_HOME/gateway);
+                 its requester id (printed at start) is what agents list in --accept-from
   --rpc URL --channels ADDRESS --keystore FILE
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
   --deposit N    deposit of each channel (default 10^18)`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS },
+  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -28,13 +31,16 @@ export const gatewayCommand: Command = {
     const budget = bigOption('budget', 10n ** 20n)
     const deposit = bigOption('deposit', 10n ** 18n)
     const payment = await paymentFromOptions(values)
+    const identity = loadOrCreateIdentityFile(requesterKeyFile('gateway', values.data), 'fogmesh-requester-identity')
     const gateway = await startGateway({
       broker,
+      identity,
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
+    console.log(`requester id ${identity.id} (agents take its jobs with --accept-from ${identity.id})`)
     const timer = setInterval(() => {
       const s = gateway.stats()
       if (s.received > 0) console.log(`jobs: ${s.received} received, ${s.ok} ok, ${s.failed} failed, ${s.invalid} invalid, ${s.duplicates} duplicate, ${s.inFlight} in flight`)

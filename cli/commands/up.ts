@@ -5,6 +5,7 @@ import { startAgent, type Agent } from '../../agent/agent.ts'
 import { startBroker, type Broker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
 import { FogmeshError } from '../../protocol/errors.ts'
+import { ephemeralIdentity } from '../../protocol/identity.ts'
 import { loadModule } from '../../wasm-modules/index.ts'
 import { intOption, untilSignal, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
@@ -39,6 +40,10 @@ export const upCommand: Command = {
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
   by the agents every 100 jobs or 5 seconds.
 
+  Its agents take work only from its gateway (signed assignments), and its gateway gives work
+  to (and pays) only its own agents: any other agent that bids is refused, named at the end,
+  and makes the run exit 1, as does any result that does not verify.
+
   While it runs, any MQTT client can use the mesh too, e.g.:
     mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
   options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' } },
@@ -63,13 +68,8 @@ export const upCommand: Command = {
     const { broker, note } = await brokerOnPort(port)
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
-    const gateway = await startGateway({
-      broker: broker.url,
-      ...(chain
-        ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
-        : {}),
-    })
-    console.log('gateway  listening on fm/v1/jobs/submit')
+    // the gateway's key first: its agents take work from it, and it gives work only to them
+    const identity = ephemeralIdentity()
     const agents: Agent[] = []
     const started = Date.now()
     for (let i = 1; i <= nAgents; i++) {
@@ -78,6 +78,7 @@ export const upCommand: Command = {
         await startAgent({
           broker: broker.url,
           name: `agent-${i}`,
+          acceptFrom: [identity.id],
           // a fresh journal per chain: anvil starts empty every time
           dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
           labels: { site: 'local' },
@@ -85,6 +86,31 @@ export const upCommand: Command = {
         }),
       )
     }
+    const gateway = await startGateway({
+      broker: broker.url,
+      identity,
+      admit: agents.map((a) => a.id),
+      ...(chain
+        ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
+        : {}),
+    })
+    console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit`)
+    // who tried what: bids refused (not admitted, not signed by who they name), results that did not verify
+    const intruders = new Map<string, { bids: number; reasons: Set<string> }>()
+    const unverified = new Map<string, { refused: number; forged: number }>()
+    gateway.requester.on('refusedBid', (b) => {
+      let e = intruders.get(b.agent)
+      if (!e) intruders.set(b.agent, (e = { bids: 0, reasons: new Set() }))
+      e.bids++
+      e.reasons.add(b.reason)
+    })
+    const count = (agent: string, k: 'refused' | 'forged') => {
+      let e = unverified.get(agent)
+      if (!e) unverified.set(agent, (e = { refused: 0, forged: 0 }))
+      e[k]++
+    }
+    gateway.requester.on('refused', (f) => count(f.agent, 'refused'))
+    gateway.requester.on('forged', (f) => count(f.agent, 'forged'))
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
     const module = await gateway.requester.publishModule(wasm)
@@ -138,6 +164,12 @@ export const upCommand: Command = {
     console.log(`agents    ${Object.entries(r.perAgent).map(([id, n]) => `${agents.find((a) => a.id === id)?.name ?? id}: ${n}`).join(', ') || '-'}`)
     if (Object.keys(r.errors).length) console.log(`errors    ${Object.entries(r.errors).map(([c, n]) => `${c}: ${n}`).join(', ')}`)
     console.log(`last      ${r.last ?? '-'}`)
+    const nameOf = (id: string) => agents.find((a) => a.id === id)?.name ?? `${id} (not one of ours${gateway.requester.directory.get(id) ? `: "${gateway.requester.directory.get(id)!.presence.name}"` : ''})`
+    for (const [id, e] of intruders) console.log(`refused   ${nameOf(id)}: ${e.bids} bids (${[...e.reasons].join(', ')}); not used, not paid`)
+    for (const [id, e] of unverified) {
+      if (e.refused) console.log(`refused   ${nameOf(id)}: ${e.refused} results it signed did not verify; not paid`)
+      if (e.forged) console.log(`forged    ${e.forged} results in the name of ${nameOf(id)} did not verify (ignored; the real ones counted)`)
+    }
     await sensor.close()
     if (chain) await gateway.requester.payer?.drain(3000)
     await Promise.all(agents.map((a) => a.close({ graceMs: 1000 }))) // agents settle what they are owed as they leave
@@ -150,7 +182,7 @@ export const upCommand: Command = {
     await broker.close()
     console.log(`uptime    ${elapsed.toFixed(1)} s`)
     if (r.ok === 0) throw new FogmeshError('agent_failed', 'no job succeeded')
-    return r.failed === 0 && r.outstanding === 0 ? 0 : 1
+    return r.failed === 0 && r.outstanding === 0 && intruders.size === 0 && unverified.size === 0 ? 0 : 1
     }
   },
 }
