@@ -8,7 +8,7 @@ import { startAgent, type Agent, type AgentOptions } from '../../agent/agent.ts'
 import type { Broker } from '../../broker/broker.ts'
 import { startGateway, type Gateway } from '../../market/gateway.ts'
 import { startRequester, type Requester, type RequesterOptions } from '../../market/requester.ts'
-import { ephemeralIdentity } from '../../protocol/identity.ts'
+import { ephemeralIdentity, type KeyIdentity } from '../../protocol/identity.ts'
 import { tmpDir } from './temp-dirs.ts'
 import { testBroker } from './test-broker.ts'
 
@@ -17,8 +17,9 @@ export interface Mesh {
   agents: Agent[]
   requester: Requester
   gateway: Gateway | undefined
-  /** The requester id the agents accept work from. */
+  /** The requester id the agents accept work from, and its identity (to sign assignments by hand). */
   requesterId: string
+  identity: KeyIdentity
   publish(bytes: Uint8Array): Promise<string>
   close(): Promise<void>
 }
@@ -42,6 +43,7 @@ export async function startMesh(
     requester,
     gateway,
     requesterId: identity.id,
+    identity,
     publish: (bytes) => requester.publishModule(bytes),
     async close() {
       if (gateway) await gateway.close()
