@@ -2,9 +2,12 @@
  * A simulated sensor that is as dumb as a real one: a plain MQTT client that
  * publishes DESIGN.md's job JSON on `fm/v1/jobs/submit` and listens on its own
  * reply topic. It sends a window of temperature readings every interval and
- * keeps score: answers, failures, latency.
+ * keeps score: answers, failures, latency. Given the gateway's key it takes
+ * only answers the gateway signed (protocol/forwarded-result.ts) and counts
+ * the rest as forged, by the agent they name.
  */
 import { randomBytes } from 'node:crypto'
+import { checkForwarded } from '../protocol/forwarded-result.ts'
 import { topics } from '../protocol/topics.ts'
 import { connect, type Connection } from '../protocol/transport.ts'
 import { LatencyHistogram } from './latency.ts'
@@ -16,12 +19,14 @@ export interface SensorReport {
   outstanding: number
   errors: Record<string, number>
   perAgent: Record<string, number>
+  /** Answers on our replyTo that did not verify, by the agent they name. */
+  forged: Record<string, number>
   latency: LatencyHistogram
   last?: string
 }
 
 export class SimulatedSensor {
-  readonly report: SensorReport = { sent: 0, ok: 0, failed: 0, outstanding: 0, errors: {}, perAgent: {}, latency: new LatencyHistogram() }
+  readonly report: SensorReport = { sent: 0, ok: 0, failed: 0, outstanding: 0, errors: {}, perAgent: {}, forged: {}, latency: new LatencyHistogram() }
   private readonly inflight = new Map<string, number>()
   private readonly readings: number[] = []
   private timer: NodeJS.Timeout | undefined
@@ -29,13 +34,13 @@ export class SimulatedSensor {
   private readonly replyTo: string
   private readonly prefix = randomBytes(3).toString('hex')
 
-  private constructor(private readonly conn: Connection, private readonly module: string, readonly name: string) {
+  private constructor(private readonly conn: Connection, private readonly module: string, readonly name: string, private readonly gatewayKey: string | undefined) {
     this.replyTo = `sensors/${name}/results`
   }
 
-  static async start(broker: string, module: string, name = 'sensor-1'): Promise<SimulatedSensor> {
+  static async start(broker: string, module: string, name = 'sensor-1', gatewayKey?: string): Promise<SimulatedSensor> {
     const conn = await connect(broker, { clientId: `fm-${name}-${randomBytes(3).toString('hex')}` })
-    const s = new SimulatedSensor(conn, module, name)
+    const s = new SimulatedSensor(conn, module, name, gatewayKey)
     conn.route(s.replyTo, (_t, p) => s.onReply(p))
     await conn.subscribe(s.replyTo, 1)
     return s
@@ -87,6 +92,11 @@ export class SimulatedSensor {
     }
     const started = typeof r.id === 'string' ? this.inflight.get(r.id) : undefined
     if (started === undefined) return
+    if (this.gatewayKey && checkForwarded(r as Record<string, unknown>, { id: r.id as string, gatewayKey: this.gatewayKey }) !== undefined) {
+      const who = typeof r.agent === 'string' ? r.agent : '?'
+      this.report.forged[who] = (this.report.forged[who] ?? 0) + 1
+      return
+    }
     this.inflight.delete(r.id as string)
     this.report.latency.record(performance.now() - started)
     if (r.status === 'ok') {

@@ -12,7 +12,9 @@
  * Sealed jobs (`"sealed": true`, and sensors that seal their own leg) are
  * handled in sealed-submissions.ts; the gateway's keys are in its signed,
  * retained presence on `fm/v1/gateways/<id>/presence`, republished if
- * anything else appears there.
+ * anything else appears there. Every answer it publishes is signed by its
+ * key (`gateway`, `gatewaySignature`: protocol/forwarded-result.ts), so a
+ * sensor can tell its answers from anything else published on its replyTo.
  */
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
@@ -20,6 +22,7 @@ import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
 import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
 import { Sealer } from '../protocol/seal.ts'
+import { signForwarded } from '../protocol/forwarded-result.ts'
 import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
@@ -87,6 +90,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** The gateway's id (sealed jobs name it in `sealedTo`): its requester id. */
   get id(): string {
     return this.identity.id
+  }
+
+  /** Its ed25519 key: what sensors check `gatewaySignature` with. */
+  get publicKey(): string {
+    return this.identity.publicKeyHex
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -160,7 +168,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         (result) => {
           this.stats_.inFlight--
           const wire = { ...resultToWire(result), id: job.id, jobId: meshId }
-          this.answer(job.replyTo, sealed ? sealReply(wire, job, this.id, this.sealer) : wire, result.error?.code)
+          this.answer(job.replyTo, sealed ? sealReply(wire, job, this.sealer) : wire, result.error?.code)
           this.emit('result', { id: job.id, replyTo: job.replyTo, result })
         },
         (err: unknown) => {
@@ -178,7 +186,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.stats_.failed++
       this.stats_.errors[errorCode] = (this.stats_.errors[errorCode] ?? 0) + 1
     }
-    this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
+    this.conn.publish(replyTo, JSON.stringify(this.signed(wire)), { qos: 1 })
+  }
+
+  /** The answer with the gateway's id and signature (over everything but the output bytes, whose hash it covers). */
+  private signed(wire: Record<string, unknown>): Record<string, unknown> {
+    return signForwarded(wire, this.identity)
   }
 
   /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
@@ -196,7 +209,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const id = raw ? parseValue(raw.id, idParser) : undefined
     const answered = replyTo?.ok === true
     if (replyTo?.ok) {
-      this.conn.publish(replyTo.value, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
+      this.conn.publish(replyTo.value, JSON.stringify(this.signed(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage))), { qos: 1 })
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }

@@ -293,7 +293,7 @@ test('the penalty box: a silent agent at price 0 sits out 5 s, then 10 s, then 2
 })
 
 test('newcomers: with agents of record usable, a price-0 newcomer gets at most its share and one job in flight', async () => {
-  const m = await startBusMarket([{ price: 5, slots: 8 }, { price: 5, slots: 8 }], { newcomerJobs: 30, newcomerShare: 0.1, newcomerWindow: 100 })
+  const m = await startBusMarket([{ price: 5, slots: 8 }, { price: 5, slots: 8 }], { newcomerJobs: 30, newcomerMs: 0, newcomerShare: 0.1, newcomerWindow: 100 })
   try {
     for (let i = 0; i < 80; i++) await m.requester.submit(job(`warm${i}`))
     assert.not.ok(m.requester.record.isNewcomer(m.agents[0]!.id))

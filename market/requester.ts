@@ -67,8 +67,14 @@ export interface RequesterOptions {
   /** Time out of the first strike in the penalty box; doubled for each further one up to `penaltyMaxMs`. Default 5 s, 10 min. */
   penaltyBaseMs?: number
   penaltyMaxMs?: number
-  /** Verified results after which an agent is no newcomer (default 20); newcomers together get at most `newcomerShare` (0.1) of the last `newcomerWindow` (100) assignments and `newcomerInFlight` (1) jobs each at once, while agents of record can take the work. */
+  /**
+   * An agent is a newcomer until it has `newcomerJobs` (20) verified results and was known for
+   * `newcomerMs` (10 min); newcomers together get at most `newcomerShare` (0.1) of the last
+   * `newcomerWindow` (100) assignments and `newcomerInFlight` (1) jobs each at once, while agents
+   * of record can take the work.
+   */
   newcomerJobs?: number
+  newcomerMs?: number
   newcomerShare?: number
   newcomerWindow?: number
   newcomerInFlight?: number
@@ -80,7 +86,7 @@ export interface RequesterOptions {
 
 const DEFAULTS = {
   auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000,
-  penaltyBaseMs: 5000, penaltyMaxMs: 600_000, newcomerJobs: 20, newcomerShare: 0.1, newcomerWindow: 100, newcomerInFlight: 1,
+  penaltyBaseMs: 5000, penaltyMaxMs: 600_000, newcomerJobs: 20, newcomerMs: 600_000, newcomerShare: 0.1, newcomerWindow: 100, newcomerInFlight: 1,
   refreshMinMs: 1000, maxTrackedAgents: 10_000,
 }
 
@@ -94,6 +100,7 @@ const RANGES: Ranges<RequesterOptions> = {
   penaltyBaseMs: { min: 0, max: 86_400_000, integer: true },
   penaltyMaxMs: { min: 0, max: 86_400_000, integer: true },
   newcomerJobs: { min: 0, max: 1_000_000, integer: true },
+  newcomerMs: { min: 0, max: 365 * 86_400_000, integer: true },
   newcomerShare: { min: 0, max: 1 },
   newcomerWindow: { min: 1, max: 1_000_000, integer: true },
   newcomerInFlight: { min: 1, max: 4096, integer: true },
@@ -163,7 +170,10 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.admitted = opts.admit ? new Set(opts.admit) : undefined
     this.penalties = new PenaltyBox({ baseMs: opts.penaltyBaseMs, maxMs: opts.penaltyMaxMs, maxAgents: opts.maxTrackedAgents })
     this.penalties.on('boxed', (b) => this.emit('boxed', b))
-    this.record = new TrackRecord({ jobs: opts.newcomerJobs, share: opts.newcomerShare, window: opts.newcomerWindow, inFlight: opts.newcomerInFlight, maxAgents: opts.maxTrackedAgents })
+    this.record = new TrackRecord(
+      { jobs: opts.newcomerJobs, ms: opts.newcomerMs, share: opts.newcomerShare, window: opts.newcomerWindow, inFlight: opts.newcomerInFlight, maxAgents: opts.maxTrackedAgents },
+      () => this.clock.now(),
+    )
     this.directory = new AgentDirectory(conn, { clock: this.clock })
     this.payer = opts.payment ? new Payer(conn, this.id, this.inboxTopic, opts.payment, this.identity.publicKeyHex) : undefined
     this.auctioneer = new Auctioneer({
@@ -198,7 +208,10 @@ export class Requester extends EventEmitter<RequesterEvents> {
     await this.conn.subscribe(this.inboxTopic, 1)
     this.directory.on('gone', (a) => this.onAgentGone(a.presence.id, `agent ${a.presence.id} went offline (${a.reason})`))
     // a new agent is heard in the next auction; a republished presence or a reconnect reopens nothing
-    this.directory.on('joined', () => this.refreshSoon())
+    this.directory.on('joined', (a) => {
+      this.record.seen(a.presence.id)
+      this.refreshSoon()
+    })
     this.directory.on('rejected', (e) => this.emit('rejected', e))
     await this.directory.start()
   }

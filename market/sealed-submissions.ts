@@ -8,7 +8,8 @@
  * context `submit\n<id>\n<replyTo>`; sender key: its `replyKey`), and gets the
  * output back as `sealedOutput` sealed to its `replyKey` (plaintext: the
  * job's 16-byte salt ‖ the output; context `reply\n<id>\n<replyTo>`; sender:
- * the gateway's box key). A sensor that cannot encrypt gets the output and
+ * the gateway's box key; opened, check it with protocol/forwarded-result.ts
+ * passing the opened bytes as `output`). A sensor that cannot encrypt gets the output and
  * the salt in the clear on its replyTo (what it sent was in the clear too);
  * either way it can check the agent's sealed-result signature:
  * sha256(salt ‖ input) = inputSha256, sha256(salt ‖ output) = outputSha256.
@@ -41,12 +42,12 @@ export function submissionInput(job: JobSubmit, gatewayId: string, sealer: Seale
 }
 
 /** The reply for a sensor that gave a `replyKey`: output and salt sealed to it. */
-export function sealReply(wire: Record<string, unknown>, job: JobSubmit, gatewayId: string, sealer: Sealer): Record<string, unknown> {
+export function sealReply(wire: Record<string, unknown>, job: JobSubmit, sealer: Sealer): Record<string, unknown> {
   if (job.replyKey === undefined) return wire
   const { output, salt, ...rest } = wire as { output?: string; salt?: string }
-  if (output === undefined) return { ...rest, gateway: gatewayId } // an error: nothing to seal
+  if (output === undefined) return rest // an error: nothing to seal
   const framed = frameSalted(Buffer.from(salt ?? '', 'base64'), Buffer.from(output, 'base64'))
-  return { ...rest, sealedOutput: sealer.seal(framed, job.replyKey, sensorSealContext('reply', job.id, job.replyTo)), gateway: gatewayId }
+  return { ...rest, sealedOutput: sealer.seal(framed, job.replyKey, sensorSealContext('reply', job.id, job.replyTo)) }
 }
 
 export function gatewayPresence(identity: KeyIdentity, name: string, since: number): GatewayPresence {

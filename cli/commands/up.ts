@@ -115,7 +115,7 @@ export const upCommand: Command = {
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
     const module = await gateway.requester.publishModule(wasm)
     console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
-    const sensor = await SimulatedSensor.start(broker.url, module)
+    const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', gateway.publicKey)
     console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
     console.log(`ready in ${Date.now() - started} ms\n`)
     sensor.run(interval)
@@ -165,6 +165,7 @@ export const upCommand: Command = {
     if (Object.keys(r.errors).length) console.log(`errors    ${Object.entries(r.errors).map(([c, n]) => `${c}: ${n}`).join(', ')}`)
     console.log(`last      ${r.last ?? '-'}`)
     const nameOf = (id: string) => agents.find((a) => a.id === id)?.name ?? `${id} (not one of ours${gateway.requester.directory.get(id) ? `: "${gateway.requester.directory.get(id)!.presence.name}"` : ''})`
+    for (const [id, n] of Object.entries(r.forged)) console.log(`forged    ${n} answers on the sensor's replyTo in the name of ${nameOf(id)} did not verify (ignored)`)
     for (const [id, e] of intruders) console.log(`refused   ${nameOf(id)}: ${e.bids} bids (${[...e.reasons].join(', ')}); not used, not paid`)
     for (const [id, e] of unverified) {
       if (e.refused) console.log(`refused   ${nameOf(id)}: ${e.refused} results it signed did not verify; not paid`)
@@ -182,7 +183,8 @@ export const upCommand: Command = {
     await broker.close()
     console.log(`uptime    ${elapsed.toFixed(1)} s`)
     if (r.ok === 0) throw new FogmeshError('agent_failed', 'no job succeeded')
-    return r.failed === 0 && r.outstanding === 0 && intruders.size === 0 && unverified.size === 0 ? 0 : 1
+    const attacked = intruders.size > 0 || unverified.size > 0 || Object.keys(r.forged).length > 0
+    return r.failed === 0 && r.outstanding === 0 && !attacked ? 0 : 1
     }
   },
 }
