@@ -10,13 +10,13 @@
  * can name someone else's channel; only its payer can sign this). The agent
  * recovers the address from the proof, then reads the channel on chain: its
  * payer is that address, its payee is this agent's wallet, it is not
- * closing or finalized, not expired, and holds more than it paid out.
+ * closing or finalized, not expired (by the chain's time), and holds more than it paid out.
  * Verdicts are cached per (requester key, channel) — accepted for
  * `acceptedMs`, refused for `refusedMs` — in a bounded map, so the chain is
  * read once per requester, not per job.
  */
 import { verifyMessage } from 'ethers'
-import type { ChannelsClient } from '../contracts/channels/channels-client.ts'
+import type { ChannelsView } from '../contracts/channels/payment-channels.ts'
 import { requesterKeyStatement } from '../protocol/assignment.ts'
 import type { Clock } from '../protocol/clock.ts'
 
@@ -40,7 +40,7 @@ export class ChannelAcceptance {
   private readonly maxEntries: number
 
   constructor(
-    private readonly client: ChannelsClient,
+    private readonly client: Pick<ChannelsView, 'getChannel' | 'chainTime'>,
     private readonly payee: string,
     private readonly clock: Clock,
     options: ChannelAcceptanceOptions = {},
@@ -79,7 +79,7 @@ export class ChannelAcceptance {
     if (c.requester.toLowerCase() !== payer.address.toLowerCase()) return `channel ${payer.channelId} is not ${payer.address}'s`
     if (c.payee.toLowerCase() !== this.payee.toLowerCase()) return `channel ${payer.channelId} pays ${c.payee}, not this agent`
     if (c.finalized || c.closesAt !== 0n) return `channel ${payer.channelId} is closing`
-    if (c.expiry * 1000n <= BigInt(Math.floor(this.clock.now()))) return `channel ${payer.channelId} expired`
+    if (c.expiry <= (await this.client.chainTime())) return `channel ${payer.channelId} expired`
     if (c.deposit <= c.paid) return `channel ${payer.channelId} holds nothing more`
     return undefined
   }

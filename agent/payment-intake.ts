@@ -66,7 +66,7 @@ export class PaymentIntake extends EventEmitter<PaymentIntakeEvents> {
   static async open(dataDir: string, payment: PaymentOptions): Promise<PaymentIntake> {
     const { client, wallet, policy } = payment
     const journal = new VoucherJournal(join(dataDir, 'settlement.db'))
-    const settler = new Settler(client, wallet, journal, policy)
+    const settler = new Settler(client, journal, policy)
     await settler.reconcile()
     settler.start()
     return new PaymentIntake(settler, journal, { chainId: Number(client.hasher.domain.chainId), channels: client.address, payee: wallet.address })

@@ -31,7 +31,8 @@ import {
   verifyTypedData,
   type JsonRpcProvider,
 } from 'ethers'
-import { rpcCall, startAnvil } from '../contracts/anvil.ts'
+import { startAnvil } from '../contracts/anvil.ts'
+import { rpcCall } from '../contracts/rpc-call.ts'
 import { FastVoucherSigner, VOUCHER_TYPES, verifyVoucher, type SignedVoucher, type Voucher } from '../protocol/voucher.ts'
 import { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { connectRpc, deployContract, deployMesh } from '../contracts/deploy.ts'

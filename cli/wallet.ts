@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { Wallet, type JsonRpcProvider } from 'ethers'
 import { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { connectRpc } from '../contracts/deploy.ts'
+import { toFogmeshError } from '../protocol/errors.ts'
 import { UsageError } from './command.ts'
 
 export const PASSWORD_ENV = 'FOGMESH_KEYSTORE_PASSWORD'
@@ -28,17 +29,22 @@ export async function openKeystore(path: string, provider: JsonRpcProvider): Pro
   return { wallet: wallet.connect(provider), privateKey: wallet.privateKey }
 }
 
+/** A provider for `--rpc`; a chain that does not answer is a user error (one line, exit 2). */
+export async function connectChain(rpc: string): Promise<JsonRpcProvider> {
+  try {
+    return await connectRpc(rpc)
+  } catch (err) {
+    const e = toFogmeshError(err)
+    throw new UsageError(`cannot reach the chain at ${rpc} (${e.code}): ${(e.details ?? e.shortMessage).split('\n')[0]}`)
+  }
+}
+
 /** `--rpc`, `--channels`, `--keystore` → a connected channels client, or undefined when none is given. */
 export async function paymentFromOptions(values: Record<string, unknown>): Promise<{ client: ChannelsClient; wallet: Wallet; privateKey: string } | undefined> {
   const { rpc, channels, keystore } = values as { rpc?: string; channels?: string; keystore?: string }
   if (rpc === undefined && channels === undefined && keystore === undefined) return undefined
   if (!rpc || !channels || !keystore) throw new UsageError('payment needs all three: --rpc URL --channels ADDRESS --keystore FILE')
-  let provider: JsonRpcProvider
-  try {
-    provider = await connectRpc(rpc)
-  } catch (err) {
-    throw new UsageError(`cannot reach the chain at ${rpc}: ${(err as Error).message.split('\n')[0]}`)
-  }
+  const provider = await connectChain(rpc)
   const { wallet, privateKey } = await openKeystore(keystore, provider)
   return { client: await ChannelsClient.connect(channels, wallet), wallet, privateKey }
 }

@@ -20,6 +20,9 @@ import { createRequire } from 'node:module'
 import { createServer, type AddressInfo } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { HDNodeWallet } from 'ethers'
+import { ErrorCode } from '../protocol/errors.ts'
+import { ChainError, ChainUnreachableError } from './chain-errors.ts'
+import { rpcCall } from './rpc-call.ts'
 
 export const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
 
@@ -121,23 +124,12 @@ async function freePort(): Promise<number> {
   })
 }
 
-/** One JSON-RPC call with plain fetch (no ethers provider needed to see if the node is up). */
-export async function rpcCall<T = unknown>(rpc: string, method: string, params: unknown[] = [], timeoutMs = 2000): Promise<T> {
-  const res = await fetch(rpc, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  const body = (await res.json()) as { result?: T; error?: { message: string } }
-  if (body.error) throw new Error(`${method}: ${body.error.message}`)
-  return body.result as T
-}
-
-export class AnvilMissingError extends Error {
+export class AnvilMissingError extends ChainError {
+  override name = 'AnvilMissingError'
   constructor() {
-    super('anvil not found: install the npm package @foundry-rs/anvil (a dependency of fogmesh), put anvil on PATH, or set FOGMESH_ANVIL')
-    this.name = 'AnvilMissingError'
+    super(ErrorCode.anvilMissing, 'anvil not found', {
+      details: 'install the npm package @foundry-rs/anvil (a dependency of fogmesh), put anvil on PATH, or set FOGMESH_ANVIL',
+    })
   }
 }
 
@@ -145,17 +137,17 @@ export class AnvilMissingError extends Error {
 export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   const bin = findAnvil()
   if (!bin) throw new AnvilMissingError()
-  let lastError: Error | null = null
+  let lastError: ChainError | null = null
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       return await startOnce(bin, await freePort(), options)
     } catch (e) {
-      lastError = e as Error
       // only a lost port race is worth another try
-      if (!/address already in use|os error 98|EADDRINUSE/i.test(lastError.message)) throw lastError
+      if (!(e instanceof ChainError) || !/address already in use|os error 98|EADDRINUSE/i.test(e.message)) throw e
+      lastError = e
     }
   }
-  throw lastError ?? new Error('anvil did not start')
+  throw lastError ?? new ChainUnreachableError('anvil did not start')
 }
 
 async function startOnce(bin: string, port: number, options: AnvilOptions): Promise<Anvil> {
@@ -211,9 +203,9 @@ async function startOnce(bin: string, port: number, options: AnvilOptions): Prom
   const timeoutMs = options.startTimeoutMs ?? 20_000
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (spawnError) throw spawnError
+    if (spawnError) throw new ChainUnreachableError(`anvil could not be started (${bin})`, { url: rpc, details: (spawnError as Error).message, cause: spawnError })
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`anvil exited (${child.exitCode ?? child.signalCode}) before it answered on port ${port}:\n${tail}`)
+      throw new ChainUnreachableError(`anvil exited (${child.exitCode ?? child.signalCode}) before it answered on port ${port}`, { url: rpc, details: tail })
     }
     // ready = OUR process says it listens (not some other process that won the port) and it answers
     if (listening) {
@@ -221,12 +213,12 @@ async function startOnce(bin: string, port: number, options: AnvilOptions): Prom
       if (id !== null) {
         if (Number(id) === chainId) break
         await stop()
-        throw new Error(`anvil on port ${port} answered chain id ${Number(id)}, expected ${chainId}`)
+        throw new ChainUnreachableError(`anvil on port ${port} answered chain id ${Number(id)}, expected ${chainId}`, { url: rpc })
       }
     }
     if (Date.now() > deadline) {
       await stop()
-      throw new Error(`anvil did not answer eth_chainId on port ${port} within ${timeoutMs} ms:\n${tail}`)
+      throw new ChainUnreachableError(`anvil did not answer eth_chainId on port ${port} within ${timeoutMs} ms`, { url: rpc, details: tail })
     }
     await new Promise((r) => setTimeout(r, 25))
   }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { InterfaceAbi } from 'ethers'
+import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { ARTIFACTS_DIR, compileContracts } from './compile.js'
 
 export type ContractName =
@@ -27,9 +28,15 @@ export interface Artifact {
 let ensured: Promise<unknown> | null = null
 const cache = new Map<ContractName, Artifact>()
 
-/** Compiles when out of date (once per process). */
+/**
+ * Compiles when out of date (once per process). compile.js is plain JavaScript (npm's postinstall
+ * runs it without tsx) and throws plain Errors: they enter the error tree here.
+ */
 export function ensureArtifacts(): Promise<unknown> {
-  ensured ??= compileContracts({ quiet: true })
+  ensured ??= compileContracts({ quiet: true }).catch((e: unknown) => {
+    const [first, ...rest] = (e instanceof Error ? e.message : String(e)).split('\n')
+    throw new FogmeshError(ErrorCode.internal, first ?? 'contracts: compile failed', { details: rest.join('\n') || undefined, cause: e })
+  })
   return ensured
 }
 
@@ -37,7 +44,12 @@ export async function loadArtifact(name: ContractName): Promise<Artifact> {
   const hit = cache.get(name)
   if (hit) return hit
   await ensureArtifacts()
-  const artifact = JSON.parse(readFileSync(join(ARTIFACTS_DIR, `${name}.json`), 'utf8')) as Artifact
+  let artifact: Artifact
+  try {
+    artifact = JSON.parse(readFileSync(join(ARTIFACTS_DIR, `${name}.json`), 'utf8')) as Artifact
+  } catch (e) {
+    throw new FogmeshError(ErrorCode.internal, `contracts: no artifact for ${name}`, { details: (e as Error).message, cause: e })
+  }
   cache.set(name, artifact)
   return artifact
 }

@@ -19,7 +19,11 @@ import {
   type Provider,
   type Signer,
 } from 'ethers'
+import { ValidationError } from '../protocol/errors.ts'
+import { mergeOptions } from '../protocol/options.ts'
 import { loadArtifact, type ContractName } from './artifacts.ts'
+import { toChainError } from './chain-errors.ts'
+import { rpcCall } from './rpc-call.ts'
 import { confirm } from './tx.ts'
 
 export interface DeployOptions {
@@ -59,20 +63,21 @@ export interface MeshDeployment {
   settings: { challengePeriod: number; minStake: bigint; unbondingDelay: number; slasher: string }
 }
 
-export const DEFAULTS = {
+/** The contracts' settings when the deployment does not say. */
+export const DEPLOY_DEFAULTS = {
   challengePeriod: 3600,
   minStake: parseUnits('100', 18),
   unbondingDelay: 7 * 24 * 3600,
-} as const
+}
+
+const UINT48_MAX = 2 ** 48 - 1
 
 /**
  * A JSON-RPC provider for one fixed chain: the chain id is asked once; no request batching
  * (no 10 ms batch stall per call) and no response cache (tests move the clock).
  */
 export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
-  const probe = new JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, staticNetwork: true })
-  const chainId = BigInt(await probe.send('eth_chainId', []))
-  probe.destroy()
+  const chainId = BigInt(await rpcCall<string>(rpc, 'eth_chainId', [], 10_000))
   return new JsonRpcProvider(rpc, Network.from(chainId), {
     staticNetwork: true,
     batchMaxCount: 1,
@@ -85,11 +90,16 @@ export async function connectRpc(rpc: string): Promise<JsonRpcProvider> {
 export async function deployContract(name: ContractName, signer: Signer, args: unknown[] = []): Promise<Contract> {
   const artifact = await loadArtifact(name)
   const factory = new ContractFactory(artifact.abi, artifact.bytecode, signer)
-  const contract = await factory.deploy(...args)
-  const tx = contract.deploymentTransaction()
-  if (tx) await confirm(tx)
-  await contract.waitForDeployment() // the code is there now: returns at once
-  return contract as Contract
+  const what = `deploy ${name}`
+  try {
+    const contract = await factory.deploy(...args)
+    const tx = contract.deploymentTransaction()
+    if (tx) await confirm(tx, undefined, { iface: factory.interface })
+    await contract.waitForDeployment() // the code is there now: returns at once
+    return contract as Contract
+  } catch (e) {
+    throw toChainError(e, what, { iface: factory.interface })
+  }
 }
 
 /** A contract at `address` with the ABI of the compiled `name`. */
@@ -100,11 +110,11 @@ export async function attach(name: ContractName, address: string, runner: Contra
 async function resolveSigner(opts: DeployOptions): Promise<{ signer: Signer; provider: Provider }> {
   if (typeof opts.signer !== 'string') {
     const provider = opts.signer.provider ?? opts.provider
-    if (!provider) throw new Error('deployMesh: the signer has no provider; pass rpc or provider')
+    if (!provider) throw new ValidationError('signer', 'a Signer connected to a provider, or rpc or provider given')
     return { signer: opts.signer.provider ? opts.signer : opts.signer.connect(provider), provider }
   }
   const provider = opts.provider ?? (opts.rpc ? await connectRpc(opts.rpc) : null)
-  if (!provider) throw new Error('deployMesh: pass rpc or provider with a private key')
+  if (!provider) throw new ValidationError('rpc', 'an RPC URL (or a provider) with a private key')
   return { signer: new Wallet(opts.signer, provider), provider }
 }
 
@@ -112,20 +122,31 @@ export async function deployMesh(opts: DeployOptions): Promise<MeshDeployment> {
   const { signer, provider } = await resolveSigner(opts)
   const deployer = await signer.getAddress()
   const { chainId } = await provider.getNetwork()
+  const merged = mergeOptions(opts, DEPLOY_DEFAULTS, {
+    challengePeriod: { min: 1, max: UINT48_MAX, integer: true },
+    unbondingDelay: { min: 0, max: UINT48_MAX, integer: true },
+  }, 'deploy')
+  if (merged.minStake < 0n) throw new ValidationError('deploy.minStake', `a token amount of 0 or more (got ${merged.minStake})`)
   const settings = {
-    challengePeriod: opts.challengePeriod ?? DEFAULTS.challengePeriod,
-    minStake: opts.minStake ?? DEFAULTS.minStake,
-    unbondingDelay: opts.unbondingDelay ?? DEFAULTS.unbondingDelay,
-    slasher: getAddress(opts.slasher ?? deployer),
+    challengePeriod: merged.challengePeriod,
+    minStake: merged.minStake,
+    unbondingDelay: merged.unbondingDelay,
+    slasher: getAddress(merged.slasher ?? deployer),
   }
 
   let token: Contract
   if (opts.token) {
-    if (opts.mint?.length) throw new Error('deployMesh: mint is only for a MeshToken deployed here')
+    if (opts.mint?.length) throw new ValidationError('deploy.mint', 'no mint with an existing token (only a MeshToken deployed here mints)')
     token = await attach('MeshToken', opts.token, signer) // ERC-20 part of the ABI only
   } else {
     token = await deployContract('MeshToken', signer, [deployer])
-    for (const { to, amount } of opts.mint ?? []) await confirm(await token.getFunction('mint')(to, amount))
+    for (const { to, amount } of opts.mint ?? []) {
+      try {
+        await confirm(await token.getFunction('mint')(to, amount), undefined, { iface: token.interface })
+      } catch (e) {
+        throw toChainError(e, 'mint', { iface: token.interface })
+      }
+    }
   }
   const tokenAddress = await token.getAddress()
   const registry = await deployContract('AgentRegistry', signer, [

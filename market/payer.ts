@@ -12,33 +12,46 @@
  * payer's EIP-191 proof that the requester's ed25519 key speaks for it.
  */
 import { EventEmitter } from 'node:events'
-import { ZeroHash, type Wallet } from 'ethers'
+import { Wallet, ZeroHash } from 'ethers'
 import { requesterKeyStatement } from '../protocol/assignment.ts'
-import { FastVoucherSigner } from '../protocol/voucher.ts'
-import { type ChannelsClient } from '../contracts/channels/channels-client.ts'
-import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
+import type { RequesterChannels } from '../contracts/channels/payment-channels.ts'
+import { ValidationError } from '../protocol/errors.ts'
 import type { PaymentTerms, VoucherAck } from '../protocol/messages.ts'
+import { mergeOptions, type Merged } from '../protocol/options.ts'
+import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
+import { FastVoucherSigner } from '../protocol/voucher.ts'
 
 export interface PayerOptions {
-  client: ChannelsClient
-  /** The requester's wallet (the channels' payer); its key signs the vouchers. */
-  wallet: Wallet
+  /** The payment channels as the requester (ChannelsClient, or InMemoryChannels in tests). */
+  client: RequesterChannels
+  /** The requester's private key: it signs the vouchers (the channels' requester is its address). */
   privateKey: string
   /** Most this requester will ever lock in channels (token base units). */
   budget: bigint
   /** Deposit of a new channel, and of each top-up. */
   deposit: bigint
-  /** Channel lifetime. Default 1 day. */
-  expirySeconds?: number
+  /** Channel lifetime (s). Default 1 day. */
+  expirySeconds?: number | undefined
+}
+
+export const PAYER_DEFAULTS = { expirySeconds: 86_400 }
+
+/** The options with their defaults; out-of-range values refused with a ValidationError naming the field. */
+export function payerOptions(given: PayerOptions): Merged<PayerOptions, typeof PAYER_DEFAULTS> {
+  const o = mergeOptions(given, PAYER_DEFAULTS, { expirySeconds: { min: 1, max: 2 ** 32, integer: true } }, 'payment')
+  for (const field of ['budget', 'deposit'] as const) {
+    if (typeof o[field] !== 'bigint' || o[field] <= 0n) throw new ValidationError(`payment.${field}`, 'a token amount (bigint) above 0')
+  }
+  return o
 }
 
 interface ChannelBook {
   agent: string
   payee: string
   channelId?: bigint
-  opening?: Promise<void>
+  opening?: Promise<void> | undefined
   deposit: bigint
   cumulative: bigint
   jobCount: bigint
@@ -64,24 +77,35 @@ export interface PayerEvents {
 
 export class Payer extends EventEmitter<PayerEvents> {
   private readonly books = new Map<string, ChannelBook>()
+  private readonly opts: Merged<PayerOptions, typeof PAYER_DEFAULTS>
   private readonly signer: FastVoucherSigner
   private locked = 0n
   private vouchers = 0
   private flushScheduled = false
   private txQueue: Promise<void> = Promise.resolve()
-  /** The payer wallet's signature binding the requester key to it (once: it never changes). */
+  /** The payer's address, and its signature binding the requester key to it (made once: neither changes). */
+  private readonly payerAddress: string
   private readonly proof: string | undefined
 
+  /** `conn`: where vouchers are published (only `publish` is used); `requesterKey`: the requester's ed25519 key, for `channelFor`. */
   constructor(
-    private readonly conn: Connection,
+    private readonly conn: Pick<Connection, 'publish'>,
     private readonly requesterId: string,
     private readonly inbox: string,
-    private readonly opts: PayerOptions,
+    options: PayerOptions,
     requesterKey?: string,
   ) {
     super()
-    this.signer = new FastVoucherSigner(opts.privateKey, opts.client.hasher)
-    this.proof = requesterKey ? opts.wallet.signMessageSync(requesterKeyStatement(requesterKey)) : undefined
+    this.opts = payerOptions(options)
+    this.signer = new FastVoucherSigner(this.opts.privateKey, this.opts.client.hasher)
+    const wallet = new Wallet(this.opts.privateKey)
+    this.payerAddress = wallet.address
+    this.proof = requesterKey ? wallet.signMessageSync(requesterKeyStatement(requesterKey)) : undefined
+  }
+
+  /** The address the channels are paid from. */
+  get address(): string {
+    return this.payerAddress
   }
 
   /**
@@ -97,7 +121,7 @@ export class Payer extends EventEmitter<PayerEvents> {
       await book.opening
     }
     if (book.channelId === undefined || book.failed) return undefined
-    return { address: this.opts.wallet.address, channelId: book.channelId.toString(), proof: this.proof }
+    return { address: this.payerAddress, channelId: book.channelId.toString(), proof: this.proof }
   }
 
   private bookFor(agent: string, terms: PaymentTerms): ChannelBook {
@@ -130,7 +154,7 @@ export class Payer extends EventEmitter<PayerEvents> {
 
   /** Opens the channel, or tops it up when the next voucher would exceed the deposit; `open`: open it now, nothing owed yet. */
   private ensureFunds(book: ChannelBook, open = false): void {
-    if (book.opening || (open ? book.channelId !== undefined : book.cumulative <= book.deposit)) return
+    if (book.failed || book.opening || (open ? book.channelId !== undefined : book.cumulative <= book.deposit)) return
     const amount = this.opts.deposit > book.cumulative - book.deposit ? this.opts.deposit : book.cumulative - book.deposit
     if (this.locked + amount > this.opts.budget) {
       book.failed = `budget of ${this.opts.budget} exhausted`
@@ -141,8 +165,7 @@ export class Payer extends EventEmitter<PayerEvents> {
     // one wallet, one nonce sequence: the payer's transactions go out one at a time
     const work = async () => {
       if (book.channelId === undefined) {
-        const block = await this.opts.wallet.provider!.getBlock('latest')
-        const expiry = BigInt(block!.timestamp) + BigInt(this.opts.expirySeconds ?? 86_400)
+        const expiry = (await this.opts.client.chainTime()) + BigInt(this.opts.expirySeconds)
         const { channelId } = await this.opts.client.openChannel({ payee: book.payee, amount, expiry })
         book.channelId = channelId
         this.emit('channelOpened', { agent: book.agent, channelId, deposit: amount })

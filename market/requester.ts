@@ -180,7 +180,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       conn, requesterId: this.id, replyTo: this.inboxTopic, directory: this.directory, leases: this.leases, clock: this.clock,
       windowMs: opts.auctionWindowMs, onAuction: (r) => this.emit('auction', r),
       requesterKey: this.identity.publicKeyHex,
-      ...(this.payer ? { payer: opts.payment!.wallet.address } : {}),
+      ...(this.payer ? { payer: this.payer.address } : {}),
       takes: (a) => (this.admitted === undefined || this.admitted.has(a)) && !this.penalties.isBoxed(a, this.clock.now()),
       withinCap: (a) => this.record.withinCap(a, this.inflight.get(a) ?? 0),
     })

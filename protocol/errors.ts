@@ -44,10 +44,27 @@ export const ErrorCode = {
   replayed: 'replayed',
   /** A sealed payload that does not open for its recipient, sender and context. */
   sealBroken: 'seal_broken',
+  // chain and settlement (contracts/chain-errors.ts)
+  /** The contract refused a call or transaction; the error names its custom error and arguments. */
+  txReverted: 'tx_reverted',
+  /** A transaction was not mined within its time limit. */
+  txTimeout: 'tx_timeout',
+  /** The chain's JSON-RPC endpoint does not answer (or a local anvil did not start). */
+  chainUnreachable: 'chain_unreachable',
+  /** The node answered a JSON-RPC request with an error of its own (not a revert). */
+  rpcError: 'rpc_error',
+  /** The account cannot pay for the transaction (its gas). */
+  insufficientFunds: 'insufficient_funds',
+  /** The address does not hold the expected contract (no code, or a receipt without its event). */
+  contractMismatch: 'contract_mismatch',
+  /** No anvil binary: no local chain. */
+  anvilMissing: 'anvil_missing',
   // local
   internal: 'internal',
   closed: 'closed',
   usage: 'usage',
+  /** A job's run was ended early by its host (exit, stdout over the cap, a fatal signal): the unwinding signal inside the engine, turned into the result there; never sent. */
+  stopped: 'stopped',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

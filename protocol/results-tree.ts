@@ -14,6 +14,7 @@
  * `ResultsTree.append` and `.root` are O(log n): a requester can sign a new root per job.
  */
 import { AbiCoder, getBytes, hexlify, keccak256, toUtf8Bytes, ZeroHash } from 'ethers'
+import { ValidationError } from './errors.ts'
 
 export interface ResultLeafInput {
   /** keccak256 of the job id's UTF-8 bytes; or give `jobId` */
@@ -32,16 +33,16 @@ export function jobIdHash(jobId: string): string {
 
 function bytes32(hex: string, what: string): string {
   const h = hex.startsWith('0x') ? hex : `0x${hex}`
-  if (!/^0x[0-9a-fA-F]{64}$/.test(h)) throw new Error(`${what} must be 32 bytes of hex: ${hex}`)
+  if (!/^0x[0-9a-fA-F]{64}$/.test(h)) throw new ValidationError(what, `32 bytes of hex (got ${hex.slice(0, 80)})`)
   return h.toLowerCase()
 }
 
 /** The leaf of one result (same as PaymentChannels.resultLeaf). */
 export function resultLeaf(r: ResultLeafInput): string {
   const idHash = r.jobIdHash !== undefined ? bytes32(r.jobIdHash, 'jobIdHash') : r.jobId !== undefined ? jobIdHash(r.jobId) : null
-  if (idHash === null) throw new Error('resultLeaf: jobIdHash or jobId is required')
+  if (idHash === null) throw new ValidationError('jobId', 'a job id, or its keccak256 as jobIdHash')
   const fuel = BigInt(r.fuel)
-  if (fuel < 0n || fuel >= 1n << 64n) throw new Error(`resultLeaf: fuel out of uint64 range: ${fuel}`)
+  if (fuel < 0n || fuel >= 1n << 64n) throw new ValidationError('fuel', `a uint64 (got ${fuel})`)
   const inner = keccak256(abi.encode(['bytes32', 'bytes32', 'uint64'], [idHash, bytes32(r.outputSha256, 'outputSha256'), fuel]))
   return keccak256(inner)
 }
@@ -72,8 +73,13 @@ export function hashPair(a: string, b: string): string {
 }
 
 function toNode(leaf: string): Node {
-  const b = getBytes(leaf)
-  if (b.length !== 32) throw new Error(`a leaf is 32 bytes: ${leaf}`)
+  let b: Uint8Array
+  try {
+    b = getBytes(leaf)
+  } catch {
+    throw new ValidationError('leaf', '32 bytes of 0x hex')
+  }
+  if (b.length !== 32) throw new ValidationError('leaf', `32 bytes (got ${b.length})`)
   return b
 }
 
@@ -98,6 +104,7 @@ export class ResultsTree {
 
   leaf(index: number): string {
     const l = this.#leaves[index]
+    // a RangeError, as for an array: the caller's index, not input from the network
     if (!l) throw new RangeError(`no leaf ${index} (size ${this.size})`)
     return hexlify(l)
   }

@@ -24,6 +24,7 @@ import {
   type TypedDataDomain,
   type TypedDataField,
 } from 'ethers'
+import { ValidationError } from './errors.ts'
 
 export const CHANNELS_EIP712_NAME = 'fogmesh PaymentChannels'
 export const CHANNELS_EIP712_VERSION = '1'
@@ -71,10 +72,18 @@ export const SECP256K1_HALF_N = SECP256K1_N / 2n
 const TYPEHASH = getBytes(keccak256(new TextEncoder().encode(VOUCHER_TYPE_STRING)))
 
 function putUint(buf: Uint8Array, offset: number, value: bigint, max: bigint, what: string): void {
-  if (typeof value !== 'bigint' || value < 0n || value > max) throw new RangeError(`voucher ${what} out of range: ${value}`)
+  if (typeof value !== 'bigint' || value < 0n || value > max) throw new ValidationError(`voucher.${what}`, `a ${max === UINT64_MAX ? 'uint64' : 'uint256'} (got ${value})`)
   for (let i = 31; i >= 0; i--) {
     buf[offset + i] = Number(value & 0xffn)
     value >>= 8n
+  }
+}
+
+function hexBytes(hex: string, field: string): Uint8Array {
+  try {
+    return getBytes(hex)
+  } catch {
+    throw new ValidationError(field, '0x hex')
   }
 }
 
@@ -105,8 +114,8 @@ export class VoucherHasher {
     const s = this.#struct
     putUint(s, 32, v.channelId, UINT256_MAX, 'channelId')
     putUint(s, 64, v.cumulativeAmount, UINT256_MAX, 'cumulativeAmount')
-    const root = getBytes(v.resultsRoot)
-    if (root.length !== 32) throw new RangeError(`voucher resultsRoot must be 32 bytes: ${v.resultsRoot}`)
+    const root = hexBytes(v.resultsRoot, 'voucher.resultsRoot')
+    if (root.length !== 32) throw new ValidationError('voucher.resultsRoot', `32 bytes (got ${root.length})`)
     s.set(root, 96)
     putUint(s, 128, v.jobCount, UINT64_MAX, 'jobCount')
     return keccak256(s)

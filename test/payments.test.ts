@@ -38,7 +38,7 @@ test('jobs through the gateway are paid by vouchers and settled on chain, each o
     const requesterClient = await ChannelsClient.connect(mesh.addresses.channels, wallets[1]!)
     const gateway = await startGateway({
       broker: broker.url,
-      payment: { client: requesterClient, wallet: wallets[1]!, privateKey: node.accounts[1]!, budget: PRICE * 1000n, deposit: PRICE * 100n },
+      payment: { client: requesterClient, privateKey: node.accounts[1]!, budget: PRICE * 1000n, deposit: PRICE * 100n },
     })
     try {
       await gateway.requester.directory.waitFor(2, 5000)

@@ -1,12 +1,14 @@
 /**
  * Engine figures: the cost of one fresh instance + run of a tiny echo job in
- * the current thread, and the throughput of the worker pool with a fixed
+ * the current thread (and of one that ends with proc_exit(0), whose stop unwinds
+ * the guest: wasi/stop.ts), and the throughput of the worker pool with a fixed
  * number of jobs in flight.
  *
  *   node --import tsx agent/engine/engine.bench.ts [workers=2] [inFlight=32] [seconds=3]
  */
 import { availableParallelism } from 'node:os'
-import { echo } from '../../test/fixtures/engine/modules.ts'
+import { JobError } from '../../protocol/errors.ts'
+import { echo, exitZero } from '../../test/fixtures/engine/modules.ts'
 import { JobRunner } from './runner/job-runner.ts'
 import type { RunRequest } from './executor.ts'
 import { createWorkerPool } from './worker/pool.ts'
@@ -17,6 +19,19 @@ const seconds = Number(process.argv[4] ?? 3)
 const fixture = echo()
 const input = new TextEncoder().encode('hello, edge')
 const caps = { outputBytes: 65536, stderrBytes: 4096 }
+
+/** Microseconds per run of `f` (metered, prepared from its bytes) in a JobRunner on this thread. */
+function perRun(f: { sha256: string; bytes: Uint8Array }, n: number): number {
+  const runner = new JobRunner()
+  runner.load(f.sha256, f.bytes)
+  for (let i = 0; i < 2000; i++) runner.run(f.sha256, input, caps) // warm up
+  const t = performance.now()
+  for (let i = 0; i < n; i++) {
+    const r = runner.run(f.sha256, input, caps)
+    if (!r.ok) throw new JobError(r.code, r.message)
+  }
+  return ((performance.now() - t) * 1000) / n
+}
 
 function inThread(): { instantiateUs: number; runUs: number } {
   const runner = new JobRunner()
@@ -31,7 +46,7 @@ function inThread(): { instantiateUs: number; runUs: number } {
   t = performance.now()
   for (let i = 0; i < n; i++) {
     const r = runner.run(fixture.sha256, input, caps)
-    if (!r.ok) throw new Error(r.message)
+    if (!r.ok) throw new JobError(r.code, r.message)
   }
   return { instantiateUs, runUs: ((performance.now() - t) * 1000) / n }
 }
@@ -58,7 +73,7 @@ async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p9
       }
       if (measuring && t >= until.end) return
       const out = await pool.run(request)
-      if (out.status !== 'ok') throw new Error(`${out.code}: ${out.message}`)
+      if (out.status !== 'ok') throw new JobError(out.code, out.message)
       done++
       latencies.push(performance.now() - t)
     }
@@ -72,12 +87,14 @@ async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p9
 }
 
 const thread = inThread()
+const metered = { echo: perRun(fixture, 20_000), exit: perRun(exitZero(), 20_000) }
 const pool = await throughPool()
 const perJobUs = (workers * 1e6) / pool.jobsPerSecond
 process.stdout.write(
   [
     `node ${process.versions.node}, ${availableParallelism()} cpus`,
     `in-thread: new WebAssembly.Instance ${thread.instantiateUs.toFixed(1)} us; instantiate + run echo (fresh instance, WASI host) ${thread.runUs.toFixed(1)} us/job`,
+    `in-thread, metered: echo ${metered.echo.toFixed(1)} us/job; a job ending in proc_exit(0) (the stop unwinds it) ${metered.exit.toFixed(1)} us/job (${(metered.exit / metered.echo).toFixed(2)}x)`,
     `pool (${workers} workers, ${inFlight} in flight, ${seconds} s): ${Math.round(pool.jobsPerSecond)} jobs/s, latency p50 ${pool.p50Ms.toFixed(2)} ms, p99 ${pool.p99Ms.toFixed(2)} ms`,
     `main thread busy ${pool.mainUsPerJob.toFixed(1)} us/job (queue, dispatch, reply, promise)`,
     `${workers} workers x wall time / jobs = ${perJobUs.toFixed(1)} us/job => ~${(perJobUs - thread.runUs).toFixed(1)} us/job beyond the in-thread run (messaging, and sharing the cpus with the main thread)`,

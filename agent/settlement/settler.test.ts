@@ -9,7 +9,7 @@ import { FastVoucherSigner } from '../../protocol/voucher.ts'
 import { balanceOf, increaseTime, useChain } from '../../test/support/chain.ts'
 import { tmpDir } from '../../test/support/temp-dirs.ts'
 import { channelKey, VoucherJournal } from './journal.ts'
-import { Settler, type VoucherMessage } from './settler.ts'
+import { Settler, type ReceivedVoucher } from './settler.ts'
 
 const chain = useChain(test, { accounts: 4 })
 
@@ -20,7 +20,7 @@ async function openChannel(deposit: bigint) {
   const block = await chain.ctx.provider.getBlock('latest')
   const { channelId } = await requester.openChannel({ payee: agent.address, amount: deposit, expiry: BigInt(block!.timestamp) + 86_400n })
   const signer = new FastVoucherSigner(chain.ctx.node.accounts[1]!, requester.hasher)
-  const voucher = (cumulative: bigint, jobs: bigint): VoucherMessage => {
+  const voucher = (cumulative: bigint, jobs: bigint): ReceivedVoucher => {
     const v = { channelId, cumulativeAmount: cumulative, resultsRoot: `0x${randomBytes(32).toString('hex')}`, jobCount: jobs }
     return { ...v, signature: signer.sign(v) }
   }
@@ -31,7 +31,7 @@ chain.test('vouchers are checked, journaled and settled; bad ones are refused wi
   const { clients, wallets, mesh } = chain.ctx
   const { channelId, voucher } = await openChannel(1_000n)
   const journal = new VoucherJournal(join(tmpDir(), 'a.db'))
-  const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000 })
+  const settler = new Settler(clients[2]!, journal, { everyJobs: 1_000_000 })
   assert.equal(await settler.intake(voucher(100n, 10n)), { ok: true })
   assert.equal(await settler.intake(voucher(250n, 25n)), { ok: true })
   assert.is((await settler.intake(voucher(200n, 30n)) as { reason: string }).reason, 'NothingToSettle', 'stale')
@@ -40,7 +40,7 @@ chain.test('vouchers are checked, journaled and settled; bad ones are refused wi
   forged.signature = new FastVoucherSigner(chain.ctx.node.accounts[3]!, clients[1]!.hasher).sign(forged)
   assert.is((await settler.intake(forged) as { reason: string }).reason, 'InvalidVoucherSigner')
   // a voucher for a channel that pays someone else
-  const other = new Settler(clients[3]!, wallets[3]!, new VoucherJournal(join(tmpDir(), 'b.db')))
+  const other = new Settler(clients[3]!, new VoucherJournal(join(tmpDir(), 'b.db')))
   assert.is((await other.intake(voucher(300n, 30n)) as { reason: string }).reason, 'NotPayee')
 
   const before = await balanceOf(mesh.token, wallets[2]!)
@@ -55,10 +55,10 @@ chain.test('vouchers are checked, journaled and settled; bad ones are refused wi
 })
 
 chain.test('a gas price above the policy\'s ceiling defers settlement; the vouchers stay owed', async () => {
-  const { clients, wallets } = chain.ctx
+  const { clients } = chain.ctx
   const { voucher } = await openChannel(1_000n)
   const journal = new VoucherJournal(join(tmpDir(), 'g.db'))
-  const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000, maxGasPrice: 1n })
+  const settler = new Settler(clients[2]!, journal, { everyJobs: 1_000_000, maxGasPrice: 1n })
   assert.equal(await settler.intake(voucher(40n, 4n)), { ok: true })
   assert.is(await settler.settle(), undefined)
   assert.is(journal.owed().length, 1)
@@ -73,7 +73,7 @@ chain.test('a requester starting to close a channel we are owed on is answered b
   const signer = new FastVoucherSigner(chain.ctx.node.accounts[1]!, requester.hasher)
   const v = { channelId, cumulativeAmount: 300n, resultsRoot: `0x${'ab'.repeat(32)}`, jobCount: 3n }
   const journal = new VoucherJournal(join(tmpDir(), 'w.db'))
-  const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000, everyMs: 3_600_000 })
+  const settler = new Settler(clients[2]!, journal, { everyJobs: 1_000_000, everyMs: 3_600_000 })
   assert.equal(await settler.intake({ ...v, signature: signer.sign(v) }), { ok: true })
   await settler.watchCloses() // starts watching from here
   await increaseTime(provider, 120)
@@ -84,16 +84,16 @@ chain.test('a requester starting to close a channel we are owed on is answered b
 })
 
 chain.test('a settlement journaled but never broadcast (crash) is reconciled as failed and settled again', async () => {
-  const { clients, wallets } = chain.ctx
+  const { clients } = chain.ctx
   const { channelId, voucher } = await openChannel(1_000n)
   const path = join(tmpDir(), 'c.db')
   const journal = new VoucherJournal(path)
-  const settler = new Settler(clients[2]!, wallets[2]!, journal, { everyJobs: 1_000_000 })
+  const settler = new Settler(clients[2]!, journal, { everyJobs: 1_000_000 })
   assert.equal(await settler.intake(voucher(70n, 7n)), { ok: true })
   journal.settlementSent(`0x${'ee'.repeat(32)}`, [{ channelId: channelKey(channelId), cumulative: 70n }])
   journal.close()
   const again = new VoucherJournal(path)
-  const restarted = new Settler(clients[2]!, wallets[2]!, again, { everyJobs: 1_000_000 })
+  const restarted = new Settler(clients[2]!, again, { everyJobs: 1_000_000 })
   assert.equal(await restarted.reconcile(), { confirmed: 0, failed: 1 })
   assert.is((await restarted.settle())!.total, 70n)
   assert.is((await clients[2]!.getChannel(channelId)).paid, 70n)

@@ -12,17 +12,20 @@
  * claimed twice (cumulative vouchers: the contract pays cumulative − paid).
  */
 import { EventEmitter } from 'node:events'
-import { getAddress, Transaction, type Provider, type TransactionReceipt, type Wallet } from 'ethers'
-import type { Voucher } from '../../protocol/voucher.ts'
-import type { ChannelsClient } from '../../contracts/channels/channels-client.ts'
+import { getAddress } from 'ethers'
+import type { PayeeChannels, SettlementReceipt } from '../../contracts/channels/payment-channels.ts'
+import { systemClock, type Clock, type Timer } from '../../protocol/clock.ts'
+import { ValidationError } from '../../protocol/errors.ts'
+import { mergeOptions } from '../../protocol/options.ts'
+import { verifyVoucher, type SignedVoucher } from '../../protocol/voucher.ts'
 import { channelKey, type VoucherJournal } from './journal.ts'
 
-export interface VoucherMessage {
-  channelId: bigint
-  cumulativeAmount: bigint
-  resultsRoot: string
-  jobCount: bigint
-  signature: string
+/**
+ * A voucher as the settler takes it in: the signed voucher (bigints, as the contract reads it)
+ * and the result leaves it adds to the batch. (On the wire it is a `WireVoucher`,
+ * protocol/messages.ts, with amounts as decimal strings.)
+ */
+export interface ReceivedVoucher extends SignedVoucher {
   /** The result leaves this voucher adds to the batch (job id, leaf). */
   leaves?: Array<{ jobId: string; leaf: string }>
 }
@@ -38,6 +41,26 @@ export interface SettlementPolicy {
   maxGasPrice?: bigint | undefined
   /** How often to look for requesters starting to close a channel we are owed on (ms). Default 2 s. */
   closeWatchMs: number
+}
+
+/** What a caller gives: any field left out (or undefined) keeps its default. */
+export type SettlementPolicyOptions = { [K in keyof SettlementPolicy]?: SettlementPolicy[K] | undefined }
+
+export const SETTLEMENT_DEFAULTS = { everyJobs: 1000, everyMs: 30_000, minAmount: 0n, closeWatchMs: 2000 }
+
+/** The longest interval a Node timer takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** The policy with its defaults; out-of-range values refused with a ValidationError naming the field. */
+export function settlementPolicy(given: SettlementPolicyOptions = {}): SettlementPolicy {
+  const p = mergeOptions(given, SETTLEMENT_DEFAULTS, {
+    everyJobs: { min: 1, integer: true },
+    everyMs: { min: 1, max: MAX_TIMER_MS },
+    closeWatchMs: { min: 1, max: MAX_TIMER_MS },
+  }, 'settlement')
+  if (typeof p.minAmount !== 'bigint' || p.minAmount < 0n) throw new ValidationError('settlement.minAmount', 'a token amount (bigint) of 0 or more')
+  if (p.maxGasPrice !== undefined && (typeof p.maxGasPrice !== 'bigint' || p.maxGasPrice < 0n)) throw new ValidationError('settlement.maxGasPrice', 'a gas price in wei (bigint) of 0 or more')
+  return p
 }
 
 export interface SettlementReport {
@@ -59,57 +82,42 @@ interface ChannelView {
   deposit: bigint
 }
 
-/**
- * Polls for a receipt. Not `provider.waitForTransaction`: it checks once and then waits for the
- * next block, which on an automining chain with nothing else to mine never comes.
- */
-async function receiptOf(provider: Provider, hash: string, timeoutMs = 120_000): Promise<TransactionReceipt> {
-  const deadline = Date.now() + timeoutMs
-  for (let delay = 2; ; delay = Math.min(delay * 2, 500)) {
-    const receipt = await provider.getTransactionReceipt(hash)
-    if (receipt) return receipt
-    if (Date.now() > deadline) throw new Error(`settlement ${hash} not mined within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, delay))
-  }
-}
-
-
 export class Settler extends EventEmitter<SettlerEvents> {
   private readonly channels = new Map<bigint, ChannelView>()
   private readonly policy: SettlementPolicy
   private readonly payee: string
   private jobsSinceSettle = 0n
   private settling: Promise<SettlementReport | undefined> | undefined
-  private timer: NodeJS.Timeout | undefined
+  private timers: Timer[] = []
+  private watchedTo: number | undefined
 
+  /** `chain`: the PaymentChannels as this agent (the payee); `clock` runs the policy's intervals. */
   constructor(
-    private readonly client: ChannelsClient,
-    private readonly wallet: Wallet,
+    private readonly chain: PayeeChannels,
     private readonly journal: VoucherJournal,
-    policy: Partial<SettlementPolicy> = {},
+    policy: SettlementPolicyOptions = {},
+    private readonly clock: Clock = systemClock,
   ) {
     super()
-    this.policy = { everyJobs: 1000, everyMs: 30_000, minAmount: 0n, closeWatchMs: 2000, ...policy }
-    this.payee = getAddress(wallet.address)
+    this.policy = settlementPolicy(policy)
+    this.payee = getAddress(chain.account)
   }
 
   /** Starts the time-based policy, and the watch for channels being closed. */
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.journal.owed().length > 0) this.settle().catch(() => {})
-    }, this.policy.everyMs)
-    this.timer.unref()
-    this.closeWatch = setInterval(() => this.watchCloses().catch(() => {}), this.policy.closeWatchMs)
-    this.closeWatch.unref()
+    this.stop()
+    this.timers = [
+      this.clock.setInterval(() => {
+        if (this.journal.owed().length > 0) this.settle().catch(() => {})
+      }, this.policy.everyMs, { unref: true }),
+      this.clock.setInterval(() => this.watchCloses().catch(() => {}), this.policy.closeWatchMs, { unref: true }),
+    ]
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    clearInterval(this.closeWatch)
+    for (const t of this.timers) t.cancel()
+    this.timers = []
   }
-
-  private closeWatch: NodeJS.Timeout | undefined
-  private watchedTo: number | undefined
 
   /**
    * A requester may start closing a channel after its expiry; in the challenge
@@ -117,16 +125,13 @@ export class Settler extends EventEmitter<SettlerEvents> {
    * a close of a channel we are owed on is settled at once, not at the next tick.
    */
   async watchCloses(): Promise<boolean> {
-    const provider = this.wallet.provider
-    if (!provider) return false
-    const head = await provider.getBlockNumber()
+    const head = await this.chain.blockNumber()
     const from = this.watchedTo === undefined ? Math.max(0, head - 1000) : this.watchedTo + 1
     if (from > head) return false
     this.watchedTo = head
     const owed = new Set(this.journal.owed().map((o) => BigInt(o.channelId)))
     if (owed.size === 0) return false
-    const events = await this.client.contract.queryFilter(this.client.contract.filters.ChannelCloseStarted!(), from, head)
-    const closing = events.some((e) => owed.has(BigInt((e as unknown as { args: unknown[] }).args[0] as bigint)))
+    const closing = (await this.chain.closesStarted(from, head)).some((e) => owed.has(e.channelId))
     if (closing) await this.settle()
     return closing
   }
@@ -135,15 +140,15 @@ export class Settler extends EventEmitter<SettlerEvents> {
    * Checks and journals a voucher. Resolves `{ok: true}` only once it is on
    * disk: that is when the caller may acknowledge it.
    */
-  async intake(v: VoucherMessage): Promise<{ ok: true } | { ok: false; reason: string; message: string }> {
+  async intake(v: ReceivedVoucher): Promise<{ ok: true } | { ok: false; reason: string; message: string }> {
     let ch = await this.view(v.channelId)
     if (ch.payee !== this.payee) return { ok: false, reason: 'NotPayee', message: `channel ${v.channelId} pays ${ch.payee}, not this agent` }
     // a top-up since we looked: read the deposit again before refusing
     if (v.cumulativeAmount > ch.deposit) ch = await this.view(v.channelId, true)
     const id = channelKey(v.channelId)
     const prev = this.journal.latest(id)
-    const voucher: Voucher = { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount, resultsRoot: v.resultsRoot, jobCount: v.jobCount }
-    const check = this.client.verifyVoucher(voucher, v.signature, {
+    const check = verifyVoucher(v, v.signature, {
+      hasher: this.chain.hasher,
       requester: ch.requester,
       channelId: v.channelId,
       deposit: ch.deposit,
@@ -163,7 +168,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
   private async view(channelId: bigint, refresh = false): Promise<ChannelView> {
     const known = this.channels.get(channelId)
     if (known && !refresh) return known
-    const c = await this.client.getChannel(channelId)
+    const c = await this.chain.getChannel(channelId)
     const view = { requester: getAddress(c.requester), payee: getAddress(c.payee), deposit: c.deposit }
     this.channels.set(channelId, view)
     return view
@@ -188,28 +193,24 @@ export class Settler extends EventEmitter<SettlerEvents> {
     const owed = this.journal.owed().filter((o) => o.voucher.cumulative - o.paid >= this.policy.minAmount)
     if (owed.length === 0) return undefined
     const jobsBefore = this.jobsSinceSettle
-    const vouchers = owed.map((o) => ({
+    const vouchers: SignedVoucher[] = owed.map((o) => ({
       channelId: BigInt(o.channelId),
       cumulativeAmount: o.voucher.cumulative,
       resultsRoot: o.voucher.resultsRoot,
       jobCount: BigInt(o.voucher.jobCount),
+      signature: o.voucher.signature,
     }))
-    const provider = this.wallet.provider
-    if (!provider) throw new Error('settler: the wallet needs a provider')
     if (this.policy.maxGasPrice !== undefined) {
-      const { gasPrice, maxFeePerGas } = await provider.getFeeData()
-      const price = maxFeePerGas ?? gasPrice
+      const price = await this.chain.gasPrice()
       if (price !== null && price > this.policy.maxGasPrice) return undefined // gas too dear: wait (the journal keeps it owed)
     }
     try {
-      const populated = await this.client.contract.getFunction('settleMany').populateTransaction(vouchers, owed.map((o) => o.voucher.signature))
-      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction(populated))
-      const txHash = Transaction.from(signed).hash!
+      const signed = await this.chain.signSettleMany(vouchers)
       // on disk before it is on the wire: a crash from here on is reconciled by hash
-      this.journal.settlementSent(txHash, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative })))
-      await provider.broadcastTransaction(signed)
-      const receipt = await receiptOf(provider, txHash)
-      const report = this.applyReceipt(txHash, receipt, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative, paid: o.paid })))
+      this.journal.settlementSent(signed.hash, owed.map((o) => ({ channelId: o.channelId, cumulative: o.voucher.cumulative })))
+      await this.chain.broadcast(signed)
+      const receipt = await this.chain.waitForSettlement(signed.hash)
+      const report = this.applyReceipt(receipt, owed.length)
       this.jobsSinceSettle -= jobsBefore
       if (report) this.emit('settled', report)
       return report
@@ -219,25 +220,20 @@ export class Settler extends EventEmitter<SettlerEvents> {
     }
   }
 
-  private applyReceipt(
-    txHash: string,
-    receipt: TransactionReceipt | null,
-    channels: Array<{ channelId: string; cumulative: bigint; paid?: bigint }>,
-  ): SettlementReport | undefined {
-    if (!receipt) return undefined
-    if (receipt.status !== 1) {
-      this.journal.settlementDone(txHash, 'failed', receipt.gasUsed)
+  private applyReceipt(receipt: SettlementReceipt, channels: number): SettlementReport | undefined {
+    if (receipt.status !== 'success') {
+      this.journal.settlementDone(receipt.hash, 'failed', receipt.gasUsed)
       return undefined
     }
     let total = 0n
     let jobs = 0n
-    for (const s of this.client.parseSettlements(receipt as Parameters<ChannelsClient['parseSettlements']>[0])) {
+    for (const s of receipt.settlements) {
       this.journal.setPaid(channelKey(s.channelId), s.cumulativeAmount)
       total += s.amount
       jobs += s.batchJobCount
     }
-    this.journal.settlementDone(txHash, 'confirmed', receipt.gasUsed)
-    return { txHash, channels: channels.length, total, jobs, gasUsed: receipt.gasUsed }
+    this.journal.settlementDone(receipt.hash, 'confirmed', receipt.gasUsed)
+    return { txHash: receipt.hash, channels, total, jobs, gasUsed: receipt.gasUsed }
   }
 
   /**
@@ -245,14 +241,12 @@ export class Settler extends EventEmitter<SettlerEvents> {
    * then brings every channel's paid amount in line with the chain.
    */
   async reconcile(): Promise<{ confirmed: number; failed: number }> {
-    const provider = this.wallet.provider
-    if (!provider) throw new Error('settler: the wallet needs a provider')
     let confirmed = 0
     let failed = 0
     for (const s of this.journal.openSettlements()) {
-      const receipt = await provider.getTransactionReceipt(s.txHash)
-      if (receipt && receipt.status === 1) {
-        this.applyReceipt(s.txHash, receipt, s.channels)
+      const receipt = await this.chain.settlementReceipt(s.txHash)
+      if (receipt && receipt.status === 'success') {
+        this.applyReceipt(receipt, s.channels.length)
         confirmed++
       } else {
         // never broadcast (crash before it left), or reverted: the vouchers are still owed
@@ -261,7 +255,7 @@ export class Settler extends EventEmitter<SettlerEvents> {
       }
     }
     for (const id of this.journal.channelIds()) {
-      const c = await this.client.getChannel(BigInt(id))
+      const c = await this.chain.getChannel(BigInt(id))
       this.journal.setPaid(id, c.paid)
     }
     return { confirmed, failed }

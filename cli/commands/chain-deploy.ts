@@ -1,6 +1,6 @@
-import { connectRpc, deployMesh } from '../../contracts/deploy.ts'
+import { deployMesh } from '../../contracts/deploy.ts'
 import { requireString, UsageError, type Command } from '../command.ts'
-import { openKeystore } from '../wallet.ts'
+import { connectChain, openKeystore } from '../wallet.ts'
 
 export const chainDeployCommand: Command = {
   name: 'chain deploy',
@@ -18,12 +18,7 @@ export const chainDeployCommand: Command = {
     const rpc = requireString(values, 'rpc', "the chain's JSON-RPC URL")
     const keystore = requireString(values, 'keystore', 'the deployer keystore file')
     if (values.token !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(String(values.token))) throw new UsageError('--token must be an 0x address')
-    let provider
-    try {
-      provider = await connectRpc(rpc)
-    } catch (err) {
-      throw new UsageError(`cannot reach the chain at ${rpc}: ${(err as Error).message.split('\n')[0]}`)
-    }
+    const provider = await connectChain(rpc)
     try {
       const { wallet } = await openKeystore(keystore, provider)
       const mesh = await deployMesh({ signer: wallet, ...(typeof values.token === 'string' ? { token: values.token } : {}) })

@@ -91,7 +91,7 @@ export const upCommand: Command = {
       identity,
       admit: agents.map((a) => a.id),
       ...(chain
-        ? { payment: { client: chain.requester.client, wallet: chain.requester.wallet, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
+        ? { payment: { client: chain.requester.client, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
         : {}),
     })
     console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit`)

@@ -12,8 +12,10 @@
 import * as assert from 'uvu/assert'
 import type { Test } from 'uvu'
 import { Contract, Interface, Wallet, parseUnits, type ErrorFragment, type ContractTransactionReceipt, type JsonRpcProvider } from 'ethers'
-import { AnvilMissingError, findAnvil, rpcCall, startAnvil, type Anvil, type AnvilOptions } from '../../contracts/anvil.ts'
+import { AnvilMissingError, findAnvil, startAnvil, type Anvil, type AnvilOptions } from '../../contracts/anvil.ts'
 import { decodeRevert } from '../../contracts/revert.ts'
+import { ChainError } from '../../contracts/chain-errors.ts'
+import { ErrorCode } from '../../protocol/errors.ts'
 import { ChannelsClient } from '../../contracts/channels/channels-client.ts'
 import { loadArtifact, type ContractName } from '../../contracts/artifacts.ts'
 import { confirm } from '../../contracts/tx.ts'
@@ -111,7 +113,7 @@ export function useChain(test: AnyTest, options: ChainOptions = {}): Chain {
     test,
     get ctx(): ChainContext {
       if (setupError) throw setupError
-      if (!ctx) throw new Error('chain not started')
+      if (!ctx) throw new ChainError(ErrorCode.internal, 'chain not started: use chain.ctx inside a test')
       return ctx
     },
   }
@@ -161,7 +163,7 @@ export async function expectRevert(p: Promise<unknown>, name: string, args?: unk
 /** The chain's latest block timestamp. */
 export async function now(provider: JsonRpcProvider): Promise<bigint> {
   const block = await provider.getBlock('latest')
-  if (!block) throw new Error('no latest block')
+  if (!block) throw new ChainError(ErrorCode.internal, 'no latest block')
   return BigInt(block.timestamp)
 }
 
@@ -184,4 +186,19 @@ export async function send(contract: Contract, method: string, ...args: unknown[
   return confirm(await contract.getFunction(method)(...args))
 }
 
-export { rpcCall }
+
+/**
+ * What a chain call came to, as a string both implementations of a port can be compared on:
+ * `ok <what pick returns>` or the custom error `Name(arg, ...)` it reverted with.
+ */
+export async function outcomeOf<T>(p: Promise<T>, pick: (r: T) => unknown = () => ''): Promise<string> {
+  try {
+    const r = await p
+    const v = pick(r)
+    return `ok ${Array.isArray(v) ? v.map(String).join(' ') : String(v)}`.trim()
+  } catch (e) {
+    const r = decodeRevert(e)
+    if (!r) throw e
+    return `${r.name}(${r.args.map(String).join(', ')})`
+  }
+}

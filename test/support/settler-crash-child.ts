@@ -19,7 +19,7 @@ const provider = await connectRpc(rpc!)
 const wallet = new Wallet(key!, provider)
 const client = await ChannelsClient.connect(channels!, wallet)
 const journal = new VoucherJournal(journalPath!)
-const settler = new Settler(client, wallet, journal, { everyJobs: 3 })
+const settler = new Settler(client, journal, { everyJobs: 3 })
 settler.on('settleFailed', () => {}) // a settlement cut short by the kill is reconciled on restart
 const r = await settler.reconcile()
 process.stdout.write(`reconciled ${r.confirmed} ${r.failed}\n`)

@@ -10,7 +10,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ComponentRunner } from '../../agent/engine/component/component-runner.ts'
 import { jcoAvailable } from '../../agent/engine/component/jco.ts'
-import type { JobResult } from '../../agent/engine/runner/job-runner.ts'
+import type { RunnerResult } from '../../agent/engine/runner/runner-result.ts'
 
 const available = await jcoAvailable()
 if (!available && process.env['CI']) {
@@ -36,7 +36,7 @@ test.before(async () => {
   await runner.load(sha, bytes)
 })
 
-function run(input: string | Uint8Array): JobResult {
+function run(input: string | Uint8Array): RunnerResult {
   return runner.run(sha, typeof input === 'string' ? new TextEncoder().encode(input) : input, caps)
 }
 

@@ -11,9 +11,10 @@ import * as assert from 'uvu/assert'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { METERING_VERSION } from '../instrument/costs.ts'
 import { JobRunner } from '../runner/job-runner.ts'
-import type { JobResult } from '../runner/job-runner.ts'
+import type { RunnerResult } from '../runner/runner-result.ts'
 import { ComponentRunner } from './component-runner.ts'
-import type { ComponentJobLimits, ComponentRunnerOptions } from './component-runner.ts'
+import type { RunnerLimits } from '../runner/runner-result.ts'
+import type { ComponentRunnerOptions } from './component-runner.ts'
 import { jcoAvailable } from './jco.ts'
 import { forgetComponent, prepareComponent } from './prepare.ts'
 import { commandComponent, echoJob, echoJobWithMemory, growJob, spinJob, type TestComponent } from '../../../test/support/components.ts'
@@ -32,12 +33,12 @@ const enc = (s: string) => new TextEncoder().encode(s)
 const text = (b: Uint8Array) => new TextDecoder().decode(b)
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
-function expectOk(r: JobResult): Extract<JobResult, { ok: true }> {
+function expectOk(r: RunnerResult): Extract<RunnerResult, { ok: true }> {
   if (!r.ok) throw new Error(`expected ok, got ${r.code}: ${r.message} ${r.stderr}`)
   return r
 }
 
-function expectError(r: JobResult): Extract<JobResult, { ok: false }> {
+function expectError(r: RunnerResult): Extract<RunnerResult, { ok: false }> {
   if (r.ok) throw new Error(`expected an error, got output ${JSON.stringify(text(r.output).slice(0, 80))} (fuel ${r.fuel})`)
   return r
 }
@@ -49,7 +50,7 @@ async function loaded(c: TestComponent | Promise<TestComponent>, options: Compon
   return {
     runner,
     sha256: component.sha256,
-    run: (input: string | Uint8Array = '', limits: ComponentJobLimits = {}) =>
+    run: (input: string | Uint8Array = '', limits: RunnerLimits = {}) =>
       runner.run(component.sha256, typeof input === 'string' ? enc(input) : input, caps, limits),
   }
 }
@@ -129,7 +130,7 @@ it('the budget is exact: fuel used is enough, one less is fuel_exhausted (job wo
   console.log(`    echo of ${input.length} bytes: ${r.fuel} fuel as a component, ${direct.fuel} as a preview1 job`)
 })
 
-const pick = (r: Extract<JobResult, { ok: false }>) => ({ code: r.code, fuel: r.fuel })
+const pick = (r: Extract<RunnerResult, { ok: false }>) => ({ code: r.code, fuel: r.fuel })
 
 it('a WASI command component is metered: deterministic fuel, an infinite loop is fuel_exhausted', async () => {
   const e = await loaded(commandComponent(fx.echo().bytes))

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
-import type { JobResult } from '../runner/job-runner.ts'
+import type { RunnerResult } from '../runner/runner-result.ts'
 import { ComponentRunner } from './component-runner.ts'
 import { jcoAvailable } from './jco.ts'
 import { forgetComponent, isTranspiled, prepareComponent, transpileCount } from './prepare.ts'
@@ -33,7 +33,7 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b)
 const enc = (s: string) => new TextEncoder().encode(s)
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
-function expectOk(r: JobResult): string {
+function expectOk(r: RunnerResult): string {
   if (!r.ok) throw new Error(`expected ok, got ${r.code}: ${r.message} ${r.stderr}`)
   return text(r.output)
 }
@@ -51,7 +51,7 @@ async function rejects(fn: () => Promise<unknown>, code: string, message?: RegEx
   assert.unreachable(`expected a rejection with ${code}`)
 }
 
-function expectError(r: JobResult): Extract<JobResult, { ok: false }> {
+function expectError(r: RunnerResult): Extract<RunnerResult, { ok: false }> {
   if (r.ok) throw new Error(`expected an error, got output ${JSON.stringify(text(r.output))}`)
   return r
 }

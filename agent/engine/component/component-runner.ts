@@ -1,7 +1,7 @@
 /**
  * Runs WebAssembly components as jobs, beside JobRunner (preview1 commands) and with the
  * same result type and the same limits: a fresh component instance per job, one reusable
- * preview2 host, every way a run can end mapped to a JobResult.
+ * preview2 host, every way a run can end mapped to a RunnerResult.
  *
  * - Job world (`run: func(input: list<u8>) -> result<list<u8>, string>`): `ok(bytes)` is
  *   the output (over `outputBytes`: `output_limit`); `err(message)` is `exit_nonzero`
@@ -17,7 +17,7 @@
  * synchronous, like JobRunner.run: the deadline is enforced from outside the thread.
  *
  * Limits, as for a preview1 job (../runner/job-runner.ts), when the component was prepared metered
- * (the default, prepare.ts):
+ * (the default, prepare.ts; the per-run state is metered-run.ts):
  * - **Fuel.** All core instances of one run burn ONE budget: each metered core module
  *   imports the counter (`fogmesh.fuel`) instead of owning one, and the runner gives every
  *   instance of the run the same `WebAssembly.Global`, set to the budget before the first
@@ -39,35 +39,27 @@
  *   returns -1, `fogmesh.grow_failed` tells the runner); a run that then fails is
  *   `memory_limit`, as for preview1.
  */
-import { ErrorCode, JobError } from '../../../protocol/errors.ts'
-import { DEFAULT_FUEL, DEFAULT_MEMORY_MIB } from '../runner/job-runner.ts'
-import type { JobResult } from '../runner/job-runner.ts'
-import { BULK_BYTES_PER_FUEL } from '../instrument/costs.ts'
-import { MAX_PAGES, START_EXPORT } from '../instrument/meter.ts'
-import type { MemoryLimits } from '../instrument/meter.ts'
+import { ErrorCode } from '../../../protocol/errors.ts'
+import { mergeOptions } from '../../../protocol/options.ts'
+import { describeFault } from '../runner/faults.ts'
+import type { FaultReading } from '../runner/faults.ts'
+import { BUDGET_DEFAULTS, BUDGET_RANGES } from '../runner/job-runner.ts'
+import { budgetOf, fuelBurned, memoryFaultMessage } from '../runner/run-budget.ts'
+import { failure } from '../runner/runner-result.ts'
+import type { RunnerLimits, RunnerResult } from '../runner/runner-result.ts'
 import type { StdioCaps } from '../wasi/host.ts'
-import { deterministicSources } from '../wasi/deterministic-sources.ts'
+import { RunSources } from '../wasi/run-sources.ts'
 import { cryptoRandom, realClock } from '../wasi/sources.ts'
 import type { ClockSource, RandomSource } from '../wasi/sources.ts'
-import { ComponentLinkError, compileInstantiate, defaultInstantiateCore, linkImports } from './instantiate.ts'
+import { compileInstantiate, defaultInstantiateCore, linkImports } from './instantiate.ts'
 import type { InstantiateCore, InstantiateFn } from './instantiate.ts'
+import { CoreLayoutError, MeteredRun, meteredCores } from './metered-run.ts'
+import type { MeteredCores } from './metered-run.ts'
 import { prepareComponent } from './prepare.ts'
-import type { ComponentInfo, MeteredCore, PrepareOptions, PreparedComponent } from './prepare.ts'
-import { ComponentStop, WasiP2Host } from './wasi-p2-host.ts'
+import type { ComponentInfo, ComponentPrepareOptions, PreparedComponent } from './prepare.ts'
+import { WasiP2Host } from './wasi-p2-host.ts'
 
-/** Per-job limits, as JobRunner takes them (JobLimits), with the same meaning and defaults. */
-export interface ComponentJobLimits {
-  /** Seeds the deterministic clock and random. */
-  jobId?: string
-  /** Fuel budget, shared by every core instance of the run; undefined: `defaultFuel`. */
-  fuel?: number
-  /** Memory ceiling in MiB; undefined: `defaultMemoryMiB`. */
-  memoryMiB?: number
-  /** Clock and random derived from `jobId` (../wasi/deterministic-sources.ts), as for preview1 jobs. */
-  deterministic?: boolean
-}
-
-export interface ComponentRunnerOptions extends PrepareOptions {
+export interface ComponentRunnerOptions extends ComponentPrepareOptions {
   /** Clock of non-deterministic jobs (default: the real clocks). */
   clock?: ClockSource
   /** Random of non-deterministic jobs (default: node:crypto). */
@@ -84,58 +76,17 @@ export interface ComponentRunnerOptions extends PrepareOptions {
   defaultFuel?: number
 }
 
-/** A metered core module, as the runner instantiates it. */
-interface CoreMeta extends MeteredCore {
-  /** For `memoryFrom: 'module'`: where its import of the memory is ([module, name]). */
-  memoryImport: [string, string] | null
-}
-
 interface Loaded {
   info: ComponentInfo
   entry: string
   instantiate: InstantiateFn
   cores: Map<string, WebAssembly.Module>
-  /** Metered cores by module; null: prepared with `meter: false`. */
-  metered: Map<WebAssembly.Module, CoreMeta> | null
-  /** The limits of the memory the host creates per run (that of the core that defines it), if any. */
-  memory: MemoryLimits | null
+  /** Metered cores; null: prepared with `meter: false`. */
+  metered: MeteredCores | null
 }
-
-/** What one metered run gives its core instances, and what they tell it. */
-interface Metered {
-  loaded: Loaded
-  fuel: WebAssembly.Global
-  memory: WebAssembly.Memory | null
-  /** The `fogmesh` import object of this run. */
-  imports: Readonly<Record<string, unknown>>
-  /** The memory was given to its defining core's instance (once per run). */
-  memoryGiven: boolean
-  fuelOut: boolean
-  growFailed: boolean
-}
-
-/** A run whose component is laid out against the cap (a second memory-defining instance, a memory from elsewhere). */
-class CoreLayoutError extends Error {
-  override name = 'CoreLayoutError'
-}
-
-const PAGES_PER_MIB = 16
-
-/** MiB shown in messages: whole numbers plainly, fractions to a 64 KiB page (as JobRunner). */
-const mib = (pages: number) => `${Number((pages / PAGES_PER_MIB).toFixed(4))} MiB`
 
 /** The code a job-world `err` gets: the job reported a failure. One line to change for a code of its own. */
 const JOB_ERROR_CODE = ErrorCode.exitNonZero
-
-/** WebAssembly.Exception (a wasm `throw` nobody caught); not in every typing of the JS API. */
-const WasmException = (WebAssembly as unknown as { Exception?: abstract new (...args: never[]) => object }).Exception
-
-const MESSAGE_MAX = 120
-
-function short(message: string): string {
-  const line = message.split('\n', 1)[0] ?? ''
-  return line.length > MESSAGE_MAX ? `${line.slice(0, MESSAGE_MAX - 3)}...` : line
-}
 
 /**
  * jco's glue rewrites V8's trap messages into wasmtime's ("wasm trap: wasm `unreachable`
@@ -152,39 +103,15 @@ const V8_TRAP_MESSAGES = new Map([
   ['wasm trap: call stack exhausted', 'call stack exhausted'],
 ])
 
+/**
+ * A component's faults. Errors from jco's glue (a bad handle, a pointer out of bounds, an
+ * invalid discriminant) are the guest breaking the canonical ABI: traps.
+ */
+const FAULTS: FaultReading = { traps: V8_TRAP_MESSAGES, outOfMemory: /memory|allocation/i, otherError: ErrorCode.trap }
+
 /** A value jco's glue threw for a lifted `err` (a ComponentError: an Error with an own `payload`). */
 function errPayload(err: unknown): { payload: unknown } | null {
   return err instanceof Error && Object.hasOwn(err, 'payload') ? (err as Error & { payload: unknown }) : null
-}
-
-/**
- * Maps something thrown out of instantiation or the export to a code and a short
- * message. Errors from jco's glue (a bad handle, a pointer out of bounds, an invalid
- * discriminant) are the guest breaking the canonical ABI: traps.
- */
-function describeFault(err: unknown, hostFault: unknown): { code: ErrorCode; message: string } {
-  if (hostFault !== null) return { code: ErrorCode.internal, message: 'job host failed' }
-  if (err instanceof WebAssembly.RuntimeError) {
-    return { code: ErrorCode.trap, message: short(V8_TRAP_MESSAGES.get(err.message) ?? err.message) }
-  }
-  if (err instanceof RangeError) {
-    if (/call stack/i.test(err.message)) return { code: ErrorCode.trap, message: 'call stack exhausted' }
-    if (/memory|allocation/i.test(err.message)) return { code: ErrorCode.trap, message: 'out of memory' }
-    return { code: ErrorCode.trap, message: short(err.message) }
-  }
-  if (err instanceof CoreLayoutError) return { code: ErrorCode.invalidModule, message: short(err.message) }
-  if (err instanceof ComponentLinkError || err instanceof WebAssembly.LinkError) {
-    return { code: ErrorCode.linkError, message: short(err.message) }
-  }
-  if (err instanceof WebAssembly.CompileError) return { code: ErrorCode.invalidModule, message: short(err.message) }
-  if (WasmException !== undefined && err instanceof WasmException) return { code: ErrorCode.trap, message: 'uncaught wasm exception' }
-  if (err instanceof Error) return { code: ErrorCode.trap, message: short(err.message) }
-  return { code: ErrorCode.internal, message: 'job host failed' }
-}
-
-/** Bytes moved by the host, charged at the bulk rate: ceil(bytes / 64) (instrument/costs.ts). */
-function burn(m: Metered, bytes: number): void {
-  if (bytes > 0) m.fuel.value = (m.fuel.value as bigint) - BigInt(Math.ceil(bytes / BULK_BYTES_PER_FUEL))
 }
 
 function owned(bytes: Uint8Array): Uint8Array {
@@ -195,45 +122,34 @@ export class ComponentRunner {
   private readonly components = new Map<string, Loaded>()
   private readonly host: WasiP2Host
   private readonly imports: Record<string, unknown>
-  private readonly prepareOptions: PrepareOptions
+  private readonly prepareOptions: ComponentPrepareOptions
   private readonly instantiateCore: InstantiateCore
   /** `instantiateCore` as jco calls it for a metered component: adds the `fogmesh` imports. */
   private readonly instantiateMetered: InstantiateCore
-  private readonly outOfFuel: () => void
-  private readonly growFailed: () => void
-  private readonly realClock: ClockSource
-  private readonly realRandom: RandomSource
-  private readonly defaultMemoryMiB: number
-  private readonly defaultFuel: number
-  private clock: ClockSource
-  private random: RandomSource
+  private readonly sources: RunSources
+  private readonly defaults: { defaultMemoryMiB: number; defaultFuel: number }
   /** The metered run in progress. */
-  private metered: Metered | null = null
+  private metered: MeteredRun | null = null
 
   constructor(options: ComponentRunnerOptions = {}) {
-    const { clock, random, instantiateCore, defaultMemoryMiB, defaultFuel, ...prepareOptions } = options
-    this.realClock = clock ?? realClock
-    this.realRandom = random ?? cryptoRandom
-    this.clock = this.realClock
-    this.random = this.realRandom
-    this.defaultMemoryMiB = defaultMemoryMiB ?? DEFAULT_MEMORY_MIB
-    this.defaultFuel = defaultFuel ?? DEFAULT_FUEL
+    const { clock, random, instantiateCore, defaultMemoryMiB, defaultFuel, ...prepareOptions } = mergeOptions(
+      options,
+      { clock: realClock, random: cryptoRandom, instantiateCore: defaultInstantiateCore, ...BUDGET_DEFAULTS },
+      BUDGET_RANGES,
+      'componentRunner',
+    )
+    this.defaults = { defaultMemoryMiB, defaultFuel }
+    this.sources = new RunSources(clock, random)
     // the host keeps these functions; which source they read (and which count they charge) is chosen per job
-    this.host = new WasiP2Host({
-      clock: (id, runStartNs) => this.clock(id, runStartNs),
-      random: (dest) => this.random(dest),
-      charge: (bytes) => this.charge(bytes),
-    })
+    this.host = new WasiP2Host({ clock: this.sources.clock, random: this.sources.random, charge: (bytes) => this.metered?.charge(bytes) })
     this.imports = linkImports(this.host.interfaces)
     this.prepareOptions = prepareOptions
-    this.instantiateCore = instantiateCore ?? defaultInstantiateCore
-    this.outOfFuel = () => {
-      if (this.metered !== null) this.metered.fuelOut = true // the module traps right after this returns
+    this.instantiateCore = instantiateCore
+    this.instantiateMetered = (module, imports) => {
+      const run = this.metered
+      if (run === null) throw new CoreLayoutError('component instantiates a core module the job host did not meter')
+      return run.instantiate(module, imports, this.instantiateCore)
     }
-    this.growFailed = () => {
-      if (this.metered !== null) this.metered.growFailed = true
-    }
-    this.instantiateMetered = (module, imports) => this.instantiateCoreMetered(module, imports)
   }
 
   /**
@@ -249,30 +165,12 @@ export class ComponentRunner {
   /** Keeps a component prepared elsewhere (`prepareComponent`, e.g. in the pool's thread). */
   add(prepared: PreparedComponent): ComponentInfo {
     const cores = new Map(prepared.cores)
-    let metered: Map<WebAssembly.Module, CoreMeta> | null = null
-    let memory: MemoryLimits | null = null
-    if (prepared.metering !== undefined) {
-      metered = new Map()
-      for (const [name, core] of prepared.metering.cores) {
-        const module = cores.get(name)
-        if (module === undefined) throw new JobError(ErrorCode.internal, `metering names a missing core module ${name}`)
-        let memoryImport: [string, string] | null = null
-        if (core.memoryFrom === 'module') {
-          const imp = WebAssembly.Module.imports(module).find((i) => i.kind === 'memory')
-          if (imp !== undefined) memoryImport = [imp.module, imp.name]
-        }
-        if (core.memoryFrom === 'host') memory = core.memory
-        metered.set(module, { ...core, memoryImport })
-      }
-      if (metered.size !== cores.size) throw new JobError(ErrorCode.internal, 'a core module of a metered component is not metered')
-    }
     this.components.set(prepared.info.sha256, {
       info: prepared.info,
       entry: prepared.entry,
       instantiate: compileInstantiate(prepared.js),
       cores,
-      metered,
-      memory,
+      metered: meteredCores(prepared, cores),
     })
     return prepared.info
   }
@@ -285,86 +183,36 @@ export class ComponentRunner {
     return this.components.get(sha256)?.info
   }
 
-  /** Charges the bytes a host call moved (see WasiP2HostOptions.charge) to the run in progress. */
-  private charge(bytes: number): void {
-    if (this.metered !== null) burn(this.metered, bytes)
-  }
-
-  /** Instantiates one core module of a metered run: its `fogmesh` imports, then its start function. */
-  private instantiateCoreMetered(module: WebAssembly.Module, imports?: WebAssembly.Imports): WebAssembly.Instance {
-    const m = this.metered
-    const core = m?.loaded.metered?.get(module)
-    if (m === null || core === undefined) throw new CoreLayoutError('component instantiates a core module the job host did not meter')
-    if (core.memoryFrom === 'host') {
-      // the cap is per job: a second instance of the memory's module would get a second memory
-      if (m.memoryGiven) throw new CoreLayoutError('component instantiates its memory-defining core module twice; the job host caps one memory')
-      m.memoryGiven = true
-    } else if (core.memoryFrom === 'module' && core.memoryImport !== null) {
-      // jco wires the defining core's exported memory here: it must be the capped one
-      const [mod, name] = core.memoryImport
-      const given = (imports?.[mod] as Record<string, unknown> | undefined)?.[name]
-      if (m.memory === null || given !== m.memory) throw new CoreLayoutError('a core module imports a memory the job host does not cap')
-    }
-    const instance = this.instantiateCore(module, { ...imports, fogmesh: m.imports as WebAssembly.ModuleImports })
-    if (core.start) {
-      // the wasm start function, moved out of instantiation so that it is metered too
-      const start = instance.exports[START_EXPORT]
-      if (typeof start !== 'function') throw new WebAssembly.LinkError('metered core module lost its start function')
-      ;(start as () => void)()
-    }
-    return instance
-  }
-
   /** Instantiates a fresh instance of the component and runs it on `input`. */
-  run(sha256: string, input: Uint8Array, caps: StdioCaps, limits: ComponentJobLimits = {}): JobResult {
+  run(sha256: string, input: Uint8Array, caps: StdioCaps, limits: RunnerLimits = {}): RunnerResult {
     const started = performance.now()
     const component = this.components.get(sha256)
-    if (component === undefined) {
-      return { ok: false, code: ErrorCode.moduleNotFound, message: 'module not loaded', stderr: '', fuel: 0, ms: 0 }
-    }
-    const fail = (code: ErrorCode, message: string): JobResult => ({ ok: false, code, message, stderr: '', fuel: 0, ms: performance.now() - started })
+    if (component === undefined) return failure(ErrorCode.moduleNotFound, 'module not loaded')
+    const fail = (code: ErrorCode, message: string): RunnerResult => failure(code, message, 0, performance.now() - started)
 
     // the limits, checked and set up before anything of the component exists
-    const budget = limits.fuel ?? this.defaultFuel
-    const memoryMiB = limits.memoryMiB ?? this.defaultMemoryMiB
-    let metered: Metered | null = null
+    let metered: MeteredRun | null = null
+    let budget = 0
     let capPages = 0
     if (component.metered !== null) {
-      if (!(Number.isSafeInteger(budget) && budget >= 0)) return fail(ErrorCode.invalidField, 'limits.fuel: expected a non-negative integer')
-      if (!(memoryMiB > 0 && Number.isFinite(memoryMiB))) return fail(ErrorCode.invalidField, 'limits.memoryMiB: expected a positive number')
-      capPages = Math.min(MAX_PAGES, Math.floor(memoryMiB * PAGES_PER_MIB))
-      let memory: WebAssembly.Memory | null = null
-      if (component.memory !== null) {
-        const { initialPages, maxPages } = component.memory
-        // refused before anything is allocated: a 4 GiB initial memory costs nothing here
-        if (initialPages > capPages) {
-          return fail(ErrorCode.memoryLimit, `module needs ${mib(initialPages)} of memory to start; the limit is ${mib(capPages)}`)
-        }
-        try {
-          memory = new WebAssembly.Memory({ initial: initialPages, maximum: Math.min(capPages, maxPages ?? MAX_PAGES) })
-        } catch {
-          return fail(ErrorCode.memoryLimit, `could not allocate ${mib(initialPages)} of memory`)
-        }
-      }
-      const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, BigInt(budget))
-      metered = {
-        loaded: component,
-        fuel,
-        memory,
-        imports: Object.freeze({ fuel, memory: memory ?? undefined, out_of_fuel: this.outOfFuel, grow_failed: this.growFailed }),
-        memoryGiven: false,
-        fuelOut: false,
-        growFailed: false,
-      }
+      const checked = budgetOf(limits, this.defaults)
+      if ('code' in checked) return fail(checked.code, checked.message)
+      ;({ fuel: budget, capPages } = checked)
+      const run = MeteredRun.begin(component.metered, budget, capPages, {
+        outOfFuel: () => {
+          if (this.metered !== null) this.metered.fuelOut = true // the module traps right after this returns
+        },
+        growFailed: () => {
+          if (this.metered !== null) this.metered.growFailed = true
+        },
+      })
+      if (!(run instanceof MeteredRun)) return fail(run.code, run.message)
+      metered = run
     }
 
     const job = component.info.kind === 'component-job'
     const host = this.host
-    if (limits.deterministic === true) {
-      const sources = deterministicSources(limits.jobId ?? '')
-      this.clock = sources.clock
-      this.random = sources.random
-    }
+    this.sources.begin(limits)
     host.begin(job ? new Uint8Array(0) : input, caps, job ? 'diagnostics' : 'output')
     this.metered = metered
 
@@ -381,10 +229,10 @@ export class ComponentRunner {
       )
       if (job) {
         // the host copies the input into the component's memory: charged like fd_read
-        this.charge(input.length)
+        metered?.charge(input.length)
         returned = (exports[component.entry] as (input: Uint8Array) => unknown)(input)
         // and the result out of it: like fd_write
-        if (returned instanceof Uint8Array) this.charge(returned.length)
+        if (returned instanceof Uint8Array) metered?.charge(returned.length)
       } else {
         const run = exports[component.entry] as { run: () => unknown }
         run.run()
@@ -394,8 +242,7 @@ export class ComponentRunner {
       failed = true
     } finally {
       this.metered = null
-      this.clock = this.realClock
-      this.random = this.realRandom
+      this.sources.end()
     }
     const stop = host.stopped // authoritative even if the guest caught the throw
     const fault = host.fault
@@ -403,31 +250,25 @@ export class ComponentRunner {
     if (guestErr !== null && job && stop === null && fault === null) {
       // err(message): the message first, then whatever the component printed
       const message = typeof guestErr.payload === 'string' ? guestErr.payload : String(guestErr.payload)
-      if (metered !== null) burn(metered, message.length) // lifted out of its memory, like a result
+      metered?.charge(message.length) // lifted out of its memory, like a result
       host.note(message)
     }
     const { stdout, stderr } = host.finish()
 
     // fuel: what the one shared counter says, on every outcome
-    let fuel = 0
-    let exhausted = false
-    if (metered !== null) {
-      const left = metered.fuel.value as bigint
-      exhausted = metered.fuelOut || left < 0n
-      fuel = exhausted ? budget : budget - Number(left)
-    }
+    const { fuel, exhausted } = metered !== null ? fuelBurned(budget, metered.fuel.value as bigint, metered.fuelOut) : { fuel: 0, exhausted: false }
     const growFailed = metered?.growFailed === true
     const ms = performance.now() - started
-    const out = (code: ErrorCode, message: string): JobResult => {
+    const out = (code: ErrorCode, message: string): RunnerResult => {
       // a run that failed after memory.grow was refused: the cap, not the job's own fault, is the cause
       if (growFailed && code !== ErrorCode.outputLimit && code !== ErrorCode.internal) {
-        return { ok: false, code: ErrorCode.memoryLimit, message: short(`memory limit of ${mib(capPages)} reached (then: ${message})`), stderr, fuel, ms }
+        return failure(ErrorCode.memoryLimit, memoryFaultMessage(capPages, message), fuel, ms, stderr)
       }
-      return { ok: false, code, message, stderr, fuel, ms }
+      return failure(code, message, fuel, ms, stderr)
     }
 
-    // Over budget is over budget, however the run ended (see ../runner/job-runner.ts)
-    if (exhausted) return { ok: false, code: ErrorCode.fuelExhausted, message: `fuel limit of ${budget} exhausted`, stderr, fuel, ms }
+    // Over budget is over budget, however the run ended (see ../runner/run-budget.ts)
+    if (exhausted) return failure(ErrorCode.fuelExhausted, `fuel limit of ${budget} exhausted`, fuel, ms, stderr)
     if (stop !== null) {
       if (stop.reason === 'output_limit') return out(ErrorCode.outputLimit, `stdout exceeds ${stop.value} bytes`)
       // the job world has no exit status: leaving before run returns is a fault
@@ -441,7 +282,8 @@ export class ComponentRunner {
       return out(ErrorCode.exitNonZero, 'exit code 1')
     }
     if (failed) {
-      const { code, message } = describeFault(thrown, fault)
+      if (fault !== null) return out(ErrorCode.internal, 'job host failed')
+      const { code, message } = describeFault(thrown, FAULTS)
       return out(code, message)
     }
     if (!job) return { ok: true, output: stdout, fuel, ms }

@@ -29,9 +29,12 @@ export type InstantiateFn = (
 
 export const defaultInstantiateCore: InstantiateCore = (module, imports) => new WebAssembly.Instance(module, imports)
 
-/** The component imports something our host lacks (found when the JS takes it from `imports`). */
-export class ComponentLinkError extends Error {
+/** The component imports something our host lacks (found when the JS takes it from `imports`): `link_error`. */
+export class ComponentLinkError extends JobError {
   override name = 'ComponentLinkError'
+  constructor(message: string) {
+    super(ErrorCode.linkError, message)
+  }
 }
 
 /** Defines what the rewrites below call instead (one line: keeps line numbers in traces close). */
@@ -132,7 +135,7 @@ export function dryLink(
     )
   } catch (err) {
     if (err === DRY_RUN_DONE) return
-    if (err instanceof ComponentLinkError) throw new JobError(ErrorCode.linkError, err.message)
+    if (err instanceof ComponentLinkError) throw err
     const message = err instanceof Error ? err.message : String(err)
     throw new JobError(ErrorCode.linkError, `component does not link: ${message.split('\n', 1)[0]}`, { cause: err })
   }

@@ -3,6 +3,7 @@
 //   node --import tsx agent/engine/component/metering.bench.ts [runs]
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { JobError } from '../../../protocol/errors.ts'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { prepareModule } from '../instrument/meter.ts'
 import { ComponentRunner } from './component-runner.ts'
@@ -52,7 +53,8 @@ for (const [name, c, input] of cases) {
     t = performance.now()
     const m = metered.run(c.sha256, input, caps)
     const mb = performance.now() - t
-    if (!p.ok || !m.ok) throw new Error(`${name}: ${p.ok ? '' : p.message} ${m.ok ? '' : m.message}`)
+    if (!p.ok) throw new JobError(p.code, `${name} (plain): ${p.message}`)
+    if (!m.ok) throw new JobError(m.code, `${name} (metered): ${m.message}`)
     fuel = m.fuel
     if (i >= 200) {
       a.push(pa)

@@ -75,7 +75,7 @@ export interface ComponentMetering {
 /** Rewrites one core module before it is compiled (e.g. memory caps and fuel metering). */
 export type CoreRewriter = (bytes: Uint8Array, core: { sha256: string; name: string }) => Uint8Array
 
-export interface PrepareOptions {
+export interface ComponentPrepareOptions {
   /** Sees (and may replace) each core module's original bytes before it is metered and compiled. */
   rewriteCore?: CoreRewriter
   /**
@@ -211,7 +211,7 @@ async function transpile(sha256: string, bytes: Uint8Array): Promise<Transpiled>
 export async function prepareComponent(
   sha256: string,
   bytes: Uint8Array,
-  options: PrepareOptions = {},
+  options: ComponentPrepareOptions = {},
 ): Promise<PreparedComponent> {
   if (!isComponent(bytes)) throw new JobError(ErrorCode.invalidModule, 'not a WebAssembly component')
   let pending = transpiled.get(sha256)

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert'
 import { isComponent, wasmBinaryKind } from './header.ts'
 import { ComponentLinkError, compileInstantiate, linkImports } from './instantiate.ts'
 import { worldOf } from './prepare.ts'
-import { ComponentStop, PROVIDED_INTERFACES, WasiP2Host } from './wasi-p2-host.ts'
+import { WasiStop } from '../wasi/stop.ts'
+import { PROVIDED_INTERFACES, WasiP2Host } from './wasi-p2-host.ts'
 import type { StdoutRoute } from './wasi-p2-host.ts'
 
 const caps = { outputBytes: 10, stderrBytes: 4 }
@@ -70,7 +71,7 @@ test('charge: told the bytes each transfer moved (stdin, stdout, stderr, random)
   call('wasi:random/random', 'getRandomBytes', 100n)
   call('wasi:random/insecure', 'getInsecureRandomU64')
   assert.equal(charged, [2, 3, 3, 6, 100, 8])
-  assert.instance(thrown(() => stdout['write']?.(bytes('x'.repeat(20)))), ComponentStop)
+  assert.instance(thrown(() => stdout['write']?.(bytes('x'.repeat(20)))), WasiStop)
   assert.is(charged.length, 6)
 })
 
@@ -81,8 +82,8 @@ test('stdout: up to the cap, one byte over stops the run with output_limit', () 
   out['write']?.(bytes('0123456'))
   out['blockingWriteAndFlush']?.(bytes('789'))
   const stop = thrown(() => out['write']?.(bytes('x')))
-  assert.instance(stop, ComponentStop)
-  assert.equal([(stop as ComponentStop).reason, (stop as ComponentStop).value], ['output_limit', 10])
+  assert.instance(stop, WasiStop)
+  assert.equal([(stop as WasiStop).reason, (stop as WasiStop).value], ['output_limit', 10])
   assert.is(h.stopped, stop)
   assert.is(text(h.finish().stdout), '0123456789')
 })
@@ -90,8 +91,8 @@ test('stdout: up to the cap, one byte over stops the run with output_limit', () 
 test('after a stop every host function throws it again (a guest that catches the unwind)', () => {
   const { h, call } = host('abc')
   const exit = thrown(() => call('wasi:cli/exit', 'exit', { tag: 'err' }))
-  assert.instance(exit, ComponentStop)
-  assert.equal([(exit as ComponentStop).reason, (exit as ComponentStop).value], ['exit', 1])
+  assert.instance(exit, WasiStop)
+  assert.equal([(exit as WasiStop).reason, (exit as WasiStop).value], ['exit', 1])
   assert.is(thrown(() => call('wasi:cli/stdin', 'getStdin')), exit)
   assert.is(thrown(() => call('wasi:random/random', 'getRandomU64')), exit)
   assert.is(h.stopped, exit)
@@ -99,9 +100,9 @@ test('after a stop every host function throws it again (a guest that catches the
 
 test('exit: ok is 0, err is 1, exit-with-code keeps its code', () => {
   const a = host()
-  assert.is((thrown(() => a.call('wasi:cli/exit', 'exit', { tag: 'ok' })) as ComponentStop).value, 0)
+  assert.is((thrown(() => a.call('wasi:cli/exit', 'exit', { tag: 'ok' })) as WasiStop).value, 0)
   const b = host()
-  assert.is((thrown(() => b.call('wasi:cli/exit', 'exitWithCode', 3)) as ComponentStop).value, 3)
+  assert.is((thrown(() => b.call('wasi:cli/exit', 'exitWithCode', 3)) as WasiStop).value, 3)
 })
 
 test('stderr keeps what fits and drops the rest; job world: stdout is kept with stderr', () => {
@@ -125,7 +126,7 @@ test('write-zeroes and splice from stdin', () => {
   assert.equal([...h.finish().stdout], [0, 0, 120, 121, 122])
   const big = host()
   const o = big.call('wasi:cli/stdout', 'getStdout') as Record<string, Fn>
-  assert.instance(thrown(() => o['writeZeroes']?.(1n << 40n)), ComponentStop, 'a huge write-zeroes stops, allocates no terabyte')
+  assert.instance(thrown(() => o['writeZeroes']?.(1n << 40n)), WasiStop, 'a huge write-zeroes stops, allocates no terabyte')
 })
 
 test('environment: arguments ["job"], no variables, no cwd; no terminals; no preopened directories', () => {

@@ -15,7 +15,7 @@
  *   open anything through.
  * - no sockets, no http: a component importing them does not link (see prepare.ts).
  *
- * Ending a run early (exit, stdout over its cap) records a `ComponentStop` and throws it
+ * Ending a run early (exit, stdout over its cap) records a `WasiStop` and throws it
  * to unwind the guest; as in the preview1 host, the record is what counts, and every host
  * function throws it again once it is set. Values jco turns into a WASI `err` (stream
  * `closed`) are thrown as plain objects, never as `Error`s: jco's glue rethrows an Error
@@ -27,6 +27,8 @@
 import { ByteSink } from '../wasi/byte-sink.ts'
 import { ClockId } from '../wasi/abi.ts'
 import type { StdioCaps } from '../wasi/host.ts'
+import { WasiStop } from '../wasi/stop.ts'
+import type { StopReason } from '../wasi/stop.ts'
 import { clockResolution, cryptoRandom, realClock } from '../wasi/sources.ts'
 import type { ClockSource, RandomSource } from '../wasi/sources.ts'
 
@@ -40,20 +42,6 @@ export interface WasiP2HostOptions {
    * 1 fuel of its `call`.
    */
   charge?: (bytes: number) => void
-}
-
-export type ComponentStopReason = 'exit' | 'output_limit'
-
-/** Why a run ended before the export returned. Thrown (an Error, so jco's glue rethrows it) to unwind the guest. */
-export class ComponentStop extends Error {
-  override name = 'ComponentStop'
-  constructor(
-    readonly reason: ComponentStopReason,
-    /** exit: the exit code; output_limit: the cap. */
-    readonly value: number,
-  ) {
-    super(`component stopped: ${reason} ${value}`)
-  }
 }
 
 /**
@@ -105,7 +93,7 @@ export class WasiP2Host {
   /** Interfaces for jco's `instantiate(getCoreModule, imports)`, built once. */
   readonly interfaces: HostInterfaces
   /** Set once the run has ended early; see the file comment. */
-  stopped: ComponentStop | null = null
+  stopped: WasiStop | null = null
   /** The first exception our own host code threw unexpectedly (a bug here, not a guest fault). */
   fault: unknown = null
 
@@ -155,8 +143,8 @@ export class WasiP2Host {
     if (this.stopped !== null) throw this.stopped
   }
 
-  private stop(reason: ComponentStopReason, value: number): never {
-    this.stopped = new ComponentStop(reason, value)
+  private stop(reason: Exclude<StopReason, 'signal'>, value: number): never {
+    this.stopped = new WasiStop(reason, value)
     throw this.stopped
   }
 
@@ -223,7 +211,7 @@ export class WasiP2Host {
       try {
         return fn.apply(this, args)
       } catch (err) {
-        if (err instanceof Error && !(err instanceof ComponentStop) && !(err instanceof WebAssembly.RuntimeError)) {
+        if (err instanceof Error && !(err instanceof WasiStop) && !(err instanceof WebAssembly.RuntimeError)) {
           host.fault ??= err
         }
         throw err

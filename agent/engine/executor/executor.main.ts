@@ -1,5 +1,6 @@
 /**
- * The executor process: where job code runs. Started by the agent with an
+ * Entry of the executor process (side effects: it talks over its IPC channel and exits
+ * with the agent): where job code runs. Started by the agent with an
  * empty environment, no data dir, a scratch working directory and (when the
  * agent runs as root) an unprivileged uid, so that code escaping a job still
  * finds no keys, no wallet and no module cache to tamper with. It hosts the
@@ -16,6 +17,13 @@ if (!send) {
   process.stderr.write('executor.main: must be started by the agent with an IPC channel\n')
   process.exit(2)
 }
+
+// Started on a view of its code (code-view.ts), this process resolves modules without
+// following symlinks. Worker threads inherit that only through NODE_OPTIONS when they are
+// given their own execArgv, as libraries do (jco's WASI shim starts one with []): set it
+// here, in this process's environment, after start (the one the agent gave stays empty).
+const resolution = process.execArgv.filter((a) => a === '--preserve-symlinks' || a === '--preserve-symlinks-main')
+if (resolution.length > 0) process.env.NODE_OPTIONS = resolution.join(' ')
 
 const slots = Number(process.argv[2] ?? 1)
 const queueLimit = Number(process.argv[3] ?? 1024)

@@ -86,4 +86,28 @@ test('invalid bytes are refused by the executor with invalid_module, the executo
   }
 })
 
+test('a module the executor keeps dying on while loading is given up after two deaths; the executor serves on', async () => {
+  const ex = createProcessExecutor({ size: 1 })
+  try {
+    const first = (await ex.ready()).pid
+    const loading = ex.load(fx.spin.sha256, fx.spin.bytes).then(
+      () => undefined,
+      (e: { code: string; message: string }) => e,
+    )
+    process.kill(first, 'SIGKILL') // before the load can have finished
+    await waitFor(async () => ex.pid !== undefined && ex.pid !== first, 5000, 'a second executor')
+    process.kill(ex.pid as number, 'SIGKILL') // just forked: it has not even read its code yet
+    const err = await loading
+    assert.is(err?.code, 'internal')
+    assert.match(err?.message ?? '', `the executor died 2 times loading module ${fx.spin.sha256.slice(0, 12)}: given up`)
+    await ex.ready()
+    await ex.load(fx.echo.sha256, fx.echo.bytes)
+    const r = await ex.run({ jobId: 'after', module: fx.echo.sha256, input: Buffer.from('still here'), limits: caps })
+    assert.is(r.status, 'ok')
+    assert.is(ex.stats().restarts, 2)
+  } finally {
+    await ex.close()
+  }
+})
+
 test.run()

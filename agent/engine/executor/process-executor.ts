@@ -8,17 +8,27 @@
  * new one. A wedged executor — a job past its deadline plus a grace period
  * with no answer, meaning the pool could not even terminate its worker — is
  * killed with SIGKILL and replaced; that job is answered `deadline`.
+ *
+ * Run as another user, the executor gets its code through descriptors the agent opened
+ * (code-view.ts), so it starts even when the checkout sits where that user cannot go
+ * (a clone under /root).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { mergeOptions } from '../../../protocol/options.ts'
+import type { Merged } from '../../../protocol/options.ts'
+import { WORKER_POOL_RANGES } from '../worker/pool.ts'
+import { openCodeView } from './code-view.ts'
+import type { CodeView } from './code-view.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
 export interface ProcessExecutorOptions {
-  /** Jobs run at once (worker threads inside the executor). */
+  /** Jobs run at once (worker threads inside the executor): a whole number, at least 1. */
   size: number
+  /** Jobs that may wait for a worker (see WorkerPoolOptions). Default: 64 per slot. */
   queueLimit?: number
   /** Time past a job's deadline after which the executor counts as wedged. Default 2000 ms. */
   watchdogGraceMs?: number
@@ -33,8 +43,12 @@ interface Pending {
 }
 
 const NOBODY = { uid: 65534, gid: 65534 }
+/** The checkout this file belongs to: what the executor process loads its code from. */
+const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url))
 /** Executors that die within this window, in a row, mean something is wrong with the host: stop restarting. */
 const MAX_QUICK_DEATHS = 5
+/** Executors that die while one module is loading, after which that module is given up: it is what kills them. */
+const MAX_DEATHS_WHILE_LOADING = 2
 
 export class ProcessExecutor implements Executor {
   readonly slots: number
@@ -42,15 +56,28 @@ export class ProcessExecutor implements Executor {
   private outbox!: Outbox<ToExecutor>
   private readyP!: Promise<{ pid: number; uid: number }>
   private readonly pending = new Map<number, Pending>()
-  private readonly modules = new Map<string, { bytes: Uint8Array; info?: ModuleInfo }>()
+  /** Every module loaded or loading, by sha256; `deaths`: executors that died while it was loading. */
+  private readonly modules = new Map<string, { bytes: Uint8Array; info?: ModuleInfo; deaths: number }>()
   private readonly loading = new Map<string, { resolve: (i: ModuleInfo) => void; reject: (e: Error) => void }[]>()
   private next = 1
   private closing = false
   private quickDeaths = 0
   private readonly counts = { completed: 0, failed: 0, restarts: 0 }
 
-  constructor(private readonly options: ProcessExecutorOptions) {
-    this.slots = Math.max(1, Math.floor(options.size))
+  private readonly options: Merged<ProcessExecutorOptions, { watchdogGraceMs: number }>
+  private readonly queueLimit: number
+  /** The executor's uid and gid, when it runs as another user than the agent. */
+  private readonly user: { uid: number; gid: number } | undefined
+  /** Its code, then, as that user can read it. */
+  private readonly view: CodeView | undefined
+
+  constructor(options: ProcessExecutorOptions) {
+    this.options = mergeOptions(options, { watchdogGraceMs: 2000 }, { ...WORKER_POOL_RANGES, watchdogGraceMs: { min: 0 } }, 'processExecutor')
+    this.slots = this.options.size
+    this.queueLimit = this.options.queueLimit ?? this.slots * 64
+    const user = this.options.user
+    this.user = user === 'same' ? undefined : (user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
+    this.view = this.user === undefined ? undefined : openCodeView(CHECKOUT)
     this.spawn()
   }
 
@@ -64,16 +91,19 @@ export class ProcessExecutor implements Executor {
   }
 
   private spawn(): void {
+    const { user, view } = this
+    const seen = (path: string) => (view ? view.map(path) : path)
     const isTs = import.meta.url.endsWith('.ts')
-    const entry = fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url))
-    const execArgv = isTs ? ['--import', import.meta.resolve('tsx')] : []
-    const user = this.options.user === 'same' ? undefined : (this.options.user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
-    const child = fork(entry, [String(this.slots), String(this.options.queueLimit ?? this.slots * 64)], {
+    const entry = seen(fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url)))
+    const execArgv = view ? ['--preserve-symlinks', '--preserve-symlinks-main'] : []
+    if (isTs) execArgv.push('--import', pathToFileURL(seen(fileURLToPath(import.meta.resolve('tsx')))).href)
+    const child = fork(entry, [String(this.slots), String(this.queueLimit)], {
       execArgv,
+      execPath: view?.execPath ?? process.execPath,
       serialization: 'advanced',
       env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
       cwd: tmpdir(),
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc', ...(view?.fds ?? [])],
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     })
     this.child = child
@@ -89,7 +119,8 @@ export class ProcessExecutor implements Executor {
       }
       child.on('message', onBatch)
       child.once('exit', (code, signal) => {
-        reject(new JobError(ErrorCode.internal, `executor exited (${signal ?? code}) before it was ready`))
+        const as = user ? ` (running as uid ${user.uid})` : ''
+        reject(new JobError(ErrorCode.internal, `executor exited (${signal ?? code}) before it was ready${as}`))
         this.onExit(child, Date.now() - started)
       })
     })
@@ -139,8 +170,13 @@ export class ProcessExecutor implements Executor {
     const crashed: RunOutcome = { status: 'error', code: ErrorCode.internal, message: 'executor process died', stderr: '', fuel: 0, durationMs: 0 }
     for (const n of [...this.pending.keys()]) this.finish(n, crashed)
     for (const [sha, waiters] of this.loading) {
-      // loads in flight are sent again to the next executor; their waiters keep waiting
-      if (!this.modules.has(sha)) for (const w of waiters) w.reject(new JobError(ErrorCode.internal, 'executor process died'))
+      // a load in flight is sent again to the next executor (its waiters keep waiting), unless it keeps killing them
+      const m = this.modules.get(sha)
+      if (m !== undefined && ++m.deaths < MAX_DEATHS_WHILE_LOADING) continue
+      this.modules.delete(sha)
+      this.loading.delete(sha)
+      const message = m === undefined ? 'executor process died' : `the executor died ${m.deaths} times loading module ${sha.slice(0, 12)}: given up`
+      for (const w of waiters) w.reject(new JobError(ErrorCode.internal, message))
     }
     if (this.closing) return
     this.quickDeaths = livedMs < 5000 ? this.quickDeaths + 1 : 0
@@ -154,7 +190,7 @@ export class ProcessExecutor implements Executor {
     const known = this.modules.get(sha256)
     if (known?.info) return known.info
     if (!known) {
-      this.modules.set(sha256, { bytes })
+      this.modules.set(sha256, { bytes, deaths: 0 })
       this.outbox.push({ t: 'load', sha256, bytes })
     }
     return new Promise<ModuleInfo>((resolve, reject) => {
@@ -169,7 +205,7 @@ export class ProcessExecutor implements Executor {
     if (this.quickDeaths >= MAX_QUICK_DEATHS) return Promise.reject(new JobError(ErrorCode.internal, 'executor keeps dying; not restarting'))
     const n = this.next++
     return new Promise<RunOutcome>((resolve) => {
-      const graceMs = this.options.watchdogGraceMs ?? 2000
+      const graceMs = this.options.watchdogGraceMs
       // the pool enforces the deadline itself; this only fires if the executor cannot answer at all.
       // Queue time counts too, so allow for every job ahead of this one.
       const waitMs = request.limits.timeoutMs * (1 + Math.floor(this.pending.size / this.slots)) + graceMs
@@ -202,13 +238,17 @@ export class ProcessExecutor implements Executor {
     if (this.closing) return
     this.closing = true
     const child = this.child
-    if (child.exitCode !== null || child.signalCode !== null) return
+    if (child.exitCode !== null || child.signalCode !== null) {
+      this.view?.close()
+      return
+    }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     this.outbox.push({ t: 'close' })
     this.outbox.flush()
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
     await exited
     clearTimeout(timer)
+    this.view?.close()
     const closed: RunOutcome = { status: 'error', code: ErrorCode.closed, message: 'executor closed', stderr: '', fuel: 0, durationMs: 0 }
     for (const n of [...this.pending.keys()]) this.finish(n, closed)
   }

@@ -1,11 +1,16 @@
 /**
  * Reading and writing the WebAssembly binary format: bytes, LEB128 integers,
- * names. The reader throws `Malformed` on anything out of bounds or
- * over-long; the instrumenter turns that into `invalid_module`.
+ * names. The reader throws `Malformed` (a JobError, `invalid_module`) on
+ * anything out of bounds or over-long.
  */
+import { ErrorCode, JobError } from '../../../protocol/errors.ts'
 
-export class Malformed extends Error {
+/** The bytes are not a well-formed module: `invalid_module`, "malformed module: <what>". */
+export class Malformed extends JobError {
   override name = 'Malformed'
+  constructor(what: string) {
+    super(ErrorCode.invalidModule, `malformed module: ${what}`)
+  }
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
@@ -131,7 +136,7 @@ export class Writer {
   }
 
   u32(v: number): this {
-    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff)) throw new RangeError(`u32 out of range: ${v}`)
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff)) throw new Malformed(`u32 out of range: ${v}`)
     do {
       let b = v % 128
       v = Math.floor(v / 128)

@@ -2,7 +2,7 @@
  * The fuel cost model: what every instruction of a job costs. Part of the
  * billing contract — two agents that meter the same module with the same
  * METERING_VERSION report the same fuel for the same run — so any change to
- * a number here (or to where charges are placed, see meter.ts) must bump
+ * a number here (or to where charges are placed, see meter.ts and body.ts) must bump
  * METERING_VERSION.
  *
  * | what                                              | fuel                                  |

@@ -6,10 +6,10 @@ import wabtInit from 'wabt'
 import { JobError } from '../../../protocol/errors.ts'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { JobRunner } from '../runner/job-runner.ts'
-import type { JobLimits, JobResult } from '../runner/job-runner.ts'
+import type { RunnerLimits, RunnerResult } from '../runner/runner-result.ts'
 import { GROW_PAGE_FUEL, METERING_VERSION } from './costs.ts'
 import { prepareModule } from './meter.ts'
-import type { PrepareOptions } from './meter.ts'
+import type { MeterOptions } from './meter.ts'
 import { compileJob } from '../runner/prepare-job.ts'
 
 const wabt = await wabtInit()
@@ -28,7 +28,7 @@ function wat(src: string, features: Record<string, boolean> = {}): Uint8Array {
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
-function run(bytes: Uint8Array, input = '', limits: JobLimits = {}): JobResult {
+function run(bytes: Uint8Array, input = '', limits: RunnerLimits = {}): RunnerResult {
   const runner = new JobRunner()
   runner.load(sha(bytes), bytes)
   return runner.run(sha(bytes), new TextEncoder().encode(input), caps, limits)
@@ -40,7 +40,7 @@ function fuelOf(bytes: Uint8Array, input = ''): number {
   return r.fuel
 }
 
-function refusal(bytes: Uint8Array, options: PrepareOptions = {}): JobError {
+function refusal(bytes: Uint8Array, options: MeterOptions = {}): JobError {
   try {
     prepareModule(bytes, options)
   } catch (err) {

@@ -6,20 +6,20 @@ import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { DETERMINISTIC_EPOCH_NS } from '../wasi/deterministic-sources.ts'
 import { compileJob } from './prepare-job.ts'
 import { JobRunner } from './job-runner.ts'
-import type { JobLimits, JobResult } from './job-runner.ts'
+import type { RunnerLimits, RunnerResult } from './runner-result.ts'
 import type { FromWorker, ToWorker } from '../worker/protocol.ts'
 import { spawnJobWorker } from '../worker/spawn.ts'
 
 const caps = { outputBytes: 1 << 20, stderrBytes: 4096 }
 const text = (b: Uint8Array) => new TextDecoder().decode(b)
 
-function runOnce(fixture: fx.Fixture, input: string | Uint8Array = '', c = caps, limits: JobLimits = {}): JobResult {
+function runOnce(fixture: fx.Fixture, input: string | Uint8Array = '', c = caps, limits: RunnerLimits = {}): RunnerResult {
   const runner = new JobRunner()
   runner.load(fixture.sha256, fixture.bytes)
   return runner.run(fixture.sha256, typeof input === 'string' ? new TextEncoder().encode(input) : input, c, limits)
 }
 
-function okOutput(r: JobResult): Uint8Array {
+function okOutput(r: RunnerResult): Uint8Array {
   if (!r.ok) throw new Error(`expected ok, got ${r.code}: ${r.message}`)
   return r.output
 }
@@ -40,7 +40,7 @@ function readings(n: number): string {
   return lines.join('\n')
 }
 
-function expectError(r: JobResult): Extract<JobResult, { ok: false }> {
+function expectError(r: RunnerResult): Extract<RunnerResult, { ok: false }> {
   if (r.ok) throw new Error(`expected an error, got output ${JSON.stringify(text(r.output))}`)
   return r
 }

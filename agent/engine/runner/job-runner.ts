@@ -1,49 +1,38 @@
 /**
- * Runs jobs in the current thread: a fresh instance of a prepared module per
- * job, one reusable WASI host, and the mapping of every way a run can end to
- * an outcome with a short message. The worker thread is a thin shell around it.
+ * Runs preview1 jobs in the current thread: a fresh instance of a prepared module per
+ * job, one reusable WASI host, and the mapping of every way a run can end to a result
+ * with a short message. The worker thread is a thin shell around it (./thread-runner.ts).
  *
- * A module is loaded from its bytes (or as a PreparedJob made elsewhere from
- * them, see prepare-job.ts): checked as it came, then rewritten to
- * import its memory and burn fuel (../instrument/meter.ts). Per job the runner
- * creates the memory under the job's cap (`memoryMiB`), sets the fuel budget
- * (`fuel`), picks real or deterministic clock and random (`deterministic`),
- * runs `_start` and reads back the fuel used, which it reports on every
- * outcome, errors included. The bytes a job moves through WASI (fd_read,
- * fd_write, random_get) are charged here, at the bulk-memory rate, so that a
- * host call cannot do unbounded work for the 1 fuel of its `call`.
+ * A module is loaded from its bytes (or as a PreparedJob made elsewhere from them, see
+ * prepare-job.ts): checked as it came, then rewritten to import its memory and burn fuel
+ * (../instrument/meter.ts). Per job the runner creates the memory under the job's cap
+ * (`memoryMiB`), sets the fuel budget (`fuel`), picks real or deterministic clock and
+ * random (`deterministic`), runs `_start` and reads back the fuel used, which it reports
+ * on every outcome, errors included. The bytes a job moves through WASI (fd_read,
+ * fd_write, random_get) are charged here, at the bulk-memory rate, so that a host call
+ * cannot do unbounded work for the 1 fuel of its `call`.
  *
- * A compiled original module (`load(sha, WebAssembly.Module)`) still runs the
- * old way — its own memory, no cap, no fuel (reported as 0): that is what the
- * worker pool sends until it prepares modules (../worker/protocol.ts, `prepared`).
+ * A compiled original module (`load(sha, WebAssembly.Module)`) runs the plain way — its
+ * own memory, no cap, no fuel (reported as 0), real clock and random: for comparisons.
+ * Both ways share one run path; only how the instance is made and started differs.
  */
-import { ErrorCode } from '../../../protocol/errors.ts'
-import { BULK_BYTES_PER_FUEL } from '../instrument/costs.ts'
-import { deterministicSources } from '../wasi/deterministic-sources.ts'
-import { FUEL_EXPORT, MAX_PAGES, START_EXPORT } from '../instrument/meter.ts'
-import { compileJob } from './prepare-job.ts'
-import type { PreparedJob } from './prepare-job.ts'
+import { ErrorCode, JobError } from '../../../protocol/errors.ts'
+import { mergeOptions } from '../../../protocol/options.ts'
+import { FUEL_EXPORT, START_EXPORT } from '../instrument/meter.ts'
 import type { WasiImports } from '../wasi/abi.ts'
 import { WasiHost } from '../wasi/host.ts'
-import type { StdioCaps, WasiStop } from '../wasi/host.ts'
+import type { StdioCaps } from '../wasi/host.ts'
+import { RunSources } from '../wasi/run-sources.ts'
 import { cryptoRandom, realClock } from '../wasi/sources.ts'
 import type { ClockSource, RandomSource } from '../wasi/sources.ts'
-
-export type JobResult =
-  | { ok: true; output: Uint8Array; fuel: number; ms: number }
-  | { ok: false; code: ErrorCode; message: string; stderr: string; fuel: number; ms: number }
-
-/** The per-job limits the runner enforces itself (time is enforced from outside). */
-export interface JobLimits {
-  /** Seeds the deterministic clock and random. */
-  jobId?: string
-  /** Fuel budget; undefined: `defaultFuel`. */
-  fuel?: number
-  /** Memory ceiling in MiB; undefined: `defaultMemoryMiB`. */
-  memoryMiB?: number
-  /** Clock and random derived from `jobId` (../wasi/deterministic-sources.ts). */
-  deterministic?: boolean
-}
+import type { WasiStop } from '../wasi/stop.ts'
+import { describeFault } from './faults.ts'
+import type { FaultReading } from './faults.ts'
+import { compileJob } from './prepare-job.ts'
+import type { PreparedJob } from './prepare-job.ts'
+import { budgetOf, cappedMemory, chargeBytes, DEFAULT_FUEL, DEFAULT_MEMORY_MIB, fuelBurned, memoryFaultMessage, PAGES_PER_MIB } from './run-budget.ts'
+import { failure } from './runner-result.ts'
+import type { RunnerLimits, RunnerResult } from './runner-result.ts'
 
 export interface JobRunnerOptions {
   /** Clock of non-deterministic jobs (default: the real clocks). */
@@ -56,69 +45,27 @@ export interface JobRunnerOptions {
   defaultFuel?: number
 }
 
-export const DEFAULT_MEMORY_MIB = 256
-/** Large enough never to run out in practice (~100 days at 1e9 fuel/s), small enough to stay exact in a double. */
-export const DEFAULT_FUEL = Number.MAX_SAFE_INTEGER
-const PAGES_PER_MIB = 16
+/** The options both runners take for the budgets, with their defaults and ranges. */
+export const BUDGET_DEFAULTS = { defaultMemoryMiB: DEFAULT_MEMORY_MIB, defaultFuel: DEFAULT_FUEL }
+export const BUDGET_RANGES = {
+  defaultMemoryMiB: { min: 1 / PAGES_PER_MIB },
+  defaultFuel: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+}
 
 type Loaded = { metered: true; job: PreparedJob } | { metered: false; module: WebAssembly.Module }
 
-/** WebAssembly.Exception (a wasm `throw` nobody caught); not in every typing of the JS API. */
-const WasmException = (WebAssembly as unknown as { Exception?: abstract new (...args: never[]) => object }).Exception
-
-/** Most characters of an error message taken from the engine. */
-const MESSAGE_MAX = 120
-
-function short(message: string): string {
-  const line = message.split('\n', 1)[0] ?? ''
-  return line.length > MESSAGE_MAX ? `${line.slice(0, MESSAGE_MAX - 3)}...` : line
-}
-
-/** Maps something thrown out of instantiation or `_start` to a code and a short message. */
-function describeFault(err: unknown): { code: ErrorCode; message: string } {
-  if (err instanceof WebAssembly.RuntimeError) {
-    // V8 messages are already short: "unreachable", "memory access out of bounds", ...
-    return { code: ErrorCode.trap, message: short(err.message) }
-  }
-  if (err instanceof RangeError) {
-    if (/call stack/i.test(err.message)) return { code: ErrorCode.trap, message: 'call stack exhausted' }
-    if (/memory/i.test(err.message)) return { code: ErrorCode.trap, message: 'out of memory' }
-    return { code: ErrorCode.trap, message: short(err.message) }
-  }
-  if (err instanceof WebAssembly.LinkError) return { code: ErrorCode.linkError, message: short(err.message) }
-  if (err instanceof TypeError) {
-    // A WASI function imported with the wrong signature (an i64 where the ABI
-    // has an i32, or the reverse) fails converting its arguments or result at
-    // the host boundary. module-check cannot see import signatures (the JS API
-    // does not expose them), so this surfaces here, as a fault of the job.
-    return { code: ErrorCode.trap, message: short(err.message) }
-  }
-  if (err instanceof WebAssembly.CompileError) return { code: ErrorCode.invalidModule, message: short(err.message) }
-  if (WasmException !== undefined && err instanceof WasmException) return { code: ErrorCode.trap, message: 'uncaught wasm exception' }
-  // anything else came from host code: report without its details
-  return { code: ErrorCode.internal, message: 'job host failed' }
-}
-
-/** MiB shown in messages: whole numbers plainly, fractions to a 64 KiB page. */
-const mib = (pages: number) => `${Number((pages / PAGES_PER_MIB).toFixed(4))} MiB`
-
-function failure(code: ErrorCode, message: string, fuel = 0, ms = 0, stderr = ''): JobResult {
-  return { ok: false, code, message, stderr, fuel, ms }
-}
+/** A preview1 job's faults: anything that is not the guest's is the host's (`internal`). */
+const FAULTS: FaultReading = { outOfMemory: /memory/i, otherError: ErrorCode.internal }
 
 export class JobRunner {
   private readonly modules = new Map<string, Loaded>()
   private memory: WebAssembly.Memory | undefined = undefined
   private readonly host: WasiHost
+  private readonly sources: RunSources
   private readonly plainImports: WebAssembly.Imports
   private readonly meteredImports: WebAssembly.Imports
   private readonly fogmesh: { memory: WebAssembly.Memory | undefined; out_of_fuel: () => void; grow_failed: () => void }
-  private readonly realClock: ClockSource
-  private readonly realRandom: RandomSource
-  private clock: ClockSource
-  private random: RandomSource
-  private readonly defaultMemoryMiB: number
-  private readonly defaultFuel: number
+  private readonly defaults: { defaultMemoryMiB: number; defaultFuel: number }
   // what the running job told the host through `fogmesh`
   private fuelOut = false
   private growFailed = false
@@ -126,18 +73,10 @@ export class JobRunner {
   private fuel: WebAssembly.Global | undefined = undefined
 
   constructor(options: JobRunnerOptions = {}) {
-    this.realClock = options.clock ?? realClock
-    this.realRandom = options.random ?? cryptoRandom
-    this.clock = this.realClock
-    this.random = this.realRandom
-    this.defaultMemoryMiB = options.defaultMemoryMiB ?? DEFAULT_MEMORY_MIB
-    this.defaultFuel = options.defaultFuel ?? DEFAULT_FUEL
-    // the host keeps these two functions; which source they read is chosen per job
-    this.host = new WasiHost({
-      memory: () => this.memory,
-      clock: (id, runStartNs) => this.clock(id, runStartNs),
-      random: (dest) => this.random(dest),
-    })
+    const o = mergeOptions(options, { clock: realClock, random: cryptoRandom, ...BUDGET_DEFAULTS }, BUDGET_RANGES, 'jobRunner')
+    this.defaults = { defaultMemoryMiB: o.defaultMemoryMiB, defaultFuel: o.defaultFuel }
+    this.sources = new RunSources(o.clock, o.random)
+    this.host = new WasiHost({ memory: () => this.memory, clock: this.sources.clock, random: this.sources.random })
     this.fogmesh = {
       memory: undefined,
       out_of_fuel: () => {
@@ -161,8 +100,7 @@ export class JobRunner {
    */
   private chargedWasi(wasi: WasiImports): WasiImports {
     const charge = (bytes: number) => {
-      const fuel = this.fuel
-      if (fuel !== undefined && bytes > 0) fuel.value = (fuel.value as bigint) - BigInt(Math.ceil(bytes / BULK_BYTES_PER_FUEL))
+      if (this.fuel !== undefined) chargeBytes(this.fuel, bytes)
     }
     const u32At = (ptr: number) => {
       const memory = this.memory
@@ -209,147 +147,96 @@ export class JobRunner {
   }
 
   /** Instantiates a fresh instance of the module and runs `_start` on `input`. */
-  run(sha256: string, input: Uint8Array, caps: StdioCaps, limits: JobLimits = {}): JobResult {
+  run(sha256: string, input: Uint8Array, caps: StdioCaps, limits: RunnerLimits = {}): RunnerResult {
     const loaded = this.modules.get(sha256)
     if (loaded === undefined) return failure(ErrorCode.moduleNotFound, 'module not loaded')
-    if (!loaded.metered) return this.runPlain(loaded.module, input, caps)
-    return this.runMetered(loaded.job, input, caps, limits)
-  }
-
-  private runMetered(job: PreparedJob, input: Uint8Array, caps: StdioCaps, limits: JobLimits): JobResult {
     const started = performance.now()
-    const budget = limits.fuel ?? this.defaultFuel
-    if (!(Number.isSafeInteger(budget) && budget >= 0)) {
-      return failure(ErrorCode.invalidField, 'limits.fuel: expected a non-negative integer')
+    let budget = 0
+    let capPages = 0
+    if (loaded.metered) {
+      const checked = budgetOf(limits, this.defaults)
+      if ('code' in checked) return failure(checked.code, checked.message)
+      ;({ fuel: budget, capPages } = checked)
+      const memory = cappedMemory(loaded.job.memory, capPages)
+      if (!(memory instanceof WebAssembly.Memory)) return failure(memory.code, memory.message, 0, performance.now() - started)
+      this.sources.begin(limits)
+      this.fuelOut = false
+      this.growFailed = false
+      this.fogmesh.memory = memory
+      this.memory = memory
     }
-    const memoryMiB = limits.memoryMiB ?? this.defaultMemoryMiB
-    if (!(memoryMiB > 0 && Number.isFinite(memoryMiB))) {
-      return failure(ErrorCode.invalidField, 'limits.memoryMiB: expected a positive number')
-    }
-    const capPages = Math.min(MAX_PAGES, Math.floor(memoryMiB * PAGES_PER_MIB))
-    const { initialPages, maxPages } = job.memory
-    // refused before anything is allocated: a 4 GiB initial memory costs nothing here
-    if (initialPages > capPages) {
-      return failure(
-        ErrorCode.memoryLimit,
-        `module needs ${mib(initialPages)} of memory to start; the limit is ${mib(capPages)}`,
-        0,
-        performance.now() - started,
-      )
-    }
-    let memory: WebAssembly.Memory
-    try {
-      memory = new WebAssembly.Memory({ initial: initialPages, maximum: Math.min(capPages, maxPages ?? MAX_PAGES) })
-    } catch {
-      return failure(ErrorCode.memoryLimit, `could not allocate ${mib(initialPages)} of memory`, 0, performance.now() - started)
-    }
-
-    if (limits.deterministic === true) {
-      const sources = deterministicSources(limits.jobId ?? '')
-      this.clock = sources.clock
-      this.random = sources.random
-    }
-    this.fuelOut = false
-    this.growFailed = false
-    this.fogmesh.memory = memory
-    this.memory = memory
     this.host.begin(input, caps)
-    let fuelGlobal: WebAssembly.Global | undefined = undefined
+    let counter: WebAssembly.Global | undefined = undefined
     let thrown: unknown = undefined
     let failed = false
     try {
       // A fresh instance per job: no state survives from one job to the next.
-      const instance = new WebAssembly.Instance(job.module, this.meteredImports)
-      const exports = instance.exports
-      const fuel = exports[FUEL_EXPORT]
-      const start = exports[START_EXPORT]
-      const { _start } = exports
-      if (!(fuel instanceof WebAssembly.Global) || typeof _start !== 'function' || (job.start && typeof start !== 'function')) {
-        throw new WebAssembly.LinkError('prepared module lost its _start or fuel export')
-      }
-      fuelGlobal = fuel
-      fuel.value = BigInt(budget)
-      this.fuel = fuel
-      if (job.start) (start as () => void)()
-      _start()
+      if (loaded.metered) this.startMetered(loaded.job, budget)
+      else this.startPlain(loaded.module)
     } catch (err) {
       thrown = err
       failed = true
     } finally {
+      counter = this.fuel
       this.memory = undefined
       this.fuel = undefined
       this.fogmesh.memory = undefined
-      this.clock = this.realClock
-      this.random = this.realRandom
+      this.sources.end()
     }
-    const left = fuelGlobal === undefined ? BigInt(budget) : (fuelGlobal.value as bigint)
-    const exhausted = this.fuelOut || left < 0n
-    const fuel = exhausted ? budget : budget - Number(left)
+    const { fuel, exhausted } = loaded.metered
+      ? fuelBurned(budget, counter === undefined ? BigInt(budget) : (counter.value as bigint), this.fuelOut)
+      : { fuel: 0, exhausted: false }
+    const growFailed = loaded.metered && this.growFailed
     const stop = this.host.stopped // authoritative even if the guest caught the throw
     const { stdout, stderr } = this.host.finish()
     const ms = performance.now() - started
 
-    // Over budget is over budget, however the run ended: the module tests its
-    // count at loop heads and function entries only (meter.ts), so it may
-    // have exited, or trapped, in the straight stretch after crossing zero.
     if (exhausted) return failure(ErrorCode.fuelExhausted, `fuel limit of ${budget} exhausted`, fuel, ms, stderr)
     if (stop !== null) {
       const r = this.stopped(stop, stdout, stderr, fuel, ms)
-      if (!r.ok && this.growFailed && r.code !== ErrorCode.outputLimit) return this.memoryFault(capPages, r.message, stderr, fuel, ms)
+      if (!r.ok && growFailed && r.code !== ErrorCode.outputLimit) return failure(ErrorCode.memoryLimit, memoryFaultMessage(capPages, r.message), fuel, ms, stderr)
       return r
     }
     if (!failed) return { ok: true, output: stdout, fuel, ms }
-    const { code, message } = describeFault(thrown)
-    if (this.growFailed && code !== ErrorCode.internal) return this.memoryFault(capPages, message, stderr, fuel, ms)
+    const { code, message } = describeFault(thrown, FAULTS)
+    if (growFailed && code !== ErrorCode.internal) return failure(ErrorCode.memoryLimit, memoryFaultMessage(capPages, message), fuel, ms, stderr)
     return failure(code, message, fuel, ms, stderr)
   }
 
-  /** A job that failed after memory.grow was refused: the cap, not the job's own fault, is the cause. */
-  private memoryFault(capPages: number, then: string, stderr: string, fuel: number, ms: number): JobResult {
-    return failure(ErrorCode.memoryLimit, short(`memory limit of ${mib(capPages)} reached (then: ${then})`), fuel, ms, stderr)
-  }
-
-  /** The unmetered path: a compiled original module, with its own memory. */
-  private runPlain(module: WebAssembly.Module, input: Uint8Array, caps: StdioCaps): JobResult {
-    const started = performance.now()
-    this.host.begin(input, caps)
-    let thrown: unknown = undefined
-    let failed = false
-    try {
-      // The module's start function (if any) runs inside this constructor.
-      const instance = new WebAssembly.Instance(module, this.plainImports)
-      const { memory, _start } = instance.exports
-      if (!(memory instanceof WebAssembly.Memory) || typeof _start !== 'function') {
-        throw new WebAssembly.LinkError('module lost its _start or memory export')
-      }
-      this.memory = memory
-      _start()
-    } catch (err) {
-      thrown = err
-      failed = true
-    } finally {
-      this.memory = undefined
+  /** The metered way: the host's memory and fuel, the moved start function, then `_start`. */
+  private startMetered(job: PreparedJob, budget: number): void {
+    const exports = new WebAssembly.Instance(job.module, this.meteredImports).exports
+    const fuel = exports[FUEL_EXPORT]
+    const start = exports[START_EXPORT]
+    const { _start } = exports
+    if (!(fuel instanceof WebAssembly.Global) || typeof _start !== 'function' || (job.start && typeof start !== 'function')) {
+      throw new JobError(ErrorCode.linkError, 'prepared module lost its _start or fuel export')
     }
-    const fuel = 0 // not metered
-    const stop = this.host.stopped
-    const { stdout, stderr } = this.host.finish()
-    const ms = performance.now() - started
-
-    if (stop !== null) return this.stopped(stop, stdout, stderr, fuel, ms)
-    if (!failed) return { ok: true, output: stdout, fuel, ms }
-    const { code, message } = describeFault(thrown)
-    return { ok: false, code, message, stderr, fuel, ms }
+    fuel.value = BigInt(budget)
+    this.fuel = fuel
+    if (job.start) (start as () => void)()
+    _start()
   }
 
-  private stopped(stop: WasiStop, stdout: Uint8Array, stderr: string, fuel: number, ms: number): JobResult {
+  /** The plain way: a compiled original module with its own memory; its start function runs inside the constructor. */
+  private startPlain(module: WebAssembly.Module): void {
+    const { memory, _start } = new WebAssembly.Instance(module, this.plainImports).exports
+    if (!(memory instanceof WebAssembly.Memory) || typeof _start !== 'function') {
+      throw new JobError(ErrorCode.linkError, 'module lost its _start or memory export')
+    }
+    this.memory = memory
+    _start()
+  }
+
+  private stopped(stop: WasiStop, stdout: Uint8Array, stderr: string, fuel: number, ms: number): RunnerResult {
     switch (stop.reason) {
       case 'exit':
         if (stop.value === 0) return { ok: true, output: stdout, fuel, ms }
-        return { ok: false, code: ErrorCode.exitNonZero, message: `exit code ${stop.value}`, stderr, fuel, ms }
+        return failure(ErrorCode.exitNonZero, `exit code ${stop.value}`, fuel, ms, stderr)
       case 'output_limit':
-        return { ok: false, code: ErrorCode.outputLimit, message: `stdout exceeds ${stop.value} bytes`, stderr, fuel, ms }
+        return failure(ErrorCode.outputLimit, `stdout exceeds ${stop.value} bytes`, fuel, ms, stderr)
       case 'signal':
-        return { ok: false, code: ErrorCode.trap, message: `terminated by signal ${stop.value}`, stderr, fuel, ms }
+        return failure(ErrorCode.trap, `terminated by signal ${stop.value}`, fuel, ms, stderr)
     }
   }
 }

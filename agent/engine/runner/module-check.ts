@@ -4,7 +4,7 @@
  * but functions the WASI host provides.
  *
  * It looks at the module as its author built it, before the job host rewrites
- * it (instrument/meter.ts): so the `fogmesh` import namespace and `fogmesh_`
+ * it (../instrument/meter.ts): so the `fogmesh` import namespace and `fogmesh_`
  * export names, which the rewrite adds, are refused here when a module brings
  * its own.
  */

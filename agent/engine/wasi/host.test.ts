@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { WASI_PREVIEW1_FUNCTIONS } from './abi.ts'
-import { WasiHost, WasiStop } from './host.ts'
+import { WasiHost } from './host.ts'
+import { WasiStop } from './stop.ts'
 
 // The host functions, called directly from JavaScript the way wasm would call them.
 type Fn = (...args: (number | bigint)[]) => number

@@ -7,7 +7,7 @@
  * object every time, so a worker builds the 46 host functions once, not per job.
  *
  * Ending a run early (proc_exit, output over the cap, a fatal signal) records a
- * `WasiStop` and throws it to unwind the guest. The record, not the throw, is
+ * `WasiStop` (./stop.ts) and throws it to unwind the guest. The record, not the throw, is
  * what counts: a module built with exception handling can `catch_all` the
  * throw, so every host function throws the stop again once it is set.
  */
@@ -18,6 +18,8 @@ import type { WasiImports } from './abi.ts'
 import { clockResolution, cryptoRandom, realClock } from './sources.ts'
 import type { ClockSource, RandomSource } from './sources.ts'
 import { StdStreams, StreamKind } from './std-streams.ts'
+import { WasiStop } from './stop.ts'
+import type { StopReason } from './stop.ts'
 import { unsupportedFunctions } from './unsupported.ts'
 import type { StreamTable } from './unsupported.ts'
 
@@ -33,17 +35,6 @@ export interface StdioCaps {
   outputBytes: number
   /** Most stderr bytes kept; the rest is dropped silently. */
   stderrBytes: number
-}
-
-export type StopReason = 'exit' | 'output_limit' | 'signal'
-
-/** Why a run ended before `_start` returned. Thrown to unwind the guest. */
-export class WasiStop {
-  constructor(
-    readonly reason: StopReason,
-    /** exit: the exit code; output_limit: the cap; signal: the signal number. */
-    readonly value: number,
-  ) {}
 }
 
 const ARGV0 = new TextEncoder().encode('job\0')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { JobError } from '../../../protocol/errors.ts'
+import { JobError, ValidationError } from '../../../protocol/errors.ts'
 import * as fx from '../../../test/fixtures/engine/modules.ts'
 import type { RunOutcome, RunRequest } from '../executor.ts'
 import { createWorkerPool } from './pool.ts'
@@ -210,6 +210,21 @@ test('worker execArgv drops the flags that load tsx and keeps the rest', () => {
     withoutTsxFlags(['--import', 'tsx', '--enable-source-maps', '--require', '/x/tsx/dist/preflight.cjs', '--import=file:///n/tsx/dist/loader.mjs', '--import', './other.js', '--max-old-space-size=512']),
     ['--enable-source-maps', '--import', './other.js', '--max-old-space-size=512'],
   )
+})
+
+test('options out of range are refused with the field named, not clamped', () => {
+  const refused = (options: Parameters<typeof createWorkerPool>[0]) => {
+    try {
+      createWorkerPool(options)
+    } catch (err) {
+      if (err instanceof ValidationError) return [err.field, err.shortMessage]
+      throw err
+    }
+    return assert.unreachable('expected a ValidationError')
+  }
+  assert.equal(refused({ size: 0 }), ['workerPool.size', 'workerPool.size: expected at least 1 (got 0)'])
+  assert.equal(refused({ size: 1.5 }), ['workerPool.size', 'workerPool.size: expected a whole number'])
+  assert.equal(refused({ size: 1, queueLimit: -1 }), ['workerPool.queueLimit', 'workerPool.queueLimit: expected at least 0 (got -1)'])
 })
 
 test.run()

@@ -13,21 +13,29 @@
 import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
-import { JobQueue } from './job-queue.ts'
-import { isComponent } from '../component/header.ts'
-import { prepareComponent, type PreparedComponent } from '../component/prepare.ts'
-import { compileJobAsync, type PreparedJob } from '../runner/prepare-job.ts'
+import { mergeOptions } from '../../../protocol/options.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
+import { requestRefusal } from '../executor/request-refusal.ts'
+import { prepareRunnable } from '../runner/runnable.ts'
+import type { Runnable } from '../runner/runnable.ts'
+import { toOutcome } from '../runner/runner-result.ts'
+import { JobQueue } from './job-queue.ts'
 import type { FromWorker } from './protocol.ts'
 import { Slot } from './slot.ts'
 import type { Job, SlotEvents } from './slot.ts'
 import { spawnJobWorker } from './spawn.ts'
 
 export interface WorkerPoolOptions {
-  /** Worker threads, i.e. jobs at once. Default: `os.availableParallelism()`; at least 1. */
+  /** Worker threads, i.e. jobs at once: a whole number, at least 1. Default: `os.availableParallelism()`. */
   size?: number
-  /** Jobs that may wait for a worker; one more is refused with `overloaded`. Default 1024. */
+  /** Jobs that may wait for a worker; one more is refused with `overloaded`. A whole number, at least 0. Default 1024. */
   queueLimit?: number
+}
+
+/** The ranges of the pool's options: a value outside is refused (a ValidationError naming it), never clamped. */
+export const WORKER_POOL_RANGES = {
+  size: { min: 1, integer: true },
+  queueLimit: { min: 0, integer: true },
 }
 
 export interface WorkerPool extends Executor {
@@ -40,17 +48,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 /** Workers that die before becoming ready, in a row, after which the pool gives up. */
 const MAX_START_FAILURES = 3
 
-/** `value` as a whole number of at least `min`, or `fallback` when it is not a number. */
-function whole(value: number | undefined, fallback: number, min: number): number {
-  return Number.isFinite(value) ? Math.max(min, Math.floor(value as number)) : fallback
-}
-
 class Pool implements WorkerPool, SlotEvents {
   readonly slots: number
   private readonly live = new Set<Slot>()
   private readonly idle: Slot[] = []
   private readonly queue: JobQueue<Job>
-  private readonly modules = new Map<string, { job?: PreparedJob; component?: PreparedComponent; info: ModuleInfo }>()
+  private readonly modules = new Map<string, Runnable>()
   private readonly exiting = new Set<Promise<unknown>>()
   private readonly readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = []
   private nextId = 1
@@ -63,8 +66,9 @@ class Pool implements WorkerPool, SlotEvents {
   private broken: JobError | null = null
 
   constructor(options: WorkerPoolOptions) {
-    this.slots = whole(options.size, Math.max(1, availableParallelism()), 1)
-    this.queue = new JobQueue(whole(options.queueLimit, 1024, 0))
+    const o = mergeOptions(options, { size: availableParallelism(), queueLimit: 1024 }, WORKER_POOL_RANGES, 'workerPool')
+    this.slots = o.size
+    this.queue = new JobQueue(o.queueLimit)
     for (let i = 0; i < this.slots; i++) this.spawn()
   }
 
@@ -72,21 +76,12 @@ class Pool implements WorkerPool, SlotEvents {
     if (this.closed) throw new JobError(ErrorCode.closed, 'executor is closed')
     const known = this.modules.get(sha256)
     if (known) return known.info
-    if (isComponent(bytes)) {
-      // V8 cannot compile a component: jco transpiles it (once, here) into JS and core modules
-      const prepared = await prepareComponent(sha256, bytes)
-      if (this.modules.get(sha256)) return this.modules.get(sha256)!.info
-      const info: ModuleInfo = { sha256, kind: prepared.info.kind, imports: prepared.info.imports }
-      this.modules.set(sha256, { component: prepared, info })
-      for (const slot of this.live) slot.loadComponent(prepared)
-      return info
-    }
-    // check the original, meter it and move its memory under the host's control: once, here, not per worker
-    const { info, job } = await compileJobAsync(sha256, bytes)
-    if (this.modules.get(sha256)) return this.modules.get(sha256)!.info
-    this.modules.set(sha256, { job, info })
-    for (const slot of this.live) slot.load(sha256, job)
-    return info
+    const runnable = await prepareRunnable(sha256, bytes)
+    const raced = this.modules.get(sha256)
+    if (raced) return raced.info
+    this.modules.set(sha256, runnable)
+    for (const slot of this.live) slot.load(sha256, runnable)
+    return runnable.info
   }
 
   run(request: RunRequest): Promise<RunOutcome> {
@@ -166,14 +161,9 @@ class Pool implements WorkerPool, SlotEvents {
     if (job === null || job.id !== msg.id) return
     this.finish(slot)
     this.release(slot) // start the next job before resolving this one
-    const r = msg.result
-    if (r.ok) {
-      this.completed++
-      job.resolve({ status: 'ok', output: r.output, fuel: r.fuel, durationMs: r.ms })
-    } else {
-      this.failed++
-      job.resolve({ status: 'error', code: r.code, message: r.message, stderr: r.stderr, fuel: r.fuel, durationMs: r.ms })
-    }
+    if (msg.result.ok) this.completed++
+    else this.failed++
+    job.resolve(toOutcome(msg.result))
   }
 
   /** A reply that could not be deserialized: the job is lost, the worker is fine. */
@@ -212,18 +202,7 @@ class Pool implements WorkerPool, SlotEvents {
   private refusal(request: RunRequest): JobError | undefined {
     if (this.closed) return new JobError(ErrorCode.closed, 'executor is closed')
     if (this.broken) return this.broken
-    if (!this.modules.has(request.module)) {
-      return new JobError(ErrorCode.moduleNotFound, `module ${String(request.module).slice(0, 12)} is not loaded`)
-    }
-    const { timeoutMs, outputBytes, stderrBytes } = request.limits
-    if (!(timeoutMs > 0)) return new JobError(ErrorCode.invalidField, 'limits.timeoutMs: expected a positive number')
-    if (!(Number.isSafeInteger(outputBytes) && outputBytes >= 0)) {
-      return new JobError(ErrorCode.invalidField, 'limits.outputBytes: expected a non-negative integer')
-    }
-    if (!(Number.isSafeInteger(stderrBytes) && stderrBytes >= 0)) {
-      return new JobError(ErrorCode.invalidField, 'limits.stderrBytes: expected a non-negative integer')
-    }
-    return undefined
+    return requestRefusal(request, this.modules.has(request.module))
   }
 
   private dispatch(slot: Slot, job: Job): void {
@@ -266,10 +245,7 @@ class Pool implements WorkerPool, SlotEvents {
     }
     const slot = new Slot(this, worker)
     this.live.add(slot)
-    for (const [sha256, { job, component }] of this.modules) {
-      if (job) slot.load(sha256, job)
-      else if (component) slot.loadComponent(component)
-    }
+    for (const [sha256, runnable] of this.modules) slot.load(sha256, runnable)
   }
 
   private retire(slot: Slot): void {

@@ -4,7 +4,7 @@
  */
 import type { PreparedComponent } from '../component/prepare.ts'
 import type { PreparedJob } from '../runner/prepare-job.ts'
-import type { JobResult } from '../runner/job-runner.ts'
+import type { RunnerResult } from '../runner/runner-result.ts'
 
 /** What `PreparedJob` carries besides the compiled module. */
 export type PreparedMeta = Omit<PreparedJob, 'module'>
@@ -39,4 +39,4 @@ export type ToWorker =
 export type FromWorker =
   /** The worker is up and has taken every `load` sent before. */
   | { type: 'ready' }
-  | { type: 'done'; id: number; result: JobResult }
+  | { type: 'done'; id: number; result: RunnerResult }

@@ -5,8 +5,7 @@
  */
 import type { TransferListItem, Worker } from 'node:worker_threads'
 import type { RunOutcome } from '../executor.ts'
-import type { PreparedComponent } from '../component/prepare.ts'
-import type { PreparedJob } from '../runner/prepare-job.ts'
+import type { Runnable } from '../runner/runnable.ts'
 import type { FromWorker, ToWorker } from './protocol.ts'
 
 export interface Job {
@@ -65,14 +64,13 @@ export class Slot {
     worker.on('exit', () => events.exited(this))
   }
 
-  /** Sends a transpiled component to the worker. */
-  loadComponent(prepared: PreparedComponent): void {
-    this.worker.postMessage({ type: 'load-component', prepared } satisfies ToWorker)
-  }
-
-  /** Sends a prepared (metered, memory-capped) module to the worker. */
-  load(sha256: string, job: PreparedJob): void {
-    const { module, ...prepared } = job
+  /** Sends a prepared module (metered, memory-capped) or a transpiled component to the worker. */
+  load(sha256: string, runnable: Runnable): void {
+    if (runnable.component !== undefined) {
+      this.worker.postMessage({ type: 'load-component', prepared: runnable.component } satisfies ToWorker)
+      return
+    }
+    const { module, ...prepared } = runnable.job
     this.worker.postMessage({ type: 'load', sha256, module, prepared } satisfies ToWorker)
   }
 
