@@ -104,6 +104,7 @@ export class Auctioneer {
   private async run(key: string, job: JobRequest): Promise<void> {
     const { directory, clock } = this.o
     const started = clock.now()
+    const generation = this.o.leases.generation
     const eligible = directory.list('online').filter((a) => this.o.takes(a.presence.id) && (!job.sealed || a.presence.boxKey !== undefined) && ineligibility(a.presence, job) === undefined)
     if (eligible.length === 0) {
       this.o.onAuction({ module: job.module, bids: 0, eligible: 0, ms: 0 })
@@ -136,7 +137,7 @@ export class Auctioneer {
       leases.push({ agent: b.agent, publicKey: a.presence.publicKey, price: b.price, slots: b.slots, site: a.presence.labels.site, until: now + b.leaseMs })
     }
     const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
-    this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0))
+    this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0), generation)
     this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
   }
 }
