@@ -1,0 +1,26 @@
+/**
+ * Every wire parser of protocol/ under property-based fuzzing, a fixed budget
+ * per CI run from fixed seeds (test/support/wire-fuzz.ts says what is mutated
+ * and which properties must hold). A failure names its seed and iteration:
+ * `runWireFuzz(seed, iteration + 1)` reproduces it. The long run is
+ * bench/fuzz.bench.ts.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { runWireFuzz } from '../test/support/wire-fuzz.ts'
+
+const SEEDS = [1, 0x5eed, 20_260_801]
+const BUDGET = Number(process.env.FM_FUZZ_ITERATIONS ?? 2000)
+
+for (const seed of SEEDS) {
+  test(`wire parsers, seed ${seed}: ${BUDGET} mutants — never throw, stable codes, stable values, no changed statement verifies`, () => {
+    const s = runWireFuzz(seed, BUDGET)
+    assert.equal(s.failures, [], JSON.stringify(s.failures.slice(0, 5), null, 2))
+    assert.is(s.iterations, BUDGET)
+    // the mutants reach both sides of the boundary
+    assert.ok(s.accepted > BUDGET * 0.05, `${s.accepted} accepted`)
+    assert.ok(s.refused > BUDGET * 0.3, `${s.refused} refused`)
+  })
+}
+
+test.run()
