@@ -123,7 +123,9 @@ export async function spawnAgent(broker: string, name: string, extraArgs: string
   const dir = tempDir(`fm-bench-${name}-`)
   // FM_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the agents (NODE_OPTIONS refuses --cpu-prof)
   const nodeArgs = (process.env.FM_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const argv = [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--data', dir, '--name', name, ...extraArgs]
+  // an open bench mesh: any requester's signed assignments run (unless the caller says --accept-from)
+  const accept = extraArgs.includes('--accept-from') ? [] : ['--accept-from', 'any']
+  const argv = [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--data', dir, '--name', name, ...accept, ...extraArgs]
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,7 +159,7 @@ export async function spawnAgents(broker: string, n: number): Promise<ChildAgent
 
 export async function inProcessAgents(broker: string, n: number): Promise<Agent[]> {
   const out: Agent[] = []
-  for (let i = 1; i <= n; i++) out.push(await startAgent({ broker, name: `a${i}`, dataDir: tempDir(`fm-bench-a${i}-`) }))
+  for (let i = 1; i <= n; i++) out.push(await startAgent({ broker, name: `a${i}`, dataDir: tempDir(`fm-bench-a${i}-`), acceptFrom: 'any' }))
   return out
 }
 
