@@ -48,8 +48,10 @@ export interface AgentStats {
 }
 
 export interface AgentEvents {
-  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string | undefined; durationMs: number }]
+  job: [{ id: string; module: string; status: 'ok' | 'error'; code?: string | undefined; durationMs: number; fuel: number }]
   settled: [SettlementReport]
+  /** A settlement attempt failed; what it would have paid stays owed in the journal. */
+  settleFailed: [{ error: Error }]
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
@@ -100,6 +102,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(opts.payment && payments ? { channels: new ChannelAcceptance(opts.payment.client, payments.terms.payee, this.clock) } : {}),
     })
     payments?.on('settled', (r) => this.emit('settled', r))
+    payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
   }
 
   static async start(options: AgentOptions): Promise<Agent> {
@@ -204,6 +207,21 @@ export class Agent extends EventEmitter<AgentEvents> {
     return { ...this.stats_, ...this.load(), ...(this.payments ? { settlement: this.payments.stats() } : {}) }
   }
 
+  /** The broker connection (telemetry rides along on it). */
+  get connection(): Connection {
+    return this.conn
+  }
+
+  /** The executor's and the module cache's counters, for metrics. */
+  engineStats(): { executor: ReturnType<Executor['stats']>; modules: ReturnType<ModuleStore['stats']> } {
+    return { executor: this.executor.stats(), modules: this.modules.stats() }
+  }
+
+  /** The channels this agent is paid through (empty when it takes no payment). */
+  channels(): Array<{ channelId: string; cumulative: bigint; paid: bigint; jobCount: number }> {
+    return this.payments?.channels() ?? []
+  }
+
   /** Settles everything owed now (e.g. before shutting down). */
   async settleNow(): Promise<SettlementReport | undefined> {
     return this.payments?.settleNow()
@@ -250,7 +268,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         else this.stats_.jobsFailed++
         this.payments?.remember(signed)
         this.conn.publish(job.replyTo, JSON.stringify(signed), { qos: 1 })
-        this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs })
+        this.emit('job', { id: job.id, module: job.module, status: signed.status, code: signed.error?.code, durationMs: signed.durationMs, fuel: signed.fuel })
       })
       .catch((err: unknown) => this.reject(topic, toFogmeshError(err)))
   }

@@ -27,6 +27,8 @@ export interface SettlementStats {
 
 export interface PaymentIntakeEvents {
   settled: [SettlementReport]
+  /** A settlement attempt failed; what it would have paid stays owed in the journal. */
+  settleFailed: [{ error: Error }]
 }
 
 export type VoucherVerdict = { ok: true } | { ok: false; reason: string }
@@ -59,7 +61,7 @@ export class PaymentIntake extends EventEmitter<PaymentIntakeEvents> {
       this.stats_.gasUsed += r.gasUsed
       this.emit('settled', r)
     })
-    settler.on('settleFailed', () => {}) // owed stays in the journal; the next settlement retries
+    settler.on('settleFailed', (e) => this.emit('settleFailed', e)) // owed stays in the journal; the next settlement retries
   }
 
   /** Opens the journal in `dataDir`, reconciles it with the chain (after a crash: what was sent, what was paid), starts settling. */
@@ -86,6 +88,16 @@ export class PaymentIntake extends EventEmitter<PaymentIntakeEvents> {
 
   stats(): SettlementStats {
     return { ...this.stats_ }
+  }
+
+  /** The channels this agent is paid through, from its journal: latest voucher and what the chain paid. */
+  channels(): Array<{ channelId: string; cumulative: bigint; paid: bigint; jobCount: number }> {
+    const owed = new Map(this.journal.owed().map((o) => [o.channelId, o.paid]))
+    return this.journal.channelIds().flatMap((channelId) => {
+      const v = this.journal.latest(channelId)
+      // a channel not owed on is paid up to its latest voucher
+      return v ? [{ channelId, cumulative: v.cumulative, paid: owed.get(channelId) ?? v.cumulative, jobCount: v.jobCount }] : []
+    })
   }
 
   /** Settles everything owed now (e.g. before shutting down). */

@@ -20,14 +20,19 @@ import { Bridge } from '../firmware-bridge/bridge.ts'
 import { parseConfig } from '../firmware-bridge/config.ts'
 import { startMcu } from '../firmware-bridge/sim/mcu-process.ts'
 import { startPtyPair } from '../firmware-bridge/sim/pty-pair.ts'
-import { header, int, progress, table, target, tempDir } from './lib.ts'
+import { exitOnSignal } from '../test/support/child-processes.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { header, progress, table, target } from './report.ts'
+import { int } from './summary.ts'
+
+exitOnSignal()
 
 const N = Number(process.argv[2] ?? 50_000)
 const UART_READINGS_PER_S = 115_200 / 10 / 35
 
 header('firmware bridge: readings/s, pty → bridge → MQTT vs raw serialport', [`${int(N)} json-lines readings per run, burst from the simulated MCU over a socat pty pair`])
 
-const dir = tempDir('fm-bench-bridge-')
+const dir = tmpDir('fm-bench-bridge-')
 const pty = await startPtyPair(dir)
 const mcu = startMcu(pty.device, { intervalMs: 0 })
 await mcu.waitFor((r) => r.event === 'ready', 10_000, 'the MCU')

@@ -34,7 +34,9 @@ import { frameSalted, jobSealContext, SALT_BYTES, Sealer, unframeSalted } from '
 import { signResult } from '../protocol/signature.ts'
 import { base64Bytes, decodeJson, id, meshJobId, number, object, optional, publishTopic, sha256Hex } from '../protocol/validate.ts'
 import { echo } from '../test/fixtures/engine/modules.ts'
-import { header, int, ms, ratio, summarize, table, target, tempDir } from './lib.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { header, table, target } from './report.ts'
+import { int, ms, ratio, summarize } from './summary.ts'
 
 const SECONDS = Number(process.argv[2] ?? 1.5)
 const E2E_JOBS = Number(process.argv[3] ?? 400)
@@ -177,7 +179,7 @@ console.log(`\nsigned bid: ${ms(bidUs)} µs to sign, send as JSON, parse and ver
 
 console.log('-- 2. end to end: requester → embedded broker → one in-process agent → requester, sequential --')
 const broker = await startBroker({ port: 0, wsPort: 0, host: '127.0.0.1' })
-const agent = await startAgent({ broker: broker.url, dataDir: tempDir('fm-bench-cp-'), name: 'cp', slots: 2, acceptFrom: 'any', isolation: 'thread' })
+const agent = await startAgent({ broker: broker.url, dataDir: tmpDir('fm-bench-cp-'), name: 'cp', slots: 2, acceptFrom: 'any', isolation: 'thread' })
 const r = await startRequester({ broker: broker.url })
 await r.directory.waitFor(1, 5000)
 const module = await r.publishModule(echo().bytes)

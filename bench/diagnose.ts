@@ -21,7 +21,18 @@ import { startBroker } from '../broker/broker.ts'
 import { startGateway } from '../market/gateway.ts'
 import { startRequester } from '../market/requester.ts'
 import { loadModule } from '../wasm-modules/index.ts'
-import { ROOT, closeClient, ms, plainClient, publishModule, spawnAgents, startMosquitto, stopChild, summarize, table, tempDir } from './lib.ts'
+import { spawnAgents } from '../test/support/agents.ts'
+import { exitOnSignal, stopChild, trackChild } from '../test/support/child-processes.ts'
+import { startMosquitto } from '../test/support/mosquitto.ts'
+import { closeClient, plainClient } from '../test/support/mqtt-clients.ts'
+import { ROOT } from '../test/support/paths.ts'
+import { findProgram } from '../test/support/programs.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { publishModule } from './sensor-run.ts'
+import { ms, summarize } from './summary.ts'
+import { table } from './report.ts'
+
+exitOnSignal()
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 const idOf = (payload: Buffer | string) => /"id":"([^"]+)"/.exec(payload.toString())?.[1]
@@ -39,18 +50,21 @@ if (mode === 'hops') {
     url = b.url
     stopBroker = () => b.close()
   } else {
-    const m = await startMosquitto(brokerKind === 'mosquitto-nodelay' ? 'set_tcp_nodelay true\n' : '')
-    if (!m) throw new Error('mosquitto: not installed')
+    const bin = findProgram('mosquitto')
+    if (!bin) throw new Error('mosquitto: not installed')
+    const m = await startMosquitto(bin, brokerKind === 'mosquitto-nodelay' ? 'set_tcp_nodelay true\n' : '')
     url = m.url
     stopBroker = () => m.stop()
   }
   const gateway = await startGateway({ broker: url })
   const probes = await Promise.all(
     [1, 2, 3].map(async (i) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/probe-agent.ts'), url, tempDir('fm-probe-'), `p${i}`], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
+      const child = trackChild(
+        spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/probe-agent.ts'), url, tmpDir('fm-probe-'), `p${i}`], {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        }),
+      )
       let out = ''
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
       await new Promise<void>((resolve, reject) => {

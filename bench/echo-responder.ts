@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/echo-responder.ts mqtt://127.0.0.1:PORT REQ_TOPIC RES_TOPIC [QOS]
  */
-import { startEchoResponder } from './lib.ts'
+import { startEchoResponder } from './raw-request-response.ts'
 
 const [url, req, res, qos] = process.argv.slice(2)
 if (!url || !req || !res) {

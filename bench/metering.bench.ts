@@ -21,7 +21,13 @@ import { prepareModule } from '../agent/engine/instrument/meter.ts'
 import { JobRunner } from '../agent/engine/runner/job-runner.ts'
 import { loadModule } from '../wasm-modules/index.ts'
 import { C_PROGRAMS, toolchain, wasmPath } from './c/build.ts'
-import { header, progress, ROOT, summarize, table, target, tempDir } from './lib.ts'
+import { exitOnSignal } from '../test/support/child-processes.ts'
+import { ROOT } from '../test/support/paths.ts'
+import { tmpDir } from '../test/support/temp-dirs.ts'
+import { header, progress, table, target } from './report.ts'
+import { summarize } from './summary.ts'
+
+exitOnSignal()
 
 const rounds = Math.max(3, Number(process.argv[2] ?? 5))
 const TARGET_RATIO = 1.15
@@ -102,7 +108,7 @@ interface BinaryenRun {
 let binaryen: BinaryenRun | null = null
 try {
   progress('instrumenting with binaryen (bench/c/binaryen-meter.mjs)')
-  const dir = tempDir('fm-metering-')
+  const dir = tmpDir('fm-metering-')
   const inputs = programs.map((p, i) => {
     const path = join(dir, `${i}.wasm`)
     writeFileSync(path, p.bytes)

@@ -18,7 +18,8 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { JobRunner } from '../agent/engine/runner/job-runner.ts'
 import { C_PROGRAMS, nativePath, toolchain, wasmPath } from './c/build.ts'
-import { header, progress, summarize, table, target } from './lib.ts'
+import { header, progress, table, target } from './report.ts'
+import { summarize } from './summary.ts'
 
 const rounds = Math.max(3, Number(process.argv[2] ?? 5))
 const PUBLISHED_V8 = 1.55

@@ -1,7 +1,7 @@
 /**
  * Tiny-job round trip over plain MQTT, one job in flight.
  *
- * A plain mqtt client (a dumb sensor) publishes DESIGN.md's job JSON
+ * A plain mqtt client (a dumb sensor) publishes docs/contract.md's job JSON
  * `{"id","module","input","replyTo"}` on `fm/v1/jobs/submit` with the echo
  * module and 11 bytes of input, and awaits the result on its replyTo before
  * sending the next. The mesh is a broker, the gateway, and 3 agents.
@@ -22,22 +22,16 @@
 import { startBroker } from '../broker/broker.ts'
 import { startGateway, type Gateway } from '../market/gateway.ts'
 import { loadModule } from '../wasm-modules/index.ts'
-import {
-  header,
-  inProcessAgents,
-  ms,
-  progress,
-  publishModule,
-  rawRequestResponse,
-  ratio,
-  sensorRun,
-  spawnAgents,
-  startMosquitto,
-  summarize,
-  table,
-  target,
-  type Summary,
-} from './lib.ts'
+import { inProcessAgents, spawnAgents } from '../test/support/agents.ts'
+import { exitOnSignal } from '../test/support/child-processes.ts'
+import { startMosquitto } from '../test/support/mosquitto.ts'
+import { findProgram } from '../test/support/programs.ts'
+import { rawRequestResponse } from './raw-request-response.ts'
+import { header, progress, table, target } from './report.ts'
+import { publishModule, sensorRun } from './sensor-run.ts'
+import { ms, ratio, summarize, type Summary } from './summary.ts'
+
+exitOnSignal()
 
 const N = Number(process.argv[2] ?? 2000)
 const WARM = 300
@@ -120,19 +114,17 @@ let inproc: Summary
 // ---- Debian's Mosquitto ---------------------------------------------------------------------
 
 let mosq: { raw: Summary; mesh: Summary; nodelay: { raw: Summary; mesh: Summary } | undefined; version: string } | undefined
-const mosquitto = await startMosquitto()
-if (mosquitto) {
+const mosquittoBin = findProgram('mosquitto')
+if (mosquittoBin) {
+  const mosquitto = await startMosquitto(mosquittoBin)
   const rawS = await raw(mosquitto.url, `raw QoS0 req/resp, mosquitto ${mosquitto.version}`)
   const meshS = await childMesh(mosquitto.url, 'fogmesh, mosquitto + gateway, agents = child processes', 8000)
   await mosquitto.stop()
   // the same broker with TCP_NODELAY on its sockets (not the default): shows what the default costs
-  const tuned = await startMosquitto('set_tcp_nodelay true\n')
-  let nodelay: { raw: Summary; mesh: Summary } | undefined
-  if (tuned) {
-    const tunedRaw = await raw(tuned.url, 'raw QoS0 req/resp, mosquitto set_tcp_nodelay true')
-    nodelay = { raw: tunedRaw, mesh: await childMesh(tuned.url, 'fogmesh, mosquitto set_tcp_nodelay true, child agents') }
-    await tuned.stop()
-  }
+  const tuned = await startMosquitto(mosquittoBin, 'set_tcp_nodelay true\n')
+  const tunedRaw = await raw(tuned.url, 'raw QoS0 req/resp, mosquitto set_tcp_nodelay true')
+  const nodelay = { raw: tunedRaw, mesh: await childMesh(tuned.url, 'fogmesh, mosquitto set_tcp_nodelay true, child agents') }
+  await tuned.stop()
   mosq = { raw: rawS, mesh: meshS, nodelay, version: mosquitto.version }
 }
 

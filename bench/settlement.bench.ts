@@ -38,7 +38,8 @@ import { ChannelsClient } from '../contracts/channels/channels-client.ts'
 import { connectRpc, deployContract, deployMesh } from '../contracts/deploy.ts'
 import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import { confirm } from '../contracts/tx.ts'
-import { header, int, progress, ratio, table, target } from './lib.ts'
+import { header, progress, table, target } from './report.ts'
+import { int, ratio } from './summary.ts'
 
 const CPU_SECONDS = Number(process.argv[2] ?? 1)
 const NS = [1, 10, 100, 1000]

@@ -18,7 +18,8 @@ import { verifyAgainst } from '../market/verify-result.ts'
 import type { Result } from '../protocol/messages.ts'
 import { createSigner, NODE_ED25519, resultStatement, signResult, verifySignature, type SignedResultFields } from '../protocol/signature.ts'
 import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
-import { header, int, ratio, table, target } from './lib.ts'
+import { header, table, target } from './report.ts'
+import { int, ratio } from './summary.ts'
 
 const SECONDS = Number(process.argv[2] ?? 1.5)
 const WARM_S = 0.4

@@ -20,23 +20,15 @@ import { startBroker } from '../broker/broker.ts'
 import { startGateway } from '../market/gateway.ts'
 import { startRequester, type Requester } from '../market/requester.ts'
 import { loadModule } from '../wasm-modules/index.ts'
-import {
-  cpuSampler,
-  header,
-  inProcessAgents,
-  int,
-  ms,
-  progress,
-  rawRequestResponse,
-  ratio,
-  sensorRun,
-  spawnAgents,
-  summarize,
-  table,
-  target,
-  type CpuSample,
-  type Summary,
-} from './lib.ts'
+import { inProcessAgents, spawnAgents } from '../test/support/agents.ts'
+import { exitOnSignal } from '../test/support/child-processes.ts'
+import { cpuSampler, type CpuSample } from './cpu.ts'
+import { rawRequestResponse } from './raw-request-response.ts'
+import { header, progress, table, target } from './report.ts'
+import { sensorRun } from './sensor-run.ts'
+import { int, ms, ratio, summarize, type Summary } from './summary.ts'
+
+exitOnSignal()
 
 const SECONDS = Number(process.argv[2] ?? 10)
 const IN_FLIGHT = 32

@@ -17,7 +17,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { dieWith, listFilesRecursive, loadCompiler, newestMtime, report, sha256 } from './build-lib.js'
+import { dieWith, listFilesRecursive, loadCompiler, newestMtime, report, sha256 } from './assemblyscript-build.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const modulesDir = join(root, 'wasm-modules')

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto'
 import { connect as netConnect } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { startBroker } from './broker.ts'
+import { PortInUseError, ValidationError } from '../protocol/errors.ts'
 import { collect, plainClient } from '../test/support/mqtt-clients.ts'
+import { freePort } from '../test/support/ports.ts'
 import { testBroker } from '../test/support/test-broker.ts'
 import { sleep, waitFor } from '../test/support/wait.ts'
 
@@ -105,5 +108,67 @@ test('close() ends client connections and frees the ports', async () => {
   assert.ok(refused)
   c.end(true)
 })
+
+test('options: an explicit undefined keeps the default; out of range is refused naming the field', async () => {
+  const broker = await startBroker({ port: 0, wsPort: undefined, host: undefined, maxPacketBytes: undefined, maxModuleBytes: undefined })
+  try {
+    assert.ok(broker.url.startsWith('mqtt://127.0.0.1:'), 'host: the default, loopback')
+    assert.type(broker.wsPort, 'number', 'wsPort: the default, any free port')
+  } finally {
+    await broker.close()
+  }
+  const cases: Array<[Parameters<typeof startBroker>[0], string]> = [
+    [{ port: 70000 }, 'broker.port'],
+    [{ port: 0, wsPort: -1 }, 'broker.wsPort'],
+    [{ port: 0, wsPort: 1.5 }, 'broker.wsPort'],
+    [{ port: 0, maxPacketBytes: 10 }, 'broker.maxPacketBytes'],
+    [{ port: 0, maxModuleBytes: 2 ** 30 }, 'broker.maxModuleBytes'],
+  ]
+  for (const [options, field] of cases) {
+    const err = await startBroker(options).then(
+      (b) => (b.close(), undefined),
+      (e: unknown) => e,
+    )
+    assert.instance(err, ValidationError, `${JSON.stringify(options)} is refused`)
+    assert.is((err as ValidationError).field, field)
+  }
+})
+
+test('a taken port is a PortInUseError naming the option, and the failed start leaves nothing listening', async () => {
+  const holder = await testBroker()
+  try {
+    const mqttPort = await freePort()
+    for (const [options, option, port] of [
+      [{ port: holder.port, wsPort: 0 }, 'port', holder.port],
+      [{ port: mqttPort, wsPort: holder.wsPort! }, 'wsPort', holder.wsPort!],
+    ] as const) {
+      const err = await startBroker({ host: '127.0.0.1', ...options }).then(
+        (b) => (b.close(), undefined),
+        (e: unknown) => e,
+      )
+      assert.instance(err, PortInUseError, `${option} taken`)
+      assert.is((err as PortInUseError).option, option)
+      assert.is((err as PortInUseError).port, port)
+      assert.is((err as PortInUseError).code, 'port_in_use')
+    }
+    assert.ok(await refused(mqttPort), 'the MQTT listener of the start that failed on its WebSocket port was closed')
+    // the holder is unharmed
+    const c = await plainClient(holder.url)
+    await c.endAsync()
+  } finally {
+    await holder.close()
+  }
+})
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1')
+    s.on('error', () => resolve(true))
+    s.on('connect', () => {
+      s.destroy()
+      resolve(false)
+    })
+  })
+}
 
 test.run()

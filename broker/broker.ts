@@ -13,22 +13,25 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { PortInUseError } from '../protocol/errors.ts'
+import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
 
+/** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. Default 1883. */
-  port?: number
+  port?: number | undefined
   /** WebSocket port; 0 picks a free one; `false` for none. Default 0 (any free port). */
-  wsPort?: number | false
+  wsPort?: number | false | undefined
   /** Interface to bind. Default `127.0.0.1`; `0.0.0.0` to serve a LAN. */
-  host?: string
+  host?: string | undefined
   /** Cap on any MQTT packet, bytes. Default 2 MiB. */
-  maxPacketBytes?: number
+  maxPacketBytes?: number | undefined
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
-  maxModuleBytes?: number
+  maxModuleBytes?: number | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
-  aedes?: AedesOptions
+  aedes?: AedesOptions | undefined
 }
 
 const DEFAULTS = {
@@ -39,10 +42,16 @@ const DEFAULTS = {
   maxModuleBytes: 16 * 1024 * 1024,
 }
 
+const PORT: NumberRule = { min: 0, max: 65535, integer: true }
+/** MQTT's own limit on a packet: a remaining length of at most 268,435,455 bytes. */
+const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
+
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
+  /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
+  connection: [{ socket: Socket; transport: 'tcp' | 'ws'; remote: string }]
 }
 
 export interface Broker extends EventEmitter<BrokerEvents> {
@@ -52,11 +61,17 @@ export interface Broker extends EventEmitter<BrokerEvents> {
   /** `mqtt://host:port` for clients on this machine. */
   readonly url: string
   readonly wsUrl: string | undefined
+  /**
+   * Serves MQTT on a connection accepted elsewhere (e.g. a WebSocket on the
+   * console's HTTP port): through the same packet guard as the broker's own listeners.
+   */
+  handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
   close(): Promise<void>
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  const opts = { ...DEFAULTS, ...options }
+  const opts = mergeOptions(options, DEFAULTS, { port: PORT, maxPacketBytes: PACKET_BYTES, maxModuleBytes: PACKET_BYTES }, 'broker')
+  if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
 
@@ -78,7 +93,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
-  const accept = (conn: Duplex, remote: string) => {
+  const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    events.emit('connection', { socket, transport, remote })
     const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
@@ -87,22 +103,29 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
     socket.setNoDelay(true)
-    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`)
+    accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
   })
-  await listen(tcp, opts.port, opts.host)
-
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
-  if (opts.wsPort !== false) {
-    http = createHttpServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
-    })
-    http.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
-    wss.on('connection', (ws, req) => {
-      accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`)
-    })
-    await listen(http, opts.wsPort, opts.host)
+  try {
+    await listen(tcp, opts.port, opts.host, 'port')
+    if (opts.wsPort !== false) {
+      http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
+      })
+      http.on('connection', (socket: Socket) => socket.setNoDelay(true))
+      await listen(http, opts.wsPort, opts.host, 'wsPort')
+      // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
+      wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+      wss.on('connection', (ws, req) => {
+        accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
+      })
+    }
+  } catch (err) {
+    // nothing may keep the process alive after a failed start
+    if (tcp.listening) await closeServer(tcp)
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    throw err
   }
 
   const port = (tcp.address() as AddressInfo).port
@@ -116,6 +139,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsPort,
     url: `mqtt://${shownHost}:${port}`,
     wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
+      accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
+    },
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]
@@ -140,11 +166,13 @@ function checkModulePublish(packet: PublishPacket): string | undefined {
   return actual === sha ? undefined : `module bytes hash to ${actual}, not ${sha}`
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<void> {
+/** Listens on host:port; a taken port is a PortInUseError naming `option`. */
+function listen(server: NetServer | HttpServer, port: number, host: string, option: 'port' | 'wsPort'): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(option, port, host, { cause: err }) : err)
+    server.once('error', onError)
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.off('error', onError)
       resolve()
     })
   })

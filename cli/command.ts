@@ -5,7 +5,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, PortInUseError, ValidationError } from '../protocol/errors.ts'
 
 export type Options = NonNullable<ParseArgsConfig['options']>
 
@@ -46,9 +46,40 @@ export function intOption(values: Record<string, unknown>, name: string, fallbac
   if (raw === undefined) return fallback
   const n = Number(raw)
   if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${String(raw)})`)
+    const range = max === Number.MAX_SAFE_INTEGER ? (min > 0 ? ` of at least ${min}` : '') : ` from ${min} to ${max}`
+    throw new UsageError(`--${name} must be a whole number${range} (got ${String(raw)})`)
   }
   return n
+}
+
+/**
+ * The whole number the user gave for `--name`, or undefined when they gave none, so that the
+ * library's default stands (the CLI does not restate it). `min`/`max` only where the CLI itself
+ * sets the bounds; the library refuses out-of-range values of its own options (see `withOptionNames`).
+ */
+export function givenInt(values: Record<string, unknown>, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  return values[name] === undefined ? undefined : intOption(values, name, 0, min, max)
+}
+
+/**
+ * Runs a library's start with the options the user gave, and turns its refusals of those options
+ * into user errors (exit 2) that name the flag to change: a `ValidationError` of a field in
+ * `flags` (`{ wsPort: '--ws-port' }` maps `broker.wsPort`), and a taken port.
+ */
+export async function withOptionNames<T>(flags: Record<string, string>, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start()
+  } catch (err) {
+    if (err instanceof PortInUseError) {
+      const flag = flags[err.option]
+      throw new UsageError(`port ${err.port} is in use${flag ? ` (${flag})` : ''}: choose another or 0 for any free port`)
+    }
+    if (err instanceof ValidationError) {
+      const flag = flags[err.field.slice(err.field.lastIndexOf('.') + 1)]
+      if (flag) throw new UsageError(`${flag}: ${err.shortMessage.slice(err.field.length + 2)}`)
+    }
+    throw err
+  }
 }
 
 export function requireString(values: Record<string, unknown>, name: string, what: string): string {

@@ -64,7 +64,8 @@ try {
 } catch (err) {
   if (err instanceof FogmeshError) {
     console.error(`fogmesh: ${err.shortMessage}`)
-    process.exitCode = err.code === ErrorCode.usage ? 2 : 1
+    // a user error: a bad option, or a port another program holds (the command names the flag when it can)
+    process.exitCode = err.code === ErrorCode.usage || err.code === ErrorCode.portInUse ? 2 : 1
   } else {
     console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
     if (process.env.FOGMESH_DEBUG) console.error(err)

@@ -1,6 +1,6 @@
 /**
  * A simulated sensor that is as dumb as a real one: a plain MQTT client that
- * publishes DESIGN.md's job JSON on `fm/v1/jobs/submit` and listens on its own
+ * publishes docs/contract.md's job JSON on `fm/v1/jobs/submit` and listens on its own
  * reply topic. It sends a window of temperature readings every interval and
  * keeps score: answers, failures, latency. Given the gateway's key it takes
  * only answers the gateway signed (protocol/forwarded-result.ts) and counts

@@ -238,6 +238,16 @@ export class Payer extends EventEmitter<PayerEvents> {
     return { channels: this.books.size, locked: this.locked, owed, acknowledged, vouchers: this.vouchers }
   }
 
+  /** The most this payer locks in channels. */
+  get budget(): bigint {
+    return this.opts.budget
+  }
+
+  /** Every channel this payer keeps, for operators. */
+  channels(): Array<{ agent: string; channelId: bigint | undefined; deposit: bigint; cumulative: bigint; acked: bigint; failed: string | undefined }> {
+    return [...this.books.values()].map((b) => ({ agent: b.agent, channelId: b.channelId, deposit: b.deposit, cumulative: b.cumulative, acked: b.acked, failed: b.failed }))
+  }
+
   /** Resolves when every voucher sent has been acknowledged (or `timeoutMs` passed). */
   async drain(timeoutMs: number): Promise<boolean> {
     const until = Date.now() + timeoutMs

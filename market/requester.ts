@@ -120,6 +120,8 @@ export interface RequesterEvents {
   refusedBid: [{ agent: string; reason: string }]
   /** An agent went into the penalty box. */
   boxed: [{ agent: string; strikes: number; forMs: number; reason: string }]
+  /** A job was answered (ok or error), as `submit` resolves it. */
+  result: [JobAnswer]
 }
 
 type AttemptOutcome =
@@ -229,6 +231,11 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.refreshTimer = this.clock.setTimeout(refresh, wait, { unref: true })
   }
 
+  /** The broker connection this requester uses (telemetry rides along on it). */
+  get connection(): Connection {
+    return this.conn
+  }
+
   /** Publishes a module (retained) and returns its sha256. */
   async publishModule(bytes: Uint8Array): Promise<string> {
     const sha = createHash('sha256').update(bytes).digest('hex')
@@ -243,6 +250,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     if (existing) return existing
     const p = this.run({ ...job, id })
     this.jobs.set(id, p)
+    p.then((r) => this.emit('result', r), () => {})
     return p
   }
 

@@ -62,6 +62,8 @@ export const ErrorCode = {
   // local
   internal: 'internal',
   closed: 'closed',
+  /** A server could not listen: its port is taken (a user error: choose another). */
+  portInUse: 'port_in_use',
   usage: 'usage',
   /** A job's run was ended early by its host (exit, stdout over the cap, a fatal signal): the unwinding signal inside the engine, turned into the result there; never sent. */
   stopped: 'stopped',
@@ -121,6 +123,19 @@ export class ValidationError extends FogmeshError {
 /** A job ended without a result: carries the code that goes into the error result. */
 export class JobError extends FogmeshError {
   override name = 'JobError'
+}
+
+/** A server could not listen because its port is taken. `option` names the option that chose the port (e.g. `wsPort`). */
+export class PortInUseError extends FogmeshError {
+  override name = 'PortInUseError'
+  constructor(
+    readonly option: string,
+    readonly port: number,
+    readonly host: string,
+    options: FogmeshErrorOptions = {},
+  ) {
+    super(ErrorCode.portInUse, `port ${port} is in use on ${host} (${option})`, options)
+  }
 }
 
 /** Turns anything thrown into a FogmeshError without leaking stack traces to the network. */

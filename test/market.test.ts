@@ -29,7 +29,7 @@ test('a job end to end through the requester library: signed, verified, correct'
   }
 })
 
-test('a plain MQTT client publishing the DESIGN.md JSON gets a verifiable result on its replyTo', async () => {
+test('a plain MQTT client publishing the docs/contract.md JSON gets a verifiable result on its replyTo', async () => {
   const mesh = await startMesh({ agents: 2, gateway: true })
   try {
     const module = await mesh.publish(await loadModule('rolling-stats'))

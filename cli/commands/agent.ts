@@ -2,7 +2,12 @@ import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
-import { acceptFromOption, intOption, labelsOption, requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
+import { AgentTelemetry } from '../../agent/telemetry.ts'
+import { acceptFromOption, givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+
+/** Which flag sets which agent option, for errors that name the flag. */
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation' }
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -28,7 +33,10 @@ export const agentCommand: Command = {
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
-  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)`,
+  --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
+  --metrics-port P  Prometheus /metrics on this port (0 = any free port; default: none)
+  --metrics-host H  interface for /metrics (default 127.0.0.1)
+  --no-telemetry  publish no telemetry (fm/v1/telemetry/agents/<id>: counts, earnings, settlements)`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -39,6 +47,9 @@ export const agentCommand: Command = {
     'heartbeat-ms': { type: 'string' },
     'accept-from': { type: 'string' },
     isolation: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'metrics-host': { type: 'string' },
+    'no-telemetry': { type: 'boolean' },
     ...PAYMENT_OPTIONS,
   },
   async run(values) {
@@ -46,26 +57,43 @@ export const agentCommand: Command = {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new UsageError('--name takes 1..64 characters of [A-Za-z0-9._-]')
-    const isolation = values.isolation ?? 'process'
-    if (isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
+    const isolation = values.isolation
+    if (isolation !== undefined && isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
+    const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
     const acceptFrom = acceptFromOption(values['accept-from'])
     const payment = await paymentFromOptions(values)
-    const agent = await startAgent({
-      ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
-      broker,
-      name,
-      dataDir,
-      labels: labelsOption(values.labels),
-      pricePerJob: intOption(values, 'price', 1, 0),
-      ...(values.slots !== undefined ? { slots: intOption(values, 'slots', 1, 1, 1024) } : {}),
-      heartbeatMs: intOption(values, 'heartbeat-ms', 1000, 100, 600_000),
-      isolation,
-      ...(acceptFrom ? { acceptFrom } : {}),
-    })
+    // what the user gave, and nothing else: the agent's own defaults stand for the rest
+    const agent = await withOptionNames(FLAGS, () =>
+      startAgent({
+        ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
+        broker,
+        name,
+        dataDir,
+        labels: labelsOption(values.labels),
+        pricePerJob: givenInt(values, 'price'),
+        slots: givenInt(values, 'slots'),
+        heartbeatMs: givenInt(values, 'heartbeat-ms'),
+        isolation,
+        ...(acceptFrom ? { acceptFrom } : {}),
+      }),
+    )
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
     console.log(`accepts work from ${agent.accepts}`)
+    const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
+    let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined
+    if (metricsPort !== undefined) {
+      const { serveAgentMetrics } = await import('../../agent/metrics.ts') // prom-client only when asked for
+      try {
+        metrics = await serveAgentMetrics(agent, { port: metricsPort, host: typeof values['metrics-host'] === 'string' ? values['metrics-host'] : '127.0.0.1', dataDir })
+      } catch (err) {
+        await agent.close()
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${metricsPort} is in use (--metrics-port): choose another or 0 for any free port`)
+        throw err
+      }
+      console.log(`metrics  ${metrics.url}`)
+    }
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
     const timer = setInterval(() => {
@@ -77,6 +105,8 @@ export const agentCommand: Command = {
     console.log(`${signal}: finishing running jobs and leaving the mesh`)
     clearInterval(timer)
     await agent.close()
+    telemetry?.stop()
+    await metrics?.close()
     return 0
   },
 }

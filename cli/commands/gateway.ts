@@ -2,6 +2,10 @@ import { startGateway } from '../../market/gateway.ts'
 import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
 import { requesterKeyFile, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { gatewayTelemetry } from '../console.ts'
+
+/** What a paying gateway locks in channels when the user says nothing (the payer takes both as given). */
+const PAYMENT_DEFAULTS = { budget: 10n ** 20n, deposit: 10n ** 18n }
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -28,8 +32,8 @@ export const gatewayCommand: Command = {
       if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw)) throw new UsageError(`--${name} must be a whole number of token base units`)
       return BigInt(raw)
     }
-    const budget = bigOption('budget', 10n ** 20n)
-    const deposit = bigOption('deposit', 10n ** 18n)
+    const budget = bigOption('budget', PAYMENT_DEFAULTS.budget)
+    const deposit = bigOption('deposit', PAYMENT_DEFAULTS.deposit)
     const payment = await paymentFromOptions(values)
     const identity = loadOrCreateIdentityFile(requesterKeyFile('gateway', values.data), 'fogmesh-requester-identity')
     const gateway = await startGateway({
@@ -41,6 +45,7 @@ export const gatewayCommand: Command = {
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
     console.log(`requester id ${identity.id} (agents take its jobs with --accept-from ${identity.id})`)
+    const telemetry = gatewayTelemetry(gateway, typeof values.site === 'string' ? values.site : undefined) // job events and stats on fm/v1/telemetry/
     const timer = setInterval(() => {
       const s = gateway.stats()
       if (s.received > 0) console.log(`jobs: ${s.received} received, ${s.ok} ok, ${s.failed} failed, ${s.invalid} invalid, ${s.duplicates} duplicate, ${s.inFlight} in flight`)
@@ -49,6 +54,7 @@ export const gatewayCommand: Command = {
     const signal = await stopped
     console.log(`${signal}: shutting down`)
     clearInterval(timer)
+    telemetry.stop()
     await gateway.close()
     return 0
   },

@@ -18,6 +18,9 @@ export function formatAgents(agents: AgentRecord[], departed: DepartedAgent[] = 
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
 }
 
+/** How long `status` listens for heartbeats before it prints (a CLI choice). */
+const LISTEN_MS = 1500
+
 export const statusCommand: Command = {
   name: 'status',
   summary: 'the agents on a broker: state, capacity, load, price',
@@ -29,7 +32,7 @@ export const statusCommand: Command = {
   options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' } },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
-    const listenMs = intOption(values, 'listen', 1500, 0)
+    const listenMs = intOption(values, 'listen', LISTEN_MS, 0)
     const conn = await connect(broker, { reconnect: false })
     const directory = new AgentDirectory(conn)
     try {

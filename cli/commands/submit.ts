@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { resultToWire } from '../../market/job.ts'
+import { RequesterTelemetry } from '../../market/telemetry.ts'
 import { startRequester } from '../../market/requester.ts'
 import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
-import { intOption, requesterKeyFile, requireString, UsageError, type Command } from '../command.ts'
+import { givenInt, intOption, requesterKeyFile, requireString, UsageError, type Command } from '../command.ts'
 import { readModuleFile } from './module-add.ts'
 
 async function readInput(spec: unknown): Promise<Buffer> {
@@ -18,6 +19,9 @@ async function readInput(spec: unknown): Promise<Buffer> {
     throw new UsageError(`cannot read input ${String(spec)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
 }
+
+/** How long `submit` waits for agents to be known before it submits (a CLI choice; the library has no such wait). */
+const WAIT_MS = 3000
 
 export const submitCommand: Command = {
   name: 'submit',
@@ -53,10 +57,12 @@ export const submitCommand: Command = {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const moduleSpec = requireString(values, 'module', 'a .wasm file or the sha256 of a published module')
     const input = await readInput(values.input)
-    const timeoutMs = values.timeout === undefined ? undefined : intOption(values, 'timeout', 0, 1, 3_600_000)
+    const timeoutMs = givenInt(values, 'timeout', 1, 3_600_000) // none given: the agent's default
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
-    const waitMs = intOption(values, 'wait', 3000, 0)
+    const waitMs = intOption(values, 'wait', WAIT_MS, 0)
     const requester = await startRequester({ broker, identity })
+    // the job shows in the console's feed and the mesh's metrics like any other
+    const telemetry = new RequesterTelemetry(requester, requester.connection, { kind: 'requester' }).start()
     try {
       const module = moduleBytes ? await requester.publishModule(moduleBytes) : moduleSpec
       await requester.directory.waitFor(1, waitMs).catch(() => {})
@@ -69,6 +75,7 @@ export const submitCommand: Command = {
       console.log(JSON.stringify(wire, null, 2))
       return result.status === 'ok' ? 0 : 1
     } finally {
+      telemetry.stop()
       await requester.close()
     }
   },

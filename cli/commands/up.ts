@@ -4,37 +4,49 @@ import { join } from 'node:path'
 import { startAgent, type Agent } from '../../agent/agent.ts'
 import { startBroker, type Broker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
-import { FogmeshError } from '../../protocol/errors.ts'
+import { FogmeshError, PortInUseError } from '../../protocol/errors.ts'
 import { ephemeralIdentity } from '../../protocol/identity.ts'
 import { loadModule } from '../../wasm-modules/index.ts'
-import { intOption, untilSignal, type Command } from '../command.ts'
+import { givenInt, intOption, untilSignal, withOptionNames, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
 import { MESH, startLocalChain, type LocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
+import { AgentTelemetry } from '../../agent/telemetry.ts'
+import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
 
 /** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
 const PRICE = 1_000_000_000_000n
 
-async function brokerOnPort(port: number): Promise<{ broker: Broker; note?: string }> {
+/** How often the agents of `fogmesh up` settle: far more often than a real agent would, so that payments show within seconds. */
+const SETTLE_POLICY = { everyJobs: 100, everyMs: 5000 }
+
+/**
+ * The embedded broker on the library's defaults (loopback, WebSocket on any free port): MQTT on
+ * `port` when the user gave one (taken: their error to fix, exit 2), else on the default port
+ * or, if that is taken, on any free one.
+ */
+async function brokerOnPort(port: number | undefined): Promise<{ broker: Broker; note?: string }> {
+  if (port !== undefined) return { broker: await withOptionNames({ port: '--port' }, () => startBroker({ port })) }
   try {
-    return { broker: await startBroker({ port, wsPort: 0, host: '127.0.0.1' }) }
+    return { broker: await startBroker() }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err
-    const broker = await startBroker({ port: 0, wsPort: 0, host: '127.0.0.1' })
-    return { broker, note: `port ${port} is taken; using ${broker.port}` }
+    if (!(err instanceof PortInUseError)) throw err
+    const broker = await startBroker({ port: 0 })
+    return { broker, note: `port ${err.port} is taken; using ${broker.port}` }
   }
 }
 
 export const upCommand: Command = {
   name: 'up',
   summary: 'the whole mesh on this machine: broker, gateway, agents and a sensor submitting real WASM jobs',
-  usage: `usage: fogmesh up [--agents N] [--port P] [--duration S] [--interval MS] [--no-chain]
+  usage: `usage: fogmesh up [--agents N] [--port P] [--http-port P] [--duration S] [--interval MS] [--no-chain]
 
   --agents N     agents to start (default 3)
-  --port P       MQTT port of the embedded broker (default 1883; a free one if taken)
+  --port P       MQTT port of the embedded broker (default 1883, or a free one if 1883 is taken)
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
   --no-chain     no local chain: jobs are not paid for
+  --http-port P  the console (live web page) and Prometheus /metrics (default 8080; a free one if taken)
 
   By default a local chain (anvil) is started, the contracts deployed, and the sensor's
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
@@ -46,13 +58,14 @@ export const upCommand: Command = {
 
   While it runs, any MQTT client can use the mesh too, e.g.:
     mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
-  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' } },
+  options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' }, 'http-port': { type: 'string' } },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const nAgents = intOption(values, 'agents', 3, 1, 64)
-    const duration = values.duration === undefined ? undefined : intOption(values, 'duration', 0, 1, 30 * 86400)
+    const duration = givenInt(values, 'duration', 1, 30 * 86400)
     const interval = intOption(values, 'interval', 100, 1, 3_600_000)
-    const port = intOption(values, 'port', 1883, 0, 65535) // every option checked before anything starts
+    const port = givenInt(values, 'port', 0, 65535) // every option checked before anything starts
+    const httpPort = intOption(values, 'http-port', 8080, 0, 65535)
     const home = process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh')
     const wasm = await loadModule('rolling-stats')
 
@@ -81,8 +94,8 @@ export const upCommand: Command = {
           acceptFrom: [identity.id],
           // a fresh journal per chain: anvil starts empty every time
           dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
-          labels: { site: 'local' },
-          ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: { everyJobs: 100, everyMs: 5000 } } } : {}),
+          labels: { site: 'local', ...demoPlace(i) },
+          ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: SETTLE_POLICY } } : {}),
         }),
       )
     }
@@ -95,6 +108,11 @@ export const upCommand: Command = {
         : {}),
     })
     console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit`)
+    const telemetry = gatewayTelemetry(gateway)
+    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true })
+    if (httpNote) console.log(httpNote)
+    console.log(consoleLine(web))
+    if (!web.built) console.error(notBuiltWarning)
     // who tried what: bids refused (not admitted, not signed by who they name), results that did not verify
     const intruders = new Map<string, { bids: number; reasons: Set<string> }>()
     const unverified = new Map<string, { refused: number; forged: number }>()
@@ -111,6 +129,7 @@ export const upCommand: Command = {
     }
     gateway.requester.on('refused', (f) => count(f.agent, 'refused'))
     gateway.requester.on('forged', (f) => count(f.agent, 'forged'))
+    const agentTelemetry = agents.map((a) => new AgentTelemetry(a, a.connection).start())
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
     const module = await gateway.requester.publishModule(wasm)
@@ -174,6 +193,9 @@ export const upCommand: Command = {
     await sensor.close()
     if (chain) await gateway.requester.payer?.drain(3000)
     await Promise.all(agents.map((a) => a.close({ graceMs: 1000 }))) // agents settle what they are owed as they leave
+    for (const t of agentTelemetry) t.stop()
+    telemetry.stop()
+    await web.close()
     if (chain) {
       const p = gateway.requester.payer!.stats()
       const s = settled()
@@ -187,4 +209,10 @@ export const upCommand: Command = {
     return r.failed === 0 && r.outstanding === 0 && !attacked ? 0 : 1
     }
   },
+}
+
+/** Where `up` puts its agents on the console's map: a few hundred metres apart. */
+function demoPlace(i: number): { lat: string; lon: string } {
+  const angle = (i * 2 * Math.PI) / 7
+  return { lat: (52.52 + 0.004 * Math.sin(angle)).toFixed(5), lon: (13.405 + 0.006 * Math.cos(angle)).toFixed(5) }
 }

@@ -16,6 +16,7 @@ import * as assert from 'uvu/assert'
 import { MaxUint256, keccak256, toBeHex, type Contract } from 'ethers'
 import { FastVoucherSigner, type SignedVoucher } from '../../protocol/voucher.ts'
 import { balanceOf, decodeRevertName, send, setNextTimestamp, now, tokens, useChain } from '../../test/support/chain.ts'
+import { seededRandom } from '../../test/support/rng.ts'
 
 const chain = useChain(test, { deploy: { challengePeriod: 300 } })
 const t = chain.test
@@ -24,25 +25,6 @@ const OPS = Number(process.env.FM_OPS ?? 200)
 const SEED = Number(process.env.FM_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const REQUESTERS = [1, 2, 3]
 const AGENTS = [4, 5, 6]
-
-/** mulberry32 */
-function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    big: (lo: bigint, hi: bigint) => (hi <= lo ? lo : lo + (BigInt(Math.floor(next() * 2 ** 52)) % (hi - lo + 1n))),
-    pick: <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)] as T,
-    chance: (p: number) => next() < p,
-  }
-}
 
 interface ModelChannel {
   id: bigint
@@ -60,7 +42,7 @@ type Outcome = 'ok' | string
 
 t(`${OPS} random operations keep the invariants (seed ${SEED})`, async () => {
   const { wallets, clients, mesh, provider } = chain.ctx
-  const rnd = prng(SEED)
+  const rnd = seededRandom(SEED)
   const period = BigInt(mesh.settings.challengePeriod)
   const token = mesh.token
   const channelsAddress = mesh.addresses.channels

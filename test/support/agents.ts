@@ -10,6 +10,9 @@ import { stopChild, trackChild } from './child-processes.ts'
 import { ROOT } from './paths.ts'
 import { tmpDir } from './temp-dirs.ts'
 
+/** How long an agent process may take to print its "online" line (a loaded 2-core machine needs seconds just to start node and tsx). */
+const ONLINE_TIMEOUT_MS = 30_000
+
 export interface AgentProcess {
   name: string
   /** The agent id it printed on its "online" line. */
@@ -44,7 +47,10 @@ export async function spawnAgent(broker: string, name: string, args: string[] = 
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()))
   const id = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${name} did not come online in 20 s: ${out}`)), 20_000)
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL') // a test that gives up on it must not leave it running
+      reject(new Error(`agent ${name} did not come online in ${ONLINE_TIMEOUT_MS / 1000} s: ${out}`))
+    }, ONLINE_TIMEOUT_MS)
     const check = () => {
       const m = /^agent ([0-9a-f]+) "[^"]*" online/m.exec(out)
       if (!m) return

@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ModuleUnderTest } from '../node-wasi.ts'
+import { mulberry32 } from '../../test/support/rng.ts' // deterministic, so failures reproduce
 
 interface Buckets {
   count: number
@@ -106,18 +107,6 @@ function lttbRef(xs: readonly number[], threshold: number): Lttb {
 
 const json = (x: Buckets | Lttb): string => JSON.stringify(x) + '\n'
 
-// Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
   for (const imp of WebAssembly.Module.imports(mod.module)) assert.is(imp.module, 'wasi_snapshot_preview1', imp.name)
   const exports = WebAssembly.Module.exports(mod.module).map((e) => `${e.kind}:${e.name}`).sort()
@@ -170,7 +159,7 @@ test('LTTB: hand-computed', async () => {
 })
 
 test('random data: exactly the JavaScript references', async () => {
-  const random = rng(77)
+  const random = mulberry32(77)
   for (const n of [1, 2, 3, 17, 100, 1001]) {
     const xs = Array.from({ length: n }, () => Math.round((random() * 40 - 10) * 1000) / 1000)
     const body = xs.join('\n')
@@ -212,7 +201,7 @@ test('bad input: exit code 1 and a message', async () => {
 })
 
 test('fast: 100,000 readings', async () => {
-  const random = rng(3)
+  const random = mulberry32(3)
   const xs = Array.from({ length: 100_000 }, () => Math.round(random() * 1e6) / 1000)
   const body = xs.join('\n')
   const expectedMean = json(bucketsRef(xs, 60, 'mean'))

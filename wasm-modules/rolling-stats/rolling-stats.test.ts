@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ModuleUnderTest } from '../node-wasi.ts'
+import { mulberry32 } from '../../test/support/rng.ts' // deterministic, so failures reproduce
 
 interface Stats {
   count: number
@@ -69,18 +70,6 @@ function expectedJson(s: Stats): string {
 function close(actual: number, expected: number, what: string): void {
   const tol = 1e-12 * Math.max(1, Math.abs(expected))
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`)
-}
-
-// Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
@@ -164,7 +153,7 @@ test('parsing is correctly rounded (matches JavaScript Number())', async () => {
     '0.' + '0'.repeat(300) + '17976931348623157', '1' + '0'.repeat(400) + 'e-390',
     '4.9406564584124654e-324', '1e-400', '8.98846567431158e307', '3.141592653589793238462643383279',
   ]
-  const random = rng(7)
+  const random = mulberry32(7)
   for (let i = 0; i < 60; i++) {
     let digits = ''
     const n = 1 + Math.floor(random() * 30)
@@ -182,7 +171,7 @@ test('parsing is correctly rounded (matches JavaScript Number())', async () => {
 })
 
 test('random data: exactly the JavaScript reference, close to the two-pass values', async () => {
-  const random = rng(42)
+  const random = mulberry32(42)
   const cases: number[][] = [
     Array.from({ length: 100 }, () => Math.round((20 + random() * 5) * 100) / 100), // sensor-like
     Array.from({ length: 100 }, () => (random() - 0.5) * 1e6),
@@ -204,7 +193,7 @@ test('random data: exactly the JavaScript reference, close to the two-pass value
 })
 
 test('large input: 10,000 readings over several fd_read calls', async () => {
-  const random = rng(1234)
+  const random = mulberry32(1234)
   const xs = Array.from({ length: 10_000 }, () => Math.round((random() * 200 - 100) * 1e6) / 1e6)
   const input = xs.join('\n') + '\n'
   assert.ok(input.length > 64 * 1024, `input is ${input.length} bytes, more than one 64 KiB read`)
@@ -248,7 +237,7 @@ test('results that overflow are refused, never printed as NaN/Infinity', async (
 })
 
 test('fast enough for a job every 100 ms: 100 readings', async () => {
-  const random = rng(99)
+  const random = mulberry32(99)
   const input = Array.from({ length: 100 }, () => (20 + random() * 3).toFixed(2)).join('\n')
   const runs = 50
   const started = performance.now()

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ModuleUnderTest } from '../node-wasi.ts'
+import { mulberry32 } from '../../test/support/rng.ts' // deterministic, so failures reproduce
 
 const mod = new ModuleUnderTest('sha256')
 test.before(() => mod.build())
@@ -21,18 +22,6 @@ async function digest(input: string | Uint8Array): Promise<string> {
 }
 
 const nodeSha256 = (b: string | Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-// Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('ABI: only wasi_snapshot_preview1 imports; exports _start and memory', () => {
   const imports = WebAssembly.Module.imports(mod.module).map((i) => `${i.module}.${i.name}`).sort()
@@ -55,7 +44,7 @@ test('NIST FIPS 180-4 / CSRC example vectors', async () => {
 })
 
 test('1,000 random inputs of 0..5000 bytes (with the padding edges) match node:crypto', async () => {
-  const random = rng(256)
+  const random = mulberry32(256)
   // padding edges: 55 bytes fits the length in the same block, 56..63 need a second one;
   // 64 is exactly one block; and the same one and two blocks further on
   const edges = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 183, 184, 191, 192, 4096, 5000]
@@ -68,7 +57,7 @@ test('1,000 random inputs of 0..5000 bytes (with the padding edges) match node:c
 })
 
 test('inputs that cross read boundaries (64 KiB chunks) at every block offset', async () => {
-  const random = rng(9)
+  const random = mulberry32(9)
   for (const len of [65535, 65536, 65537, 65536 + 55, 65536 + 56, 131072 - 1, 131072 + 63, 200_003]) {
     const input = new Uint8Array(len)
     for (let i = 0; i < len; i++) input[i] = Math.floor(random() * 256)

@@ -3,6 +3,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ModuleUnderTest } from '../node-wasi.ts'
+import { mulberry32 } from '../../test/support/rng.ts' // deterministic, so failures reproduce
 
 interface Anomaly {
   index: number
@@ -95,18 +96,6 @@ function twoPassZ(xs: readonly number[], i: number, w: number): number {
 
 const json = (r: Result): string => JSON.stringify(r) + '\n'
 
-// Deterministic pseudo-random numbers (mulberry32), so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** 10, 12, 10, 12, ...: every even-sized window has mean 11 and stddev exactly 1. */
 const zigzag = (n: number, lo = 10, hi = 12): number[] => Array.from({ length: n }, (_, i) => (i % 2 ? hi : lo))
 
@@ -177,7 +166,7 @@ test('stddev 0: z is not computed for the reading after a constant window', asyn
 })
 
 test('random data: exactly the JavaScript reference, and close to a fresh two-pass z', async () => {
-  const random = rng(2024)
+  const random = mulberry32(2024)
   for (const [w, n] of [[30, 1000], [5, 400], [2, 200], [64, 700], [7, 500]] as const) {
     const xs = Array.from({ length: n }, () => Math.round((20 + random() * 2) * 100) / 100)
     // some spikes and dips, at random places
@@ -226,7 +215,7 @@ test('results that overflow are refused, never printed as NaN/Infinity', async (
 })
 
 test('fast: 100,000 readings', async () => {
-  const random = rng(5)
+  const random = mulberry32(5)
   const xs = Array.from({ length: 100_000 }, () => Math.round((random() * 10 + 20) * 1000) / 1000)
   const input = 'window=50\n' + xs.join('\n')
   const started = performance.now()

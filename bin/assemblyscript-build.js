@@ -1,4 +1,4 @@
-// What the two install-time builds share (build-modules.js: WASI commands,
+// What the two install-time AssemblyScript builds share (build-modules.js: WASI commands,
 // build-components.js: components): finding inputs, up-to-date checks,
 // reporting, and loading the AssemblyScript compiler.
 import { createHash } from 'node:crypto'

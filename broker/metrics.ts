@@ -1,0 +1,95 @@
+/**
+ * The broker's own Prometheus metrics: connections, messages and bytes in and
+ * out, packet-cap violations, refused modules. Fed from the events the broker
+ * and aedes already emit, from aedes' `authorizeForward` hook (called once
+ * per delivery: the messages sent), and from the sockets' own byte counters
+ * (read when Prometheus scrapes, not per packet).
+ */
+import type { Socket } from 'node:net'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Broker } from './broker.ts'
+
+export interface BrokerMetrics {
+  /** Stops counting (the metrics stay registered). */
+  detach(): void
+}
+
+export function registerBrokerMetrics(broker: Broker, registry: Registry): BrokerMetrics {
+  const live = new Set<Socket>()
+  const closed = { read: 0, written: 0 }
+  const reported = { read: 0, written: 0 }
+  const registers = [registry]
+
+  new Gauge({
+    name: 'fogmesh_broker_connections',
+    help: 'MQTT clients connected now',
+    registers,
+    collect() {
+      this.set(broker.aedes.connectedClients)
+    },
+  })
+  const accepted = new Counter({ name: 'fogmesh_broker_connections_total', help: 'Connections accepted, by transport', labelNames: ['transport'] as const, registers })
+  const received = new Counter({ name: 'fogmesh_broker_messages_received_total', help: 'PUBLISH packets received from clients', registers })
+  const sent = new Counter({ name: 'fogmesh_broker_messages_sent_total', help: 'PUBLISH packets delivered to subscribers', registers })
+  const receivedPayload = new Counter({ name: 'fogmesh_broker_received_payload_bytes_total', help: 'Payload bytes of PUBLISH packets received from clients', registers })
+  const bytes = (name: string, help: string, key: 'read' | 'written') =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        let total = closed[key]
+        for (const s of live) total += key === 'read' ? s.bytesRead : s.bytesWritten
+        if (total > reported[key]) this.inc(total - reported[key])
+        reported[key] = Math.max(reported[key], total)
+      },
+    })
+  bytes('fogmesh_broker_received_bytes_total', 'Bytes read from client sockets (TCP and WebSocket, framing included)', 'read')
+  bytes('fogmesh_broker_sent_bytes_total', 'Bytes written to client sockets (TCP and WebSocket, framing included)', 'written')
+  const violations = new Counter({ name: 'fogmesh_broker_packet_cap_violations_total', help: 'Connections closed for declaring a packet over its cap', registers })
+  const rejectedModules = new Counter({ name: 'fogmesh_broker_modules_rejected_total', help: 'Module publishes refused (bytes not hashing to the topic)', registers })
+  const clientErrors = new Counter({ name: 'fogmesh_broker_client_errors_total', help: 'Client protocol or socket errors', registers })
+
+  const onConnection = (c: { socket: Socket; transport: 'tcp' | 'ws' }) => {
+    accepted.inc({ transport: c.transport })
+    live.add(c.socket)
+    c.socket.once('close', () => {
+      live.delete(c.socket)
+      closed.read += c.socket.bytesRead
+      closed.written += c.socket.bytesWritten
+    })
+  }
+  const onPublish = (packet: { payload: Buffer | string }, client: unknown) => {
+    if (!client) return // the broker's own $SYS messages
+    received.inc()
+    receivedPayload.inc(packet.payload.length)
+  }
+  const onViolation = () => violations.inc()
+  const onModuleRejected = () => rejectedModules.inc()
+  const onClientError = () => clientErrors.inc()
+
+  broker.on('connection', onConnection)
+  broker.on('violation', onViolation)
+  broker.on('moduleRejected', onModuleRejected)
+  broker.on('clientError', onClientError)
+  broker.aedes.on('publish', onPublish)
+  // aedes calls this hook once per delivery; the policy already there (if any) still decides
+  const aedes = broker.aedes
+  const forward = aedes.authorizeForward
+  aedes.authorizeForward = function countedForward(client, packet) {
+    const out = forward.call(aedes, client, packet)
+    if (out) sent.inc()
+    return out
+  }
+
+  return {
+    detach() {
+      broker.off('connection', onConnection)
+      broker.off('violation', onViolation)
+      broker.off('moduleRejected', onModuleRejected)
+      broker.off('clientError', onClientError)
+      broker.aedes.off('publish', onPublish as never)
+      aedes.authorizeForward = forward
+    },
+  }
+}
