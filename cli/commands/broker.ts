@@ -1,6 +1,7 @@
 import { startBroker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
-import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
+import { givenInt, intOption, requesterKeyFile, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
 import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
 
@@ -52,8 +53,9 @@ export const brokerCommand: Command = {
     broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
-    const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url })
-    if (gateway) console.log('gateway listening on fm/v1/jobs/submit')
+    // the gateway signs its assignments with a key kept in $FOGMESH_HOME/gateway: agents list its id in --accept-from
+    const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url, identity: loadOrCreateIdentityFile(requesterKeyFile('gateway'), 'fogmesh-requester-identity') })
+    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit; requester id ${gateway.id} (agents: --accept-from ${gateway.id})`)
     const telemetry = gateway ? gatewayTelemetry(gateway) : undefined
     let web: ConsoleServer | undefined
     try {
