@@ -52,28 +52,29 @@ header('fogmesh control plane: signed assignments and bids, sealed payloads — 
  * slows the clock, not the CPU a job costs) per call of each case; the cases run interleaved
  * in short slices and each keeps its median slice.
  */
-function measureAll<K extends string>(cases: Record<K, (i: number) => unknown>): Record<K, number> {
+async function measureAll<K extends string>(cases: Record<K, (i: number) => unknown>): Promise<Record<K, number>> {
   let sink: unknown
   const cpu = () => {
     const u = process.cpuUsage()
     return u.user + u.system
   }
-  const slice = (fn: (i: number) => unknown, s: number) => {
+  // awaited: the admission is async, and what follows it (the result signed and checked) must fall in the slice
+  const slice = async (fn: (i: number) => unknown, s: number) => {
     const end = performance.now() + s * 1000
     let n = 0
     const c0 = cpu()
-    while (performance.now() < end) for (let k = 0; k < 4; k++) sink = fn(n++)
+    while (performance.now() < end) for (let k = 0; k < 4; k++) sink = await fn(n++)
     return (cpu() - c0) / n
   }
   const names = Object.keys(cases) as K[]
-  for (const k of names) slice(cases[k], WARM_S)
+  for (const k of names) await slice(cases[k], WARM_S)
   const slices = Object.fromEntries(names.map((k) => [k, [] as number[]])) as Record<K, number[]>
   const rounds = Math.max(5, Math.round(SECONDS / 0.2))
-  for (let r = 0; r < rounds; r++) for (const k of names) slices[k].push(slice(cases[k], 0.2))
+  for (let r = 0; r < rounds; r++) for (const k of names) slices[k].push(await slice(cases[k], 0.2))
   if (sink === undefined) throw new Error('unreachable')
   return Object.fromEntries(names.map((k) => [k, summarize(slices[k]).p50])) as Record<K, number>
 }
-const measure = (fn: (i: number) => unknown) => measureAll({ only: fn }).only
+const measure = async (fn: (i: number) => unknown) => (await measureAll({ only: fn })).only
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const requester = ephemeralIdentity()
@@ -91,7 +92,7 @@ interface PerJob {
   sealed: number
 }
 
-function cpuPerJob(inputBytes: number): PerJob {
+function cpuPerJob(inputBytes: number): Promise<PerJob> {
   const input = randomBytes(inputBytes)
   const output = Buffer.from(input) // an echo
   const reqSealer = new Sealer(requester.box)
@@ -164,13 +165,13 @@ console.log('-- 1. CPU per job, requester + agent together, one thread (CPU µs)
 const rows: string[][] = [['input', 'unsigned (before)', 'signed', 'sealed', 'signed / unsigned', 'sealed / unsigned', 'sealed / signed']]
 const perSize = new Map<number, PerJob>()
 for (const size of [64, 1024, 65_536]) {
-  const c = cpuPerJob(size)
+  const c = await cpuPerJob(size)
   perSize.set(size, c)
   rows.push([`${size} B`, ms(c.unsigned), ms(c.signed), ms(c.sealed), ratio(c.signed, c.unsigned), ratio(c.sealed, c.unsigned), ratio(c.sealed, c.signed)])
 }
 console.log(table(rows))
 
-const bidUs = measure((i) => {
+const bidUs = await measure((i) => {
   const bid = signBid({ type: 'bid', offerId: `o${i}`, agent: agentId.id, price: 1, load: { running: 0, queued: 0 }, slots: 4, leaseMs: 30_000 }, agentId.signer)
   const d = decodeJson(JSON.stringify(bid), inboxSchema)
   return d.ok && bidSignedBy(d.raw as Record<string, unknown>, agentId.publicKeyHex)

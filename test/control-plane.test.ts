@@ -199,7 +199,10 @@ test('attack: a fake agent answering at once with made-up, validly signed output
   const rogue = await RogueAgent.start(broker.url, 'fake-fast', { price: 0, slots: 4096 })
   try {
     await waitFor(() => gateway.requester.directory.get(rogue.id)?.state === 'online', 5000, 'the fake agent known')
-    await sleep(1100) // its join is heard at the next lease refresh
+    // its join is heard at the next lease refresh: jobs until it has bid
+    const until = Date.now() + 10_000
+    while (rogue.bids === 0 && Date.now() < until) await honestJob('probe')
+    assert.ok(rogue.bids > 0, 'it was offered work and bid')
     let fake = 0
     let n = 0
     // while it is a newcomer (its probation: 10 verified results and 5 s here; 20 and 10 min by default)
