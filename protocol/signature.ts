@@ -117,5 +117,17 @@ export function signResult(r: SignedResultFields, signer: Signer): string {
 }
 
 export function verifyResult(r: SignedResultFields & { signature: string }, publicKeyHex: string): boolean {
-  return verifySignature(resultStatement(r), Buffer.from(r.signature, 'base64'), publicKeyHex)
+  const sig = signatureBytes(r.signature)
+  return sig !== undefined && verifySignature(resultStatement(r), sig, publicKeyHex)
+}
+
+const SIGNATURE_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/
+
+/**
+ * The 64 bytes of an ed25519 signature written as standard base64 — in its one canonical form
+ * (88 characters, `==`-padded, no stray characters: Node's decoder would skip those), or undefined.
+ * So a signature that verifies has exactly one spelling.
+ */
+export function signatureBytes(b64: unknown): Buffer | undefined {
+  return typeof b64 === 'string' && SIGNATURE_B64.test(b64) ? Buffer.from(b64, 'base64') : undefined
 }

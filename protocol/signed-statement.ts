@@ -15,7 +15,7 @@
  * as another (a heartbeat is never a bid).
  */
 import { canonicalJson } from './canonical-json.ts'
-import { verifySignature, type Signer } from './signature.ts'
+import { signatureBytes, verifySignature, type Signer } from './signature.ts'
 
 export type StatementKind = 'presence' | 'heartbeat' | 'bid' | 'assign' | 'gateway-presence' | 'forward'
 
@@ -38,13 +38,13 @@ export function signed<T extends Record<string, unknown>>(kind: StatementKind, b
 
 /** Whether `raw[sigField]` is `publicKeyHex`'s signature over `raw` as a `kind` statement. Never throws. */
 export function verifyStatement(kind: StatementKind, raw: Readonly<Record<string, unknown>>, publicKeyHex: string, omit: readonly string[] = [], sigField = 'signature'): boolean {
-  const sig = raw[sigField]
-  if (typeof sig !== 'string' || sig.length < 86 || sig.length > 88) return false
+  const sig = signatureBytes(raw[sigField])
+  if (!sig) return false
   let bytes: Buffer
   try {
     bytes = statementBytes(kind, raw, omit, sigField)
   } catch {
     return false // not canonicalizable (too deep, a number JSON cannot carry)
   }
-  return verifySignature(bytes, Buffer.from(sig, 'base64'), publicKeyHex)
+  return verifySignature(bytes, sig, publicKeyHex)
 }
