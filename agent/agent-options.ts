@@ -63,6 +63,10 @@ export interface AgentOptions {
    * measurements and tiny devices that cannot spare a process).
    */
   isolation?: 'process' | 'thread'
+  /** Job workers kept started at idle (the rest start when jobs need them; 0: the first job starts one). Default: all `slots`; `fogmesh agent` keeps 1 (each costs ~9 MB). */
+  warmWorkers?: number
+  /** With `isolation: 'process'`: the executor's uid/gid (default: `nobody` when the agent is root, else the agent's own). */
+  executorUser?: { uid: number; gid: number } | 'same'
   /** An executor to use instead of the default (it is closed with the agent). */
   executor?: Executor
   /** Time for heartbeats, module fetch timeouts and shutdown grace (default: the system clock). */
@@ -117,6 +121,7 @@ const RANGES: Ranges<AgentOptions> = {
   maxClockSkewMs: { min: 0, max: 86_400_000, integer: true },
   maxAssignTtlMs: { min: 1, max: 86_400_000, integer: true },
   presenceHealMs: { min: 1, max: 3_600_000, integer: true },
+  warmWorkers: { min: 0, max: 4096, integer: true },
 }
 
 export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number }

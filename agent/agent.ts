@@ -24,12 +24,12 @@ import { resolveAgentOptions, type AgentOptions, type ResolvedAgentOptions } fro
 import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
-import { createWorkerPool } from './engine/worker/pool.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { ModuleStore } from './module-store.ts'
-import { PaymentIntake, type SettlementStats } from './payment-intake.ts'
+// payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
+import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Admission, type Admitted } from './admission.ts'
-import { ChannelAcceptance } from './channel-acceptance.ts'
+import type { ChannelAcceptance } from './channel-acceptance.ts'
 import { EPOCH_FILE, EpochCounter } from './epoch.ts'
 import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
 import type { SettlementReport } from './settlement/settler.ts'
@@ -79,6 +79,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
     private readonly statements: PresenceStatements,
+    channels: ChannelAcceptance | undefined,
   ) {
     super()
     this.id = identity.id
@@ -99,7 +100,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.admission = new Admission({
       agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, maxSkewMs: opts.maxClockSkewMs,
       maxTtlMs: opts.maxAssignTtlMs, sealer,
-      ...(opts.payment && payments ? { channels: new ChannelAcceptance(opts.payment.client, payments.terms.payee, this.clock) } : {}),
+      ...(channels ? { channels } : {}),
     })
     payments?.on('settled', (r) => this.emit('settled', r))
     payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
@@ -108,30 +109,36 @@ export class Agent extends EventEmitter<AgentEvents> {
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit })
-        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit }))
+        ? (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm })
+        : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
+    // advertise only once jobs can run (the first job must not pay for worker start-up); the broker
+    // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
+    // a new epoch per connection: the will is signed for the epoch of the connection it belongs to
+    const statements = new PresenceStatements(identity, opts.name, new EpochCounter(join(opts.dataDir, EPOCH_FILE), opts.clock ?? systemClock))
+    const connecting = connectorFor(opts.broker).connect({
+      clientId: `fm-agent-${identity.id}`,
+      will: () => statements.will(),
+      keepaliveSeconds: 5,
+    })
+    connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {
-      // advertise only once jobs can run: the first job must not pay for worker start-up
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
-      // a new epoch per connection: the will is signed for the epoch of the connection it belongs to
-      const statements = new PresenceStatements(identity, opts.name, new EpochCounter(join(opts.dataDir, EPOCH_FILE), opts.clock ?? systemClock))
-      conn = await connectorFor(opts.broker).connect({
-        clientId: `fm-agent-${identity.id}`,
-        will: () => statements.will(),
-        keepaliveSeconds: 5,
-      })
-      payments = opts.payment ? await PaymentIntake.open(opts.dataDir, opts.payment) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments, statements)
+      conn = await connecting
+      payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
+      // requesters with a funded channel are accepted (ethers verifies their payer proof): only for an agent that takes payment
+      const channels = opts.payment && payments ? new (await import('./channel-acceptance.ts')).ChannelAcceptance(opts.payment.client, payments.terms.payee, opts.clock ?? systemClock) : undefined
+      const agent = new Agent(identity, conn, executor, opts, payments, statements, channels)
       await agent.join()
       return agent
     } catch (err) {
       await payments?.close().catch(() => {})
-      await conn?.close().catch(() => {})
+      connecting.then((c) => c.close()).catch(() => {}) // also when it connects only after the failure
       await executor.close()
       throw err
     }

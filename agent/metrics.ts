@@ -129,7 +129,10 @@ export async function serveAgentMetrics(agent: Agent, options: { port: number; h
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
   const metrics = registerAgentMetrics(agent, registry, options.dataDir)
   const server: Server = createServer((req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') return res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n')
+    if ((req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n')
+      return
+    }
     registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
       () => res.writeHead(500).end(),

@@ -8,13 +8,14 @@ import { agentCommand } from './commands/agent.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
 import { bridgeCommand } from './commands/bridge.ts'
+import { bundleCommand } from './commands/bundle.ts'
 import { gatewayCommand } from './commands/gateway.ts'
 import { moduleAddCommand } from './commands/module-add.ts'
 import { statusCommand } from './commands/status.ts'
 import { submitCommand } from './commands/submit.ts'
 import { upCommand } from './commands/up.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

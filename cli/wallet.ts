@@ -49,8 +49,4 @@ export async function paymentFromOptions(values: Record<string, unknown>): Promi
   return { client: await ChannelsClient.connect(channels, wallet), wallet, privateKey }
 }
 
-export const PAYMENT_OPTIONS = {
-  rpc: { type: 'string' },
-  channels: { type: 'string' },
-  keystore: { type: 'string' },
-} as const
+export { PAYMENT_OPTIONS } from './payment-options.ts'

@@ -114,7 +114,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   }
 
   const config = Buffer.from(JSON.stringify({ mqttPath: '/mqtt', version: VERSION }))
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (req.method !== 'GET' && req.method !== 'HEAD') return res.writeHead(405, { allow: 'GET, HEAD' }).end()
     if (path === '/metrics') {
@@ -138,7 +138,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       ...(asset.type.startsWith('text/html') ? { 'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; worker-src blob:" } : {}),
       ...(gzip ? { 'content-encoding': 'gzip', vary: 'accept-encoding' } : {}),
     })
-    res.end(req.method === 'HEAD' ? undefined : gzip ? asset.gz : asset.body)
+    return res.end(req.method === 'HEAD' ? undefined : gzip ? asset.gz : asset.body)
   }
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => {

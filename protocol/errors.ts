@@ -67,6 +67,11 @@ export const ErrorCode = {
   usage: 'usage',
   /** A job's run was ended early by its host (exit, stdout over the cap, a fatal signal): the unwinding signal inside the engine, turned into the result there; never sent. */
   stopped: 'stopped',
+  // the device: bundles and the journal on its disk
+  /** A bundle (tarball or unpacked tree) that is truncated, corrupted, for another arch, or needs another Node. */
+  badBundle: 'bad_bundle',
+  /** The voucher journal on disk is damaged beyond a torn last write. */
+  journalCorrupt: 'journal_corrupt',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

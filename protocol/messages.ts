@@ -6,6 +6,8 @@ import {
   array,
   base64Bytes,
   boolean,
+  bytes32Hex,
+  evmAddress,
   id,
   literal,
   meshJobId,
@@ -17,6 +19,7 @@ import {
   sha256Hex,
   string,
   tagged,
+  uintString,
   type Infer,
 } from './validate.ts'
 
@@ -96,9 +99,8 @@ export const loadSchema = object({
 })
 export type Load = Infer<typeof loadSchema>
 
-const address = string({ min: 42, max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, describe: 'an 0x-prefixed 20-byte address' })
-const bytes32 = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64}$/, describe: 'an 0x-prefixed 32-byte hex value' })
-const uintString = string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a non-negative integer as a decimal string' })
+const address = evmAddress
+const bytes32 = bytes32Hex
 
 export const paymentTermsSchema = object({
   chainId: number({ min: 1, integer: true }),

@@ -26,6 +26,7 @@ import {
   optional,
   record,
   string,
+  uintString,
   type Infer,
 } from './validate.ts'
 
@@ -72,7 +73,6 @@ const count = number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })
 const duration = number({ min: 0, max: 86_400_000 })
 export const errorCode = string({ min: 1, max: 48, pattern: /^[a-z0-9_]+$/, describe: 'an error code of [a-z0-9_]' })
 const sha256Hex = string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, describe: 'a sha256 as 64 lowercase hex characters' })
-const uintString = string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a non-negative integer as a decimal string' })
 const txHash = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64}$/, describe: 'a transaction hash as 0x hex' })
 const text = (max: number) => string({ min: 0, max })
 /** A bucket's value, or -1 when the bucket had no sample (latency of a second without jobs). */

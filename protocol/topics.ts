@@ -1,6 +1,6 @@
 /**
  * Every MQTT topic the mesh uses, in one place. The first four are the public
- * contract of DESIGN.md; the rest are the market's internal wire, versioned by
+ * contract of docs/contract.md; the rest are the market's internal wire, versioned by
  * the same `fm/v1/` prefix.
  */
 export const PREFIX = 'fm/v1'

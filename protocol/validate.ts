@@ -133,6 +133,15 @@ export const sha256Hex = string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, d
 /** Ids that end up in topics and logs: printable, no MQTT wildcards or separators. */
 export const id = string({ min: 1, max: 128, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..128 characters of [A-Za-z0-9._:@-]' })
 
+/** An EVM address: `0x` and 40 hex characters (any case). */
+export const evmAddress = string({ min: 42, max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, describe: 'an 0x-prefixed 20-byte address' })
+
+/** A 32-byte value as `0x` and 64 hex characters. */
+export const bytes32Hex = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64}$/, describe: 'an 0x-prefixed 32-byte hex value' })
+
+/** A uint256 as a decimal string (JSON numbers cannot carry it exactly). */
+export const uintString = string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a non-negative integer as a decimal string' })
+
 /** A job id inside the mesh: a submitted id plus the gateway's `@<12 hex>` suffix fits. */
 export const meshJobId = string({ min: 1, max: 141, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..141 characters of [A-Za-z0-9._:@-]' })
 

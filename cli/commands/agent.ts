@@ -1,13 +1,15 @@
 import { hostname, homedir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../agent/agent.ts'
-import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { PAYMENT_OPTIONS, wantsPayment } from '../payment-options.ts'
+import { resolveOsUser } from '../../agent/engine/executor/executor-user.ts'
+import { withConfigFile } from '../config-file.ts'
 import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
 import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { acceptFromOption, givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
-const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation' }
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers' }
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -36,7 +38,13 @@ export const agentCommand: Command = {
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
   --metrics-port P  Prometheus /metrics on this port (0 = any free port; default: none)
   --metrics-host H  interface for /metrics (default 127.0.0.1)
-  --no-telemetry  publish no telemetry (fm/v1/telemetry/agents/<id>: counts, earnings, settlements)`,
+  --no-telemetry  publish no telemetry (fm/v1/telemetry/agents/<id>: counts, earnings, settlements)
+  --warm-workers N  job workers kept started at idle, the rest start on demand (default 1; 0: none
+                  until the first job — the smallest idle footprint)
+  --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
+                  (default: nobody when the agent is root, else the agent's own user)
+  --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
+                  flags on the command line override it`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -50,9 +58,13 @@ export const agentCommand: Command = {
     'metrics-port': { type: 'string' },
     'metrics-host': { type: 'string' },
     'no-telemetry': { type: 'boolean' },
+    'executor-user': { type: 'string' },
+    'warm-workers': { type: 'string' },
+    config: { type: 'string' },
     ...PAYMENT_OPTIONS,
   },
-  async run(values) {
+  async run(flags) {
+    const values = withConfigFile(flags, agentCommand.options)
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const name = typeof values.name === 'string' ? values.name : hostname()
@@ -62,7 +74,9 @@ export const agentCommand: Command = {
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
     const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
     const acceptFrom = acceptFromOption(values['accept-from'])
-    const payment = await paymentFromOptions(values)
+    const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
+    // ethers and the chain client load only for an agent that takes payment
+    const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
     // what the user gave, and nothing else: the agent's own defaults stand for the rest
     const agent = await withOptionNames(FLAGS, () =>
       startAgent({
@@ -76,6 +90,9 @@ export const agentCommand: Command = {
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
         isolation,
         ...(acceptFrom ? { acceptFrom } : {}),
+        ...(executorUser ? { executorUser } : {}),
+        // a device keeps one job worker started at idle; the others start when jobs need them
+        warmWorkers: givenInt(values, 'warm-workers') ?? 1,
       }),
     )
     const p = agent.presence()

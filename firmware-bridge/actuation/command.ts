@@ -5,7 +5,7 @@
  *   {"value": 1}                                an object with the value
  *   {"value": 1, "id": "fan-ctl", "seq": 17}    ... and a sequence: a seq at or below the
  *                                               last one seen for that id is a duplicate
- *   {"id": "s1", "status": "ok", "seq": 17,     a job or stream result (DESIGN.md's result
+ *   {"id": "s1", "status": "ok", "seq": 17,     a job or stream result (docs/contract.md's result
  *    "output": "<base64 of `1` or {"value":1}>"} JSON): its output is the value
  *
  * A result with `status` other than "ok" carries no value: it is refused as

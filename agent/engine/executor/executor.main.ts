@@ -6,7 +6,7 @@
  * finds no keys, no wallet and no module cache to tamper with. It hosts the
  * worker pool and answers over IPC; it exits when the agent goes away.
  *
- * argv: <slots> <queueLimit>
+ * argv: <slots> <queueLimit> [<warm workers>]
  */
 import { toFogmeshError } from '../../../protocol/errors.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
@@ -27,7 +27,8 @@ if (resolution.length > 0) process.env.NODE_OPTIONS = resolution.join(' ')
 
 const slots = Number(process.argv[2] ?? 1)
 const queueLimit = Number(process.argv[3] ?? 1024)
-const pool = createWorkerPool({ size: slots, queueLimit })
+const warm = process.argv[4] === undefined ? slots : Number(process.argv[4])
+const pool = createWorkerPool({ size: slots, queueLimit, warm })
 const outbox = new Outbox<FromExecutor>((batch) => send(batch))
 
 function onMessage(m: ToExecutor): void {

@@ -13,7 +13,7 @@
  * (code-view.ts), so it starts even when the checkout sits where that user cannot go
  * (a clone under /root).
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
@@ -21,6 +21,7 @@ import { mergeOptions } from '../../../protocol/options.ts'
 import type { Merged } from '../../../protocol/options.ts'
 import { WORKER_POOL_RANGES } from '../worker/pool.ts'
 import { openCodeView } from './code-view.ts'
+import { setprivPrefix } from './executor-user.ts'
 import type { CodeView } from './code-view.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
@@ -34,6 +35,10 @@ export interface ProcessExecutorOptions {
   watchdogGraceMs?: number
   /** Run the executor as this uid/gid. Default: `nobody` (65534) when the agent is root, else the agent's own. */
   user?: { uid: number; gid: number } | 'same'
+  /** Worker threads the executor starts up front; the rest start when jobs need them. Default: `size`. */
+  warm?: number
+  /** Node flags for the executor process; default: the agent's own memory flags (`--max-semi-space-size=`, ...). */
+  nodeFlags?: string[]
 }
 
 interface Pending {
@@ -77,7 +82,8 @@ export class ProcessExecutor implements Executor {
     this.queueLimit = this.options.queueLimit ?? this.slots * 64
     const user = this.options.user
     this.user = user === 'same' ? undefined : (user ?? (process.getuid?.() === 0 ? NOBODY : undefined))
-    this.view = this.user === undefined ? undefined : openCodeView(CHECKOUT)
+    // from a checkout (tsx); a bundle is installed where its executor's user can read it (install.sh)
+    this.view = this.user === undefined || !import.meta.url.endsWith('.ts') ? undefined : openCodeView(CHECKOUT)
     this.spawn()
   }
 
@@ -97,15 +103,20 @@ export class ProcessExecutor implements Executor {
     const entry = seen(fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url)))
     const execArgv = view ? ['--preserve-symlinks', '--preserve-symlinks-main'] : []
     if (isTs) execArgv.push('--import', pathToFileURL(seen(fileURLToPath(import.meta.resolve('tsx')))).href)
-    const child = fork(entry, [String(this.slots), String(this.queueLimit)], {
-      execArgv,
-      execPath: view?.execPath ?? process.execPath,
-      serialization: 'advanced',
+    const args = [String(this.slots), String(this.queueLimit), String(this.options.warm ?? this.slots)]
+    const execPath = view?.execPath ?? process.execPath
+    const common = {
+      serialization: 'advanced' as const,
       env: {}, // nothing of the agent's environment (tokens, RPC URLs, key paths) crosses over
       cwd: tmpdir(),
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc', ...(view?.fds ?? [])],
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
-    })
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc', ...(view?.fds ?? [])] as StdioOptions,
+    }
+    // an unprivileged agent holding CAP_SETUID/CAP_SETGID (the systemd unit) switches users through
+    // setpriv, which also drops every capability; Node's uid option would leave them to the executor
+    const prefix = user ? setprivPrefix(user) : undefined
+    const child = prefix
+      ? spawn(prefix[0]!, [...prefix.slice(1), execPath, ...this.nodeFlags(), ...execArgv, entry, ...args], common)
+      : fork(entry, args, { ...common, execArgv: [...this.nodeFlags(), ...execArgv], execPath, ...(user ? { uid: user.uid, gid: user.gid } : {}) })
     this.child = child
     // a send to an executor that just died fails here; its 'exit' does the recovery
     child.on('error', () => {})
@@ -127,6 +138,11 @@ export class ProcessExecutor implements Executor {
     this.readyP.catch(() => {})
     // modules known before this executor was started are loaded into it
     for (const [sha256, m] of this.modules) this.outbox.push({ t: 'load', sha256, bytes: m.bytes })
+  }
+
+  /** V8 flags of the agent that suit the executor too (a bundle's launcher sets them for memory). */
+  private nodeFlags(): string[] {
+    return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size=|max-old-space-size=|stack-size=|optimize-for-size$)/.test(a))
   }
 
   private onMessage(m: FromExecutor, ready: (r: { pid: number; uid: number }) => void): void {
