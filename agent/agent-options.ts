@@ -94,7 +94,7 @@ export const AGENT_DEFAULTS = {
   moduleFetchTimeoutMs: 1500,
   dedupeWindow: 50_000,
   acceptFrom: [] as 'any' | readonly string[],
-  maxClockSkewMs: 60_000,
+  maxClockSkewMs: 300_000,
   maxAssignTtlMs: 3_700_000,
   presenceHealMs: 1000,
   isolation: 'process' as 'process' | 'thread',
