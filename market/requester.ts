@@ -19,10 +19,10 @@ import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError, isRetryableCode } from '../protocol/errors.ts'
 import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
-import { signAssignment, type AssignmentFields } from '../protocol/assignment.ts'
 import { bidSignedBy } from '../protocol/bid-signature.ts'
 import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
-import { frameSalted, jobSealContext, SALT_BYTES, Sealer } from '../protocol/seal.ts'
+import { Sealer } from '../protocol/seal.ts'
+import { buildAssignment } from './assignment-builder.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
@@ -306,31 +306,13 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const key = `${job.id}\u0000${attempt}`
     const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
     const presence = this.directory.get(lease.agent)?.presence
-    const input = Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength)
-    const fields: AssignmentFields = {
-      id: job.id, attempt, requester: this.id, replyTo: this.inboxTopic, module: job.module, inputSha256,
-      agent: lease.agent, requesterKey: this.identity.publicKeyHex, nonce: randomBytes(16).toString('hex'),
-      expiresAt: this.clock.now() + timeoutMs,
-      ...(job.limits ? { limits: job.limits } : {}),
-    }
-    const expected: Expected = { agent: lease.agent, publicKey: lease.publicKey, module: job.module, inputSha256 }
-    if (job.sealed) {
-      const boxKey = presence?.boxKey
-      if (!boxKey) return { kind: 'failed', reason: `agent ${lease.agent} advertises no box key for a sealed job` }
-      const salt = randomBytes(SALT_BYTES)
-      const framed = frameSalted(salt, input)
-      fields.sealedInput = this.sealer.seal(framed, boxKey, jobSealContext('assign', job.id, lease.agent))
-      fields.inputSha256 = expected.inputSha256 = sha256(framed)
-      fields.replyKey = this.identity.box.publicKeyHex
-      expected.sealed = { salt, open: (env) => this.sealer.open(env, boxKey, jobSealContext('result', job.id, lease.agent)) }
-    } else {
-      fields.input = input.toString('base64')
-    }
-    if (this.payer && this.payer.accepts(presence?.payment)) {
-      const payer = await this.payer.channelFor(lease.agent, presence!.payment!)
-      if (payer) fields.payer = payer
-    }
-    const assign = signAssignment(fields, this.identity.signer)
+    const payer = this.payer && this.payer.accepts(presence?.payment) ? await this.payer.channelFor(lease.agent, presence!.payment!) : undefined
+    const built = buildAssignment(
+      { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, limits: job.limits, sealed: job.sealed },
+      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer },
+    )
+    if ('refused' in built) return { kind: 'failed', reason: built.refused }
+    const { assign, expected } = built
     this.inflight.set(lease.agent, (this.inflight.get(lease.agent) ?? 0) + 1)
     return new Promise<AttemptOutcome>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }, true), timeoutMs)
@@ -407,5 +389,3 @@ export class Requester extends EventEmitter<RequesterEvents> {
 }
 
 export const startRequester = (options: RequesterOptions) => Requester.start(options)
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
