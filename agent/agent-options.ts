@@ -71,6 +71,18 @@ export interface AgentOptions {
   executor?: Executor
   /** Time for heartbeats, module fetch timeouts and shutdown grace (default: the system clock). */
   clock?: Clock
+  /** Stream jobs run (as primary or standby) at once; more starts are refused. Default 16. */
+  maxStreams?: number
+  /** Per stream: windows waiting for the module before the oldest is dropped (counted). Default 8. */
+  streamMaxPendingWindows?: number
+  /** Per stream: readings held between windows (and by a standby); beyond it the oldest goes. Default 10,000. */
+  streamMaxBufferedReadings?: number
+  /** Largest reading a stream takes; larger ones are dropped as invalid. Default 4096 bytes. */
+  streamMaxReadingBytes?: number
+  /** Time windows close this long after their end. Default 200 ms. */
+  streamGraceMs?: number
+  /** A stream's cold start waits this long for its retained state. Default 500 ms. */
+  streamStateWaitMs?: number
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
 }
@@ -98,6 +110,12 @@ export const AGENT_DEFAULTS = {
   maxAssignTtlMs: 3_700_000,
   presenceHealMs: 1000,
   isolation: 'process' as 'process' | 'thread',
+  maxStreams: 16,
+  streamMaxPendingWindows: 8,
+  streamMaxBufferedReadings: 10_000,
+  streamMaxReadingBytes: 4096,
+  streamGraceMs: 200,
+  streamStateWaitMs: 500,
 }
 
 /** The ranges follow what the wire accepts (protocol/messages.ts): an agent never advertises what a watcher would refuse. */
@@ -121,6 +139,12 @@ const RANGES: Ranges<AgentOptions> = {
   maxClockSkewMs: { min: 0, max: 86_400_000, integer: true },
   maxAssignTtlMs: { min: 1, max: 86_400_000, integer: true },
   presenceHealMs: { min: 1, max: 3_600_000, integer: true },
+  maxStreams: { min: 0, max: 10_000, integer: true },
+  streamMaxPendingWindows: { min: 1, max: 100_000, integer: true },
+  streamMaxBufferedReadings: { min: 1, max: 10_000_000, integer: true },
+  streamMaxReadingBytes: { min: 1, max: 1_048_576, integer: true },
+  streamGraceMs: { min: 0, max: 600_000, integer: true },
+  streamStateWaitMs: { min: 0, max: 60_000, integer: true },
   warmWorkers: { min: 0, max: 4096, integer: true },
 }
 

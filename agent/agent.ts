@@ -12,7 +12,7 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { FogmeshError, toFogmeshError } from '../protocol/errors.ts'
+import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
 import { signBid } from '../protocol/bid-signature.ts'
 import { Sealer } from '../protocol/seal.ts'
@@ -32,6 +32,7 @@ import { Admission, type Admitted } from './admission.ts'
 import type { ChannelAcceptance } from './channel-acceptance.ts'
 import { EPOCH_FILE, EpochCounter } from './epoch.ts'
 import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
+import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 
 export type { AgentOptions } from './agent-options.ts'
@@ -55,6 +56,8 @@ export interface AgentEvents {
   /** A message from the network that failed validation (it was dropped, nothing broke). */
   rejected: [{ topic: string; code: string; message: string }]
   connection: [{ connected: boolean }]
+  /** A stream window was run and its result published. */
+  window: [{ stream: string; seq: number; status: 'ok' | 'error'; count: number }]
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -71,6 +74,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** Stream jobs placed here (agent/streams/). */
+  readonly streams: StreamHost
 
   private constructor(
     identity: Identity,
@@ -102,6 +107,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxTtlMs: opts.maxAssignTtlMs, sealer,
       ...(channels ? { channels } : {}),
     })
+    this.streams = new StreamHost({
+      conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run({ job, requesterId: job.requester }),
+      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
+      limits: {
+        maxPendingWindows: opts.streamMaxPendingWindows, maxBufferedReadings: opts.streamMaxBufferedReadings,
+        maxReadingBytes: opts.streamMaxReadingBytes, graceMs: opts.streamGraceMs, stateWaitMs: opts.streamStateWaitMs,
+      },
+    })
+    this.streams.on('window', ({ result, ...w }) => {
+      if (w.count > 0) this.payments?.remember(result) // paid per window like a job
+      this.emit('window', w)
+    })
+    this.streams.on('rejected', (e) => this.reject(e.topic, new FogmeshError(e.code as ErrorCode, e.message)))
     payments?.on('settled', (r) => this.emit('settled', r))
     payments?.on('settleFailed', (e) => this.emit('settleFailed', e))
   }
@@ -113,7 +131,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     const executor =
       opts.executor ??
       (opts.isolation === 'thread'
-        ? (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm })
+        ? (await import('./engine/model/with-models.ts')).withModels(
+            (await import('./engine/worker/pool.ts')).createWorkerPool({ size: opts.slots, queueLimit: opts.queueLimit, warm }),
+            { queueLimit: opts.queueLimit },
+          )
         : createProcessExecutor({ size: opts.slots, queueLimit: opts.queueLimit, warm, ...(opts.executorUser ? { user: opts.executorUser } : {}) }))
     let conn: Connection | undefined
     let payments: PaymentIntake | undefined
@@ -154,6 +175,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
+    await this.streams.start()
     this.advertiser = new Advertiser(this.conn, this.statements, () => this.presenceBody(), () => this.load(), this.clock, this.opts.presenceHealMs)
     await this.advertiser.start()
   }
@@ -300,6 +322,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.closing = true
     this.runner.stopTaking()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
+    await this.streams.close()
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])
     grace?.cancel()

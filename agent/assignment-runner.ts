@@ -12,10 +12,10 @@
 import { createHash } from 'node:crypto'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { limitsAbove } from '../protocol/eligibility.ts'
-import type { Assign, PresenceOnline, Result } from '../protocol/messages.ts'
+import type { PresenceOnline, Result } from '../protocol/messages.ts'
 import { frameSalted, jobSealContext, type Sealer } from '../protocol/seal.ts'
 import { signResult, type Signer } from '../protocol/signature.ts'
-import type { Admitted } from './admission.ts'
+import type { Admitted, RunnableJob } from './admission.ts'
 import type { Executor, RunOutcome } from './engine/executor.ts'
 import type { ModuleStore } from './module-store.ts'
 
@@ -72,7 +72,7 @@ export class AssignmentRunner {
   private async answer({ job, salt }: Admitted): Promise<Result> {
     const outcome = await this.execute(job)
     // a sealed job's inputSha256 is the signed salted commitment the admission checked
-    const base = { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: salt ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
+    const base = { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: salt && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
     let result: Omit<Result, 'signature'>
     if (outcome.status === 'ok') {
       const output = Buffer.from(outcome.output.buffer, outcome.output.byteOffset, outcome.output.byteLength)
@@ -92,7 +92,7 @@ export class AssignmentRunner {
     return { ...result, signature: signResult(result, this.o.signer) }
   }
 
-  private async execute(job: Assign & { input: Buffer }): Promise<RunOutcome> {
+  private async execute(job: RunnableJob): Promise<RunOutcome> {
     const started = performance.now()
     const fail = (err: unknown): RunOutcome => {
       const e = toFogmeshError(err)

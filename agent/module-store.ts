@@ -1,5 +1,6 @@
 /**
- * Modules by sha256: fetched from the retained topic `fm/v1/modules/<sha256>`,
+ * Modules by sha256: fetched from the retained topic `fm/v1/modules/<sha256>`
+ * (or `fm/v1/models/<sha256>`: a model file is loaded the same way),
  * hash-checked on arrival (whatever the broker did), handed to the executor
  * (which compiles and checks it once, away from the agent's keys), and cached
  * in memory and on disk.
@@ -107,7 +108,8 @@ export class ModuleStore {
   }
 
   private async fetch(sha256: string): Promise<Uint8Array> {
-    const topic = topics.module(sha256)
+    // a module, or a model (one file, content-addressed the same way): whichever is published
+    const wanted = [topics.module(sha256), topics.model(sha256)]
     const clock = this.options.clock ?? systemClock
     const bytes = await new Promise<Buffer>((resolve, reject) => {
       let timer: Timer | undefined
@@ -116,21 +118,23 @@ export class ModuleStore {
         if (settled) return
         settled = true
         timer?.cancel()
-        this.conn.unroute(topic)
-        this.conn.unsubscribe(topic).catch(() => {})
+        for (const t of wanted) this.conn.unroute(t)
+        this.conn.unsubscribe(wanted).catch(() => {})
         if (err) reject(err)
         else resolve(payload as Buffer)
       }
-      this.conn.route(topic, (_t, payload) => {
-        if (payload.length > 0) done(undefined, payload)
-      })
+      for (const t of wanted) {
+        this.conn.route(t, (_t, payload) => {
+          if (payload.length > 0) done(undefined, payload)
+        })
+      }
       this.conn
-        .subscribe(topic, 1)
+        .subscribe(wanted, 1)
         .then(() => {
           // retained messages follow the SUBACK; give them a moment to arrive
           if (settled) return
           timer = clock.setTimeout(
-            () => done(new JobError(ErrorCode.moduleNotFound, `module ${sha256} is not published on ${topic}`)),
+            () => done(new JobError(ErrorCode.moduleNotFound, `module ${sha256} is not published on ${wanted.join(' or ')}`)),
             this.options.fetchTimeoutMs,
           )
         })

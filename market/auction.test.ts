@@ -42,6 +42,35 @@ test('an auction waits out its window for a silent eligible agent, then takes th
   }
 })
 
+test('a window that ends with no bid stays open for the first late one; with none at all, no_agents after noBidWaitMs', async () => {
+  const m = await startBusMarket([{ bidAfterMs: 700 }], { auctionWindowMs: 100 })
+  try {
+    const auctions: AuctionReport[] = []
+    m.requester.on('auction', (a) => auctions.push(a))
+    let answered = false
+    const p = m.requester.submit(job('late1')).then((r) => ((answered = true), r))
+    await m.quiet()
+    await m.clock.advance(699)
+    assert.not.ok(answered, 'no bid yet: still waiting past the 100 ms window')
+    await m.clock.advance(1)
+    const r = await p
+    assert.is(r.status, 'ok', 'the late bid won instead of no_agents')
+    assert.equal(auctions, [{ module: MODULE, bids: 1, eligible: 1, ms: 700 }])
+  } finally {
+    await m.close()
+  }
+  const silent = await startBusMarket([{ bids: () => false }], { auctionWindowMs: 100 })
+  try {
+    const p = silent.requester.submit(job('late2'))
+    await silent.quiet()
+    await silent.clock.advance(2000)
+    const r = await p
+    assert.is(r.error?.code, 'no_agents')
+  } finally {
+    await silent.close()
+  }
+})
+
 test('ineligible agents are neither waited for nor counted, even when they bid; bids above maxPrice are dropped', async () => {
   const m = await startBusMarket([
     { labels: { site: 'a' } },

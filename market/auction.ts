@@ -4,6 +4,8 @@
  *
  * An auction offers the job on `fm/v1/market/offers` and closes when every
  * eligible online agent has bid, or when the window ends, whichever is first.
+ * A window that ends with no bid at all stays open for the first one, up to
+ * `noBidWaitMs` (a busy device answers late; one late bid beats `no_agents`).
  * A bid counts only from an agent that is still online and eligible and
  * within the job's `maxPrice`. One auction per lease key runs at a time;
  * concurrent jobs wait on the same one. A lease group is auctioned again when
@@ -38,8 +40,10 @@ export interface AuctioneerOptions {
   directory: AgentDirectory
   leases: LeaseBook
   clock: Clock
-  /** Longest an auction waits for bids. */
+  /** Longest an auction waits for bids once it has one. */
   windowMs: number
+  /** Longest an auction that has no bid yet waits for the first (at least `windowMs`). Default 2,000 ms. */
+  noBidWaitMs?: number
   /** Told of every auction held. */
   onAuction: (report: AuctionReport) => void
   /** The requester's ed25519 key, in offers (agents bid for requesters they accept). */
@@ -55,8 +59,12 @@ export interface AuctioneerOptions {
 interface OpenAuction {
   expected: Set<string>
   bids: Bid[]
+  /** The window has ended: the first bid to arrive closes the auction. */
+  overdue: boolean
   done: () => void
 }
+
+const NO_BID_WAIT_MS = 2000
 
 /** The fraction of the shortest lease after which a group is auctioned again. */
 const REFRESH_AT = 0.7
@@ -89,7 +97,7 @@ export class Auctioneer {
     if (!open || !open.expected.has(bid.agent)) return
     open.expected.delete(bid.agent)
     open.bids.push(bid)
-    if (open.expected.size === 0) open.done()
+    if (open.expected.size === 0 || open.overdue) open.done()
   }
 
   private auction(key: string, job: JobRequest): Promise<void> {
@@ -111,9 +119,13 @@ export class Auctioneer {
       return
     }
     const offerId = randomBytes(8).toString('hex')
-    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], done: () => {} }
+    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], overdue: false, done: () => {} }
     const closed = new Promise<void>((resolve) => (open.done = resolve))
-    const timer = clock.setTimeout(() => open.done(), this.o.windowMs)
+    const timer = clock.setTimeout(() => {
+      if (open.bids.length > 0) return open.done()
+      open.overdue = true
+    }, this.o.windowMs)
+    const giveUp = clock.setTimeout(() => open.done(), Math.max(this.o.windowMs, this.o.noBidWaitMs ?? NO_BID_WAIT_MS))
     this.open.set(offerId, open)
     const offer: Offer = {
       offerId, requester: this.o.requesterId, replyTo: this.o.replyTo, module: job.module,
@@ -127,6 +139,7 @@ export class Auctioneer {
     this.o.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
     await closed
     timer.cancel()
+    giveUp.cancel()
     this.open.delete(offerId)
     const now = clock.now()
     const leases: Lease[] = []

@@ -23,27 +23,32 @@ import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors
 import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
 import { Sealer } from '../protocol/seal.ts'
 import { signForwarded } from '../protocol/forwarded-result.ts'
-import { jobSubmitSchema, type JobSubmit } from '../protocol/messages.ts'
+import type { JobSubmit } from '../protocol/messages.ts'
+import { decodeJobSubmit } from '../protocol/model-job.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
 import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
-import { decodeJson, id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 import { gatewayPresence, sealReply, submissionInput } from './sealed-submissions.ts'
+import { StreamPlacer } from './streams/stream-placer.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
   /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
   maxInFlight?: number
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
+  /** Stream jobs placed at once (default 1,000). */
+  maxStreams?: number
 }
 
-const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000 }
+const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000 }
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+  maxStreams: { min: 0, max: 1_000_000, integer: true },
 }
 
 export interface GatewayStats {
@@ -71,6 +76,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly presencePayload: string
   private readonly clock: Clock
   private healTimer: Timer | undefined
+  /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
+  streams!: StreamPlacer
 
   private constructor(
     readonly requester: Requester,
@@ -111,6 +118,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const gw = new Gateway(requester, conn, identity, opts)
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
+    gw.streams = new StreamPlacer({
+      conn, directory: requester.directory, requesterId: requester.id, payer: requester.payer, clock: options.clock ?? systemClock,
+      maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
+    })
+    await gw.streams.start()
     await gw.advertise()
     return gw
   }
@@ -136,7 +148,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private onSubmit(payload: Buffer): void {
     this.stats_.received++
-    const d = decodeJson(payload, jobSubmitSchema, 4 * 1024 * 1024)
+    const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
     const job: JobSubmit = d.value
     const opened = submissionInput(job, this.id, this.sealer)
@@ -219,6 +231,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.conn.off('connect', this.republish)
     this.conn.unroute(this.presenceTopic)
     await this.conn.unsubscribe([topics.submit, this.presenceTopic]).catch(() => {})
+    await this.streams.close()
     // the gateway is gone: sensors must not seal to it any more
     await this.conn.publishAsync(this.presenceTopic, '', { qos: 1, retain: true }).catch(() => {})
     await this.requester.close()

@@ -8,6 +8,8 @@ export const PREFIX = 'fm/v1'
 export const topics = {
   /** Retained raw module bytes; publishing here deploys a module. */
   module: (sha256: string) => `${PREFIX}/modules/${sha256}`,
+  /** Retained model file bytes (protocol/model-file.ts); publishing here deploys a model. */
+  model: (sha256: string) => `${PREFIX}/models/${sha256}`,
   /** Plain-MQTT job submissions from sensors and scripts. */
   submit: `${PREFIX}/jobs/submit`,
   /** Retained agent advertisement; the last will marks it offline. */
@@ -22,6 +24,15 @@ export const topics = {
   agentVouchers: (agentId: string) => `${PREFIX}/agents/${agentId}/vouchers`,
   /** Job offers to every agent (the auction's call for bids). */
   offers: `${PREFIX}/market/offers`,
+  /** Stream jobs (standing jobs over a sensor topic) from plain MQTT clients; `/<name>` for authenticated ones. */
+  streamSubmit: `${PREFIX}/streams/submit`,
+  streamSubmitNamed: `${PREFIX}/streams/submit/+`,
+  /** Retained: where a stream's windows were consumed up to (a takeover resumes from it). */
+  streamState: (stream: string) => `${PREFIX}/streams/${stream}/state`,
+  /** Stream starts and stops addressed to one agent. */
+  agentStreams: (agentId: string) => `${PREFIX}/agents/${agentId}/streams`,
+  /** Window results for the requester that placed the stream (it pays for them). */
+  streamReceipts: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/streams`,
   /** A requester's private inbox: bids and results come here. */
   inbox: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/inbox`,
   /** Retained, signed: a gateway's keys (sensors verify what it forwards and seal jobs to it). */

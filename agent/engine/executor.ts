@@ -52,9 +52,10 @@ export interface ModuleInfo {
   sha256: string
   /**
    * `wasi-command`: a core module exporting `_start`; `component-job`: a
-   * component of the fogmesh:job world; `component-command`: a WASI 0.2 command component.
+   * component of the fogmesh:job world; `component-command`: a WASI 0.2 command component;
+   * `model`: a model file (protocol/model-file.ts), run by tfjs (engine/model/).
    */
-  kind: 'wasi-command' | 'component-job' | 'component-command'
+  kind: 'wasi-command' | 'component-job' | 'component-command' | 'model'
   /** Imports the module declares, as `module.name`. */
   imports: string[]
 }

@@ -30,6 +30,8 @@ export interface ScriptedAgentOptions {
   arch?: string
   /** Bids on an offer when this says so (default: always). */
   bids?: (offer: Offer) => boolean
+  /** Bids this long after the offer, on its clock (a busy device answering late). */
+  bidAfterMs?: number
   /** What it publishes on the assignment's replyTo: an object (sent as JSON), a string (sent raw), or undefined (silence). Default: `honest`. */
   answer?: (job: WireAssign, agent: ScriptedAgent) => object | string | undefined
   /** Beats on this clock every `heartbeatMs` (default: only when `beat()` is called). */
@@ -144,7 +146,9 @@ export class ScriptedAgent {
     if (this.options.bids && !this.options.bids(offer)) return
     const o = this.options
     const bid = signBid({ type: 'bid', offerId: offer.offerId, agent: this.id, price: o.bidPrice ?? o.price ?? 1, load: { running: 0, queued: 0 }, slots: o.slots ?? 1, leaseMs: o.leaseMs ?? 30_000 }, this.signer)
-    this.conn.publish(offer.replyTo, JSON.stringify(bid))
+    const send = () => this.conn.publish(offer.replyTo, JSON.stringify(bid))
+    if (o.bidAfterMs && o.clock) o.clock.setTimeout(send, o.bidAfterMs)
+    else send()
   }
 
   private onAssign(job: WireAssign): void {

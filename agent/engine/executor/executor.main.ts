@@ -11,6 +11,7 @@
 import { toFogmeshError } from '../../../protocol/errors.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
 import { createWorkerPool } from '../worker/pool.ts'
+import { withModels } from '../model/with-models.ts'
 
 const send = process.send?.bind(process)
 if (!send) {
@@ -28,7 +29,8 @@ if (resolution.length > 0) process.env.NODE_OPTIONS = resolution.join(' ')
 const slots = Number(process.argv[2] ?? 1)
 const queueLimit = Number(process.argv[3] ?? 1024)
 const warm = process.argv[4] === undefined ? slots : Number(process.argv[4])
-const pool = createWorkerPool({ size: slots, queueLimit, warm })
+// model files go to the inference thread (tfjs is imported there, on the first model)
+const pool = withModels(createWorkerPool({ size: slots, queueLimit, warm }), { queueLimit })
 const outbox = new Outbox<FromExecutor>((batch) => send(batch))
 
 function onMessage(m: ToExecutor): void {
@@ -69,5 +71,5 @@ process.on('disconnect', () => {
   pool.close().finally(() => process.exit(0))
 })
 
-await pool.ready()
+await pool.ready?.()
 send([{ t: 'ready', slots: pool.slots, pid: process.pid, uid: process.getuid?.() ?? -1 }] satisfies Batch<FromExecutor>)
