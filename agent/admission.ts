@@ -16,6 +16,8 @@
  *  6. a nonce not seen before (agent/nonce-window.ts) — not `attempt`: a replay with a new
  *     attempt number fails the signature, an exact replay fails here.
  *
+ * Stream starts and stops are admitted by the same rules (admitStreamControl).
+ *
  * A refused assignment runs nothing and gets no answer (an answer would let
  * anyone aim the agent's publishes at any topic); the agent emits `rejected`
  * with the code: `not_accepted`, `bad_signature`, `expired`, `replayed`,
@@ -26,6 +28,8 @@ import type { Clock } from '../protocol/clock.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { Assign, Offer } from '../protocol/messages.ts'
 import { assignmentSignedByItsRequester, requesterIdOf } from '../protocol/assignment.ts'
+import { streamControlSignedByItsRequester } from '../protocol/stream-control.ts'
+import type { StreamControl } from '../protocol/streams.ts'
 import { jobSealContext as sealContext, SealError, unframeSalted, type Sealer } from '../protocol/seal.ts'
 import type { ChannelAcceptance } from './channel-acceptance.ts'
 import { NonceWindow } from './nonce-window.ts'
@@ -112,6 +116,28 @@ export class Admission {
       if (why !== undefined) return refuse(ErrorCode.notAccepted, `requester ${requesterId}: ${why}`)
     }
     return { ok: true, admitted: { job: { ...job, input: opened.input }, requesterId, ...(opened.salt ? { salt: opened.salt } : {}) } }
+  }
+
+  /** A stream start or stop (protocol/stream-control.ts): admitted by the same rules as an assignment, bar the input. */
+  async admitStreamControl(raw: Readonly<Record<string, unknown>>, m: StreamControl): Promise<{ ok: true } | { ok: false; code: ErrorCode; reason: string }> {
+    const o = this.o
+    const what = m.type === 'start' ? `stream ${m.spec.stream} start` : `stream ${m.stream} stop`
+    if (m.agent !== o.agentId) return refuse(ErrorCode.notAccepted, `${what}: addressed to agent ${m.agent}, this is ${o.agentId}`)
+    const requesterId = requesterIdOf(m.requesterKey)
+    const byList = o.acceptFrom === 'any' || this.listed.has(requesterId)
+    if (!byList && !(o.channels && m.payer)) return refuse(ErrorCode.notAccepted, `${what}: requester ${requesterId} is not accepted here`)
+    if (!streamControlSignedByItsRequester(raw)) return refuse(ErrorCode.badSignature, `${what}: signature does not verify with requesterKey`)
+    const now = o.clock.now()
+    if (now > m.expiresAt + o.maxSkewMs) return refuse(ErrorCode.expired, `${what} expired ${now - m.expiresAt} ms ago`)
+    if (m.expiresAt > now + o.maxTtlMs + o.maxSkewMs) return refuse(ErrorCode.expired, `${what} expires ${m.expiresAt - now} ms ahead (at most ${o.maxTtlMs})`)
+    const seen = this.nonces.take(`${requesterId}:${m.nonce}`, m.expiresAt + o.maxSkewMs, now)
+    if (seen === 'replayed') return refuse(ErrorCode.replayed, `${what}: nonce ${m.nonce} of requester ${requesterId} was taken before`)
+    if (seen === 'too-old') return refuse(ErrorCode.expired, `${what}: older than the nonces kept (nonceWindow full)`)
+    if (!byList) {
+      const why = await o.channels!.accepts(m.requesterKey, m.payer!)
+      if (why !== undefined) return refuse(ErrorCode.notAccepted, `${what}: requester ${requesterId}: ${why}`)
+    }
+    return { ok: true }
   }
 
   private input(job: Assign): { input: Buffer; salt?: Buffer } | { ok: false; code: ErrorCode; reason: string } {

@@ -109,7 +109,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     })
     this.streams = new StreamHost({
       conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run({ job, requesterId: job.requester }),
-      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
+      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams, admit: (raw, m) => this.admission.admitStreamControl(raw, m),
       limits: {
         maxPendingWindows: opts.streamMaxPendingWindows, maxBufferedReadings: opts.streamMaxBufferedReadings,
         maxReadingBytes: opts.streamMaxReadingBytes, graceMs: opts.streamGraceMs, stateWaitMs: opts.streamStateWaitMs,

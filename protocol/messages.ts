@@ -31,8 +31,8 @@ export const MAX_MODULE_BYTES = 16 * 1024 * 1024
 const label = string({ min: 0, max: 128 })
 const price = number({ min: 0, max: 1e18 })
 /** ed25519 signature, standard base64 (protocol/signed-statement.ts, protocol/signature.ts). */
-const signature = string({ min: 86, max: 88, describe: 'an ed25519 signature in base64' })
-const publicKeyHex = string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, describe: 'a 32-byte public key as 64 hex characters' })
+export const signature = string({ min: 86, max: 88, describe: 'an ed25519 signature in base64' })
+export const publicKeyHex = string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, describe: 'a 32-byte public key as 64 hex characters' })
 /** Presence epochs: a new one per connection, ms-clock based and persisted, so they only grow. */
 const epoch = number({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true })
 const seqNumber = number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })
@@ -235,6 +235,14 @@ const bidSchema = object({
 })
 export type Bid = Infer<typeof bidSchema>
 
+/** A paying requester's channel to an agent and its payer's EVM signature binding `requesterKey` to it (agent/channel-acceptance.ts). */
+export const payerProofSchema = object({
+  address,
+  channelId: uintString,
+  proof: string({ min: 132, max: 132, pattern: /^0x[0-9a-fA-F]{130}$/, describe: 'a 65-byte signature as 0x hex' }),
+})
+export type PayerProof = Infer<typeof payerProofSchema>
+
 /**
  * A job addressed to one agent, on `fm/v1/agents/<id>/jobs`, signed by the
  * requester (protocol/assignment.ts): the signature covers every field but
@@ -264,11 +272,7 @@ export const assignSchema = object({
   /** The requester's X25519 box key (sealed jobs): the output is sealed back to it. */
   replyKey: optional(publicKeyHex),
   /** A requester that pays: its channel to this agent and the payer's EVM signature binding `requesterKey` to it. */
-  payer: optional(object({
-    address,
-    channelId: uintString,
-    proof: string({ min: 132, max: 132, pattern: /^0x[0-9a-fA-F]{130}$/, describe: 'a 65-byte signature as 0x hex' }),
-  })),
+  payer: optional(payerProofSchema),
   signature,
 })
 export type Assign = Infer<typeof assignSchema>

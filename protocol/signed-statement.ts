@@ -1,6 +1,6 @@
 /**
  * Signed JSON statements of the control plane: presence, heartbeats, bids,
- * assignments, gateway presence. The signed bytes are
+ * assignments, gateway presence, stream starts and stops. The signed bytes are
  *
  *   fogmesh/<kind>/v1 \n <canonical JSON of the message without the fields in `omit`>
  *
@@ -17,7 +17,7 @@
 import { canonicalJson } from './canonical-json.ts'
 import { signatureBytes, verifySignature, type Signer } from './signature.ts'
 
-export type StatementKind = 'presence' | 'heartbeat' | 'bid' | 'assign' | 'gateway-presence' | 'forward'
+export type StatementKind = 'presence' | 'heartbeat' | 'bid' | 'assign' | 'gateway-presence' | 'forward' | 'stream-control'
 
 /** The bytes signed: every field of `body` but `sigField` and those in `omit` (bulky payloads whose hash is covered instead). */
 export function statementBytes(kind: StatementKind, body: Readonly<Record<string, unknown>>, omit: readonly string[] = [], sigField = 'signature'): Buffer {

@@ -7,10 +7,20 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { runWireFuzz } from '../test/support/wire-fuzz.ts'
+import { runWireFuzz, samples } from '../test/support/wire-fuzz.ts'
+import { verifyStatement } from './signed-statement.ts'
+import { decodeJson } from './validate.ts'
 
 const SEEDS = [1, 0x5eed, 20_260_801]
 const BUDGET = Number(process.env.FM_FUZZ_ITERATIONS ?? 2000)
+
+test('the seeds of the mutants are valid messages, and the signed ones verify', () => {
+  for (const s of samples()) {
+    const d = decodeJson(JSON.stringify(s.value), s.schema)
+    assert.ok(d.ok, `${s.name}: ${d.ok ? '' : d.error.shortMessage}`)
+    if (s.signed) assert.ok(verifyStatement(s.signed.kind, s.value, s.signed.key, s.signed.omit, s.signed.sigField), `${s.name}: signature`)
+  }
+})
 
 for (const seed of SEEDS) {
   test(`wire parsers, seed ${seed}: ${BUDGET} mutants — never throw, stable codes, stable values, no changed statement verifies`, () => {

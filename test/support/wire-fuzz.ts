@@ -34,6 +34,8 @@ import { statementBytes, verifyStatement } from '../../protocol/signed-statement
 import { signAssignment, assignmentSignedByItsRequester } from '../../protocol/assignment.ts'
 import { signBid, bidSignedBy } from '../../protocol/bid-signature.ts'
 import { signResult, verifyResult } from '../../protocol/signature.ts'
+import { signStreamControl, streamControlSignedByItsRequester } from '../../protocol/stream-control.ts'
+import { streamControlSchema, streamStateSchema, streamSubmitSchema, windowResultSchema } from '../../protocol/streams.ts'
 import { parseAgentTopic, parseModuleTopic } from '../../protocol/topics.ts'
 import { decodeJson, object, type Parser } from '../../protocol/validate.ts'
 import { seededRandom, type SeededRandom } from './rng.ts'
@@ -43,7 +45,7 @@ const ID = identityFromSeed(Buffer.alloc(32, 1))
 const SHA = 'ab'.repeat(32)
 
 /** Valid samples, one per message kind, as they travel. */
-function samples(): Array<{ name: string; schema: Parser<unknown>; value: Record<string, unknown>; signed?: { kind: Parameters<typeof verifyStatement>[0]; key: string; omit?: readonly string[]; sigField?: string } }> {
+export function samples(): Array<{ name: string; schema: Parser<unknown>; value: Record<string, unknown>; signed?: { kind: Parameters<typeof verifyStatement>[0]; key: string; omit?: readonly string[]; sigField?: string } }> {
   const presence = signOnline({
     status: 'online', id: ID.id, name: 'a1', publicKey: ID.publicKeyHex, version: '0.1.0',
     capacity: { cores: 4, memoryMiB: 4096, arch: 'arm64', platform: 'linux', slots: 4 }, labels: { site: 'depot-3' }, price: { perJob: 1 },
@@ -61,7 +63,18 @@ function samples(): Array<{ name: string; schema: Parser<unknown>; value: Record
   const r = { type: 'result' as const, id: 'j-1@s1', attempt: 1, agent: ID.id, module: SHA, inputSha256: SHA, status: 'ok' as const, output: 'aGVsbG8=', outputSha256: SHA, fuel: 7, durationMs: 1.5 }
   const result = { ...r, signature: signResult(r, ID.signer) }
   const forwarded = signForwarded({ id: 'j-1', jobId: 'j-1@s1', status: 'ok', output: 'aGVsbG8=', outputSha256: SHA, fuel: 7, agent: ID.id, signature: result.signature, module: SHA, inputSha256: SHA }, ID)
+  const spec = { stream: 's0123456789abcdef01234567', id: 'st', module: SHA, source: 'sensors/+/t', window: { count: 3 }, replyTo: 'out/st', epoch: 0, limits: { timeoutMs: 50 } }
+  const start = signStreamControl({ type: 'start', role: 'standby', spec, requester: 'r1', inbox: 'fm/v1/requesters/r1/streams' }, ID.id, ID, 1_800_000_000_000) as unknown as Record<string, unknown>
+  const stop = signStreamControl({ type: 'stop', stream: spec.stream }, ID.id, ID, 1_800_000_000_000) as unknown as Record<string, unknown>
+  const w = { type: 'result' as const, id: `${spec.stream}:4`, attempt: 1, agent: ID.id, module: SHA, inputSha256: SHA, status: 'ok' as const, output: 'aGVsbG8=', outputSha256: SHA, fuel: 7, durationMs: 1.5 }
+  const { type: _t, attempt: _a, id: _i, ...signedWindow } = { ...w, signature: signResult(w, ID.signer) }
+  const windowResult = { type: 'window', id: 'st', stream: spec.stream, jobId: w.id, seq: 4, window: { seq: 4, from: 1, to: 3, count: 3 }, dropped: 0, ...signedWindow }
   return [
+    { name: 'stream submit', schema: streamSubmitSchema, value: { id: 'st', module: SHA, source: 'sensors/+/t', window: { ms: 1000 }, replyTo: 'out/st', constraints: { labels: { site: 'x' } }, maxPrice: 2 } },
+    { name: 'stream start', schema: streamControlSchema, value: start, signed: { kind: 'stream-control', key: ID.publicKeyHex } },
+    { name: 'stream stop', schema: streamControlSchema, value: stop, signed: { kind: 'stream-control', key: ID.publicKeyHex } },
+    { name: 'stream state', schema: streamStateSchema, value: { stream: spec.stream, agent: ID.id, seq: 4, cursor: { ts: 3, digest: SHA }, dropped: 1 } },
+    { name: 'window result', schema: windowResultSchema, value: windowResult },
     { name: 'job submit', schema: jobSubmitSchema, value: { id: 'j-1', module: SHA, input: 'aGVsbG8=', replyTo: 'demo/results', limits: { fuel: 10, timeoutMs: 5 }, constraints: { labels: { site: 'x' }, agents: [ID.id] }, maxPrice: 3, sealed: true, replyKey: ID.box.publicKeyHex } },
     { name: 'presence online', schema: presenceSchema, value: presence, signed: { kind: 'presence', key: ID.publicKeyHex } },
     { name: 'presence offline', schema: presenceSchema, value: offline, signed: { kind: 'presence', key: ID.publicKeyHex } },
@@ -197,6 +210,7 @@ export function runWireFuzz(seed: number, iterations: number): FuzzStats {
         if (s.signed.kind === 'heartbeat') heartbeatSignedBy(raw, s.signed.key)
         if (s.signed.kind === 'bid') bidSignedBy(raw, s.signed.key)
         if (s.signed.kind === 'assign') assignmentSignedByItsRequester(raw)
+        if (s.signed.kind === 'stream-control') streamControlSignedByItsRequester(raw)
         if (s.signed.kind === 'forward') checkForwarded(raw, { id: 'j-1', gatewayKey: s.signed.key })
       } catch (err) {
         fail(s.name, i, `a signature check threw: ${(err as Error).message}`)
