@@ -75,12 +75,19 @@ export class Auctioneer {
 
   constructor(private readonly o: AuctioneerOptions) {}
 
-  /** The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it. */
-  async pick(job: JobRequest, exclude: ReadonlySet<string>, inflight: (agent: string) => number): Promise<Lease | undefined> {
+  /**
+   * The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it.
+   * `claim` is told of the pick at once, before any other waiting pick decides (so loads and caps are never stale).
+   */
+  async pick(job: JobRequest, exclude: ReadonlySet<string>, inflight: (agent: string) => number, claim: (lease: Lease) => void = () => {}): Promise<Lease | undefined> {
     const key = leaseKey(job)
     const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && this.o.takes(a)
     const preferred = (a: string) => usable(a) && this.o.withinCap(a)
-    const pick = (now: number) => this.o.leases.pick(key, now, preferred, inflight) ?? this.o.leases.pick(key, now, usable, inflight)
+    const pick = (now: number) => {
+      const l = this.o.leases.pick(key, now, preferred, inflight) ?? this.o.leases.pick(key, now, usable, inflight)
+      if (l) claim(l)
+      return l
+    }
     const now = this.o.clock.now()
     const lease = pick(now)
     if (lease) {

@@ -266,8 +266,11 @@ export class Requester extends EventEmitter<RequesterEvents> {
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
-      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0)
-      if (lease) this.record.recordAssigned(lease.agent)
+      // counted when picked: jobs waiting on the same auction see each other's picks (a newcomer's cap holds)
+      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, (l) => {
+        this.record.recordAssigned(l.agent)
+        this.addInflight(l.agent, 1)
+      })
       if (!lease) {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
         return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
@@ -306,19 +309,34 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const key = `${job.id}\u0000${attempt}`
     const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
     const presence = this.directory.get(lease.agent)?.presence
-    const payer = this.payer && this.payer.accepts(presence?.payment) ? await this.payer.channelFor(lease.agent, presence!.payment!) : undefined
+    let payer: Awaited<ReturnType<Payer['channelFor']>>
+    try {
+      payer = this.payer && this.payer.accepts(presence?.payment) ? await this.payer.channelFor(lease.agent, presence!.payment!) : undefined
+    } catch (err) {
+      this.addInflight(lease.agent, -1)
+      throw err
+    }
     const built = buildAssignment(
       { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, limits: job.limits, sealed: job.sealed },
       { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer },
     )
-    if ('refused' in built) return { kind: 'failed', reason: built.refused }
+    if ('refused' in built) {
+      this.addInflight(lease.agent, -1)
+      return { kind: 'failed', reason: built.refused }
+    }
     const { assign, expected } = built
-    this.inflight.set(lease.agent, (this.inflight.get(lease.agent) ?? 0) + 1)
     return new Promise<AttemptOutcome>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }, true), timeoutMs)
       this.pending.set(key, { key, lease, expected, timer, resolve })
       this.conn.publish(topics.agentJobs(lease.agent), JSON.stringify(assign), { qos: 1 })
     })
+  }
+
+  /** Jobs picked for `agent` and not settled yet (picked: counted before the assignment is built). */
+  private addInflight(agent: string, d: 1 | -1): void {
+    const n = (this.inflight.get(agent) ?? 0) + d
+    if (n <= 0) this.inflight.delete(agent)
+    else this.inflight.set(agent, n)
   }
 
   /** Ends an attempt; `strike`: the agent failed a job it took (timeout, a wrong result it signed) and goes into the penalty box. */
@@ -327,9 +345,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     if (!p) return
     this.pending.delete(key)
     p.timer.cancel()
-    const n = (this.inflight.get(p.lease.agent) ?? 1) - 1
-    if (n <= 0) this.inflight.delete(p.lease.agent)
-    else this.inflight.set(p.lease.agent, n)
+    this.addInflight(p.lease.agent, -1)
     if (outcome.kind === 'failed') this.leases.drop(p.lease.agent)
     if (strike && outcome.kind === 'failed') this.penalties.strike(p.lease.agent, this.clock.now(), outcome.reason)
     p.resolve(outcome)
