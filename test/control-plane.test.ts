@@ -1,6 +1,8 @@
 /**
  * The attack table of issue 8, the rows the signed control plane answers,
- * run against the embedded broker with no authentication at all (so nothing
+ * run against the embedded broker with no authentication at all (and, from
+ * test/control-plane-mosquitto.test.ts, against Debian's Mosquitto with no ACL;
+ * there the market's own rows, the fakes, are left to this run) (so nothing
  * but signatures, nonces and the market's own rules protect the mesh), real
  * agents — two in-process, one `fogmesh agent` process — and the gateway.
  * Each attack comes from an outsider with an MQTT client, or from an agent
@@ -11,7 +13,6 @@ import type { MqttClient } from 'mqtt'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startAgent, type Agent } from '../agent/agent.ts'
-import type { Broker } from '../broker/broker.ts'
 import { LatencyHistogram } from '../cli/latency.ts'
 import { startGateway, type Gateway } from '../market/gateway.ts'
 import { AgentDirectory } from '../market/directory.ts'
@@ -28,13 +29,19 @@ import { RogueAgent } from './support/rogue-agent.ts'
 import { sha256 } from './support/sha256.ts'
 import { assignment } from './support/signed-assign.ts'
 import { tmpDir } from './support/temp-dirs.ts'
+import { startMosquitto } from './support/mosquitto.ts'
+import { requireProgram } from './support/programs.ts'
 import { testBroker } from './support/test-broker.ts'
 import { sleep, waitFor } from './support/wait.ts'
 
 const REPLY_TO = 'sensors/s1/results'
 const PROBATION_MS = 5000
 
-let broker: Broker
+/** The broker under attack: the embedded one, or Mosquitto when test/control-plane-mosquitto.test.ts sets it. */
+let broker: { url: string; close(): Promise<void> }
+const ON_MOSQUITTO = process.env.FM_CONTROL_PLANE_BROKER === 'mosquitto'
+/** The market's rows (fake agents) do not depend on the broker: they run on the embedded one only. */
+const marketTest: typeof test = ON_MOSQUITTO ? (Object.assign(() => {}, test) as unknown as typeof test) : test
 let gatewayIdentity: KeyIdentity
 let gateway: Gateway
 let inProcess: Agent[] = []
@@ -56,7 +63,10 @@ test.before(async () => {
 })
 
 async function setup(): Promise<void> {
-  broker = await testBroker()
+  if (ON_MOSQUITTO) {
+    const mosq = await startMosquitto(requireProgram('mosquitto'), 'set_tcp_nodelay true\n')
+    broker = { url: mosq.url, close: () => mosq.stop() }
+  } else broker = await testBroker()
   gatewayIdentity = ephemeralIdentity()
   for (const name of ['a1', 'a2']) {
     inProcess.push(await startAgent({ broker: broker.url, dataDir: tmpDir(`fm-cp-${name}-`), name, slots: 2, acceptFrom: [gatewayIdentity.id] }))
@@ -158,7 +168,7 @@ test('attack: an empty retained payload and a forged {"status":"offline"} on the
   }
 })
 
-test('attack: a fake agent with its own key, price 0, 4,096 slots, that never answers — one job held at a time, then the penalty box; p50 stays, no agent_failed', async () => {
+marketTest('attack: a fake agent with its own key, price 0, 4,096 slots, that never answers — one job held at a time, then the penalty box; p50 stays, no agent_failed', async () => {
   const run = async (n: number, tag: string, into = { lat: new LatencyHistogram(), answers: [] as Array<Awaited<ReturnType<typeof honestJob>>> }) => {
     const answers = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
@@ -201,7 +211,7 @@ test('attack: a fake agent with its own key, price 0, 4,096 slots, that never an
   await expectHonestJobOk()
 })
 
-test('attack: a fake agent answering at once with made-up, validly signed outputs — capped as a newcomer (its share reported)', async () => {
+marketTest('attack: a fake agent answering at once with made-up, validly signed outputs — capped as a newcomer (its share reported)', async () => {
   const rogue = await RogueAgent.start(broker.url, 'fake-fast', { price: 0, slots: 4096 })
   try {
     await waitFor(() => gateway.requester.directory.get(rogue.id)?.state === 'online', 5000, 'the fake agent known')
