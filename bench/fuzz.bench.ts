@@ -1,5 +1,5 @@
 /**
- * The long fuzz run of every wire parser in protocol/ (the CI test,
+ * The long fuzz run of every wire parser in protocol/, model files included (the CI test,
  * protocol/wire-fuzz.test.ts, runs a fixed budget from fixed seeds): fresh
  * seeds, batch after batch, for FM_FUZZ_SECONDS (default 60), or
  * FM_FUZZ_SEED=N to replay one seed. Prints every failure with the seed and
@@ -7,22 +7,25 @@
  *
  *   node --import tsx bench/fuzz.bench.ts
  */
-import { runWireFuzz, type FuzzFailure } from '../test/support/wire-fuzz.ts'
+import { loadModelBytes } from '../models/index.ts'
+import { runModelFileFuzz, runWireFuzz, type FuzzFailure } from '../test/support/wire-fuzz.ts'
 
 const seconds = Number(process.env.FM_FUZZ_SECONDS ?? 60)
 const fixedSeed = process.env.FM_FUZZ_SEED === undefined ? undefined : Number(process.env.FM_FUZZ_SEED)
 const BATCH = 5000
+const model = await loadModelBytes('anomaly')
 const started = performance.now()
 let iterations = 0
 let accepted = 0
 let seeds = 0
 const failures: FuzzFailure[] = []
 for (let seed = fixedSeed ?? (Date.now() >>> 0); performance.now() - started < seconds * 1000; seed = (seed + 0x9e3779b9) >>> 0) {
-  const s = runWireFuzz(seed, BATCH)
+  for (const s of [runWireFuzz(seed, BATCH), runModelFileFuzz(seed, BATCH / 5, model)]) {
+    iterations += s.iterations
+    accepted += s.accepted
+    failures.push(...s.failures)
+  }
   seeds++
-  iterations += s.iterations
-  accepted += s.accepted
-  failures.push(...s.failures)
   if (fixedSeed !== undefined) break
 }
 const secs = (performance.now() - started) / 1000

@@ -7,7 +7,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { runWireFuzz, samples } from '../test/support/wire-fuzz.ts'
+import { loadModelBytes } from '../models/index.ts'
+import { runModelFileFuzz, runWireFuzz, samples } from '../test/support/wire-fuzz.ts'
 import { verifyStatement } from './signed-statement.ts'
 import { decodeJson } from './validate.ts'
 
@@ -32,5 +33,11 @@ for (const seed of SEEDS) {
     assert.ok(s.refused > BUDGET * 0.3, `${s.refused} refused`)
   })
 }
+
+test(`model files, seed 7: ${BUDGET} mutants of the shipped model — a model or a stable code, nothing else`, async () => {
+  const s = runModelFileFuzz(7, BUDGET, await loadModelBytes('anomaly'))
+  assert.equal(s.failures, [], JSON.stringify(s.failures.slice(0, 5), null, 2))
+  assert.ok(s.refused > BUDGET * 0.3, `${s.refused} refused`)
+})
 
 test.run()

@@ -29,6 +29,7 @@ import {
   assignSchema, gatewayPresenceSchema, heartbeatSchema, inboxSchema, jobSubmitSchema, offerSchema, presenceSchema, wireVoucherSchema,
 } from '../../protocol/messages.ts'
 import { presenceSignedByItsAgent, signHeartbeat, signOffline, signOnline, heartbeatSignedBy } from '../../protocol/presence-signature.ts'
+import { decodeModelFile, encodeModelFile } from '../../protocol/model-file.ts'
 import { generateBoxKeyPair, SealError, Sealer } from '../../protocol/seal.ts'
 import { statementBytes, verifyStatement } from '../../protocol/signed-statement.ts'
 import { signAssignment, assignmentSignedByItsRequester } from '../../protocol/assignment.ts'
@@ -262,4 +263,43 @@ function sameStatement(sig: { kind: Parameters<typeof statementBytes>[0]; omit?:
   } catch {
     return false
   }
+}
+
+/**
+ * Model files (protocol/model-file.ts), the one binary wire format: from a valid file,
+ * bytes mangled or its JSON header mutated and framed again. `decodeModelFile` either
+ * returns a model or throws a FogmeshError with a stable code — never a RangeError, a
+ * TypeError, a hang — and what it accepts encodes and decodes again.
+ */
+export function runModelFileFuzz(seed: number, iterations: number, file: Buffer): FuzzStats {
+  const r = seededRandom(seed)
+  const stats: FuzzStats = { iterations: 0, accepted: 0, refused: 0, failures: [] }
+  const fail = (iteration: number, problem: string) => stats.failures.length < 50 && stats.failures.push({ target: 'model file', seed, iteration, problem })
+  const headerLen = file.readUInt32LE(8)
+  const header = JSON.parse(file.subarray(12, 12 + headerLen).toString('utf8')) as Record<string, unknown>
+  const weights = file.subarray(12 + headerLen)
+  for (let i = 0; i < iterations; i++) {
+    stats.iterations++
+    let bytes: Buffer
+    if (r.chance(0.5)) bytes = mangle(r, file)
+    else {
+      const json = Buffer.from(JSON.stringify(mutate(r, header)) ?? 'null')
+      const len = Buffer.alloc(4)
+      len.writeUInt32LE(r.chance(0.9) ? json.length : r.int(0, json.length * 2))
+      bytes = Buffer.concat([file.subarray(0, 8), len, json, r.chance(0.8) ? weights : weights.subarray(0, r.int(0, weights.length))])
+    }
+    try {
+      const m = decodeModelFile(bytes)
+      stats.accepted++
+      try {
+        decodeModelFile(encodeModelFile(m.header, m.weights))
+      } catch (err) {
+        fail(i, `accepted, but does not encode and decode again: ${(err as Error).message}`)
+      }
+    } catch (err) {
+      stats.refused++
+      if (!(err instanceof FogmeshError) || !CODES.has(err.code)) fail(i, `threw ${(err as Error).name}: ${(err as Error).message}`)
+    }
+  }
+  return stats
 }
