@@ -37,6 +37,7 @@ import { signBid, bidSignedBy } from '../../protocol/bid-signature.ts'
 import { signResult, verifyResult } from '../../protocol/signature.ts'
 import { signStreamControl, streamControlSignedByItsRequester } from '../../protocol/stream-control.ts'
 import { streamControlSchema, streamStateSchema, streamSubmitSchema, windowResultSchema } from '../../protocol/streams.ts'
+import { agentTelemetrySchema, alertsSchema, jobBatchSchema, parseTelemetryTopic, requesterStatsSchema, telemetryTopics } from '../../protocol/telemetry.ts'
 import { parseAgentTopic, parseModuleTopic } from '../../protocol/topics.ts'
 import { decodeJson, object, type Parser } from '../../protocol/validate.ts'
 import { seededRandom, type SeededRandom } from './rng.ts'
@@ -71,6 +72,10 @@ export function samples(): Array<{ name: string; schema: Parser<unknown>; value:
   const { type: _t, attempt: _a, id: _i, ...signedWindow } = { ...w, signature: signResult(w, ID.signer) }
   const windowResult = { type: 'window', id: 'st', stream: spec.stream, jobId: w.id, seq: 4, window: { seq: 4, from: 1, to: 3, count: 3 }, dropped: 0, ...signedWindow }
   return [
+    { name: 'telemetry jobs', schema: jobBatchSchema, value: { v: 1, source: 'gw', ts: 1, dropped: 0, events: [{ id: 'job-1@abc', module: SHA, status: 'error', code: 'trap', agent: ID.id, latencyMs: 3.2, durationMs: 0.4, attempts: 1, fuel: 10, ts: 1 }] } },
+    { name: 'telemetry stats', schema: requesterStatsSchema, value: { v: 1, source: 'gw', kind: 'gateway', ts: 1, stepMs: 1000, t0: 0, ok: [1, 2], failed: [0, 1], p50: [3, 4], p99: [9, 8], errors: { trap: [0, 1] }, totals: { ok: 3, failed: 1, inFlight: 0, errors: { trap: 1 }, auctions: 2, dropped: 0 } } },
+    { name: 'telemetry agent', schema: agentTelemetrySchema, value: { v: 1, agent: ID.id, ts: 1, jobs: { ok: 1, failed: 0, byCode: {}, fuel: 5 }, settlement: { paid: '1000000000000000000000', owed: '0', settlements: 1, jobsSettled: '5', gasUsed: '56000', vouchersAccepted: 5, vouchersRefused: 0, failures: 0, failing: false, channels: [], recent: [] } } },
+    { name: 'telemetry alerts', schema: alertsSchema, value: { v: 1, source: 'c', ts: 1, alerts: [{ id: 'agent_gone:x', kind: 'agent_gone', severity: 'critical', subject: 'x', message: 'm', since: 1 }] } },
     { name: 'stream submit', schema: streamSubmitSchema, value: { id: 'st', module: SHA, source: 'sensors/+/t', window: { ms: 1000 }, replyTo: 'out/st', constraints: { labels: { site: 'x' } }, maxPrice: 2 } },
     { name: 'stream start', schema: streamControlSchema, value: start, signed: { kind: 'stream-control', key: ID.publicKeyHex } },
     { name: 'stream stop', schema: streamControlSchema, value: stop, signed: { kind: 'stream-control', key: ID.publicKeyHex } },
@@ -240,6 +245,9 @@ export function runWireFuzz(seed: number, iterations: number): FuzzStats {
       if (t && topic !== `fm/v1/agents/${t.agentId}/${t.kind}`) fail('agent topic', i, `parsed ${topic} as ${JSON.stringify(t)}`)
       const m = parseModuleTopic(topic)
       if (m && topic !== `fm/v1/modules/${m}`) fail('module topic', i, `parsed ${topic} as ${m}`)
+      const tt = `fm/v1/telemetry/${r.pick(['jobs', 'stats', 'agents', 'settlements', 'alerts', 'x'])}${r.chance(0.8) ? `/${text(randomValue(r))}` : ''}`
+      const tp = parseTelemetryTopic(tt)
+      if (tp && tt !== (tp.kind === 'alerts' ? telemetryTopics.alerts : `fm/v1/telemetry/${tp.kind}/${tp.subject}`)) fail('telemetry topic', i, `parsed ${tt} as ${JSON.stringify(tp)}`)
     } catch (err) {
       fail('topics', i, `threw: ${(err as Error).message}`)
     }
