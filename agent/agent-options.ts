@@ -13,6 +13,7 @@ import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import type { BrokerAddress } from '../protocol/transport.ts'
 import type { Executor } from './engine/executor.ts'
 import type { SettlementPolicy } from './settlement/settler.ts'
+import type { UpdaterOptions } from './update/updater.ts'
 
 export interface AgentOptions {
   /** The broker: a URL such as `mqtt://127.0.0.1:1883`, or a connector (e.g. an in-memory `MemoryBus`). */
@@ -85,6 +86,10 @@ export interface AgentOptions {
   streamStateWaitMs?: number
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+  /** The version presence reports (default: this code's; under the OTA supervisor, the release's). */
+  version?: string
+  /** Follow an OTA release channel (agent/update): fetch, verify and stage what its trusted keys signed. */
+  updates?: UpdaterOptions
 }
 
 export const AGENT_DEFAULTS = {

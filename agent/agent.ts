@@ -34,6 +34,8 @@ import { EPOCH_FILE, EpochCounter } from './epoch.ts'
 import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
 import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
+import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
+import { Updater } from './update/updater.ts'
 
 export type { AgentOptions } from './agent-options.ts'
 export type { SettlementStats } from './payment-intake.ts'
@@ -74,6 +76,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  /** The OTA side (agent/update/updater.ts), when the agent follows a release channel. */
+  updater: Updater | undefined
   /** Stream jobs placed here (agent/streams/). */
   readonly streams: StreamHost
 
@@ -176,13 +180,29 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
     await this.streams.start()
+    // the updater first: the first presence already carries the last update's outcome
+    if (this.opts.updates) {
+      this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
+      this.updater.on('status', () => this.advertiser?.publishPresence())
+    }
     this.advertiser = new Advertiser(this.conn, this.statements, () => this.presenceBody(), () => this.load(), this.clock, this.opts.presenceHealMs)
     await this.advertiser.start()
+    await this.updater?.start()
   }
 
   /** Whose work this agent takes, in words. */
   get accepts(): string {
     return this.admission.describe()
+  }
+
+  /** Publishes the (signed) presence again and resolves once the broker acknowledged it (online, as watchers see it). */
+  async announce(): Promise<void> {
+    await this.advertiser?.announce()
+  }
+
+  /** Runs the built-in self-test job on this agent's executor (agent/update/self-test.ts). */
+  selfTest(timeoutMs?: number): Promise<SelfTestResult> {
+    return runSelfTest(this.executor, timeoutMs)
   }
 
   /** What does not change while the agent runs: built once (os.totalmem() reads /proc on every call). */
@@ -205,7 +225,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       id: this.id,
       name: this.name,
       publicKey: this.publicKey,
-      version: VERSION,
+      version: this.opts.version ?? VERSION,
       capacity: { ...this.capacity, slots: this.opts.slots },
       labels: this.opts.labels,
       price: { perJob: this.opts.pricePerJob },
@@ -216,6 +236,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
       boxKey: this.boxKey,
+      ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
   }
 
@@ -321,6 +342,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.closing) return
     this.closing = true
     this.runner.stopTaking()
+    this.updater?.stop()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
     await this.streams.close()
     let grace: Timer | undefined

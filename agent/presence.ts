@@ -92,9 +92,18 @@ export class Advertiser {
 
   /** Publishes the retained presence again (e.g. after labels or price changed). */
   publishPresence(): void {
+    this.conn.publish(this.topic, this.nextPresence(), { qos: 1, retain: true })
+  }
+
+  /** The same, resolved once the broker acknowledged it (online, as watchers see it). */
+  async announce(): Promise<void> {
+    await this.conn.publishAsync(this.topic, this.nextPresence(), { qos: 1, retain: true })
+  }
+
+  private nextPresence(): string {
     const payload = JSON.stringify(this.statements.online({ ...this.presence(), load: this.load() }))
     this.lastPublished = payload
-    this.conn.publish(this.topic, payload, { qos: 1, retain: true })
+    return payload
   }
 
   /** The epoch of the presence published last. */

@@ -14,8 +14,11 @@ import { moduleAddCommand } from './commands/module-add.ts'
 import { statusCommand } from './commands/status.ts'
 import { submitCommand } from './commands/submit.ts'
 import { upCommand } from './commands/up.ts'
+import { provisionCommand } from './commands/provision.ts'
+import { flashCommand } from './commands/flash.ts'
+import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from './commands/release.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -49,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!cmd) {
     if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
+    if (first === 'release') throw new UsageError(`fogmesh release takes a subcommand: keygen, publish, show (see fogmesh release publish --help)`)
     if (first === 'chain') throw new UsageError(`fogmesh chain takes a subcommand: deploy (see fogmesh chain deploy --help)`)
     throw new UsageError(`unknown command "${first}" (see fogmesh --help)`)
   }

@@ -96,7 +96,7 @@ testNeeding(test, 'chromium')(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: t
     const [known, counts] = JSON.parse(String(c)) as [number, { online: number; gone: number }]
     return known === AGENTS && counts.gone === 0 && counts.online > AGENTS * 0.5
   }, 60_000, `${AGENTS} agents on the page`)
-  await page.locator('[data-testid="agents-online"] .tile-sub', { hasText: `of ${AGENTS}` }).waitFor({ timeout: 30_000 })
+  await page.locator('[data-testid="agents-online"] .tile-sub', { hasText: `of ${AGENTS}` }).waitFor({ timeout: 60_000 })
   // the rate shows what arrives
   await waitFor(async () => parseFloat(await page.locator('[data-testid="jobs-rate"] .tile-value').innerText()) >= JOBS_PER_SECOND * 0.5, 30_000, 'the jobs/s tile near the rate sent')
   const overview = await measure(page, 4000)

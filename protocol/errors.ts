@@ -72,6 +72,13 @@ export const ErrorCode = {
   badBundle: 'bad_bundle',
   /** The voucher journal on disk is damaged beyond a torn last write. */
   journalCorrupt: 'journal_corrupt',
+  // fleet: OTA releases, provisioning over SSH, first-boot cards
+  /** An OTA release an agent (or `release publish`) will not take: bad signature, hash, size, arch, downgrade. */
+  releaseRefused: 'release_refused',
+  /** `fogmesh provision` could not put an agent on a host (SSH refused, auth failed, no Node, install failed). */
+  provisionFailed: 'provision_failed',
+  /** `fogmesh flash` could not prepare a boot partition (not a Raspberry Pi OS boot dir, image unreadable). */
+  flashFailed: 'flash_failed',
 } as const
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -128,6 +128,24 @@ export const wireVoucherSchema = object({
 })
 export type WireVoucher = Infer<typeof wireVoucherSchema>
 
+/**
+ * The outcome of the last OTA update an agent saw (agent/update): `updated` (it runs the
+ * release now), `rolled_back` (the release did not come back healthy; the previous one runs),
+ * `refused` (bad signature, hash, arch, downgrade: never installed).
+ */
+export const updateStatusSchema = object({
+  outcome: literal('updated', 'rolled_back', 'refused'),
+  /** The release the outcome is about. */
+  version: string({ min: 1, max: 64 }),
+  /** The version that ran before (updated, rolled back). */
+  from: optional(string({ min: 1, max: 64 })),
+  /** Why (rolled back, refused): a short machine-readable reason and a human line. */
+  reason: optional(string({ min: 1, max: 64 })),
+  message: optional(string({ min: 0, max: 512 })),
+  at: number({ min: 0, integer: true }),
+})
+export type UpdateStatus = Infer<typeof updateStatusSchema>
+
 export const presenceOnlineSchema = object({
   status: literal('online'),
   id,
@@ -165,6 +183,8 @@ export const presenceOnlineSchema = object({
   since: number({ min: 0, integer: true }),
   /** Where this agent is paid: present when it takes payment through channels. */
   payment: optional(paymentTermsSchema),
+  /** The last OTA update's outcome: present on agents that follow a release channel. */
+  update: optional(updateStatusSchema),
   /** The connection this presence belongs to (a new one per connect) and its order within it. */
   epoch,
   seq: seqNumber,

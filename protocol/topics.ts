@@ -38,6 +38,10 @@ export const topics = {
   /** Retained, signed: a gateway's keys (sensors verify what it forwards and seal jobs to it). */
   gatewayPresence: (gatewayId: string) => `${PREFIX}/gateways/${gatewayId}/presence`,
   gatewayPresenceWildcard: `${PREFIX}/gateways/+/presence`,
+  /** Retained, signed OTA release manifest of one channel (fleet/release). */
+  release: (channel: string) => `${PREFIX}/releases/${channel}`,
+  /** Retained bytes of one release chunk, addressed by its sha256 (as modules are). */
+  releaseBlob: (sha256: string) => `${PREFIX}/releases/blobs/${sha256}`,
 } as const
 
 const AGENT_TOPIC = /^fm\/v1\/agents\/([^/]+)\/(presence|heartbeat|jobs)$/

@@ -5,6 +5,7 @@
 // CLI passes on what the user gave; an option out of range is refused by the library (broker,
 // agent) with a ValidationError, and the CLI names the flag.
 //   node --import tsx test/cli-options.test.ts
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -38,6 +39,16 @@ test('`fogmesh up --port P` on a taken port: one line naming --port, exit 2', as
   assert.ok(mqttPort > 0, 'the first broker runs (previous test)')
   const r = await runFogmesh(['up', '--port', String(mqttPort), '--http-port', '0', '--no-chain', '--agents', '1', '--duration', '1'], { graceMs: 5000, timeoutMs: 60_000 })
   assertUserError(r, new RegExp(`^fogmesh: port ${mqttPort} is in use \\(--port\\): choose another or 0 for any free port$`), 'fogmesh up on a taken port', 2)
+})
+
+test('`fogmesh up` whose agent cannot start: one line naming the data dir, and it exits (nothing it started keeps it alive)', async () => {
+  const home = tmpDir('fm-cli-up-')
+  writeFileSync(join(home, 'up'), 'a file where the agents\' data dirs go') // mkdir under it fails: ENOTDIR
+  const r = await runFogmesh(['up', '--port', '0', '--http-port', '0', '--no-chain', '--agents', '1', '--duration', '30'], { home, graceMs: 10_000, timeoutMs: 60_000 })
+  assert.ok(!r.stderr.includes('[test] killed'), `up exited by itself after failing to start an agent\n${showRun(r)}`)
+  assert.is(r.code, 1, showRun(r))
+  assert.match(r.stderr.trim(), /^fogmesh: dataDir: expected a directory the agent can create and write \(.*agent-1: ENOTDIR\)$/, showRun(r))
+  assert.match(r.stdout, /^broker /m, 'the broker had started before the agent failed')
 })
 
 test('out-of-range options: refused by the library, one line naming the flag, exit 2', async () => {

@@ -113,7 +113,7 @@ run('MCU → bridge → stream job (anomaly model) → GPIO; the primary SIGKILL
     assert.ok(first !== undefined, 'window 1 is 16 consecutive readings')
     for (let seq = 1; seq <= last; seq++) {
       const w = bySeq.get(seq)
-      assert.ok(w, `window ${seq} was published`)
+      assert.ok(w, `window ${seq} was published ok; its answers: ${JSON.stringify(results().filter((r) => r.seq === seq).map((r) => ({ status: r.status, error: r.error, agent: r.agent })))}`)
       assert.is(startOf.get(w.inputSha256), first! + (seq - 1) * W, `window ${seq} holds readings ${first! + (seq - 1) * W}.. (the 16 after window ${seq - 1})`)
     }
     assert.ok([...bySeq.values()].some((w) => w.agent === placement.standby), 'the standby published windows')

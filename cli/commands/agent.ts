@@ -10,6 +10,8 @@ import { acceptFromOption, givenInt, labelsOption, requireString, untilSignal, U
 
 /** Which flag sets which agent option, for errors that name the flag. */
 const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers' }
+import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
+import { runningRelease } from '../../agent/update/running-release.ts'
 
 export function defaultDataDir(name: string): string {
   return join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), 'agents', name)
@@ -44,7 +46,8 @@ export const agentCommand: Command = {
   --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
                   (default: nobody when the agent is root, else the agent's own user)
   --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
-                  flags on the command line override it`,
+                  flags on the command line override it
+${UPDATE_USAGE}`,
   options: {
     broker: { type: 'string' },
     name: { type: 'string' },
@@ -62,6 +65,7 @@ export const agentCommand: Command = {
     'warm-workers': { type: 'string' },
     config: { type: 'string' },
     ...PAYMENT_OPTIONS,
+    ...UPDATE_OPTIONS,
   },
   async run(flags) {
     const values = withConfigFile(flags, agentCommand.options)
@@ -76,10 +80,13 @@ export const agentCommand: Command = {
     const acceptFrom = acceptFromOption(values['accept-from'])
     const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
     // ethers and the chain client load only for an agent that takes payment
+    const running = runningRelease()
+    const updates = updatesFromOptions(values, running)
     const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
     // what the user gave, and nothing else: the agent's own defaults stand for the rest
     const agent = await withOptionNames(FLAGS, () =>
       startAgent({
+        ...(updates ? { updates, version: running.version } : {}),
         ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
         broker,
         name,
@@ -118,9 +125,20 @@ export const agentCommand: Command = {
       console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)
     }, 30_000)
     timer.unref()
-    const signal = await stopped
-    console.log(`${signal}: finishing running jobs and leaving the mesh`)
+    const staged = followReleases(agent, (line) => console.log(line))
+    try {
+      await proveHealth(agent, running.version, (line) => console.log(line))
+    } catch (err) {
+      await agent.close({ graceMs: 0 })
+      throw err
+    }
+    const ended = await Promise.race([stopped, ...(staged ? [staged] : [])])
     clearInterval(timer)
+    if (typeof ended === 'number') {
+      await agent.close()
+      return ended
+    }
+    console.log(`${ended}: finishing running jobs and leaving the mesh`)
     await agent.close()
     telemetry?.stop()
     await metrics?.close()

@@ -70,8 +70,13 @@ export const upCommand: Command = {
     const wasm = await loadModule('rolling-stats')
 
     const chain = values['no-chain'] ? undefined : await startLocalChain(nAgents)
+    /** What has started so far, to close (newest first) when a later part fails to start: nothing may keep the process alive. */
+    const undo: Array<() => unknown> = []
     try {
       return await runMesh(chain)
+    } catch (err) {
+      for (const close of undo.reverse()) await Promise.resolve().then(close).catch(() => {})
+      throw err
     } finally {
       await chain?.stop() // also when starting the rest failed: anvil must not outlive us
     }
@@ -81,9 +86,11 @@ export const upCommand: Command = {
     const { broker, note } = await brokerOnPort(port)
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
+    undo.push(() => broker.close())
     // the gateway's key first: its agents take work from it, and it gives work only to them
     const identity = ephemeralIdentity()
     const agents: Agent[] = []
+    undo.push(() => Promise.all(agents.map((a) => a.close({ graceMs: 0 }))))
     const started = Date.now()
     for (let i = 1; i <= nAgents; i++) {
       const pay = chain?.agents[i - 1]
@@ -108,10 +115,12 @@ export const upCommand: Command = {
         : {}),
     })
     console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit`)
+    undo.push(() => gateway.close())
     const telemetry = gatewayTelemetry(gateway)
     const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true })
     if (httpNote) console.log(httpNote)
     console.log(consoleLine(web))
+    undo.push(() => web.close(), () => telemetry.stop())
     if (!web.built) console.error(notBuiltWarning)
     // who tried what: bids refused (not admitted, not signed by who they name), results that did not verify
     const intruders = new Map<string, { bids: number; reasons: Set<string> }>()
@@ -135,8 +144,10 @@ export const upCommand: Command = {
     const module = await gateway.requester.publishModule(wasm)
     console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
     const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', gateway.publicKey)
+    undo.push(() => sensor.close())
     console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
     console.log(`ready in ${Date.now() - started} ms\n`)
+    undo.length = 0 // from here on, the normal stop below closes everything
     sensor.run(interval)
 
     const settled = () => {

@@ -33,6 +33,8 @@ export interface BundleOptions {
   progress?: (msg: string) => void
   /** The checkout to bundle (default: this one). */
   root?: string
+  /** The version to stamp on the bundle (default: package.json's); OTA tests build successive releases. */
+  version?: string
 }
 
 export interface BuiltBundle {
@@ -75,7 +77,7 @@ export async function buildBundle(o: BundleOptions): Promise<BuiltBundle> {
   const root = o.root ?? ROOT
   const target = targetFor(o.arch)
   const progress = o.progress ?? (() => {})
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+  const version = o.version ?? (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
   const js = await bundleAgentJs(root)
   const node = o.withNode ? await nodeRuntime(target, progress) : undefined
   const values = { VERSION: version, ARCH: o.arch, UNAMES: target.uname.join(' '), NODE_MIN, NODE_FLAGS: DEVICE_NODE_FLAGS }
@@ -83,6 +85,8 @@ export async function buildBundle(o: BundleOptions): Promise<BuiltBundle> {
   const files: TarEntry[] = [
     { path: 'bin/fogmesh', mode: 0o755, data: text(fill(readFileSync(join(FILES, 'fogmesh.sh'), 'utf8'), values)) },
     { path: 'install.sh', mode: 0o755, data: text(fill(readFileSync(join(FILES, 'install.sh'), 'utf8'), values)) },
+    // the A/B supervisor the unit and the plain service run the agent under (OTA with rollback, agent/update)
+    { path: 'bin/fogmesh-supervise', mode: 0o755, data: readFileSync(fileURLToPath(new URL('../../agent/update/files/fogmesh-supervise.sh', import.meta.url))) },
     { path: 'package.json', mode: 0o644, data: text(JSON.stringify({ name: 'fogmesh-agent', version, type: 'module', private: true }, null, 2) + '\n') },
     { path: 'systemd/fogmesh-agent.service', mode: 0o644, data: text(systemdUnit()) },
     { path: 'etc/agent.json', mode: 0o644, data: text(configTemplate()) },

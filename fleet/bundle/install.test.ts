@@ -44,8 +44,8 @@ function stopInstalled() {
   } catch {
     // gone
   }
-  // and its executor: the processes of the test-only user, by pid
-  for (const p of spawnSync('pgrep', ['-u', EXEC_USER], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
+  // and the agent under it (the pid file holds its supervisor) and its executor: the processes of the test-only users
+  for (const p of spawnSync('pgrep', ['-u', `${AGENT_USER},${EXEC_USER}`], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
     try {
       process.kill(Number(p), 'SIGKILL')
     } catch {
@@ -83,7 +83,10 @@ test('install.sh installs, starts the agent as its user, the executor as another
     assert.is(rec!.presence.name, 'installed')
     assert.is(JSON.stringify(rec!.presence.labels), '{"site":"bench"}')
 
-    const agentPid = Number(readFileSync(join(d.run, 'fogmesh-agent.pid'), 'utf8'))
+    // the pid file holds the A/B supervisor (agent/update/files/fogmesh-supervise.sh); the agent is its child
+    const supervisorPid = Number(readFileSync(join(d.run, 'fogmesh-agent.pid'), 'utf8'))
+    assert.is(field(status(supervisorPid), 'Uid').split(/\s+/)[0], String(uidOf(AGENT_USER)))
+    const agentPid = await waitFor(() => childrenOf(supervisorPid).find((p) => field(status(p), 'Name') === 'node'), 10_000, 'the agent process')
     const agentStatus = status(agentPid)
     assert.is(field(agentStatus, 'Uid').split(/\s+/)[0], String(uidOf(AGENT_USER)))
     // CAP_SETGID (6), CAP_SETUID (7), CAP_KILL (5): 0xe0, and nothing else

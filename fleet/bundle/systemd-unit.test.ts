@@ -1,8 +1,9 @@
 // The bundle's systemd unit passes `systemd-analyze verify` (Debian's systemd), with ExecStart
 // pointing at a real unpacked launcher, and carries the hardening docs/bundle.md promises.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { test as uvu } from 'uvu'
 import * as assert from 'uvu/assert'
 import { requireProgram, testNeeding } from '../../test/support/programs.ts'
@@ -18,6 +19,9 @@ test('systemd-analyze verify passes on the generated unit', () => {
   mkdirSync(join(prefix, 'current', 'bin'), { recursive: true })
   writeFileSync(join(prefix, 'current', 'bin', 'fogmesh'), '#!/bin/sh\nexit 0\n')
   chmodSync(join(prefix, 'current', 'bin', 'fogmesh'), 0o755)
+  // ExecStart runs the agent under the bundle's A/B supervisor (agent/update/files/fogmesh-supervise.sh)
+  copyFileSync(fileURLToPath(new URL('../../agent/update/files/fogmesh-supervise.sh', import.meta.url)), join(prefix, 'current', 'bin', 'fogmesh-supervise'))
+  chmodSync(join(prefix, 'current', 'bin', 'fogmesh-supervise'), 0o755)
   const unit = join(dir, 'fogmesh-agent.service')
   writeFileSync(unit, systemdUnit({ prefix }))
   const r = spawnSync(analyze, ['verify', '--man=no', unit], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice' } })
@@ -36,7 +40,8 @@ test('the hardening, the users and the directories it promises', () => {
   const u = systemdUnit()
   for (const line of [
     'User=fogmesh',
-    'ExecStart=/opt/fogmesh/current/bin/fogmesh agent --config /etc/fogmesh/agent.json --data /var/lib/fogmesh --executor-user fogmesh-exec',
+    'ExecStart=/opt/fogmesh/current/bin/fogmesh-supervise --root /opt/fogmesh -- agent --config /etc/fogmesh/agent.json --data /var/lib/fogmesh --executor-user fogmesh-exec',
+    'ReadWritePaths=/opt/fogmesh',
     'NoNewPrivileges=yes',
     'ProtectSystem=strict',
     'ProtectHome=yes',

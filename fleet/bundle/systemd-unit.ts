@@ -30,7 +30,9 @@ StartLimitBurst=10
 Type=simple
 User=${user}
 Group=${user}
-ExecStart=${prefix}/current/bin/fogmesh agent --config /etc/fogmesh/agent.json --data /var/lib/fogmesh --executor-user ${exec}
+# the agent runs under the A/B supervisor (agent/update/files/fogmesh-supervise.sh): it tries an OTA
+# release, keeps it only when it comes back online with a passing self-test, and rolls back otherwise
+ExecStart=${prefix}/current/bin/fogmesh-supervise --root ${prefix} -- agent --config /etc/fogmesh/agent.json --data /var/lib/fogmesh --executor-user ${exec}
 Environment=FOGMESH_HOME=/var/lib/fogmesh
 Restart=on-failure
 RestartSec=2
@@ -50,6 +52,8 @@ AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL
 CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL
 NoNewPrivileges=yes
 ProtectSystem=strict
+# OTA: new releases are unpacked beside the running one and the current/previous links switched
+ReadWritePaths=${prefix}
 ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes

@@ -110,6 +110,10 @@ ln -s "releases/$VERSION-$ARCH" "$PREFIX/current.tmp"
 mv -Tf "$PREFIX/current.tmp" "$PREFIX/current" 2>/dev/null || { rm -f "$PREFIX/current.tmp"; ln -sfn "releases/$VERSION-$ARCH" "$PREFIX/current"; }
 [ "$(readlink "$PREFIX/current")" = "releases/$VERSION-$ARCH" ] || die "could not point $PREFIX/current at releases/$VERSION-$ARCH"
 say "$PREFIX/current -> releases/$VERSION-$ARCH"
+# OTA (agent/update): the agent's user unpacks signed releases beside this one and its supervisor
+# switches the links, so it owns these directories (not the files of the releases installed here)
+mkdir -p "$PREFIX/update"
+chown "$AGENT_USER" "$PREFIX" "$PREFIX/releases" "$PREFIX/update"
 
 # 4. config: the template the first time, then only what the flags change
 mkdir -p "$CONFIG_DIR"
@@ -138,10 +142,18 @@ if [ "$SYSTEMD" = auto ]; then
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then SYSTEMD=yes; else SYSTEMD=no; fi
 fi
 if [ "$SYSTEMD" = yes ]; then
-  sed -e "s#/opt/fogmesh#$PREFIX#g" -e "s#/etc/fogmesh/agent.json#$cfg#g" "$here/systemd/fogmesh-agent.service" > "$UNIT_DIR/fogmesh-agent.service"
-  systemctl daemon-reload
-  systemctl enable fogmesh-agent.service >/dev/null 2>&1
-  if [ "$START" = 1 ]; then systemctl restart fogmesh-agent.service; say "systemd: fogmesh-agent.service enabled and (re)started"; else say "systemd: fogmesh-agent.service enabled (not started)"; fi
+  mkdir -p "$UNIT_DIR"
+  sed -e "s#/opt/fogmesh#$PREFIX#g" -e "s#/etc/fogmesh/agent.json#$cfg#g" \
+    -e "s#^User=fogmesh\$#User=$AGENT_USER#" -e "s#^Group=fogmesh\$#Group=$AGENT_USER#" -e "s#--executor-user fogmesh-exec#--executor-user $EXEC_USER#" \
+    "$here/systemd/fogmesh-agent.service" > "$UNIT_DIR/fogmesh-agent.service"
+  if [ ! -d /run/systemd/system ]; then
+    # an image being prepared, a chroot: the unit is in place for the first boot
+    say "systemd: $UNIT_DIR/fogmesh-agent.service written; systemd is not running here, so not enabled or started"
+  else
+    systemctl daemon-reload
+    systemctl enable fogmesh-agent.service >/dev/null 2>&1
+    if [ "$START" = 1 ]; then systemctl restart fogmesh-agent.service; say "systemd: fogmesh-agent.service enabled and (re)started"; else say "systemd: fogmesh-agent.service enabled (not started)"; fi
+  fi
 else
   mkdir -p "$RUN_DIR" "$(dirname "$LOG_FILE")"
   pidfile="$RUN_DIR/fogmesh-agent.pid"
@@ -157,7 +169,7 @@ else
     uid=$(id -u "$AGENT_USER"); gid=$(id -g "$AGENT_USER")
     # as the unit does: the agent as its user, with only what it needs to start its executor as another
     setsid setpriv --reuid="$uid" --regid="$gid" --init-groups --inh-caps=+setuid,+setgid,+kill --ambient-caps=+setuid,+setgid,+kill -- \
-      env FOGMESH_HOME="$STATE_DIR" "$PREFIX/current/bin/fogmesh" agent --config "$cfg" >>"$LOG_FILE" 2>&1 </dev/null &
+      env FOGMESH_HOME="$STATE_DIR" "$PREFIX/current/bin/fogmesh-supervise" --root "$PREFIX" -- agent --config "$cfg" >>"$LOG_FILE" 2>&1 </dev/null &
     echo $! > "$pidfile"
     say "no systemd: agent started in the background as $AGENT_USER (pid $(cat "$pidfile"), log $LOG_FILE)"
   else
