@@ -119,7 +119,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
     await conn.subscribe(topics.submit, 1)
     gw.streams = new StreamPlacer({
-      conn, directory: requester.directory, requesterId: requester.id, identity, payer: requester.payer, clock: options.clock ?? systemClock,
+      conn, directory: requester.directory, requesterId: requester.id, identity, payer: requester.payer, takes: (a) => requester.takes(a), clock: options.clock ?? systemClock,
       maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
     })
     await gw.streams.start()

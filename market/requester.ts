@@ -183,7 +183,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       windowMs: opts.auctionWindowMs, onAuction: (r) => this.emit('auction', r),
       requesterKey: this.identity.publicKeyHex,
       ...(this.payer ? { payer: this.payer.address } : {}),
-      takes: (a) => (this.admitted === undefined || this.admitted.has(a)) && !this.penalties.isBoxed(a, this.clock.now()),
+      takes: (a) => this.takes(a),
       withinCap: (a) => this.record.withinCap(a, this.inflight.get(a) ?? 0),
     })
   }
@@ -330,6 +330,11 @@ export class Requester extends EventEmitter<RequesterEvents> {
       this.pending.set(key, { key, lease, expected, timer, resolve })
       this.conn.publish(topics.agentJobs(lease.agent), JSON.stringify(assign), { qos: 1 })
     })
+  }
+
+  /** Whether this requester gives work to `agent` now: admitted (`admit`), not in the penalty box. */
+  takes(agent: string): boolean {
+    return (this.admitted === undefined || this.admitted.has(agent)) && !this.penalties.isBoxed(agent, this.clock.now())
   }
 
   /** Jobs picked for `agent` and not settled yet (picked: counted before the assignment is built). */

@@ -104,4 +104,33 @@ test('stream control: unsigned, foreign-signed, forged stops, replays and re-add
   }
 })
 
+test('a requester that admits only its own agents places streams only on them (an intruder at price 0 gets neither the stream nor the standby)', async () => {
+  const broker = await testBroker()
+  const gatewayIdentity = ephemeralIdentity()
+  const agents: Agent[] = []
+  try {
+    for (const [name, price] of [['own', 5], ['intruder', 0]] as const) {
+      agents.push(await startAgent({ broker: broker.url, dataDir: tmpDir('fm-sc-admit-'), name, slots: 1, pricePerJob: price, acceptFrom: 'any', labels: { site: 'a' } }))
+    }
+    const [own, intruder] = agents as [Agent, Agent]
+    const gateway = await startGateway({ broker: broker.url, identity: gatewayIdentity, admit: [own.id] })
+    try {
+      await gateway.requester.directory.waitFor(2, 10_000)
+      const module = await gateway.requester.publishModule(echo().bytes)
+      const c = await plainClient(broker.url)
+      for (const id of ['s1', 's2', 's3']) await c.publishAsync(topics.streamSubmit, JSON.stringify({ id, module, source: `sensors/a/${id}`, window: { count: 1 }, replyTo: `out/${id}` }), { qos: 1 })
+      await closeClient(c)
+      await waitFor(() => gateway.streams.list().length === 3 && own.streams.size === 3, 10_000, 'three streams on the admitted agent')
+      await sleep(300)
+      assert.ok(gateway.streams.list().every((p) => p.primary === own.id && p.standby === undefined), JSON.stringify(gateway.streams.list().map((p) => [p.primary, p.standby])))
+      assert.is(intruder.streams.size, 0, 'the intruder runs none')
+    } finally {
+      await gateway.close()
+    }
+  } finally {
+    for (const a of agents) await a.close({ graceMs: 100 })
+    await broker.close()
+  }
+})
+
 test.run()

@@ -43,6 +43,8 @@ export interface StreamPlacerOptions {
   /** How long a start or stop may wait before an agent acts on it (default 60 s). */
   controlTtlMs?: number
   payer?: Payer | undefined
+  /** Whether the requester gives work to this agent at all (its `admit` list, its penalty box): the same rule as for jobs. Default: any. */
+  takes?: (agent: string) => boolean
   clock: Clock
   /** Streams placed at once; more are answered `overloaded`. */
   maxStreams: number
@@ -184,7 +186,7 @@ export class StreamPlacer extends EventEmitter<StreamPlacerEvents> {
     const job = { constraints: p.submit.constraints, limits: p.submit.limits, maxPrice: p.submit.maxPrice }
     return this.o.directory
       .list('online')
-      .filter((a) => !exclude.has(a.presence.id) && ineligibility(a.presence, job) === undefined)
+      .filter((a) => !exclude.has(a.presence.id) && (this.o.takes?.(a.presence.id) ?? true) && ineligibility(a.presence, job) === undefined)
       .sort((a, b) => {
         const s = Number(b.presence.labels.site === site) - Number(a.presence.labels.site === site)
         if (s !== 0) return s
