@@ -130,3 +130,23 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on)
   })
 }
+
+/**
+ * Runs a `fogmesh` entry's `main` and turns what it throws into one line on stderr and an exit
+ * code: 2 for a user error (a bad option, a port another program holds), 1 for anything else;
+ * a stack trace only with FOGMESH_DEBUG set.
+ */
+export async function runMain(main: (argv: string[]) => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await main(process.argv.slice(2))
+  } catch (err) {
+    if (err instanceof FogmeshError) {
+      console.error(`fogmesh: ${err.shortMessage}`)
+      process.exitCode = err.code === ErrorCode.usage || err.code === ErrorCode.portInUse ? 2 : 1
+    } else {
+      console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
+      if (process.env.FOGMESH_DEBUG) console.error(err)
+      process.exitCode = 1
+    }
+  }
+}

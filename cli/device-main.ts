@@ -6,8 +6,7 @@
 import './node-check.ts'
 import { agentCommand } from './commands/agent.ts'
 import { verifyCommand } from './commands/verify.ts'
-import { parse, UsageError, type Command } from './command.ts'
-import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { parse, runMain, UsageError, type Command } from './command.ts'
 import { VERSION } from '../protocol/version.ts'
 
 const commands: Command[] = [agentCommand, verifyCommand]
@@ -33,15 +32,4 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(values, positionals)
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (err) {
-  if (err instanceof FogmeshError) {
-    console.error(`fogmesh: ${err.shortMessage}`)
-    process.exitCode = err.code === ErrorCode.usage ? 2 : 1
-  } else {
-    console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
-    if (process.env.FOGMESH_DEBUG) console.error(err)
-    process.exitCode = 1
-  }
-}
+await runMain(main)

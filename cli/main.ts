@@ -1,9 +1,8 @@
 /**
  * `fogmesh` — the only place in the code base that prints.
  */
-import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { VERSION } from '../protocol/version.ts'
-import { parse, UsageError, type Command } from './command.ts'
+import { parse, runMain, UsageError, type Command } from './command.ts'
 import { agentCommand } from './commands/agent.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
@@ -64,16 +63,4 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(values, positionals)
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2))
-} catch (err) {
-  if (err instanceof FogmeshError) {
-    console.error(`fogmesh: ${err.shortMessage}`)
-    // a user error: a bad option, or a port another program holds (the command names the flag when it can)
-    process.exitCode = err.code === ErrorCode.usage || err.code === ErrorCode.portInUse ? 2 : 1
-  } else {
-    console.error(`fogmesh: internal error: ${err instanceof Error ? err.message : String(err)}`)
-    if (process.env.FOGMESH_DEBUG) console.error(err)
-    process.exitCode = 1
-  }
-}
+await runMain(main)
