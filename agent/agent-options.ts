@@ -44,6 +44,8 @@ export interface AgentOptions {
   moduleFetchTimeoutMs?: number
   /** Assignment nonces remembered (each until its assignment expires) so that a redelivered or replayed assignment runs once. */
   dedupeWindow?: number
+  /** Jobs (running and queued) one requester may hold on this agent; default: a quarter of slots + queue, at least the slots. */
+  maxJobsPerRequester?: number
   /**
    * Requesters this agent takes work from (agent/admission.ts): their requester ids
    * (sha256 of their key, first 20 hex), or `'any'` for open test meshes. Requesters
@@ -144,6 +146,7 @@ const RANGES: Ranges<AgentOptions> = {
   maxClockSkewMs: { min: 0, max: 86_400_000, integer: true },
   maxAssignTtlMs: { min: 1, max: 86_400_000, integer: true },
   presenceHealMs: { min: 1, max: 3_600_000, integer: true },
+  maxJobsPerRequester: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 10_000, integer: true },
   streamMaxPendingWindows: { min: 1, max: 100_000, integer: true },
   streamMaxBufferedReadings: { min: 1, max: 10_000_000, integer: true },
@@ -153,7 +156,7 @@ const RANGES: Ranges<AgentOptions> = {
   warmWorkers: { min: 0, max: 4096, integer: true },
 }
 
-export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number }
+export type ResolvedAgentOptions = Merged<AgentOptions, typeof AGENT_DEFAULTS> & { slots: number; queueLimit: number; maxJobsPerRequester: number }
 
 /** Merges the defaults once; refuses out-of-range values and defaults above their maximum. */
 export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions {
@@ -174,5 +177,6 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
     }
   }
   const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())
-  return { ...merged, slots, queueLimit: merged.queueLimit ?? slots * 64 }
+  const queueLimit = merged.queueLimit ?? slots * 64
+  return { ...merged, slots, queueLimit, maxJobsPerRequester: merged.maxJobsPerRequester ?? Math.max(slots, Math.ceil((slots + queueLimit) / 4)) }
 }

@@ -12,8 +12,9 @@ import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
-import { FogmeshError, toFogmeshError, type ErrorCode } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { assignSchema, offerSchema, wireVoucherSchema, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
+import { requesterIdOf } from '../protocol/assignment.ts'
 import { signBid } from '../protocol/bid-signature.ts'
 import { Sealer } from '../protocol/seal.ts'
 import { topics } from '../protocol/topics.ts'
@@ -32,6 +33,7 @@ import { Admission, type Admitted } from './admission.ts'
 import type { ChannelAcceptance } from './channel-acceptance.ts'
 import { EPOCH_FILE, EpochCounter } from './epoch.ts'
 import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
+import { RequesterQuota } from './requester-quota.ts'
 import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
 import { runSelfTest, type SelfTestResult } from './update/self-test.ts'
@@ -73,6 +75,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly signer: Identity['signer']
   private readonly boxKey: string
   private readonly modules: ModuleStore
+  private readonly quota: RequesterQuota
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
@@ -111,6 +114,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxTtlMs: opts.maxAssignTtlMs, sealer,
       ...(channels ? { channels } : {}),
     })
+    this.quota = new RequesterQuota(opts.maxJobsPerRequester)
     this.streams = new StreamHost({
       conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run({ job, requesterId: job.requester }),
       prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams, admit: (raw, m) => this.admission.admitStreamControl(raw, m),
@@ -176,6 +180,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
       await this.conn.subscribe(topics.agentVouchers(this.id), 1)
     }
+    this.conn.on('handlerError', (e) => this.reject(e.topic, toFogmeshError(e.error)))
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
@@ -292,7 +297,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const terms = { id: this.id, labels: this.opts.labels, price: { perJob: this.opts.pricePerJob }, limits: this.jobTerms().limits, capacity: this.capacity }
     if (this.closing || ineligibility(terms, offer) !== undefined || !this.admission.wouldBid(offer)) return
     const load = this.load()
-    if (load.queued >= this.opts.queueLimit) return
+    // the quota is per requester identity (its key), as admission knows it; an offer without a key earns no bid anyway
+    if (load.queued >= this.opts.queueLimit || this.quota.full(offer.requesterKey ? requesterIdOf(offer.requesterKey) : offer.requester)) return
     this.modules.prefetch(offer.module)
     this.stats_.bids++
     const bid = signBid({ type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }, this.signer)
@@ -311,8 +317,16 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private runAdmitted(topic: string, admitted: Admitted): void {
     const job = admitted.job
+    // one requester identity holds at most its quota of this agent's jobs while others have some
+    const release = this.quota.enter(admitted.requesterId)
+    if (!release) {
+      this.stats_.jobsFailed++
+      const refused = this.runner.refuse(admitted, ErrorCode.overloaded, `requester ${admitted.requesterId} holds ${this.quota.maxPerRequester} jobs on this agent (its quota)`)
+      return this.conn.publish(job.replyTo, JSON.stringify(refused), { qos: 1 })
+    }
     this.runner
       .run(admitted)
+      .finally(release)
       .then((signed) => {
         if (signed.status === 'ok') this.stats_.jobsOk++
         else this.stats_.jobsFailed++

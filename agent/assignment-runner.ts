@@ -52,6 +52,12 @@ export class AssignmentRunner {
     return this.running.size
   }
 
+  /** A signed error result for an admitted assignment the agent will not run (e.g. its requester is over its quota). */
+  refuse({ job, salt }: Admitted, code: ErrorCode, message: string): Result {
+    const result: Omit<Result, 'signature'> = { ...this.resultBase(job, salt), status: 'error', error: { code, message }, fuel: 0, durationMs: 0 }
+    return { ...result, signature: signResult(result, this.o.signer) }
+  }
+
   /** Runs an admitted assignment to its signed result; never rejects for job faults. */
   run(a: Admitted): Promise<Result> {
     const p = this.answer(a).finally(() => this.running.delete(p))
@@ -72,7 +78,7 @@ export class AssignmentRunner {
   private async answer({ job, salt }: Admitted): Promise<Result> {
     const outcome = await this.execute(job)
     // a sealed job's inputSha256 is the signed salted commitment the admission checked
-    const base = { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: salt && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
+    const base = this.resultBase(job, salt)
     let result: Omit<Result, 'signature'>
     if (outcome.status === 'ok') {
       const output = Buffer.from(outcome.output.buffer, outcome.output.byteOffset, outcome.output.byteLength)
@@ -90,6 +96,10 @@ export class AssignmentRunner {
       result = { ...base, status: 'error', error: { code: outcome.code, message }, fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
     }
     return { ...result, signature: signResult(result, this.o.signer) }
+  }
+
+  private resultBase(job: RunnableJob, salt: Buffer | undefined) {
+    return { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: salt && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
   }
 
   private async execute(job: RunnableJob): Promise<RunOutcome> {

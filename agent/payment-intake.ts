@@ -13,6 +13,7 @@ import { ResultsTree, resultLeaf } from '../protocol/results-tree.ts'
 import type { PaymentTerms, Result, WireVoucher } from '../protocol/messages.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { channelKey, VoucherJournal } from './settlement/journal.ts'
+import { VoucherGate } from './voucher-gate.ts'
 import { Settler, type SettlementPolicy, type SettlementReport } from './settlement/settler.ts'
 
 export interface SettlementStats {
@@ -46,6 +47,8 @@ export class PaymentIntake extends EventEmitter<PaymentIntakeEvents> {
   private readonly trees = new Map<string, ResultsTree>()
   private readonly stats_: SettlementStats = { paid: 0n, settlements: 0, jobsSettled: 0n, gasUsed: 0n, vouchersAccepted: 0, vouchersRefused: 0 }
   private chain: Promise<unknown> = Promise.resolve()
+  /** Rate limits and a bounded queue in front of intake (voucher-gate.ts). */
+  readonly gate = new VoucherGate()
 
   private constructor(
     private readonly settler: Settler,
@@ -81,7 +84,12 @@ export class PaymentIntake extends EventEmitter<PaymentIntakeEvents> {
 
   /** Checks and journals a voucher; verdicts come in the order the vouchers were received. */
   receive(m: WireVoucher): Promise<VoucherVerdict> {
-    const verdict = this.chain.then(() => this.intake(m))
+    const gate = this.gate.admit(channelKey(m.channelId))
+    if (!gate.ok) {
+      this.stats_.vouchersRefused++
+      return Promise.resolve({ ok: false, reason: gate.reason })
+    }
+    const verdict = this.chain.then(() => this.intake(m)).finally(gate.release)
     this.chain = verdict
     return verdict
   }
@@ -131,6 +139,8 @@ export class PaymentIntake extends EventEmitter<PaymentIntakeEvents> {
         res = { ok: false, reason: 'Unavailable' } // the journal could not take it: the requester may send it again
       }
     }
+    if (res.ok || (!res.ok && res.reason !== 'NotPayee' && res.reason !== 'Unavailable' && !check)) this.gate.learned(channelKey(m.channelId), true)
+    if (!res.ok && res.reason === 'NotPayee') this.gate.learned(channelKey(m.channelId), false)
     if (res.ok) this.stats_.vouchersAccepted++
     else {
       this.stats_.vouchersRefused++

@@ -1,9 +1,11 @@
 /**
  * The embedded broker: aedes on TCP and on WebSocket, TCP_NODELAY on every
- * socket, packet caps enforced before the bytes pile up, and a module
- * publish checked against the sha256 in its topic before it is retained.
+ * socket, every limit of broker/limits/ (packet caps enforced before the
+ * bytes pile up, connections, subscriptions, retained, queues, slow
+ * subscribers, publish rates), and a module publish checked against the
+ * sha256 in its topic before it is retained.
  *
- * Like aedes itself it does not log: it emits events (`violation`,
+ * Like aedes itself it does not log: it emits events (`violation`, `limit`,
  * `clientError`, `moduleRejected`) for whoever embeds it.
  */
 import { createHash } from 'node:crypto'
@@ -16,7 +18,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws'
 import { PortInUseError } from '../protocol/errors.ts'
 import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
-import { GuardedConnection, type PacketViolation } from './packet-guard.ts'
+import { BrokerGuard, type GuardStats } from './limits/broker-guard.ts'
+import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limits/broker-limits.ts'
+import type { PacketViolation } from './limits/packet-caps.ts'
 
 /** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
@@ -30,6 +34,8 @@ export interface BrokerOptions {
   maxPacketBytes?: number | undefined
   /** Cap on a PUBLISH to `fm/v1/modules/#`, bytes. Default 16 MiB. */
   maxModuleBytes?: number | undefined
+  /** Every other limit (broker/limits/broker-limits.ts); the two above win over theirs. */
+  limits?: Partial<BrokerLimits> | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
   aedes?: AedesOptions | undefined
 }
@@ -38,8 +44,6 @@ const DEFAULTS = {
   port: 1883,
   wsPort: 0 as number | false,
   host: '127.0.0.1',
-  maxPacketBytes: 2 * 1024 * 1024,
-  maxModuleBytes: 16 * 1024 * 1024,
 }
 
 const PORT: NumberRule = { min: 0, max: 65535, integer: true }
@@ -48,6 +52,8 @@ const PACKET_BYTES: NumberRule = { min: 1024, max: 268_435_455, integer: true }
 
 export interface BrokerEvents {
   violation: [PacketViolation & { remote: string }]
+  /** A limit bit (broker/limits/broker-limits.ts): who, which, what was done. */
+  limit: [LimitEvent]
   moduleRejected: [{ topic: string; clientId: string; reason: string }]
   clientError: [{ clientId: string; error: Error }]
   /** A connection was accepted (its socket counts bytes both ways: `bytesRead`, `bytesWritten`). */
@@ -66,6 +72,10 @@ export interface Broker extends EventEmitter<BrokerEvents> {
    * console's HTTP port): through the same packet guard as the broker's own listeners.
    */
   handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
+  /** The limits in force. */
+  readonly limits: BrokerLimits
+  /** What the limits hold and did: connections, subscriptions, retained, queued, dropped. */
+  limitStats(): GuardStats
   close(): Promise<void>
 }
 
@@ -74,8 +84,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
   const events = new EventEmitter<BrokerEvents>()
   const userAuthorizePublish = opts.aedes?.authorizePublish
+  const limits = resolveBrokerLimits({ ...opts.limits, maxPacketBytes: opts.maxPacketBytes ?? opts.limits?.maxPacketBytes, maxModuleBytes: opts.maxModuleBytes ?? opts.limits?.maxModuleBytes })
+  const guard = new BrokerGuard(limits, { limit: (e) => events.emit('limit', e), violation: (v) => events.emit('violation', v) })
 
-  const aedes = await Aedes.createBroker({
+  const aedes = await Aedes.createBroker(guard.aedesOptions({
     ...opts.aedes,
     authorizePublish(client, packet, callback) {
       const reason = checkModulePublish(packet)
@@ -86,19 +98,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       if (userAuthorizePublish) return userAuthorizePublish(client, packet, callback)
       callback(null)
     },
-  })
+  }))
+  guard.attach(aedes)
   aedes.on('clientError', (client: Client, error: Error) => {
     events.emit('clientError', { clientId: client?.id ?? '', error })
   })
 
-  const caps = { maxPacketBytes: opts.maxPacketBytes, maxLargePacketBytes: opts.maxModuleBytes, largeTopicPrefix: `${PREFIX}/modules/` }
   const sockets = new Set<Duplex>()
   const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    if (!guard.accept(conn, socket.remoteAddress ?? '', remote, (c) => aedes.handle(c))) return
     events.emit('connection', { socket, transport, remote })
-    const guarded = new GuardedConnection(conn, caps, (v) => events.emit('violation', { ...v, remote }))
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
-    aedes.handle(guarded)
   }
 
   const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
@@ -116,7 +127,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       http.on('connection', (socket: Socket) => socket.setNoDelay(true))
       await listen(http, opts.wsPort, opts.host, 'wsPort')
       // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
-      wss = new WebSocketServer({ server: http, maxPayload: opts.maxModuleBytes + 1024 })
+      wss = new WebSocketServer({ server: http, maxPayload: limits.maxModuleBytes + 1024 })
       wss.on('connection', (ws, req) => {
         accept(createWebSocketStream(ws), `${req.socket.remoteAddress}:${req.socket.remotePort}`, req.socket, 'ws')
       })
@@ -125,6 +136,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     // nothing may keep the process alive after a failed start
     if (tcp.listening) await closeServer(tcp)
     await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    guard.close()
     throw err
   }
 
@@ -142,12 +154,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
       accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
     },
+    limits,
+    limitStats: () => guard.stats(),
     close() {
       closing ??= (async () => {
         const closed = [closeServer(tcp), http ? closeServer(http) : Promise.resolve()]
         wss?.close()
         await new Promise<void>((resolve) => aedes.close(() => resolve()))
         for (const s of sockets) s.destroy()
+        guard.close()
         await Promise.all(closed)
       })()
       return closing

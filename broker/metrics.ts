@@ -1,6 +1,6 @@
 /**
  * The broker's own Prometheus metrics: connections, messages and bytes in and
- * out, packet-cap violations, refused modules. Fed from the events the broker
+ * out, packet-cap violations, refused modules, limits that bit (by limit and action). Fed from the events the broker
  * and aedes already emit, from aedes' `authorizeForward` hook (called once
  * per delivery: the messages sent), and from the sockets' own byte counters
  * (read when Prometheus scrapes, not per packet).
@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Broker } from './broker.ts'
+import type { LimitEvent } from './limits/broker-limits.ts'
 
 export interface BrokerMetrics {
   /** Stops counting (the metrics stay registered). */
@@ -48,6 +49,12 @@ export function registerBrokerMetrics(broker: Broker, registry: Registry): Broke
   bytes('fogmesh_broker_sent_bytes_total', 'Bytes written to client sockets (TCP and WebSocket, framing included)', 'written')
   const violations = new Counter({ name: 'fogmesh_broker_packet_cap_violations_total', help: 'Connections closed for declaring a packet over its cap', registers })
   const rejectedModules = new Counter({ name: 'fogmesh_broker_modules_rejected_total', help: 'Module publishes refused (bytes not hashing to the topic)', registers })
+  const limitsBit = new Counter({
+    name: 'fogmesh_broker_limit_events_total',
+    help: 'Times a broker limit bit (broker/limits/broker-limits.ts), by limit and what was done',
+    labelNames: ['limit', 'action'] as const,
+    registers,
+  })
   const clientErrors = new Counter({ name: 'fogmesh_broker_client_errors_total', help: 'Client protocol or socket errors', registers })
 
   const onConnection = (c: { socket: Socket; transport: 'tcp' | 'ws' }) => {
@@ -67,11 +74,13 @@ export function registerBrokerMetrics(broker: Broker, registry: Registry): Broke
   const onViolation = () => violations.inc()
   const onModuleRejected = () => rejectedModules.inc()
   const onClientError = () => clientErrors.inc()
+  const onLimit = (e: LimitEvent) => limitsBit.inc({ limit: e.limit, action: e.action })
 
   broker.on('connection', onConnection)
   broker.on('violation', onViolation)
   broker.on('moduleRejected', onModuleRejected)
   broker.on('clientError', onClientError)
+  broker.on('limit', onLimit)
   broker.aedes.on('publish', onPublish)
   // aedes calls this hook once per delivery; the policy already there (if any) still decides
   const aedes = broker.aedes
@@ -88,6 +97,7 @@ export function registerBrokerMetrics(broker: Broker, registry: Registry): Broke
       broker.off('violation', onViolation)
       broker.off('moduleRejected', onModuleRejected)
       broker.off('clientError', onClientError)
+      broker.off('limit', onLimit)
       broker.aedes.off('publish', onPublish as never)
       aedes.authorizeForward = forward
     },

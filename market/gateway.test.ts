@@ -59,7 +59,9 @@ test('a job in, a result out on its replyTo: the sensor\'s id, the mesh\'s jobId
     const signed = r as unknown as Result
     assert.ok(verifyResult({ ...signed, id: r.jobId as string }, agent.publicKey))
     assert.not.ok(verifyResult({ ...signed, id: '1' }, agent.publicKey), 'signed over the mesh id, not the sensor id')
-    assert.equal(g.gateway.stats(), { received: 1, ok: 1, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} })
+    const { admission, ...counts } = g.gateway.stats()
+    assert.equal(counts, { received: 1, ok: 1, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} })
+    assert.equal([admission.queued, admission.inFlight, admission.inputBytes], [0, 0, 0])
   } finally {
     await g.close()
   }
@@ -112,18 +114,25 @@ test('bad input: answered with a stable code when it names a usable replyTo and 
   }
 })
 
-test('maxInFlight: a job beyond it is answered overloaded at once; error results are counted by code', async () => {
-  const g = await setup([{ answer: () => undefined }], { maxInFlight: 1 })
+test('maxInFlight: a job beyond it waits its turn; beyond maxQueued it is answered overloaded at once; error results are counted by code', async () => {
+  const g = await setup([{ answer: () => undefined }], { maxInFlight: 1, maxQueued: 1 })
   try {
     g.submit(job('a', 'sensors/a/results', { limits: { timeoutMs: 1000 } }))
-    g.submit(job('b', 'sensors/a/results'))
+    g.submit(job('b', 'sensors/b/results', { limits: { timeoutMs: 1000 } }))
+    g.submit(job('c', 'sensors/c/results'))
     await g.quiet()
-    assert.equal(g.replies.map((r) => [r.id, (r.error as { code: string }).code]), [['b', 'overloaded']])
+    assert.equal(g.replies.map((r) => [r.id, (r.error as { code: string }).code]), [['c', 'overloaded']])
     assert.is(g.gateway.stats().inFlight, 1)
-    await g.clock.advance(4000) // the silent agent's attempt times out; no other agent: agent_failed
+    assert.is(g.gateway.stats().admission.queued, 1)
+    await g.clock.advance(4000) // the silent agent's attempt times out; no other agent: agent_failed; then b runs
     await g.quiet()
-    assert.equal(g.replies.map((r) => [r.id, (r.error as { code: string }).code]), [['b', 'overloaded'], ['a', 'agent_failed']])
-    assert.equal(g.gateway.stats().errors, { overloaded: 1, agent_failed: 1 })
+    assert.equal(g.replies.map((r) => [r.id, (r.error as { code: string }).code]), [['c', 'overloaded'], ['a', 'agent_failed']])
+    assert.is(g.gateway.stats().inFlight, 1, 'b took the slot')
+    await g.clock.advance(4000)
+    await g.quiet()
+    assert.equal(g.replies.map((r) => r.id), ['c', 'a', 'b'])
+    assert.equal(g.gateway.stats().errors, { overloaded: 1, agent_failed: 2 })
+    assert.equal(g.gateway.stats().admission.refused, { maxQueued: 1 })
   } finally {
     await g.close()
   }

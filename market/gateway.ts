@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
-import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
+import { ephemeralIdentity, loadOrCreateIdentityFile, type KeyIdentity } from '../protocol/identity.ts'
 import { Sealer } from '../protocol/seal.ts'
 import { signForwarded } from '../protocol/forwarded-result.ts'
 import type { JobSubmit } from '../protocol/messages.ts'
@@ -30,23 +30,34 @@ import { mergeOptions, type Ranges } from '../protocol/options.ts'
 import { topics } from '../protocol/topics.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { id as idParser, parseValue, publishTopic } from '../protocol/validate.ts'
+import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type AdmissionStats } from './gateway-admission.ts'
 import { resultToWire, type JobAnswer } from './job.ts'
+import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 import { gatewayPresence, sealReply, submissionInput } from './sealed-submissions.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
 
-export interface GatewayOptions extends Omit<RequesterOptions, 'connection'> {
-  /** Jobs in flight at once; more wait in MQTT's flow (default 10,000). */
-  maxInFlight?: number
+export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Partial<AdmissionLimits> {
   /** Remembered job ids for duplicate detection (default 100,000). */
   dedupeWindow?: number
+  /** The most a job may ask for (`limits`) through this gateway (limits-ceiling.ts). */
+  ceiling?: Partial<LimitsCeiling>
   /** Stream jobs placed at once (default 1,000). */
   maxStreams?: number
+  /** Without `identity`: the requester key file to load (created if absent) — plain data, for a gateway in a worker or process. */
+  identityFile?: string
 }
 
-const DEFAULTS = { maxInFlight: 10_000, dedupeWindow: 100_000, maxStreams: 1000 }
+const DEFAULTS = { ...ADMISSION_DEFAULTS, dedupeWindow: 100_000, maxStreams: 1000 }
 const RANGES: Ranges<GatewayOptions> = {
   maxInFlight: { min: 1, max: 10_000_000, integer: true },
+  maxInFlightPerSensor: { min: 1, max: 10_000_000, integer: true },
+  maxQueued: { min: 0, max: 10_000_000, integer: true },
+  maxQueuedPerSensor: { min: 0, max: 10_000_000, integer: true },
+  maxInputBytesInFlight: { min: 1024, max: 2 ** 40, integer: true },
+  jobsPerSecondPerSensor: { min: 1, max: 10_000_000 },
+  refusalsPerSecondPerSensor: { min: 1, max: 10_000_000 },
+  maxSensors: { min: 1, max: 10_000_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 1_000_000, integer: true },
 }
@@ -60,6 +71,8 @@ export interface GatewayStats {
   inFlight: number
   /** Error results by code, for operators. */
   errors: Record<string, number>
+  /** Fair service: waiting, in flight, refused by which limit, refusals not answered. */
+  admission: AdmissionStats
 }
 
 export interface GatewayEvents {
@@ -67,10 +80,14 @@ export interface GatewayEvents {
   invalid: [{ code: string; message: string; answered: boolean }]
 }
 
+/** A job taken in: its input in the clear (opened when the sensor sealed it), and whether it travels sealed. */
+type Accepted = JobSubmit & { input: Buffer; sealedJob: boolean }
+
 export class Gateway extends EventEmitter<GatewayEvents> {
-  private readonly stats_: GatewayStats = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
+  private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly maxInFlight: number
+  private readonly admission: GatewayAdmission<Accepted>
+  private readonly ceiling: LimitsCeiling
   private readonly sealer: Sealer
   private readonly presenceTopic: string
   private readonly presencePayload: string
@@ -83,11 +100,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly requester: Requester,
     private readonly conn: Connection,
     private readonly identity: KeyIdentity,
-    options: { maxInFlight: number; dedupeWindow: number; clock?: Clock | undefined },
+    options: AdmissionLimits & { dedupeWindow: number; ceiling?: Partial<LimitsCeiling> | undefined; clock?: Clock | undefined },
   ) {
     super()
     this.seen = new RecentSet(options.dedupeWindow)
-    this.maxInFlight = options.maxInFlight
+    this.admission = new GatewayAdmission(options)
+    this.ceiling = mergeOptions(options.ceiling, CEILING_DEFAULTS, {}, 'gateway.ceiling')
     this.sealer = new Sealer(identity.box)
     this.clock = options.clock ?? systemClock
     this.presenceTopic = topics.gatewayPresence(identity.id)
@@ -107,7 +125,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   static async start(options: GatewayOptions): Promise<Gateway> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
     const conn = await connectorFor(opts.broker).connect({ clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
-    const identity = opts.identity ?? ephemeralIdentity()
+    const identity = opts.identity ?? (opts.identityFile ? loadOrCreateIdentityFile(opts.identityFile, 'fogmesh-requester-identity') : ephemeralIdentity())
     let requester: Requester
     try {
       requester = await Requester.start({ ...options, identity, connection: conn })
@@ -143,26 +161,52 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly republish = () => this.conn.publish(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
 
   stats(): GatewayStats {
-    return { ...this.stats_, errors: { ...this.stats_.errors } }
+    return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
   private onSubmit(payload: Buffer): void {
     this.stats_.received++
+    if (this.admission.refuseUnparsed(payload.length)) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      return
+    }
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(payload, d.error)
-    const job: JobSubmit = d.value
-    const opened = submissionInput(job, this.id, this.sealer)
+    const submitted: JobSubmit = d.value
+    const opened = submissionInput(submitted, this.id, this.sealer)
     if ('notOurs' in opened) return // sealed to another gateway: its job, not ours
     if ('error' in opened) return this.onInvalid(payload, opened.error)
-    const sealed = job.sealed === true || job.sealedInput !== undefined
+    const job: Accepted = { ...submitted, input: opened.input, sealedJob: submitted.sealed === true || submitted.sealedInput !== undefined }
     if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
       this.stats_.duplicates++
       return
     }
-    if (this.stats_.inFlight >= this.maxInFlight) {
-      return this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, 'gateway has too many jobs in flight'), ErrorCode.overloaded)
+    const over = overCeiling(job.limits, this.ceiling)
+    if (over) return this.answer(job.replyTo, errorWire(job.id, ErrorCode.limitExceeded, over), ErrorCode.limitExceeded)
+    // the sensor: the job's replyTo (a submitter the broker vouches for, once there is one, is a better key)
+    const verdict = this.admission.offer(job.replyTo, job, job.input.length)
+    if (!verdict.ok) {
+      this.stats_.failed++
+      this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
+      if (verdict.answer) this.publish(job.replyTo, errorWire(job.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`))
+      return
     }
+    this.pump()
+  }
+
+  /** Runs waiting jobs, in fair order, while there is room in flight. */
+  private pump(): void {
+    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job, n.bytes)
+  }
+
+  private run(sensor: string, job: Accepted, bytes: number): void {
     this.stats_.inFlight++
+    const finished = () => {
+      this.stats_.inFlight--
+      this.admission.done(sensor, bytes)
+      this.pump()
+    }
     // sensors pick their own ids (often counters): two sensors may both send id "1".
     // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
     const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
@@ -170,26 +214,35 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       .submit({
         id: meshId,
         module: job.module,
-        input: opened.input,
-        ...(sealed ? { sealed: true } : {}),
+        input: job.input,
+        ...(job.sealedJob ? { sealed: true } : {}),
         ...(job.limits ? { limits: job.limits } : {}),
         ...(job.constraints ? { constraints: job.constraints } : {}),
         ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
       })
       .then(
         (result) => {
-          this.stats_.inFlight--
+          finished()
           const wire = { ...resultToWire(result), id: job.id, jobId: meshId }
-          this.answer(job.replyTo, sealed ? sealReply(wire, job, this.sealer) : wire, result.error?.code)
+          this.answer(job.replyTo, job.sealedJob ? sealReply(wire, job, this.sealer) : wire, result.error?.code)
           this.emit('result', { id: job.id, replyTo: job.replyTo, result })
         },
         (err: unknown) => {
           // submit() answers job faults itself; this is the mesh failing (e.g. the connection closing)
-          this.stats_.inFlight--
+          finished()
           const e = toFogmeshError(err)
           this.answer(job.replyTo, errorWire(job.id, e.code, e.shortMessage), e.code)
         },
       )
+  }
+
+  private publish(replyTo: string, wire: Record<string, unknown>): void {
+    this.conn.publish(replyTo, JSON.stringify(this.signed(wire)), { qos: 1 })
+  }
+
+  /** The answer with the gateway's id and signature (over everything but the output bytes, whose hash it covers). */
+  private signed(wire: Record<string, unknown>): Record<string, unknown> {
+    return signForwarded(wire, this.identity)
   }
 
   private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined): void {
@@ -198,12 +251,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.stats_.failed++
       this.stats_.errors[errorCode] = (this.stats_.errors[errorCode] ?? 0) + 1
     }
-    this.conn.publish(replyTo, JSON.stringify(this.signed(wire)), { qos: 1 })
-  }
-
-  /** The answer with the gateway's id and signature (over everything but the output bytes, whose hash it covers). */
-  private signed(wire: Record<string, unknown>): Record<string, unknown> {
-    return signForwarded(wire, this.identity)
+    this.publish(replyTo, wire)
   }
 
   /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
@@ -221,7 +269,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const id = raw ? parseValue(raw.id, idParser) : undefined
     const answered = replyTo?.ok === true
     if (replyTo?.ok) {
-      this.conn.publish(replyTo.value, JSON.stringify(this.signed(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage))), { qos: 1 })
+      this.publish(replyTo.value, errorWire(id?.ok ? id.value : null, error.code, error.shortMessage))
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
@@ -231,6 +279,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.conn.off('connect', this.republish)
     this.conn.unroute(this.presenceTopic)
     await this.conn.unsubscribe([topics.submit, this.presenceTopic]).catch(() => {})
+    for (const job of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
     // the gateway is gone: sensors must not seal to it any more
     await this.conn.publishAsync(this.presenceTopic, '', { qos: 1, retain: true }).catch(() => {})

@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
-import { ErrorCode, FogmeshError, isRetryableCode } from '../protocol/errors.ts'
+import { ErrorCode, FogmeshError, isRetryableCode, toFogmeshError } from '../protocol/errors.ts'
 import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
 import { bidSignedBy } from '../protocol/bid-signature.ts'
 import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
@@ -207,6 +207,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   private async init(): Promise<void> {
     this.conn.route(this.inboxTopic, (t, p) => this.onInbox(t, p))
+    // a handler bug on any route of this connection (the gateway's too) is a counted rejection, never a crash
+    this.conn.on('handlerError', (e) => this.emit('rejected', { topic: e.topic, code: ErrorCode.internal, message: toFogmeshError(e.error).shortMessage }))
     await this.conn.subscribe(this.inboxTopic, 1)
     this.directory.on('gone', (a) => this.onAgentGone(a.presence.id, `agent ${a.presence.id} went offline (${a.reason})`))
     // a new agent is heard in the next auction; a republished presence or a reconnect reopens nothing

@@ -49,6 +49,8 @@ export interface PublishOptions {
 export interface ConnectionEvents {
   connect: []
   offline: []
+  /** A route handler threw on a message (a bug, contained: the message is dropped, the connection goes on). */
+  handlerError: [{ topic: string; error: unknown }]
 }
 
 export interface Connection {

@@ -9,7 +9,7 @@ import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { acceptFromOption, givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
-const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers' }
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester' }
 import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
 import { runningRelease } from '../../agent/update/running-release.ts'
 
@@ -32,6 +32,9 @@ export const agentCommand: Command = {
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25
   --price N       price per job in the mesh token's smallest unit (default 1)
   --slots N       jobs run at once (default: the number of cores)
+  --max-jobs-per-requester N
+                  jobs one requester may hold here, running and queued (default: a quarter of
+                  slots + queue, at least the slots); more: no bid, and "overloaded"
   --rpc URL --channels ADDRESS --keystore FILE
                   take payment: vouchers journaled in the data dir, settled on that chain
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
@@ -55,6 +58,7 @@ ${UPDATE_USAGE}`,
     labels: { type: 'string' },
     price: { type: 'string' },
     slots: { type: 'string' },
+    'max-jobs-per-requester': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'accept-from': { type: 'string' },
     isolation: { type: 'string' },
@@ -94,6 +98,7 @@ ${UPDATE_USAGE}`,
         labels: labelsOption(values.labels),
         pricePerJob: givenInt(values, 'price'),
         slots: givenInt(values, 'slots'),
+        maxJobsPerRequester: givenInt(values, 'max-jobs-per-requester'),
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
         isolation,
         ...(acceptFrom ? { acceptFrom } : {}),

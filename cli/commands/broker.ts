@@ -1,9 +1,11 @@
 import { startBroker } from '../../broker/broker.ts'
-import { startGateway } from '../../market/gateway.ts'
+import { superviseGateway, type GatewayIsolation } from '../../market/gateway-supervisor.ts'
 import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
+import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, LIMIT_OPTIONS, LIMIT_USAGE, gatewayLimitsFromOptions, limitsFromOptions } from '../broker-limit-options.ts'
+import { limitLogger } from '../limit-log.ts'
 import { givenInt, intOption, requesterKeyFile, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
-import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
+import { consoleLine, consoleOnPort, notBuiltWarning } from '../console.ts'
 
 /** Where `fogmesh broker` differs from the library's defaults: it serves the LAN, and browsers on a fixed WebSocket port. */
 const CLI_DEFAULTS = { host: '0.0.0.0', wsPort: 8083 }
@@ -24,7 +26,10 @@ export const brokerCommand: Command = {
   --http-port P         the console (a live web page) and Prometheus /metrics (default 8080; 0 = any free port)
   --no-console          no HTTP port: no console, no /metrics
   --alert-error-rate F  raise error_rate when more than this fraction of a minute's jobs fail (default 0.05)
-  --alert-channel-low F raise channel_low when less than this fraction of a channel's deposit is left (default 0.1)`,
+  --alert-channel-low F raise channel_low when less than this fraction of a channel's deposit is left (default 0.1)
+  --gateway-isolation I worker (default) or process: where the gateway runs, contained, restarted if it dies
+${LIMIT_USAGE}
+${GATEWAY_LIMIT_USAGE}`,
   options: {
     port: { type: 'string' },
     'ws-port': { type: 'string' },
@@ -36,13 +41,22 @@ export const brokerCommand: Command = {
     'no-console': { type: 'boolean' },
     'alert-error-rate': { type: 'string' },
     'alert-channel-low': { type: 'string' },
+    'gateway-isolation': { type: 'string' },
+    ...LIMIT_OPTIONS,
+    ...GATEWAY_LIMIT_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const httpPort = intOption(values, 'http-port', 8080, 0, 65535)
     const alerts = { errorRate: fractionOption(values, 'alert-error-rate'), channelLow: fractionOption(values, 'alert-channel-low') }
+    const isolation = values['gateway-isolation'] ?? 'worker'
+    if (isolation !== 'worker' && isolation !== 'process') throw new UsageError(`--gateway-isolation must be worker or process (got ${String(isolation)})`)
+    const gatewayConfig: Record<string, number> = {}
+    const limits = limitsFromOptions(values, gatewayConfig)
+    const gatewayLimits = gatewayLimitsFromOptions(values, gatewayConfig)
     const broker = await withOptionNames(FLAGS, () =>
       startBroker({
+        limits,
         port: givenInt(values, 'port'),
         wsPort: givenInt(values, 'ws-port') ?? CLI_DEFAULTS.wsPort,
         host: typeof values.host === 'string' ? values.host : CLI_DEFAULTS.host,
@@ -50,18 +64,23 @@ export const brokerCommand: Command = {
         maxModuleBytes: givenInt(values, 'max-module-bytes'),
       }),
     )
-    broker.on('violation', (v) => console.error(`packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
+    const limitLog = limitLogger((line) => console.error(line))
+    broker.on('limit', limitLog.onLimit)
+    broker.on('violation', (v) => limitLog.line('packet cap', `packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
-    // the gateway signs its assignments with a key kept in $FOGMESH_HOME/gateway: agents list its id in --accept-from
-    const gateway = values['no-gateway'] ? undefined : await startGateway({ broker: broker.url, identity: loadOrCreateIdentityFile(requesterKeyFile('gateway'), 'fogmesh-requester-identity') })
-    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit; requester id ${gateway.id} (agents: --accept-from ${gateway.id})`)
-    const telemetry = gateway ? gatewayTelemetry(gateway) : undefined
+    // the gateway contained (its own thread or process): nothing in it can take the broker down. It signs its
+    // assignments with a key kept in $FOGMESH_HOME/gateway (loaded here for its id, there to sign): agents list it in --accept-from
+    const identityFile = requesterKeyFile('gateway')
+    const gatewayId = values['no-gateway'] ? undefined : loadOrCreateIdentityFile(identityFile, 'fogmesh-requester-identity').id
+    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url, identityFile, ...gatewayLimits }, isolation: isolation as GatewayIsolation, telemetry: true })
+    gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
+    gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
+    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'}); requester id ${gatewayId} (agents: --accept-from ${gatewayId})`)
     let web: ConsoleServer | undefined
     try {
       web = values['no-console'] ? undefined : (await consoleOnPort(broker, httpPort, typeof values.host === 'string' ? values.host : '0.0.0.0', { alerts })).console
     } catch (err) {
-      telemetry?.stop()
       await gateway?.close()
       await broker.close()
       throw err
@@ -74,10 +93,10 @@ export const brokerCommand: Command = {
     }
     const signal = await stopped
     console.log(`${signal}: shutting down`)
-    telemetry?.stop()
     await web?.close()
     await gateway?.close()
     await broker.close()
+    limitLog.stop()
     return 0
   },
 }

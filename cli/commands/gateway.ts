@@ -1,5 +1,6 @@
 import { startGateway } from '../../market/gateway.ts'
 import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
+import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, gatewayLimitsFromOptions } from '../broker-limit-options.ts'
 import { requesterKeyFile, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { gatewayTelemetry } from '../console.ts'
@@ -21,8 +22,9 @@ export const gatewayCommand: Command = {
   --rpc URL --channels ADDRESS --keystore FILE
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
-  --deposit N    deposit of each channel (default 10^18)`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS },
+  --deposit N    deposit of each channel (default 10^18)
+${GATEWAY_LIMIT_USAGE}`,
+  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -39,6 +41,7 @@ export const gatewayCommand: Command = {
     const gateway = await startGateway({
       broker,
       identity,
+      ...gatewayLimitsFromOptions(values),
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })

@@ -191,7 +191,7 @@ type Outgoing = { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean; d
 
 /** One client of a MemoryBus. */
 export class MemoryConnection extends EventEmitter<ConnectionEvents> implements Connection {
-  private readonly router = new TopicRouter()
+  private readonly router = new TopicRouter((topic, error) => this.emit('handlerError', { topic, error }))
   /** What this client asked for, made again on every reconnect (mqtt.js's resubscribe). */
   private readonly wanted = new Map<string, 0 | 1>()
   /** QoS 1 messages published while offline, sent on reconnect. */

@@ -11,7 +11,7 @@ import type { Connection, ConnectionEvents, ConnectOptions, Handler, PublishOpti
 import { TopicRouter } from './topic-router.ts'
 
 export class MqttConnection extends EventEmitter<ConnectionEvents> implements Connection {
-  private readonly router = new TopicRouter()
+  private readonly router = new TopicRouter((topic, error) => this.emit('handlerError', { topic, error }))
 
   /** The mqtt.js client underneath: for diagnostics (packet taps in bench/), never for the mesh's own code. */
   constructor(readonly client: MqttClient, readonly clientId: string) {

@@ -22,9 +22,16 @@ export function filterMatchesTopic(filter: string, topic: string): boolean {
   return matches(filter.split('/'), topic)
 }
 
+/**
+ * Dispatches each message to the handler of its filter. A handler that throws
+ * (a bug: handlers validate their input) never takes the process down: the
+ * error goes to `onError` and the next message is dispatched as usual.
+ */
 export class TopicRouter {
   private readonly routes: Array<{ filter: string; parts: string[]; handler: Handler }> = []
   private readonly exact = new Map<string, Handler>()
+
+  constructor(private readonly onError: (topic: string, error: unknown) => void = () => {}) {}
 
   route(filter: string, handler: Handler): void {
     if (filter.includes('+') || filter.includes('#')) {
@@ -41,17 +48,13 @@ export class TopicRouter {
 
   /** Hands the message to its handler; returns false when no filter matched. */
   dispatch(topic: string, payload: Buffer, delivery: Delivery): boolean {
-    const direct = this.exact.get(topic)
-    if (direct) {
-      direct(topic, payload, delivery)
-      return true
+    const handler = this.exact.get(topic) ?? this.routes.find((r) => matches(r.parts, topic))?.handler
+    if (!handler) return false
+    try {
+      handler(topic, payload, delivery)
+    } catch (err) {
+      this.onError(topic, err)
     }
-    for (const r of this.routes) {
-      if (matches(r.parts, topic)) {
-        r.handler(topic, payload, delivery)
-        return true
-      }
-    }
-    return false
+    return true
   }
 }
