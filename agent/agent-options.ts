@@ -88,6 +88,12 @@ export interface AgentOptions {
   streamStateWaitMs?: number
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+  /**
+   * The agent always authenticates as its id with a fresh token signed by its key
+   * (protocol/agent-token.ts). `password` replaces the token for brokers that cannot
+   * check keys (a Mosquitto with `fogmesh auth export`'s files); `ca` trusts a broker's TLS certificate.
+   */
+  credentials?: { password?: string; ca?: string | Buffer }
   /** The version presence reports (default: this code's; under the OTA supervisor, the release's). */
   version?: string
   /** Follow an OTA release channel (agent/update): fetch, verify and stage what its trusted keys signed. */

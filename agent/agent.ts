@@ -18,6 +18,7 @@ import { requesterIdOf } from '../protocol/assignment.ts'
 import { signBid } from '../protocol/bid-signature.ts'
 import { Sealer } from '../protocol/seal.ts'
 import { topics } from '../protocol/topics.ts'
+import { createAgentToken } from '../protocol/agent-token.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { VERSION } from '../protocol/version.ts'
@@ -154,6 +155,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       clientId: `fm-agent-${identity.id}`,
       will: () => statements.will(),
       keepaliveSeconds: 5,
+      // its id proven by its key: a fresh signed token for every (re)connect (protocol/agent-token.ts)
+      credentials: {
+        username: identity.id,
+        password: opts.credentials?.password ?? (() => createAgentToken(identity.signer).password),
+        ...(opts.credentials?.ca !== undefined ? { ca: opts.credentials.ca } : {}),
+      },
     })
     connecting.catch(() => {}) // a refusal is handled below, once the executor is ready
     try {

@@ -10,17 +10,20 @@
  */
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { createServer as createTlsServer } from 'node:tls'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
-import { PortInUseError } from '../protocol/errors.ts'
+import { PortInUseError, ValidationError } from '../protocol/errors.ts'
 import { checkNumber, mergeOptions, type NumberRule } from '../protocol/options.ts'
 import { PREFIX, parseModuleTopic } from '../protocol/topics.ts'
 import { BrokerGuard, type GuardStats } from './limits/broker-guard.ts'
 import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limits/broker-limits.ts'
 import type { PacketViolation } from './limits/packet-caps.ts'
+import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
 
 /** Every option may be left out or passed as `undefined`: its default stands (see protocol/options.ts). */
 export interface BrokerOptions {
@@ -38,6 +41,15 @@ export interface BrokerOptions {
   limits?: Partial<BrokerLimits> | undefined
   /** Policy hooks and tuning passed to aedes (authenticate, authorizePublish, ...). */
   aedes?: AedesOptions | undefined
+  /**
+   * Identities and access rules (broker/auth/broker-auth.ts). Without it every client is
+   * anonymous with full access, so only a loopback `host` is accepted unless `allowAnonymous`.
+   */
+  auth?: BrokerAuth | undefined
+  /** Without `auth`: accept anonymous clients with full access on a non-loopback `host`. Default false. */
+  allowAnonymous?: boolean | undefined
+  /** TLS on both listeners (MQTT over TLS, WebSocket over HTTPS): PEM certificate (chain) and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer } | undefined
 }
 
 const DEFAULTS = {
@@ -62,6 +74,8 @@ export interface BrokerEvents {
 
 export interface Broker extends EventEmitter<BrokerEvents> {
   readonly aedes: Aedes
+  /** The identities and rules in force, if any. */
+  readonly auth: BrokerAuth | undefined
   readonly port: number
   readonly wsPort: number | undefined
   /** `mqtt://host:port` for clients on this machine. */
@@ -82,21 +96,30 @@ export interface Broker extends EventEmitter<BrokerEvents> {
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const opts = mergeOptions(options, DEFAULTS, { port: PORT, maxPacketBytes: PACKET_BYTES, maxModuleBytes: PACKET_BYTES }, 'broker')
   if (opts.wsPort !== false) checkNumber('broker.wsPort', opts.wsPort, PORT)
+  if (!opts.auth && !opts.allowAnonymous && !isLoopbackHost(opts.host)) {
+    throw new ValidationError('broker.host', `a loopback address without auth (on ${opts.host} anyone who reaches it would have full access); give auth, or allowAnonymous`)
+  }
   const events = new EventEmitter<BrokerEvents>()
-  const userAuthorizePublish = opts.aedes?.authorizePublish
   const limits = resolveBrokerLimits({ ...opts.limits, maxPacketBytes: opts.maxPacketBytes ?? opts.limits?.maxPacketBytes, maxModuleBytes: opts.maxModuleBytes ?? opts.limits?.maxModuleBytes })
   const guard = new BrokerGuard(limits, { limit: (e) => events.emit('limit', e), violation: (v) => events.emit('violation', v) })
+  /** The peer address of each connection aedes handles (client.conn), for rules that depend on it. */
+  const remotes = new WeakMap<object, string>()
+  const authHooks = opts.auth?.hooks((client) => remotes.get(client.conn))
+  const userAuthorizePublish = authHooks?.authorizePublish ?? opts.aedes?.authorizePublish
 
   const aedes = await Aedes.createBroker(guard.aedesOptions({
     ...opts.aedes,
+    ...(authHooks ? { authenticate: authHooks.authenticate, authorizeSubscribe: authHooks.authorizeSubscribe } : {}),
     authorizePublish(client, packet, callback) {
-      const reason = checkModulePublish(packet)
-      if (reason) {
+      const checkModule = () => {
+        const reason = checkModulePublish(packet)
+        if (!reason) return callback(null)
         events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
-        return callback(new Error(reason))
+        callback(new Error(reason))
       }
-      if (userAuthorizePublish) return userAuthorizePublish(client, packet, callback)
-      callback(null)
+      // who may publish first: nobody gets 16 MiB hashed without the right to deploy
+      if (userAuthorizePublish) return userAuthorizePublish(client, packet, (err) => (err ? callback(err) : checkModule()))
+      checkModule()
     },
   }))
   guard.attach(aedes)
@@ -106,24 +129,29 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const sockets = new Set<Duplex>()
   const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
+    remotes.set(conn, socket.remoteAddress ?? '')
     if (!guard.accept(conn, socket.remoteAddress ?? '', remote, (c) => aedes.handle(c))) return
     events.emit('connection', { socket, transport, remote })
     sockets.add(conn)
     conn.once('close', () => sockets.delete(conn))
   }
 
-  const tcp: NetServer = createNetServer({ noDelay: true }, (socket: Socket) => {
+  const onSocket = (socket: Socket) => {
     socket.setNoDelay(true)
     accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket, 'tcp')
-  })
+  }
+  const tcp: NetServer = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, onSocket)
+    : createNetServer({ noDelay: true }, onSocket)
   let http: HttpServer | undefined
   let wss: WebSocketServer | undefined
   try {
     await listen(tcp, opts.port, opts.host, 'port')
     if (opts.wsPort !== false) {
-      http = createHttpServer((_req, res) => {
+      const upgradeOnly = (_req: unknown, res: ServerResponse) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('fogmesh broker: MQTT over WebSocket only\n')
-      })
+      }
+      http = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, noDelay: true }, upgradeOnly) : createHttpServer(upgradeOnly)
       http.on('connection', (socket: Socket) => socket.setNoDelay(true))
       await listen(http, opts.wsPort, opts.host, 'wsPort')
       // attached once listening: ws re-emits the server's 'error' (a taken port) on itself
@@ -147,10 +175,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   return Object.assign(events, {
     aedes,
+    auth: opts.auth,
     port,
     wsPort,
-    url: `mqtt://${shownHost}:${port}`,
-    wsUrl: wsPort === undefined ? undefined : `ws://${shownHost}:${wsPort}`,
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://${shownHost}:${port}`,
+    wsUrl: wsPort === undefined ? undefined : `${opts.tls ? 'wss' : 'ws'}://${shownHost}:${wsPort}`,
     handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
       accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
     },
@@ -168,6 +197,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       return closing
     },
   })
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host)
 }
 
 /** A module must hash to the sha256 its topic names; an empty payload (clearing it) is allowed. */

@@ -8,22 +8,23 @@ import type { ConsoleServer } from '../console/server.ts'
 import type { Gateway } from '../market/gateway.ts'
 import { RequesterTelemetry } from '../market/telemetry.ts'
 import type { AlertOptions } from '../console/alerts.ts'
+import type { ClientCredentials } from '../protocol/transport.ts'
 import { UsageError } from './command.ts'
 
 export async function consoleOnPort(
   broker: Broker,
   port: number,
   host: string,
-  opts: { fallback?: boolean; alerts?: AlertOptions } = {},
+  opts: { fallback?: boolean; alerts?: AlertOptions; credentials?: ClientCredentials } = {},
 ): Promise<{ console: ConsoleServer; note?: string }> {
   // loaded when a command serves the console: every other fogmesh command starts without prom-client and the rest
   const { startConsole } = await import('../console/server.ts')
   try {
-    return { console: await startConsole({ broker, port, host, ...(opts.alerts ? { alerts: opts.alerts } : {}) }) }
+    return { console: await startConsole({ broker, port, host, ...(opts.alerts ? { alerts: opts.alerts } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) }) }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err
     if (!opts.fallback) throw new UsageError(`port ${port} is in use (--http-port): choose another or 0 for any free port`)
-    const c = await startConsole({ broker, port: 0, host, ...(opts.alerts ? { alerts: opts.alerts } : {}) })
+    const c = await startConsole({ broker, port: 0, host, ...(opts.alerts ? { alerts: opts.alerts } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) })
     return { console: c, note: `http port ${port} is taken; using ${c.port}` }
   }
 }

@@ -4,6 +4,7 @@
 import { VERSION } from '../protocol/version.ts'
 import { parse, runMain, UsageError, type Command } from './command.ts'
 import { agentCommand } from './commands/agent.ts'
+import { authCommands } from './commands/auth.ts'
 import { chainDeployCommand } from './commands/chain-deploy.ts'
 import { brokerCommand } from './commands/broker.ts'
 import { bridgeCommand } from './commands/bridge.ts'
@@ -17,7 +18,7 @@ import { provisionCommand } from './commands/provision.ts'
 import { flashCommand } from './commands/flash.ts'
 import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from './commands/release.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand, ...authCommands]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!cmd) {
     if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
+    if (first === 'auth') throw new UsageError(`fogmesh auth takes a subcommand: add, add-agent, list, remove, export (see fogmesh auth add --help)`)
     if (first === 'release') throw new UsageError(`fogmesh release takes a subcommand: keygen, publish, show (see fogmesh release publish --help)`)
     if (first === 'chain') throw new UsageError(`fogmesh chain takes a subcommand: deploy (see fogmesh chain deploy --help)`)
     throw new UsageError(`unknown command "${first}" (see fogmesh --help)`)

@@ -1,7 +1,8 @@
 /**
  * A simulated sensor that is as dumb as a real one: a plain MQTT client that
  * publishes docs/contract.md's job JSON on `fm/v1/jobs/submit` and listens on its own
- * reply topic. It sends a window of temperature readings every interval and
+ * reply topic — or, given credentials, publishes on `fm/v1/jobs/submit/<name>`
+ * and listens on `fm/v1/replies/<name>/results`, as `mosquitto_pub -u -P` would. It sends a window of temperature readings every interval and
  * keeps score: answers, failures, latency. Given the gateway's key it takes
  * only answers the gateway signed (protocol/forwarded-result.ts) and counts
  * the rest as forged, by the agent they name.
@@ -9,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { checkForwarded } from '../protocol/forwarded-result.ts'
 import { topics } from '../protocol/topics.ts'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { connect, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { LatencyHistogram } from './latency.ts'
 
 export interface SensorReport {
@@ -32,15 +33,25 @@ export class SimulatedSensor {
   private timer: NodeJS.Timeout | undefined
   private seq = 0
   private readonly replyTo: string
+  private readonly submitTopic: string
   private readonly prefix = randomBytes(3).toString('hex')
 
-  private constructor(private readonly conn: Connection, private readonly module: string, readonly name: string, private readonly gatewayKey: string | undefined) {
-    this.replyTo = `sensors/${name}/results`
+  private constructor(
+    private readonly conn: Connection,
+    private readonly module: string,
+    readonly name: string,
+    authenticated: boolean,
+    private readonly gatewayKey: string | undefined,
+  ) {
+    this.replyTo = authenticated ? `${topics.replies(name)}/results` : `sensors/${name}/results`
+    this.submitTopic = authenticated ? topics.submitAs(name) : topics.submit
   }
 
-  static async start(broker: string, module: string, name = 'sensor-1', gatewayKey?: string): Promise<SimulatedSensor> {
-    const conn = await connect(broker, { clientId: `fm-${name}-${randomBytes(3).toString('hex')}` })
-    const s = new SimulatedSensor(conn, module, name, gatewayKey)
+  /** With `credentials`, the sensor's name is its user name; with `gatewayKey`, it takes only answers that gateway signed. */
+  static async start(broker: string, module: string, name = 'sensor-1', credentials?: ClientCredentials, gatewayKey?: string): Promise<SimulatedSensor> {
+    const user = credentials?.username ?? name
+    const conn = await connect(broker, { clientId: `${credentials ? user : `fm-${name}`}:${randomBytes(3).toString('hex')}`, ...(credentials ? { credentials } : {}) })
+    const s = new SimulatedSensor(conn, module, user, credentials !== undefined, gatewayKey)
     conn.route(s.replyTo, (_t, p) => s.onReply(p))
     await conn.subscribe(s.replyTo, 1)
     return s
@@ -80,7 +91,7 @@ export class SimulatedSensor {
     const input = Buffer.from(`window=60\n${this.readings.join('\n')}\n`)
     this.inflight.set(id, performance.now())
     this.report.sent++
-    this.conn.publish(topics.submit, JSON.stringify({ id, module: this.module, input: input.toString('base64'), replyTo: this.replyTo }), { qos: 1 })
+    this.conn.publish(this.submitTopic, JSON.stringify({ id, module: this.module, input: input.toString('base64'), replyTo: this.replyTo }), { qos: 1 })
   }
 
   private onReply(payload: Buffer): void {

@@ -24,7 +24,7 @@ import type { Broker } from '../broker/broker.ts'
 import { registerBrokerMetrics, type BrokerMetrics } from '../broker/metrics.ts'
 import { mergeOptions } from '../protocol/options.ts'
 import { telemetryTopics } from '../protocol/telemetry.ts'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { connect, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { VERSION } from '../protocol/version.ts'
 import { AlertEngine, type AlertOptions } from './alerts.ts'
 import { registerMeshMetrics } from './mesh-metrics.ts'
@@ -43,6 +43,8 @@ export interface ConsoleOptions {
   maxConnections?: number
   alerts?: AlertOptions
   watch?: MeshWatchOptions
+  /** Who the server's own MQTT client is on a broker with auth: an operator (it reads telemetry, publishes alerts). */
+  credentials?: ClientCredentials
 }
 
 const DEFAULTS = { port: 8080, host: '127.0.0.1', assetsDir: fileURLToPath(new URL('./dist/', import.meta.url)), maxConnections: 1024 }
@@ -102,7 +104,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   let watch: MeshWatch | undefined
   let alerts: AlertEngine | undefined
   try {
-    conn = await connect(opts.broker.url, { clientId: `fm-console-${process.pid}-${Date.now().toString(36)}` })
+    conn = await connect(opts.broker.url, {
+      clientId: `${opts.credentials?.username ?? 'fm-console'}:${process.pid}-${Date.now().toString(36)}`,
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    })
     watch = new MeshWatch(conn, opts.watch)
     registerMeshMetrics(watch, registry)
     await watch.start()

@@ -7,7 +7,7 @@
  * (`stats()`, also published on `<prefix>/stats`). Topics: `topics.ts`.
  */
 import { EventEmitter } from 'node:events'
-import { connect, type Connection } from '../protocol/transport.ts'
+import { connect, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { Actuator, type ActuatorEvents } from './actuation/actuator.ts'
 import { parseCommand } from './actuation/command.ts'
 import type { BridgeConfig, SerialDeviceConfig } from './config.ts'
@@ -33,6 +33,8 @@ export interface BridgeOptions {
   config: BridgeConfig
   /** A GPIO chip to use instead of the one `gpio.driver` opens (tests pass a MemoryChip). */
   gpioChip?: GpioChip
+  /** On a broker with identities: a sensor named after the bridge (its topics are `fm/v1/bridge/<name>/…`), and a CA for mqtts://. */
+  credentials?: ClientCredentials
 }
 
 type ActuatorEvent = { [K in keyof ActuatorEvents]: { actuator: string; type: K } & ActuatorEvents[K][0] }[keyof ActuatorEvents]
@@ -85,6 +87,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const status = bridgeTopics(config.topicPrefix).status
     const conn = await connect(options.broker, {
       clientId: `fm-bridge-${config.name}`.slice(0, 64),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
       will: { topic: status, payload: JSON.stringify({ online: false, bridge: config.name }), retain: true, qos: 1 },
     })
     const bridge = new Bridge(conn, config)
@@ -100,7 +103,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private async open(options: BridgeOptions): Promise<void> {
     const { config } = this
     if (config.sparkplug) {
-      this.sparkplug = new SparkplugEdgeNode({ broker: options.broker, ...config.sparkplug, reconnectMs: config.sparkplug.reconnectMs ?? 1000 })
+      this.sparkplug = new SparkplugEdgeNode({
+        broker: options.broker, ...config.sparkplug, reconnectMs: config.sparkplug.reconnectMs ?? 1000, ...(options.credentials ? { credentials: options.credentials } : {}),
+      })
       for (const e of ['online', 'offline'] as const) this.sparkplug.on(e, ({ bdSeq }) => this.emit('sparkplug', { type: e, bdSeq }))
       this.sparkplug.on('rebirth', () => this.emit('sparkplug', { type: 'rebirth', bdSeq: this.sparkplug?.bdSeq ?? 0 }))
       this.sparkplug.on('command', (c) => this.onSparkplugCommand(c.device, c.metric, c.value))

@@ -9,6 +9,9 @@
  * once. Results carry the sensor's `id` and the mesh's `jobId` (what the agent
  * signed): `<id>@<first 12 hex of sha256(replyTo)>`.
  *
+ * Authenticated clients submit on `fm/v1/jobs/submit/<name>` and are answered
+ * under `fm/v1/replies/<name>/…`, their jobs run as `<id>@<name>` (submit-scope.ts).
+ *
  * Sealed jobs (`"sealed": true`, and sensors that seal their own leg) are
  * handled in sealed-submissions.ts; the gateway's keys are in its signed,
  * retained presence on `fm/v1/gateways/<id>/presence`, republished if
@@ -16,10 +19,9 @@
  * key (`gateway`, `gatewaySignature`: protocol/forwarded-result.ts), so a
  * sensor can tell its answers from anything else published on its replyTo.
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
-import { ErrorCode, toFogmeshError, type FogmeshError } from '../protocol/errors.ts'
+import { ErrorCode, toFogmeshError, ValidationError, type FogmeshError } from '../protocol/errors.ts'
 import { ephemeralIdentity, loadOrCreateIdentityFile, type KeyIdentity } from '../protocol/identity.ts'
 import { Sealer } from '../protocol/seal.ts'
 import { signForwarded } from '../protocol/forwarded-result.ts'
@@ -35,6 +37,7 @@ import { resultToWire, type JobAnswer } from './job.ts'
 import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
 import { gatewayPresence, sealReply, submissionInput } from './sealed-submissions.ts'
+import { dedupeKeyOf, meshJobIdOf, replyRefusal, submitterOf } from './submit-scope.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Partial<AdmissionLimits> {
@@ -86,7 +89,7 @@ type Accepted = JobSubmit & { input: Buffer; sealedJob: boolean }
 export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly admission: GatewayAdmission<Accepted>
+  private readonly admission: GatewayAdmission<{ job: Accepted; submitter: string | undefined }>
   private readonly ceiling: LimitsCeiling
   private readonly sealer: Sealer
   private readonly presenceTopic: string
@@ -112,7 +115,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.presencePayload = JSON.stringify(gatewayPresence(identity, 'gateway', this.clock.now()))
   }
 
-  /** The gateway's id (sealed jobs name it in `sealedTo`): its requester id. */
+  /** The gateway's id (sealed jobs name it in `sealedTo`): its requester key's id, what agents list in --accept-from. */
   get id(): string {
     return this.identity.id
   }
@@ -124,7 +127,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
-    const conn = await connectorFor(opts.broker).connect({ clientId: `fm-gateway-${process.pid}-${Date.now().toString(36)}` })
+    const name = options.credentials?.username
+    const conn = await connectorFor(opts.broker).connect({
+      clientId: `${name ?? 'fm-gateway'}:${process.pid}-${Date.now().toString(36)}`,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    })
     const identity = opts.identity ?? (opts.identityFile ? loadOrCreateIdentityFile(opts.identityFile, 'fogmesh-requester-identity') : ephemeralIdentity())
     let requester: Requester
     try {
@@ -134,8 +141,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       throw err
     }
     const gw = new Gateway(requester, conn, identity, opts)
-    conn.route(topics.submit, (_t, p) => gw.onSubmit(p))
-    await conn.subscribe(topics.submit, 1)
+    conn.route(topics.submit, (t, p) => gw.onSubmit(t, p))
+    conn.route(topics.submitAsWildcard, (t, p) => gw.onSubmit(t, p))
+    await conn.subscribe([topics.submit, topics.submitAsWildcard], 1)
     gw.streams = new StreamPlacer({
       conn, directory: requester.directory, requesterId: requester.id, identity, payer: requester.payer, takes: (a) => requester.takes(a), clock: options.clock ?? systemClock,
       maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
@@ -164,28 +172,31 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
-  private onSubmit(payload: Buffer): void {
+  private onSubmit(topic: string, payload: Buffer): void {
     this.stats_.received++
     if (this.admission.refuseUnparsed(payload.length)) {
       this.stats_.failed++
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
       return
     }
+    const submitter = submitterOf(topic)
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
-    if (!d.ok) return this.onInvalid(payload, d.error)
+    if (!d.ok) return this.onInvalid(submitter, payload, d.error)
     const submitted: JobSubmit = d.value
     const opened = submissionInput(submitted, this.id, this.sealer)
     if ('notOurs' in opened) return // sealed to another gateway: its job, not ours
-    if ('error' in opened) return this.onInvalid(payload, opened.error)
+    if ('error' in opened) return this.onInvalid(submitter, payload, opened.error)
     const job: Accepted = { ...submitted, input: opened.input, sealedJob: submitted.sealed === true || submitted.sealedInput !== undefined }
-    if (!this.seen.add(`${job.replyTo}\u0000${job.id}`)) {
+    const refusal = replyRefusal(submitter, job.replyTo)
+    if (refusal) return this.onInvalid(submitter, payload, new ValidationError('replyTo', refusal))
+    if (!this.seen.add(dedupeKeyOf(submitter, job.id, job.replyTo))) {
       this.stats_.duplicates++
       return
     }
     const over = overCeiling(job.limits, this.ceiling)
     if (over) return this.answer(job.replyTo, errorWire(job.id, ErrorCode.limitExceeded, over), ErrorCode.limitExceeded)
-    // the sensor: the job's replyTo (a submitter the broker vouches for, once there is one, is a better key)
-    const verdict = this.admission.offer(job.replyTo, job, job.input.length)
+    // the sensor: the submitter the broker vouches for (fm/v1/jobs/submit/<name>), else the job's replyTo
+    const verdict = this.admission.offer(submitter ?? `replyTo:${job.replyTo}`, { job, submitter }, job.input.length)
     if (!verdict.ok) {
       this.stats_.failed++
       this.stats_.errors[ErrorCode.overloaded] = (this.stats_.errors[ErrorCode.overloaded] ?? 0) + 1
@@ -197,10 +208,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Runs waiting jobs, in fair order, while there is room in flight. */
   private pump(): void {
-    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job, n.bytes)
+    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
   }
 
-  private run(sensor: string, job: Accepted, bytes: number): void {
+  private run(sensor: string, job: Accepted, submitter: string | undefined, bytes: number): void {
     this.stats_.inFlight++
     const finished = () => {
       this.stats_.inFlight--
@@ -208,8 +219,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.pump()
     }
     // sensors pick their own ids (often counters): two sensors may both send id "1".
-    // The mesh runs the job as `<id>@<hash of replyTo>`, unique per (replyTo, id).
-    const meshId = `${job.id}@${createHash('sha256').update(job.replyTo).digest('hex').slice(0, 12)}`
+    // The mesh runs the job as `<id>@<name>` or `<id>@<hash of replyTo>` (submit-scope.ts).
+    const meshId = meshJobIdOf(submitter, job.id, job.replyTo)
     this.requester
       .submit({
         id: meshId,
@@ -254,8 +265,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.publish(replyTo, wire)
   }
 
-  /** Answers bad input on its replyTo when it names a usable one; counts it either way. */
-  private onInvalid(payload: Buffer, error: FogmeshError): void {
+  /**
+   * Answers bad input on its replyTo when it names a usable one (for `<name>`'s jobs: else on
+   * `fm/v1/replies/<name>`); counts it either way.
+   */
+  private onInvalid(submitter: string | undefined, payload: Buffer, error: FogmeshError): void {
     this.stats_.invalid++
     this.stats_.errors[error.code] = (this.stats_.errors[error.code] ?? 0) + 1
     let raw: Record<string, unknown> | undefined
@@ -265,11 +279,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     } catch {
       // not JSON at all: nobody to answer
     }
-    const replyTo = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const given = raw ? parseValue(raw.replyTo, publishTopic) : undefined
+    const usable = given?.ok && replyRefusal(submitter, given.value) === undefined ? given.value : undefined
+    const replyTo = usable ?? (submitter !== undefined ? topics.replies(submitter) : undefined)
     const id = raw ? parseValue(raw.id, idParser) : undefined
-    const answered = replyTo?.ok === true
-    if (replyTo?.ok) {
-      this.publish(replyTo.value, errorWire(id?.ok ? id.value : null, error.code, error.shortMessage))
+    const answered = replyTo !== undefined
+    if (replyTo !== undefined) {
+      this.publish(replyTo, errorWire(id?.ok ? id.value : null, error.code, error.shortMessage))
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
@@ -278,8 +294,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.healTimer?.cancel()
     this.conn.off('connect', this.republish)
     this.conn.unroute(this.presenceTopic)
-    await this.conn.unsubscribe([topics.submit, this.presenceTopic]).catch(() => {})
-    for (const job of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
+    await this.conn.unsubscribe([topics.submit, topics.submitAsWildcard, this.presenceTopic]).catch(() => {})
+    for (const { job } of this.admission.drain()) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
     // the gateway is gone: sensors must not seal to it any more
     await this.conn.publishAsync(this.presenceTopic, '', { qos: 1, retain: true }).catch(() => {})

@@ -26,7 +26,7 @@ import { buildAssignment } from './assignment-builder.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
-import { connectorFor, type BrokerAddress, type Connection } from '../protocol/transport.ts'
+import { connectorFor, type BrokerAddress, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { decodeJson } from '../protocol/validate.ts'
 import { Auctioneer, type AuctionReport } from './auction.ts'
 import { AgentDirectory } from './directory.ts'
@@ -82,6 +82,8 @@ export interface RequesterOptions {
   refreshMinMs?: number
   /** Agents whose strikes and record are kept. Default 10,000. */
   maxTrackedAgents?: number
+  /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
+  credentials?: ClientCredentials
 }
 
 const DEFAULTS = {
@@ -165,7 +167,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.clock = opts.clock ?? systemClock
     this.identity = opts.identity ?? ephemeralIdentity()
     this.sealer = new Sealer(this.identity.box)
-    this.id = opts.id ?? this.identity.id
+    // on a broker with authentication the inbox is the user's (its access rules name it)
+    this.id = opts.id ?? opts.credentials?.username ?? this.identity.id
     this.inboxTopic = topics.inbox(this.id)
     this.jobs = new RecentMap(opts.answersKept)
     this.leases = new LeaseBook(opts.site)
@@ -199,7 +202,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   static async start(options: RequesterOptions): Promise<Requester> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'requester')
-    const conn = opts.connection ?? (await connectorFor(opts.broker).connect())
+    const conn = opts.connection ?? (await connectorFor(opts.broker).connect(opts.credentials ? { credentials: opts.credentials } : {}))
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r

@@ -44,6 +44,9 @@ export const ErrorCode = {
   replayed: 'replayed',
   /** A sealed payload that does not open for its recipient, sender and context. */
   sealBroken: 'seal_broken',
+  // identities and access (broker/auth/)
+  /** The broker refused who a client says it is: unknown user, wrong password, bad or replayed agent token, not admitted. */
+  authFailed: 'auth_failed',
   // chain and settlement (contracts/chain-errors.ts)
   /** The contract refused a call or transaction; the error names its custom error and arguments. */
   txReverted: 'tx_reverted',
@@ -129,6 +132,16 @@ export class ValidationError extends FogmeshError {
   constructor(field: string, expected: string, options: FogmeshErrorOptions & { code?: ErrorCode } = {}) {
     super(options.code ?? ErrorCode.invalidField, field ? `${field}: expected ${expected}` : expected, options)
     this.field = field
+  }
+}
+
+/** Authentication was refused; `reason` says why in a stable word (`bad_password`, `token_replayed`, `not_admitted`, ...). */
+export class AuthError extends FogmeshError {
+  override name = 'AuthError'
+  readonly reason: string
+  constructor(reason: string, message: string, options: FogmeshErrorOptions = {}) {
+    super(ErrorCode.authFailed, message, options)
+    this.reason = reason
   }
 }
 

@@ -12,6 +12,11 @@ export const topics = {
   model: (sha256: string) => `${PREFIX}/models/${sha256}`,
   /** Plain-MQTT job submissions from sensors and scripts. */
   submit: `${PREFIX}/jobs/submit`,
+  /** Submissions of the authenticated client `<name>` (access rules put the identity in the topic). */
+  submitAs: (name: string) => `${PREFIX}/jobs/submit/${name}`,
+  submitAsWildcard: `${PREFIX}/jobs/submit/+`,
+  /** Where results for `<name>` go: `fm/v1/replies/<name>` and below. */
+  replies: (name: string) => `${PREFIX}/replies/${name}`,
   /** Retained agent advertisement; the last will marks it offline. */
   presence: (agentId: string) => `${PREFIX}/agents/${agentId}/presence`,
   presenceWildcard: `${PREFIX}/agents/+/presence`,

@@ -38,6 +38,22 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
   /** Reconnect after a lost connection (default true); subscriptions are made again on reconnect. */
   reconnect?: boolean
+  /** Who this client is to a broker with authentication (`fogmesh broker --auth`, Mosquitto with a password file). */
+  credentials?: ClientCredentials
+}
+
+/** What a client authenticates with: a user name and password, or an agent's id and a fresh token per connect. */
+export interface ClientCredentials {
+  username?: string
+  /** A password, or a function called before every (re)connect (agent tokens are single-use). */
+  password?: string | (() => string)
+  /** PEM CA certificate(s) to trust for `mqtts://` and `wss://` (default: the system's). */
+  ca?: string | Buffer
+  /**
+   * Skip the TLS certificate check. Only for a process talking to its own broker over
+   * loopback (the gateway inside `fogmesh broker`), where the certificate names another host.
+   */
+  loopbackTrust?: boolean
 }
 
 export interface PublishOptions {

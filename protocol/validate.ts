@@ -142,8 +142,8 @@ export const bytes32Hex = string({ min: 66, max: 66, pattern: /^0x[0-9a-fA-F]{64
 /** A uint256 as a decimal string (JSON numbers cannot carry it exactly). */
 export const uintString = string({ min: 1, max: 78, pattern: /^(0|[1-9][0-9]*)$/, describe: 'a non-negative integer as a decimal string' })
 
-/** A job id inside the mesh: a submitted id plus the gateway's `@<12 hex>` suffix fits. */
-export const meshJobId = string({ min: 1, max: 141, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..141 characters of [A-Za-z0-9._:@-]' })
+/** A job id inside the mesh: a submitted id plus the gateway's suffix (`@<12 hex>`, or `@<user name>` of up to 64) fits. */
+export const meshJobId = string({ min: 1, max: 193, pattern: /^[A-Za-z0-9._:@-]+$/, describe: '1..193 characters of [A-Za-z0-9._:@-]' })
 
 /** A topic a client may publish to: no wildcards, no NUL, not a $SYS topic. */
 export const publishTopic = string({

@@ -248,6 +248,7 @@ test('`fogmesh up --agents 2 --duration 3 --port 0 --http-port 0` runs jobs and 
   assert.is(r.code, 0, showRun(r))
   assert.is(r.stderr, '', `nothing on stderr\n${showRun(r)}`)
   assert.is((r.stdout.match(/^agent\s+[0-9a-f]+\s+agent-\d/gm) ?? []).length, 2, `two agents started\n${showRun(r)}`)
+  assert.match(r.stdout, /^auth {5}\S+\/up\/auth\.json: agents by key, up-gateway/m, `up runs with its own identities\n${showRun(r)}`)
   const m = /^jobs\s+(\d+) sent, (\d+) ok, (\d+) failed, (\d+) unanswered$/m.exec(r.stdout)
   assert.ok(m, `a jobs summary line\n${showRun(r)}`)
   const [sent, ok, failed, unanswered] = m!.slice(1).map(Number) as [number, number, number, number]

@@ -41,14 +41,27 @@ test('`fogmesh up --port P` on a taken port: one line naming --port, exit 2', as
   assertUserError(r, new RegExp(`^fogmesh: port ${mqttPort} is in use \\(--port\\): choose another or 0 for any free port$`), 'fogmesh up on a taken port', 2)
 })
 
-test('`fogmesh up` whose agent cannot start: one line naming the data dir, and it exits (nothing it started keeps it alive)', async () => {
+test('`fogmesh up` whose agent cannot start: one line naming the data dir, and it exits', async () => {
   const home = tmpDir('fm-cli-up-')
   writeFileSync(join(home, 'up'), 'a file where the agents\' data dirs go') // mkdir under it fails: ENOTDIR
   const r = await runFogmesh(['up', '--port', '0', '--http-port', '0', '--no-chain', '--agents', '1', '--duration', '30'], { home, graceMs: 10_000, timeoutMs: 60_000 })
   assert.ok(!r.stderr.includes('[test] killed'), `up exited by itself after failing to start an agent\n${showRun(r)}`)
   assert.is(r.code, 1, showRun(r))
   assert.match(r.stderr.trim(), /^fogmesh: dataDir: expected a directory the agent can create and write \(.*agent-1: ENOTDIR\)$/, showRun(r))
-  assert.match(r.stdout, /^broker /m, 'the broker had started before the agent failed')
+})
+
+test('`fogmesh up` on a taken --http-port, found after the broker and gateway started: exit 2, and nothing it started keeps it alive', async () => {
+  assert.ok(mqttPort > 0, 'the first broker runs (first test)')
+  const held = await import('node:net').then(({ createServer }) => new Promise<import('node:net').Server>((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => res(s)) }))
+  const taken = (held.address() as import('node:net').AddressInfo).port
+  try {
+    const r = await runFogmesh(['up', '--port', '0', '--http-port', String(taken), '--no-chain', '--agents', '1', '--duration', '30'], { graceMs: 10_000, timeoutMs: 60_000 })
+    assert.ok(!r.stderr.includes('[test] killed'), `up exited by itself\n${showRun(r)}`)
+    assert.match(r.stdout, /^broker /m, `the broker had started before the port was found taken\n${showRun(r)}`)
+    assertUserError(r, new RegExp(`^fogmesh: port ${taken} is in use \\(--http-port\\): choose another or 0 for any free port$`), 'up on a taken --http-port', 2)
+  } finally {
+    held.close()
+  }
 })
 
 test('out-of-range options: refused by the library, one line naming the flag, exit 2', async () => {

@@ -7,6 +7,9 @@ import { withConfigFile } from '../config-file.ts'
 import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
 import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { acceptFromOption, givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+import { readCa } from '../client-credentials.ts'
+import { loadOrCreateIdentity } from '../../agent/identity.ts'
+import { AuthError } from '../../protocol/errors.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
 const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester' }
@@ -50,6 +53,10 @@ export const agentCommand: Command = {
                   (default: nobody when the agent is root, else the agent's own user)
   --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
                   flags on the command line override it
+  --ca FILE       PEM CA certificate to trust for mqtts:// and wss:// brokers
+  --password P    for brokers that cannot check agent keys (an exported Mosquitto): the password of
+                  \`fogmesh auth add-agent ID\` (or $FOGMESH_PASSWORD). Without it the agent proves its
+                  id with its key: user name = its id, password = a fresh signed token per connect
 ${UPDATE_USAGE}`,
   options: {
     broker: { type: 'string' },
@@ -65,6 +72,8 @@ ${UPDATE_USAGE}`,
     'metrics-port': { type: 'string' },
     'metrics-host': { type: 'string' },
     'no-telemetry': { type: 'boolean' },
+    password: { type: 'string' },
+    ca: { type: 'string' },
     'executor-user': { type: 'string' },
     'warm-workers': { type: 'string' },
     config: { type: 'string' },
@@ -87,9 +96,18 @@ ${UPDATE_USAGE}`,
     const running = runningRelease()
     const updates = updatesFromOptions(values, running)
     const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
+    const password = typeof values.password === 'string' ? values.password : process.env.FOGMESH_PASSWORD || undefined
+    const ca = readCa(values)
+    const startAgentOrExplain: typeof startAgent = (o) =>
+      startAgent(o).catch((err: unknown) => {
+        if (!(err instanceof AuthError)) throw err
+        const id = loadOrCreateIdentity(dataDir).id
+        throw new AuthError(err.reason, `${err.shortMessage} (agent ${id}; on a broker that admits agents by allowlist: fogmesh auth add-agent ${id})`, { cause: err })
+      })
     // what the user gave, and nothing else: the agent's own defaults stand for the rest
     const agent = await withOptionNames(FLAGS, () =>
-      startAgent({
+      startAgentOrExplain({
+        ...(password !== undefined || ca ? { credentials: { ...(password !== undefined ? { password } : {}), ...(ca ? { ca } : {}) } } : {}),
         ...(updates ? { updates, version: running.version } : {}),
         ...(payment ? { payment: { client: payment.client, wallet: payment.wallet } } : {}),
         broker,

@@ -3,6 +3,7 @@ import { FogmeshError } from '../../protocol/errors.ts'
 import { Bridge } from '../../firmware-bridge/bridge.ts'
 import { parseConfigText } from '../../firmware-bridge/config.ts'
 import { requireString, untilSignal, UsageError, type Command } from '../command.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 export const bridgeCommand: Command = {
   name: 'bridge',
@@ -13,6 +14,8 @@ export const bridgeCommand: Command = {
   --config FILE   the bridge's JSON config: serial devices, GPIO, actuators, Sparkplug
                   (example: firmware-bridge/examples/bridge.json; reference: firmware-bridge/README.md)
   --quiet         no line per reading (events and the periodic summary only)
+${CREDENTIAL_USAGE}
+                  (on a broker with --auth: a sensor named after the bridge, fogmesh auth add NAME --role sensor)
 
 Readings go to <prefix>/readings/<device>/<sensor>; commands come in on
 <prefix>/commands/<actuator>; <prefix> is fm/v1/bridge/<name> unless the
@@ -21,6 +24,7 @@ config sets topicPrefix. Ctrl-C puts every actuator at its safe value first.`,
     broker: { type: 'string' },
     config: { type: 'string' },
     quiet: { type: 'boolean' },
+    ...CREDENTIAL_OPTIONS,
   },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL (mqtt://host:1883)')
@@ -38,8 +42,9 @@ config sets topicPrefix. Ctrl-C puts every actuator at its safe value first.`,
       if (err instanceof FogmeshError) throw new UsageError(`${file}: ${err.shortMessage}`)
       throw err
     }
+    const credentials = credentialsFromOptions(values)
     const stopped = untilSignal()
-    const bridge = await Bridge.start({ broker, config })
+    const bridge = await Bridge.start({ broker, config, ...(credentials ? { credentials } : {}) })
     const quiet = values.quiet === true
     let readings = 0
     bridge.on('reading', (r) => {

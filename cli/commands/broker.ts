@@ -6,20 +6,23 @@ import { limitLogger } from '../limit-log.ts'
 import { givenInt, intOption, requesterKeyFile, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
 import { consoleLine, consoleOnPort, notBuiltWarning } from '../console.ts'
+import { liveClients } from '../../broker/auth/broker-auth.ts'
+import { SECURITY_OPTIONS, SECURITY_USAGE, securityFromOptions } from '../broker-security.ts'
 
-/** Where `fogmesh broker` differs from the library's defaults: it serves the LAN, and browsers on a fixed WebSocket port. */
-const CLI_DEFAULTS = { host: '0.0.0.0', wsPort: 8083 }
+/** Where `fogmesh broker` differs from the library's defaults: browsers on a fixed WebSocket port (the host: broker-security.ts). */
+const CLI_DEFAULTS = { wsPort: 8083 }
 /** Which flag sets which broker option, for errors that name the flag. */
 const FLAGS = { port: '--port', wsPort: '--ws-port', host: '--host', maxPacketBytes: '--max-packet-bytes', maxModuleBytes: '--max-module-bytes' }
 
 export const brokerCommand: Command = {
   name: 'broker',
   summary: 'the embedded MQTT broker (TCP and WebSocket), with the gateway inside it',
-  usage: `usage: fogmesh broker [--port 1883] [--ws-port 8083] [--http-port 8080] [--host 0.0.0.0] [--no-gateway]
+  usage: `usage: fogmesh broker [--port 1883] [--ws-port 8083] [--http-port 8080] [--host H] [--no-gateway] [--auth FILE [--agents MODE]] [--tls-cert C --tls-key K]
 
   --port P              MQTT over TCP (default 1883; 0 = any free port)
   --ws-port P           MQTT over WebSocket, for browsers (default 8083; 0 = any free port)
-  --host H              interface to bind (default 0.0.0.0: devices on the LAN can join)
+  --host H              interface to bind (default 0.0.0.0 with --auth: devices on the LAN can join;
+                        127.0.0.1 without)
   --max-packet-bytes N  cap on any MQTT packet (default 2097152)
   --max-module-bytes N  cap on a module published to fm/v1/modules/# (default 16777216)
   --no-gateway          broker only; no plain-MQTT job handling
@@ -29,7 +32,10 @@ export const brokerCommand: Command = {
   --alert-channel-low F raise channel_low when less than this fraction of a channel's deposit is left (default 0.1)
   --gateway-isolation I worker (default) or process: where the gateway runs, contained, restarted if it dies
 ${LIMIT_USAGE}
-${GATEWAY_LIMIT_USAGE}`,
+${GATEWAY_LIMIT_USAGE}
+${SECURITY_USAGE}
+
+  SIGHUP re-reads the credentials file and closes the sessions of removed or changed identities.`,
   options: {
     port: { type: 'string' },
     'ws-port': { type: 'string' },
@@ -44,6 +50,7 @@ ${GATEWAY_LIMIT_USAGE}`,
     'gateway-isolation': { type: 'string' },
     ...LIMIT_OPTIONS,
     ...GATEWAY_LIMIT_OPTIONS,
+    ...SECURITY_OPTIONS,
   },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
@@ -54,12 +61,16 @@ ${GATEWAY_LIMIT_USAGE}`,
     const gatewayConfig: Record<string, number> = {}
     const limits = limitsFromOptions(values, gatewayConfig)
     const gatewayLimits = gatewayLimitsFromOptions(values, gatewayConfig)
+    const security = await securityFromOptions(values, { gateway: !values['no-gateway'], console: !values['no-console'] })
     const broker = await withOptionNames(FLAGS, () =>
       startBroker({
         limits,
+        auth: security.auth,
+        allowAnonymous: security.allowAnonymous,
+        tls: security.tls,
         port: givenInt(values, 'port'),
         wsPort: givenInt(values, 'ws-port') ?? CLI_DEFAULTS.wsPort,
-        host: typeof values.host === 'string' ? values.host : CLI_DEFAULTS.host,
+        host: security.host,
         maxPacketBytes: givenInt(values, 'max-packet-bytes'),
         maxModuleBytes: givenInt(values, 'max-module-bytes'),
       }),
@@ -68,18 +79,27 @@ ${GATEWAY_LIMIT_USAGE}`,
     broker.on('limit', limitLog.onLimit)
     broker.on('violation', (v) => limitLog.line('packet cap', `packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
     broker.on('moduleRejected', (m) => console.error(`module refused from ${m.clientId}: ${m.reason}`))
+    security.auth?.on('authRefused', (r) => console.error(`refused ${r.username || 'anonymous'} (${r.clientId}) from ${r.remote}: ${r.message}`))
+    security.auth?.on('denied', (d) => console.error(`denied ${d.kind} ${d.name}: ${d.action} ${d.topic}`))
+    security.auth?.on('revoked', (r) => console.error(`revoked ${r.kind} ${r.name} (${r.clientId}): ${r.reason.replaceAll('_', ' ')}`))
+    security.auth?.on('limit', (l) => console.error(`limit ${l.limit} (${l.value}) reached`))
+    const onHup = () => console.log(security.reload(liveClients(broker)))
+    process.on('SIGHUP', onHup)
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
+    for (const line of security.lines) console.log(line)
     // the gateway contained (its own thread or process): nothing in it can take the broker down. It signs its
     // assignments with a key kept in $FOGMESH_HOME/gateway (loaded here for its id, there to sign): agents list it in --accept-from
     const identityFile = requesterKeyFile('gateway')
     const gatewayId = values['no-gateway'] ? undefined : loadOrCreateIdentityFile(identityFile, 'fogmesh-requester-identity').id
-    const gateway = values['no-gateway'] ? undefined : await superviseGateway({ gateway: { broker: broker.url, identityFile, ...gatewayLimits }, isolation: isolation as GatewayIsolation, telemetry: true })
+    const gateway = values['no-gateway']
+      ? undefined
+      : await superviseGateway({ gateway: { broker: broker.url, identityFile, ...gatewayLimits, ...(security.gatewayCredentials ? { credentials: security.gatewayCredentials } : {}) }, isolation: isolation as GatewayIsolation, telemetry: true })
     gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
     gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
-    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'}); requester id ${gatewayId} (agents: --accept-from ${gatewayId})`)
+    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit${security.auth ? ' and fm/v1/jobs/submit/<name>' : ''} (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'}); requester id ${gatewayId} (agents: --accept-from ${gatewayId})`)
     let web: ConsoleServer | undefined
     try {
-      web = values['no-console'] ? undefined : (await consoleOnPort(broker, httpPort, typeof values.host === 'string' ? values.host : '0.0.0.0', { alerts })).console
+      web = values['no-console'] ? undefined : (await consoleOnPort(broker, httpPort, security.host, { alerts, ...(security.consoleCredentials ? { credentials: security.consoleCredentials } : {}) })).console
     } catch (err) {
       await gateway?.close()
       await broker.close()
@@ -93,10 +113,12 @@ ${GATEWAY_LIMIT_USAGE}`,
     }
     const signal = await stopped
     console.log(`${signal}: shutting down`)
+    process.off('SIGHUP', onHup)
     await web?.close()
     await gateway?.close()
     await broker.close()
     limitLog.stop()
+    security.close()
     return 0
   },
 }

@@ -4,6 +4,7 @@ import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, gatewayLimitsFromOptions } 
 import { requesterKeyFile, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
 import { gatewayTelemetry } from '../console.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 /** What a paying gateway locks in channels when the user says nothing (the payer takes both as given). */
 const PAYMENT_DEFAULTS = { budget: 10n ** 20n, deposit: 10n ** 18n }
@@ -23,8 +24,11 @@ export const gatewayCommand: Command = {
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
   --deposit N    deposit of each channel (default 10^18)
+${CREDENTIAL_USAGE}
+                 (on a broker with --auth: a user with the gateway role; it answers
+                 fm/v1/jobs/submit/<name> under fm/v1/replies/<name>/)
 ${GATEWAY_LIMIT_USAGE}`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
+  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...CREDENTIAL_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -38,10 +42,12 @@ ${GATEWAY_LIMIT_USAGE}`,
     const deposit = bigOption('deposit', PAYMENT_DEFAULTS.deposit)
     const payment = await paymentFromOptions(values)
     const identity = loadOrCreateIdentityFile(requesterKeyFile('gateway', values.data), 'fogmesh-requester-identity')
+    const credentials = credentialsFromOptions(values)
     const gateway = await startGateway({
       broker,
       identity,
       ...gatewayLimitsFromOptions(values),
+      ...(credentials ? { credentials } : {}),
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
       ...(payment ? { payment: { ...payment, budget, deposit } } : {}),
     })

@@ -5,8 +5,9 @@ import { currentRelease, ReleasePublisher } from '../../fleet/release/publish-re
 import { generateReleaseKey, readReleaseKey } from '../../fleet/release/release-key.ts'
 import { channelName } from '../../fleet/release/release-manifest.ts'
 import { FogmeshError } from '../../protocol/errors.ts'
-import { connect } from '../../protocol/transport.ts'
+import { connect, type ClientCredentials } from '../../protocol/transport.ts'
 import { labelsOption, requireString, UsageError, type Command } from '../command.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 function channelOption(values: Record<string, unknown>): string {
   const c = typeof values.channel === 'string' ? values.channel : 'stable'
@@ -47,7 +48,9 @@ export const releasePublishCommand: Command = {
   --rollout N% the share of the channel's agents that take it, by agent id hash (default 100%)
   --labels k=v only agents with these labels take it
   --chunk-bytes N  chunk size on the broker (default 1048576; keep it under the broker's packet cap)
-  --allow-older    publish even if the channel has a newer release (agents still refuse downgrades)`,
+  --allow-older    publish even if the channel has a newer release (agents still refuse downgrades)
+${CREDENTIAL_USAGE}
+                  (on a broker with --auth: a deployer, fogmesh auth add NAME --role deployer)`,
   options: {
     key: { type: 'string' },
     broker: { type: 'string' },
@@ -56,6 +59,7 @@ export const releasePublishCommand: Command = {
     labels: { type: 'string' },
     'chunk-bytes': { type: 'string' },
     'allow-older': { type: 'boolean' },
+    ...CREDENTIAL_OPTIONS,
   },
   async run(values, positionals) {
     if (positionals.length === 0) throw new UsageError('release publish takes the bundle tarball(s) to release (see fogmesh release publish --help)')
@@ -78,7 +82,7 @@ export const releasePublishCommand: Command = {
     const release = buildRelease({ bundles, key, channel, rollout: Number(m[1]), labels: labelsOption(values.labels), ...(chunk !== undefined ? { chunkBytes: Number(chunk) } : {}) })
     const man = release.manifest
     console.log(`release ${man.version} on ${channel}: ${man.builds.map((b) => `${b.arch} ${b.size} bytes in ${b.chunks.length} chunk(s)`).join(', ')}; rollout ${man.rollout}%${Object.keys(man.labels).length ? `, labels ${JSON.stringify(man.labels)}` : ''}; signed by ${key.keyId}`)
-    const conn = await connect(broker, { reconnect: false })
+    const conn = await connect(broker, { reconnect: false, ...credentialOption(values) })
     try {
       const pub = new ReleasePublisher(conn)
       pub.on('chunk', (c) => {
@@ -96,12 +100,13 @@ export const releasePublishCommand: Command = {
 export const releaseShowCommand: Command = {
   name: 'release show',
   summary: "prints a channel's current release manifest",
-  usage: 'usage: fogmesh release show --broker URL [--channel stable]',
-  options: { broker: { type: 'string' }, channel: { type: 'string' } },
+  usage: `usage: fogmesh release show --broker URL [--channel stable]
+${CREDENTIAL_USAGE}`,
+  options: { broker: { type: 'string' }, channel: { type: 'string' }, ...CREDENTIAL_OPTIONS },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const channel = channelOption(values)
-    const conn = await connect(broker, { reconnect: false })
+    const conn = await connect(broker, { reconnect: false, ...credentialOption(values) })
     try {
       const m = await currentRelease(conn, channel)
       if (!m) throw new FogmeshError('usage', `no release on channel ${channel} at ${broker}`)
@@ -111,4 +116,9 @@ export const releaseShowCommand: Command = {
     }
     return 0
   },
+}
+
+function credentialOption(values: Record<string, unknown>): { credentials?: ClientCredentials } {
+  const credentials = credentialsFromOptions(values)
+  return credentials ? { credentials } : {}
 }

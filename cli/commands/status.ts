@@ -1,6 +1,7 @@
 import { AgentDirectory, type AgentRecord, type DepartedAgent } from '../../market/directory.ts'
 import { connect } from '../../protocol/transport.ts'
 import { intOption, requireString, type Command } from '../command.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 export function formatAgents(agents: AgentRecord[], departed: DepartedAgent[] = []): string {
   if (agents.length === 0 && departed.length === 0) return 'no agents have joined this broker'
@@ -28,12 +29,14 @@ export const statusCommand: Command = {
 
   --listen MS  how long to listen for heartbeats before printing (default 1500)
   --json       machine-readable output
-  --all        include agents that are gone (offline)`,
-  options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' } },
+  --all        include agents that are gone (offline)
+${CREDENTIAL_USAGE}`,
+  options: { broker: { type: 'string' }, json: { type: 'boolean' }, listen: { type: 'string' }, all: { type: 'boolean' }, ...CREDENTIAL_OPTIONS },
   async run(values) {
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const listenMs = intOption(values, 'listen', LISTEN_MS, 0)
-    const conn = await connect(broker, { reconnect: false })
+    const credentials = credentialsFromOptions(values)
+    const conn = await connect(broker, { reconnect: false, ...(credentials ? { credentials } : {}) })
     const directory = new AgentDirectory(conn)
     try {
       await directory.start()

@@ -5,6 +5,7 @@ import { startRequester } from '../../market/requester.ts'
 import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
 import { givenInt, intOption, requesterKeyFile, requireString, UsageError, type Command } from '../command.ts'
 import { readModuleFile } from './module-add.ts'
+import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
 async function readInput(spec: unknown): Promise<Buffer> {
   if (spec === undefined) return Buffer.alloc(0)
@@ -36,7 +37,11 @@ export const submitCommand: Command = {
   --text        also print the output decoded as UTF-8 ("outputText")
   --sealed      seal the input to the agent and the output back: the broker sees only ciphertext
   --data DIR    where its signing key lives (default ~/.fogmesh/requester, or $FOGMESH_HOME/requester)
-  --whoami      print this requester's id (what agents list in --accept-from) and exit`,
+  --whoami      print this requester's id (what agents list in --accept-from) and exit
+
+${CREDENTIAL_USAGE}
+                (on a broker with --auth, a requester needs the gateway role; publishing a
+                .wasm file needs the deployer role: publish it with fogmesh module add, pass the sha256)`,
   options: {
     broker: { type: 'string' },
     module: { type: 'string' },
@@ -47,6 +52,7 @@ export const submitCommand: Command = {
     sealed: { type: 'boolean' },
     data: { type: 'string' },
     whoami: { type: 'boolean' },
+    ...CREDENTIAL_OPTIONS,
   },
   async run(values) {
     const identity = loadOrCreateIdentityFile(requesterKeyFile('requester', values.data), 'fogmesh-requester-identity')
@@ -60,7 +66,8 @@ export const submitCommand: Command = {
     const timeoutMs = givenInt(values, 'timeout', 1, 3_600_000) // none given: the agent's default
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
     const waitMs = intOption(values, 'wait', WAIT_MS, 0)
-    const requester = await startRequester({ broker, identity })
+    const credentials = credentialsFromOptions(values)
+    const requester = await startRequester({ broker, identity, ...(credentials ? { credentials } : {}) })
     // the job shows in the console's feed and the mesh's metrics like any other
     const telemetry = new RequesterTelemetry(requester, requester.connection, { kind: 'requester' }).start()
     try {

@@ -13,6 +13,9 @@ import { MESH, startLocalChain, type LocalChain } from '../local-chain.ts'
 import { SimulatedSensor } from '../sensor.ts'
 import { AgentTelemetry } from '../../agent/telemetry.ts'
 import { consoleLine, consoleOnPort, gatewayTelemetry, notBuiltWarning } from '../console.ts'
+import { createBrokerAuth, type BrokerAuth } from '../../broker/auth/broker-auth.ts'
+import { upCredentials } from '../up-credentials.ts'
+import { publishModule } from './module-add.ts'
 
 /** What an agent of `fogmesh up` asks per job: 10^-6 MESH. */
 const PRICE = 1_000_000_000_000n
@@ -25,13 +28,13 @@ const SETTLE_POLICY = { everyJobs: 100, everyMs: 5000 }
  * `port` when the user gave one (taken: their error to fix, exit 2), else on the default port
  * or, if that is taken, on any free one.
  */
-async function brokerOnPort(port: number | undefined): Promise<{ broker: Broker; note?: string }> {
-  if (port !== undefined) return { broker: await withOptionNames({ port: '--port' }, () => startBroker({ port })) }
+async function brokerOnPort(port: number | undefined, auth: BrokerAuth): Promise<{ broker: Broker; note?: string }> {
+  if (port !== undefined) return { broker: await withOptionNames({ port: '--port' }, () => startBroker({ port, auth })) }
   try {
-    return { broker: await startBroker() }
+    return { broker: await startBroker({ auth }) }
   } catch (err) {
     if (!(err instanceof PortInUseError)) throw err
-    const broker = await startBroker({ port: 0 })
+    const broker = await startBroker({ port: 0, auth })
     return { broker, note: `port ${err.port} is taken; using ${broker.port}` }
   }
 }
@@ -46,7 +49,7 @@ export const upCommand: Command = {
   --duration S   stop after S seconds, print a summary, exit 0 only if every job succeeded
   --interval MS  the sensor submits a job every MS milliseconds (default 100)
   --no-chain     no local chain: jobs are not paid for
-  --http-port P  the console (live web page) and Prometheus /metrics (default 8080; a free one if taken)
+  --http-port P  the console (live web page) and Prometheus /metrics (default 8080, or a free one if 8080 is taken)
 
   By default a local chain (anvil) is started, the contracts deployed, and the sensor's
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
@@ -56,8 +59,11 @@ export const upCommand: Command = {
   to (and pays) only its own agents: any other agent that bids is refused, named at the end,
   and makes the run exit 1, as does any result that does not verify.
 
-  While it runs, any MQTT client can use the mesh too, e.g.:
-    mosquitto_sub -t 'fm/v1/agents/+/presence' -v`,
+  Its broker runs with identities on: agents by key, the gateway, a deployer, the console and
+  the sensor with credentials it writes to <data dir>/up/auth.json. While it runs, anonymous MQTT
+  clients on this machine can read presence and submit on fm/v1/jobs/submit, e.g.:
+    mosquitto_sub -t 'fm/v1/agents/+/presence' -v
+  and the CLI can act as its gateway or deployer with the passwords in <data dir>/up/passwords.json.`,
   options: { agents: { type: 'string' }, port: { type: 'string' }, duration: { type: 'string' }, interval: { type: 'string' }, 'no-chain': { type: 'boolean' }, 'http-port': { type: 'string' } },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
@@ -83,10 +89,17 @@ export const upCommand: Command = {
 
     async function runMesh(chain: LocalChain | undefined): Promise<number> {
     if (chain) console.log(`chain    anvil ${chain.anvil.rpc} (chain ${chain.anvil.chainId}); PaymentChannels ${chain.mesh.addresses.channels}`)
-    const { broker, note } = await brokerOnPort(port)
+    // a fresh journal per chain: anvil starts empty every time
+    const agentDir = (i: number) => join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`)
+    const creds = await upCredentials(home, Array.from({ length: nAgents }, (_, i) => agentDir(i + 1)), 'sensor-1')
+    // its own clients authenticate (agents by key, allowlisted); anonymous clients on this machine keep the plain-MQTT path
+    const auth = createBrokerAuth({ credentials: creds.store, agents: 'allowlist', anonymous: 'local' })
+    const { broker, note } = await brokerOnPort(port, auth)
     if (note) console.log(note)
     console.log(`broker   ${broker.url}  (WebSocket ${broker.wsUrl})`)
     undo.push(() => broker.close())
+    console.log(`auth     ${creds.file}: agents by key, up-gateway, up-deployer, up-console, sensor-1; anonymous clients from this machine may use fm/v1/jobs/submit`)
+    console.log(`         passwords of up-gateway and up-deployer for fogmesh submit / module add --user: ${creds.passwordsFile}`)
     // the gateway's key first: its agents take work from it, and it gives work only to them
     const identity = ephemeralIdentity()
     const agents: Agent[] = []
@@ -99,8 +112,7 @@ export const upCommand: Command = {
           broker: broker.url,
           name: `agent-${i}`,
           acceptFrom: [identity.id],
-          // a fresh journal per chain: anvil starts empty every time
-          dataDir: join(home, 'up', chain ? `agent-${i}-chain-${chain.anvil.port}` : `agent-${i}`),
+          dataDir: agentDir(i),
           labels: { site: 'local', ...demoPlace(i) },
           ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: SETTLE_POLICY } } : {}),
         }),
@@ -109,15 +121,16 @@ export const upCommand: Command = {
     const gateway = await startGateway({
       broker: broker.url,
       identity,
+      credentials: creds.gateway,
       admit: agents.map((a) => a.id),
       ...(chain
         ? { payment: { client: chain.requester.client, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
         : {}),
     })
-    console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit`)
+    console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>`)
     undo.push(() => gateway.close())
     const telemetry = gatewayTelemetry(gateway)
-    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: true })
+    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: values['http-port'] === undefined, credentials: creds.console })
     if (httpNote) console.log(httpNote)
     console.log(consoleLine(web))
     undo.push(() => web.close(), () => telemetry.stop())
@@ -141,9 +154,9 @@ export const upCommand: Command = {
     const agentTelemetry = agents.map((a) => new AgentTelemetry(a, a.connection).start())
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
-    const module = await gateway.requester.publishModule(wasm)
+    const module = await publishModule(broker.url, Buffer.from(wasm), creds.deployer)
     console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
-    const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', gateway.publicKey)
+    const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', creds.sensor, gateway.publicKey)
     undo.push(() => sensor.close())
     console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
     console.log(`ready in ${Date.now() - started} ms\n`)

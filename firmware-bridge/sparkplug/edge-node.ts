@@ -17,7 +17,7 @@
  * undeclared metrics are counted (`stats.undeclared`), not sent.
  */
 import { EventEmitter } from 'node:events'
-import { connect, type Connection, type MqttConnection } from '../../protocol/transport.ts'
+import { connect, type ClientCredentials, type Connection, type MqttConnection } from '../../protocol/transport.ts'
 import { decodePayload, encodePayload, DataType, type Metric, type MetricValue } from './payload.ts'
 import { REBIRTH_METRIC, sparkplugTopics as t } from './topics.ts'
 
@@ -29,6 +29,8 @@ export interface SparkplugNodeOptions {
   reconnectMs: number
   /** The first session's bdSeq (0–255). */
   bdSeq?: number
+  /** On a broker with identities (the bridge's own: its node id is then its user name, broker/auth/rules.ts). */
+  credentials?: ClientCredentials
 }
 
 export interface DeviceMetricDef {
@@ -96,6 +98,7 @@ export class SparkplugEdgeNode extends EventEmitter<SparkplugEvents> {
       conn = await connect(this.options.broker, {
         clientId: this.options.clientId ?? `spb-${group}-${node}`.slice(0, 64),
         reconnect: false,
+        ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
         will: { topic: t.node(group, 'NDEATH', node), payload: Buffer.from(this.deathPayload(bdSeq)), qos: 1, retain: false },
       })
     } catch {

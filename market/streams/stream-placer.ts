@@ -32,6 +32,7 @@ import type { Connection } from '../../protocol/transport.ts'
 import { decodeJson } from '../../protocol/validate.ts'
 import type { AgentDirectory, AgentRecord } from '../directory.ts'
 import type { Payer } from '../payer.ts'
+import { streamReplyRefusal } from '../submit-scope.ts'
 
 export interface StreamPlacerOptions {
   conn: Connection
@@ -148,6 +149,12 @@ export class StreamPlacer extends EventEmitter<StreamPlacerEvents> {
       return void this.emit('invalid', { topic, code: d.error.code, message: d.error.shortMessage })
     }
     const s = d.value
+    const refusal = streamReplyRefusal(owner, s.replyTo) // its agent answers there: never a mesh topic, never someone else's replies
+    if (refusal) {
+      this.stats_.invalid++
+      if (owner !== '') this.answer(topics.replies(owner), s.id, ErrorCode.invalidField, `replyTo: expected ${refusal}`)
+      return void this.emit('invalid', { topic, code: ErrorCode.invalidField, message: `replyTo: expected ${refusal}` })
+    }
     const key = streamKey(`${owner}/${s.id}`, s.replyTo)
     if (this.placements.has(key)) return // the same stream again (QoS 1 redelivery): placed once
     this.stats_.submitted++

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { ErrorCode, FogmeshError } from '../errors.ts'
+import { AuthError, ErrorCode, FogmeshError } from '../errors.ts'
 import type { Connection, ConnectionEvents, ConnectOptions, Handler, PublishOptions } from '../transport.ts'
 import { TopicRouter } from './topic-router.ts'
 
@@ -34,7 +34,15 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> implements Co
   }
 
   async subscribe(filters: string | string[], qos: 0 | 1 = 1): Promise<void> {
-    await this.client.subscribeAsync(filters, { qos })
+    try {
+      await this.client.subscribeAsync(filters, { qos })
+    } catch (err) {
+      // SUBACK 0x80: the broker's access rules refuse (one of) the filters for this identity
+      if (err instanceof Error && /^Subscribe error/.test(err.message)) {
+        throw new AuthError('subscribe_refused', `the broker refused the subscription to ${[filters].flat().join(', ')} (not allowed for this identity)`, { cause: err })
+      }
+      throw err
+    }
   }
 
   async unsubscribe(filters: string | string[]): Promise<void> {
@@ -64,7 +72,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   if (!['mqtt:', 'tcp:', 'ws:', 'wss:', 'mqtts:'].includes(parsed.protocol)) {
     throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${url})`)
   }
-  const clientId = options.clientId ?? `fm-${randomBytes(6).toString('hex')}`
+  const creds = options.credentials
+  // an authenticated client's id is scoped to its name (broker/auth/broker-auth.ts): pick one the broker keeps as is
+  const clientId = options.clientId ?? (creds?.username ? `${creds.username}:${randomBytes(6).toString('hex')}` : `fm-${randomBytes(6).toString('hex')}`)
+  const password = () => (typeof creds?.password === 'function' ? creds.password() : creds?.password)
   const willNow = () => {
     const w = typeof options.will === 'function' ? options.will() : options.will
     return w ? { ...w, payload: Buffer.from(w.payload) } : undefined
@@ -78,21 +89,30 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     connectTimeout: options.connectTimeoutMs ?? 5000,
     reconnectPeriod: options.reconnect === false ? 0 : 500,
     queueQoSZero: false,
+    ...(creds?.username !== undefined ? { username: creds.username } : {}),
+    ...(creds?.password !== undefined ? { password: password() } : {}),
+    ...(creds?.ca !== undefined ? { ca: creds.ca } : {}),
+    ...(creds?.loopbackTrust ? { rejectUnauthorized: false } : {}),
     ...(will ? { will } : {}),
   }
   const client = mqtt.connect(url, opts)
   // mqtt.js sends `options.will` again on every reconnect: a will made per connection is made anew
   if (typeof options.will === 'function') client.on('reconnect', () => (client.options.will = willNow()))
+  // mqtt.js re-sends the options' password on every reconnect: a token must be fresh each time
+  if (typeof creds?.password === 'function') client.on('reconnect', () => (client.options.password = password()))
   const setNoDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true)
   client.on('connect', setNoDelay)
   // nodelay as early as possible: before CONNECT leaves
   client.stream?.once?.('connect', setNoDelay)
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
+    const onError = (err: Error & { code?: unknown }) => {
       cleanup()
       client.end(true)
-      reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
+      // CONNACK 2 (identifier rejected), 4 (bad user name or password), 5 (not authorized)
+      if (err.code === 2 || err.code === 4 || err.code === 5) {
+        reject(new AuthError('refused', `broker ${url} refused ${creds?.username ? `"${creds.username}"` : 'an anonymous client'}: ${err.message}`, { cause: err }))
+      } else reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
     }
     const timer = setTimeout(() => onError(new Error('timed out')), (options.connectTimeoutMs ?? 5000) + 100)
     const onConnect = () => {

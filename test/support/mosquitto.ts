@@ -18,12 +18,13 @@ export interface Mosquitto {
 /**
  * Starts `bin` (a Mosquitto binary, see `findProgram`) listening on 127.0.0.1 only, anonymous
  * clients allowed, no persistence; `extraConfig` lines are appended to mosquitto.conf
- * (e.g. `set_tcp_nodelay true\n`). Resolves once it accepts connections.
+ * (e.g. `set_tcp_nodelay true\n`). Resolves once it accepts connections. `anonymous: false` leaves
+ * `allow_anonymous` to `extraConfig` (e.g. the files of `fogmesh auth export --mosquitto`).
  */
-export async function startMosquitto(bin: string, extraConfig = ''): Promise<Mosquitto> {
+export async function startMosquitto(bin: string, extraConfig = '', { anonymous = true }: { anonymous?: boolean } = {}): Promise<Mosquitto> {
   const port = await freePort()
   const conf = join(tmpDir('fm-mosq-'), 'mosquitto.conf')
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${extraConfig}`)
+  writeFileSync(conf, `listener ${port} 127.0.0.1\n${anonymous ? 'allow_anonymous true\n' : ''}persistence false\n${extraConfig}`)
   const proc = trackChild(spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] }))
   let stderr = ''
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
