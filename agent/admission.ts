@@ -54,7 +54,7 @@ export interface AdmissionOptions {
 
 /** What the runner needs of a job: an admitted assignment, or a stream's window (agent/streams/). */
 export type RunnableJob = Pick<Assign, 'id' | 'attempt' | 'requester' | 'replyTo' | 'module' | 'limits'> &
-  Partial<Pick<Assign, 'inputSha256' | 'replyKey'>> & { input: Buffer }
+  Partial<Pick<Assign, 'inputSha256' | 'replyKey' | 'attest'>> & { input: Buffer }
 
 /** An assignment fit to run: its input in the clear, and the salt of a sealed job. */
 export interface Admitted {

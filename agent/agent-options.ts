@@ -88,6 +88,8 @@ export interface AgentOptions {
   streamStateWaitMs?: number
   /** Take payment through channels: vouchers are journaled in the data dir and settled by `policy`. */
   payment?: { client: ChannelsClient; wallet: Wallet; policy?: Partial<SettlementPolicy> }
+  /** Advertise this agent's stake: its registry account in the VerificationCourt's registry (see `fogmesh stake`). */
+  staking?: { chainId: number; court: string; account: string }
   /**
    * The agent always authenticates as its id with a fresh token signed by its key
    * (protocol/agent-token.ts). `password` replaces the token for brokers that cannot

@@ -4,12 +4,15 @@
  * test/). What is checked is the agent's own part: presence and heartbeats,
  * bids and eligibility, assignment handling, signing, shutdown.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ErrorCode, JobError, ValidationError } from '../protocol/errors.ts'
 import { ManualClock, settle } from '../protocol/manual-clock.ts'
 import type { Result } from '../protocol/messages.ts'
 import { verifyResult } from '../protocol/signature.ts'
+import { StatementHasher, jobDigest, statementOf, statementSigner } from '../protocol/statement.ts'
 import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
 import { MemoryBus } from '../protocol/transport/memory-bus.ts'
@@ -17,7 +20,9 @@ import { sha256 } from '../test/support/scripted-agent.ts'
 import { assignment, ephemeralIdentity } from '../test/support/signed-assign.ts'
 import { tmpDir } from '../test/support/temp-dirs.ts'
 import { verifyStatement } from '../protocol/signed-statement.ts'
+import { waitFor } from '../test/support/wait.ts'
 import { Agent, type AgentOptions } from './agent.ts'
+import { ATTESTER_FILE } from './attester-key.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from './engine/executor.ts'
 
 /** An executor whose runs the test scripts: by default an echo of the input, uppercased. */
@@ -176,6 +181,35 @@ test('an assignment runs once however often it is delivered, and is answered wit
   assert.is(t.rejected.filter((c) => c === 'bad_signature').length, 99)
   assert.is(t.rejected.filter((c) => c === 'replayed').length, 1)
   await t.agent.close()
+})
+
+test('co-signatures: an assignment with attest is co-signed by the data dir\'s attester, loaded on first ask; an unreadable attester key answers unattested', async () => {
+  const dataDir = tmpDir('fm-agent-attest-')
+  const t = await setup({ dataDir, defaultFuel: 1e6, defaultMemoryMiB: 32, maxOutputBytes: 1000 })
+  assert.not.ok(existsSync(join(dataDir, ATTESTER_FILE)), 'an agent nobody asked to co-sign has no attester yet')
+  t.assign()
+  const court = { chainId: 31337, court: `0x${'c0'.repeat(20)}` }
+  const a = t.assign({ attest: court, limits: { fuel: 5000 } })
+  // the first co-signature imports the attester code (ethers): real time, not the manual clock's
+  await waitFor(async () => (await t.quiet(), t.results().length >= 2), 20_000, 'the co-signed result')
+  const [plain, attested] = t.results()
+  assert.is(plain!.attestation, undefined, 'not asked, not co-signed')
+  const attester = (JSON.parse(readFileSync(join(dataDir, ATTESTER_FILE), 'utf8')) as { address: string }).address
+  const job = jobDigest({ id: a.id, module: MODULE, inputSha256: sha256(Buffer.from('hello')), fuel: 5000, memoryMiB: 32, outputBytes: 1000 })
+  const signer = statementSigner(StatementHasher.for(court.chainId, court.court), statementOf(job, 'ok', attested!.outputSha256, 42), attested!.attestation!)
+  assert.is(signer, attester, 'the statement (job under the limits it ran with, output, fuel) recovers to the attester')
+  assert.ok(verifyResult(attested!, t.agent.publicKey), 'the ed25519 signature covers the co-signed result')
+  await t.agent.close()
+
+  const broken = tmpDir('fm-agent-attest-bad-')
+  writeFileSync(join(broken, ATTESTER_FILE), 'not json')
+  const u = await setup({ dataDir: broken })
+  u.assign({ attest: court })
+  await waitFor(async () => (await u.quiet(), u.results().length >= 1), 20_000, 'the unattested result')
+  const [r] = u.results()
+  assert.is(r!.status, 'ok', 'answered all the same')
+  assert.is(r!.attestation, undefined, 'without a co-signature (the requester refuses it)')
+  await u.agent.close()
 })
 
 test('limits the job leaves out come from the agent\'s defaults; what it sets passes through; runs are deterministic', async () => {

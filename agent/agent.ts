@@ -27,6 +27,8 @@ import { AssignmentRunner, type JobTerms } from './assignment-runner.ts'
 import { createProcessExecutor } from './engine/executor/process-executor.ts'
 import type { Executor } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
+import { attestorLoader } from './attestor-loader.ts'
+import type { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
@@ -93,6 +95,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly payments: PaymentIntake | undefined,
     private readonly statements: PresenceStatements,
     channels: ChannelAcceptance | undefined,
+    /** The co-signer for the VerificationCourt, loaded at start only when staked (its address goes in the presence). */
+    readonly attestor: ResultAttestor | undefined,
+    loadAttestor: () => Promise<ResultAttestor>,
   ) {
     super()
     this.id = identity.id
@@ -109,7 +114,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       clock: this.clock,
     })
     const sealer = new Sealer(identity.box)
-    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), sealer })
+    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), sealer, attestor: loadAttestor })
     this.admission = new Admission({
       agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, maxSkewMs: opts.maxClockSkewMs,
       maxTtlMs: opts.maxAssignTtlMs, sealer,
@@ -136,6 +141,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   static async start(options: AgentOptions): Promise<Agent> {
     const opts = resolveAgentOptions(options)
     const identity = loadOrCreateIdentity(opts.dataDir)
+    const loadAttestor = attestorLoader(opts.dataDir)
+    const attestor = opts.staking ? await loadAttestor() : undefined
     const warm = Math.min(opts.slots, opts.warmWorkers ?? opts.slots)
     const executor =
       opts.executor ??
@@ -169,7 +176,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
       // requesters with a funded channel are accepted (ethers verifies their payer proof): only for an agent that takes payment
       const channels = opts.payment && payments ? new (await import('./channel-acceptance.ts')).ChannelAcceptance(opts.payment.client, payments.terms.payee, opts.clock ?? systemClock) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments, statements, channels)
+      const agent = new Agent(identity, conn, executor, opts, payments, statements, channels, attestor, loadAttestor)
       await agent.join()
       return agent
     } catch (err) {
@@ -248,6 +255,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
       boxKey: this.boxKey,
+      ...(this.opts.staking && this.attestor ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
       ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
   }

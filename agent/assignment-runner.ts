@@ -18,6 +18,7 @@ import { signResult, type Signer } from '../protocol/signature.ts'
 import type { Admitted, RunnableJob } from './admission.ts'
 import type { Executor, RunOutcome } from './engine/executor.ts'
 import type { ModuleStore } from './module-store.ts'
+import type { ResultAttestor } from './result-attestation.ts'
 
 /** What the agent offers a job: the most it may ask for, and what it gets when it asks for nothing. */
 export interface JobTerms {
@@ -33,6 +34,8 @@ export interface AssignmentRunnerOptions {
   terms: JobTerms
   /** Seals the output of sealed jobs. */
   sealer: Sealer
+  /** The co-signer of results for the court an assignment names (`attest`), loaded on first need. */
+  attestor?: (() => Promise<ResultAttestor>) | undefined
 }
 
 export class AssignmentRunner {
@@ -95,6 +98,10 @@ export class AssignmentRunner {
       const message = outcome.stderr && !salt ? `${outcome.message}: ${outcome.stderr.slice(0, 1024)}` : outcome.message
       result = { ...base, status: 'error', error: { code: outcome.code, message }, fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
     }
+    // an unreadable attester key leaves the result without a co-signature (the requester refuses it), never unanswered
+    const attestor = job.attest && this.o.attestor ? await this.o.attestor().catch(() => undefined) : undefined
+    const attestation = attestor?.attest(job, result, this.o.terms.defaults)
+    if (attestation) result.attestation = attestation
     return { ...result, signature: signResult(result, this.o.signer) }
   }
 

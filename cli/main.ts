@@ -17,8 +17,11 @@ import { upCommand } from './commands/up.ts'
 import { provisionCommand } from './commands/provision.ts'
 import { flashCommand } from './commands/flash.ts'
 import { releaseKeygenCommand, releasePublishCommand, releaseShowCommand } from './commands/release.ts'
+import { stakeCommand, unstakeCommand } from './commands/stake.ts'
+import { govDelegateCommand, govExecuteCommand, govProposeCommand, govQueueCommand, govStatusCommand, govVoteCommand } from './commands/gov.ts'
 
-const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand, ...authCommands]
+const commands: Command[] = [upCommand, brokerCommand, gatewayCommand, agentCommand, moduleAddCommand, submitCommand, statusCommand, chainDeployCommand, bridgeCommand, bundleCommand, releaseKeygenCommand, releasePublishCommand, releaseShowCommand, provisionCommand, flashCommand, ...authCommands,
+  stakeCommand, unstakeCommand, govProposeCommand, govVoteCommand, govQueueCommand, govExecuteCommand, govStatusCommand, govDelegateCommand]
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -52,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!cmd) {
     if (first === 'module') throw new UsageError(`fogmesh module takes a subcommand: add (see fogmesh module add --help)`)
+    if (first === 'gov') throw new UsageError(`fogmesh gov takes a subcommand: propose, vote, queue, execute, status, delegate (see fogmesh gov propose --help)`)
     if (first === 'auth') throw new UsageError(`fogmesh auth takes a subcommand: add, add-agent, list, remove, export (see fogmesh auth add --help)`)
     if (first === 'release') throw new UsageError(`fogmesh release takes a subcommand: keygen, publish, show (see fogmesh release publish --help)`)
     if (first === 'chain') throw new UsageError(`fogmesh chain takes a subcommand: deploy (see fogmesh chain deploy --help)`)

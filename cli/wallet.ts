@@ -41,8 +41,10 @@ export async function connectChain(rpc: string): Promise<JsonRpcProvider> {
 
 /** `--rpc`, `--channels`, `--keystore` → a connected channels client, or undefined when none is given. */
 export async function paymentFromOptions(values: Record<string, unknown>): Promise<{ client: ChannelsClient; wallet: Wallet; privateKey: string } | undefined> {
-  const { rpc, channels, keystore } = values as { rpc?: string; channels?: string; keystore?: string }
+  const { rpc, channels, keystore, court } = values as { rpc?: string; channels?: string; keystore?: string; court?: string }
   if (rpc === undefined && channels === undefined && keystore === undefined) return undefined
+  // --rpc and --keystore without --channels: a staked agent that is not paid through channels
+  if (channels === undefined && court !== undefined) return undefined
   if (!rpc || !channels || !keystore) throw new UsageError('payment needs all three: --rpc URL --channels ADDRESS --keystore FILE')
   const provider = await connectChain(rpc)
   const { wallet, privateKey } = await openKeystore(keystore, provider)

@@ -16,6 +16,11 @@ export type ContractName =
   | 'Disperse'
   | 'HostileToken'
   | 'CompactSigChannels'
+  | 'MeshParameters'
+  | 'VerificationCourt'
+  | 'MeshGovernor'
+  | 'MeshTimelock'
+  | 'Ed25519Verifier'
 
 export interface Artifact {
   contractName: ContractName

@@ -34,6 +34,8 @@ export interface AssignmentContext {
   agent: { id: string; publicKey: string; presence: PresenceOnline | undefined }
   expiresAt: number
   payer?: AssignmentFields['payer'] | undefined
+  /** Ask the agent to co-sign its result for this court (verification: redundant, spot-checked, staked jobs). */
+  attest?: AssignmentFields['attest'] | undefined
 }
 
 /** The signed assignment and what its answer must be — or why none can be made (a sealed job for an agent without a box key). */
@@ -43,6 +45,7 @@ export function buildAssignment(job: AssignmentJob, c: AssignmentContext): { ass
     agent: c.agent.id, requesterKey: c.identity.publicKeyHex, nonce: randomBytes(16).toString('hex'), expiresAt: c.expiresAt,
     ...(job.limits ? { limits: job.limits } : {}),
     ...(c.payer ? { payer: c.payer } : {}),
+    ...(c.attest ? { attest: c.attest } : {}),
   }
   const expected: Expected = { agent: c.agent.id, publicKey: c.agent.publicKey, module: job.module, inputSha256: job.inputSha256 }
   if (job.sealed) {

@@ -23,7 +23,7 @@ import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
 import type { AgentDirectory } from './directory.ts'
 import type { JobRequest } from './job.ts'
-import type { Lease, LeaseBook } from './leases.ts'
+import type { Lease, LeaseBook, PickAdjust } from './leases.ts'
 
 export interface AuctionReport {
   module: string
@@ -77,15 +77,20 @@ export class Auctioneer {
 
   /**
    * The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it.
-   * `claim` is told of the pick at once, before any other waiting pick decides (so loads and caps are never stale).
+   * `policy.claim` is told of the pick at once, before any other waiting pick decides (so loads and caps are never stale).
    */
-  async pick(job: JobRequest, exclude: ReadonlySet<string>, inflight: (agent: string) => number, claim: (lease: Lease) => void = () => {}): Promise<Lease | undefined> {
+  async pick(
+    job: JobRequest,
+    exclude: ReadonlySet<string>,
+    inflight: (agent: string) => number,
+    policy?: { admit?: (agent: string) => boolean; claim?: (agent: string) => void } & PickAdjust,
+  ): Promise<Lease | undefined> {
     const key = leaseKey(job)
-    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && this.o.takes(a)
+    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && this.o.takes(a) && (policy?.admit?.(a) ?? true)
     const preferred = (a: string) => usable(a) && this.o.withinCap(a)
     const pick = (now: number) => {
-      const l = this.o.leases.pick(key, now, preferred, inflight) ?? this.o.leases.pick(key, now, usable, inflight)
-      if (l) claim(l)
+      const l = this.o.leases.pick(key, now, preferred, inflight, policy) ?? this.o.leases.pick(key, now, usable, inflight, policy)
+      if (l) policy?.claim?.(l.agent)
       return l
     }
     const now = this.o.clock.now()

@@ -230,6 +230,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         ...(job.limits ? { limits: job.limits } : {}),
         ...(job.constraints ? { constraints: job.constraints } : {}),
         ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+        ...(job.redundancy !== undefined ? { redundancy: job.redundancy } : {}),
+        ...(job.quorum !== undefined ? { quorum: job.quorum } : {}),
       })
       .then(
         (result) => {

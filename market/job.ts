@@ -1,7 +1,8 @@
 /**
  * Jobs as the requester library takes them and answers them.
  */
-import type { JobConstraints, RequestedLimits } from '../protocol/messages.ts'
+import type { JobConstraints, RequestedLimits, Result } from '../protocol/messages.ts'
+import type { QuorumCertificate } from '../protocol/quorum-certificate.ts'
 
 export interface JobRequest {
   /** Unique per requester; a second submission with the same id is answered once. Default: random. */
@@ -14,6 +15,10 @@ export interface JobRequest {
   maxPrice?: number
   /** Seal the input to the assigned agent and have it seal the output back (protocol/seal.ts): the broker sees only ciphertext. */
   sealed?: boolean
+  /** Distinct agents that run it (1..5, default 1); their results must agree (market/quorum.ts). */
+  redundancy?: number
+  /** `majority` (default) or `all` of the `redundancy` agents. */
+  quorum?: 'all' | 'majority'
 }
 
 /** What `Requester.submit` resolves with: a verified result, or an error with a stable code. */
@@ -41,6 +46,10 @@ export interface JobAnswer {
   sealed?: boolean | undefined
   /** The sealed job's 16-byte salt (keep it as private as the output: with it the hashes identify the plaintext). */
   salt?: Buffer | undefined
+  /** The agent's signed result as it arrived (absent when no agent answered). */
+  result?: Result | undefined
+  /** With redundancy above 1: every agreeing agent's signed statement (protocol/quorum-certificate.ts). */
+  quorum?: QuorumCertificate | undefined
 }
 
 /** The JSON a plain-MQTT submitter receives on its `replyTo` (the result contract of docs/contract.md). */
@@ -66,5 +75,6 @@ export function resultToWire(r: JobAnswer): Record<string, unknown> {
     wire.sealed = true
     if (r.salt) wire.salt = r.salt.toString('base64')
   }
+  if (r.quorum) wire.quorum = r.quorum
   return wire
 }

@@ -20,6 +20,12 @@ export interface Lease {
   lastUsed?: number
 }
 
+/** Hooks on the pick rule: a score multiplier (lower wins) and the slots to count an agent with. */
+export interface PickAdjust {
+  weight?: (lease: Lease) => number
+  slots?: (lease: Lease) => number
+}
+
 interface Group {
   leases: Map<string, Lease>
   refreshAt: number
@@ -54,12 +60,16 @@ export class LeaseBook {
     for (const l of leases) g.leases.set(l.agent, { ...l, lastUsed: g.leases.get(l.agent)?.lastUsed ?? 0 })
   }
 
-  /** Picks the best usable lease, dropping expired ones. */
+  /**
+   * Picks the best usable lease, dropping expired ones. `adjust` (market/pick-policy.ts) may scale
+   * a lease's score (reputation, distinct owners) and discount the slots it advertised (capacity).
+   */
   pick(
     key: string,
     now: number,
     usable: (agent: string) => boolean,
     inflight: (agent: string) => number,
+    adjust?: PickAdjust,
   ): Lease | undefined {
     const g = this.groups.get(key)
     if (!g) return undefined
@@ -72,7 +82,8 @@ export class LeaseBook {
       }
       if (!usable(l.agent)) continue
       // a free agent costs its price; +1 so that price-0 agents still spread load
-      let score = (l.price + 1) * (1 + inflight(l.agent) / l.slots)
+      let score = (l.price + 1) * (1 + inflight(l.agent) / (adjust?.slots?.(l) ?? l.slots))
+      if (adjust?.weight) score *= adjust.weight(l)
       if (this.site !== undefined && l.site === this.site) score *= 0.5
       if (score < bestScore || (score === bestScore && (l.lastUsed ?? 0) < (best?.lastUsed ?? 0))) {
         best = l

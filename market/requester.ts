@@ -36,6 +36,7 @@ import { Payer, type PayerOptions } from './payer.ts'
 import { PenaltyBox } from './penalty-box.ts'
 import { TrackRecord } from './track-record.ts'
 import { verifyAgainst, type Expected } from './verify-result.ts'
+import { Verifier, type CopySlot, type VerificationOptions } from './verification.ts'
 
 export interface RequesterOptions {
   /** The broker: a URL, or a connector (e.g. an in-memory `MemoryBus`). Unused when `connection` is given. */
@@ -82,6 +83,8 @@ export interface RequesterOptions {
   refreshMinMs?: number
   /** Agents whose strikes and record are kept. Default 10,000. */
   maxTrackedAgents?: number
+  /** Redundancy, spot checks, evidence, stake and reputation (market/verification.ts). */
+  verification?: VerificationOptions
   /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
   credentials?: ClientCredentials
 }
@@ -134,6 +137,8 @@ interface Pending {
   key: string
   lease: Lease
   expected: Expected
+  /** Verification's own check of the result (a copy of a redundant job, a spot check). */
+  accept: CopySlot['accept']
   timer: Timer
   resolve: (o: AttemptOutcome) => void
 }
@@ -160,6 +165,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
   private readonly admitted: ReadonlySet<string> | undefined
   private lastRefresh = -Infinity
   private refreshTimer: Timer | undefined
+  /** Runs jobs with redundancy or spot checks; the plain path for the rest. */
+  readonly verifier: Verifier
 
   private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
     super()
@@ -189,6 +196,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       takes: (a) => this.takes(a),
       withinCap: (a) => this.record.withinCap(a, this.inflight.get(a) ?? 0),
     })
+    this.verifier = new Verifier(this, this.directory, opts.verification)
   }
 
   /** The requester id agents accept work from (`--accept-from`): sha256 of its key, first 20 hex. */
@@ -221,6 +229,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     })
     this.directory.on('rejected', (e) => this.emit('rejected', e))
     await this.directory.start()
+    await this.verifier.start()
   }
 
   /** Re-auctions every lease group at its next use, at most once per `refreshMinMs` (joins in between are coalesced, not lost). */
@@ -253,13 +262,23 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const id = job.id ?? randomBytes(8).toString('hex')
     const existing = this.jobs.get(id)
     if (existing) return existing
-    const p = this.run({ ...job, id })
+    const p = this.verifier.submit({ ...job, id })
     this.jobs.set(id, p)
     p.then((r) => this.emit('result', r), () => {})
     return p
   }
 
-  private async run(job: JobRequest & { id: string }): Promise<JobAnswer> {
+  /** Attempts one copy of a job may take (the verifier numbers copies' attempts apart by this). */
+  get attemptsPerCopy(): number {
+    return this.opts.maxAttempts
+  }
+
+  /** One copy of a job on one agent outside `slot.exclude` (the verifier runs several of a job). */
+  runCopy(job: JobRequest & { id: string }, slot?: CopySlot): Promise<JobAnswer> {
+    return this.run(job, slot)
+  }
+
+  private async run(job: JobRequest & { id: string }, slot?: CopySlot): Promise<JobAnswer> {
     const started = performance.now()
     const inputSha256 = createHash('sha256').update(job.input).digest('hex')
     const base = { id: job.id, module: job.module, inputSha256 }
@@ -267,20 +286,25 @@ export class Requester extends EventEmitter<RequesterEvents> {
       ...base, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs: performance.now() - started,
     })
     if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
-    const exclude = new Set<string>()
+    const exclude = slot?.exclude ?? new Set<string>()
+    const policy = { ...(await this.verifier.pickPolicy(job, slot)), claim: (a: string) => exclude.add(a) }
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
       // counted when picked: jobs waiting on the same auction see each other's picks (a newcomer's cap holds)
-      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, (l) => {
-        this.record.recordAssigned(l.agent)
-        this.addInflight(l.agent, 1)
+      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, {
+        ...policy,
+        claim: (a: string) => {
+          policy.claim(a)
+          this.record.recordAssigned(a)
+          this.addInflight(a, 1)
+        },
       })
       if (!lease) {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
         return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
       }
-      const o = await this.attempt(job, lease, attempt, inputSha256)
+      const o = await this.attempt(job, lease, (slot?.attemptBase ?? 0) + attempt, inputSha256, slot)
       if (o.kind === 'result') {
         this.record.recordVerified(lease.agent)
         this.penalties.clear(lease.agent)
@@ -290,14 +314,13 @@ export class Requester extends EventEmitter<RequesterEvents> {
         this.payFor(lease, r)
         return {
           ...base, status: r.status, agent: r.agent, signature: r.signature, fuel: r.fuel, durationMs: r.durationMs, attempts: attempt,
-          latencyMs: performance.now() - started,
+          latencyMs: performance.now() - started, result: r,
           ...(r.status === 'ok' ? { output: o.output, outputSha256: r.outputSha256 } : { error: r.error }),
           ...(o.salt ? { sealed: true, salt: o.salt, inputSha256: r.inputSha256 } : {}),
         }
       }
       lastReason = o.kind === 'failed' ? o.reason : `${o.result.error?.code}: ${o.result.error?.message}`
-      exclude.add(lease.agent)
-      this.emit('attemptFailed', { id: job.id, agent: lease.agent, attempt, reason: lastReason })
+      this.emit('attemptFailed', { id: job.id, agent: lease.agent, attempt: (slot?.attemptBase ?? 0) + attempt, reason: lastReason })
     }
     return fail(ErrorCode.agentFailed, `failed on ${this.opts.maxAttempts} agents; last: ${lastReason}`, this.opts.maxAttempts)
   }
@@ -310,7 +333,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.payer.pay(lease.agent, terms, { id: r.id, outputSha256: r.outputSha256, fuel: r.fuel }, BigInt(Math.round(lease.price)))
   }
 
-  private async attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string): Promise<AttemptOutcome> {
+  private async attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string, slot: CopySlot | undefined): Promise<AttemptOutcome> {
     const key = `${job.id}\u0000${attempt}`
     const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
     const presence = this.directory.get(lease.agent)?.presence
@@ -323,7 +346,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     }
     const built = buildAssignment(
       { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, limits: job.limits, sealed: job.sealed },
-      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer },
+      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest },
     )
     if ('refused' in built) {
       this.addInflight(lease.agent, -1)
@@ -332,7 +355,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const { assign, expected } = built
     return new Promise<AttemptOutcome>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }, true), timeoutMs)
-      this.pending.set(key, { key, lease, expected, timer, resolve })
+      this.pending.set(key, { key, lease, expected, accept: slot?.accept, timer, resolve })
       this.conn.publish(topics.agentJobs(lease.agent), JSON.stringify(assign), { qos: 1 })
     })
   }
@@ -380,10 +403,15 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const p = this.pending.get(`${m.id}\u0000${m.attempt}`)
     if (!p) return // late or duplicate: already answered
     const v = verifyAgainst(m, p.expected)
-    if (v.ok) return this.settle(p.key, { kind: 'result', result: m, output: v.output, salt: p.expected.sealed?.salt })
-    if (!v.attributable) return void this.emit('forged', { id: m.id, agent: m.agent, reason: v.reason })
-    this.emit('refused', { id: m.id, agent: m.agent, reason: v.reason })
-    this.settle(p.key, { kind: 'failed', reason: `refused result: ${v.reason}` }, true)
+    if (!v.ok && !v.attributable) return void this.emit('forged', { id: m.id, agent: m.agent, reason: v.reason })
+    if (!v.ok) {
+      this.emit('refused', { id: m.id, agent: m.agent, reason: v.reason })
+      return this.settle(p.key, { kind: 'failed', reason: `refused result: ${v.reason}` }, true)
+    }
+    // verification's own check (a redundant copy, a spot check) decides on its side; a signed, matching result here
+    const refused = p.accept?.(m)
+    if (refused !== undefined) return this.settle(p.key, { kind: 'failed', reason: `refused result: ${refused}` })
+    this.settle(p.key, { kind: 'result', result: m, output: v.output, salt: p.expected.sealed?.salt })
   }
 
   /** A bid counts when the agent it names signed it (with the key of its signed presence) and may take work here. */
@@ -409,6 +437,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.closed = true
     this.refreshTimer?.cancel()
     this.directory.stop()
+    await this.verifier.close()
     for (const p of [...this.pending.values()]) this.settle(p.key, { kind: 'failed', reason: 'requester closed' })
     if (this.ownsConnection) await this.conn.close().catch(() => {})
   }

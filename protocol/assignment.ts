@@ -39,6 +39,8 @@ export interface AssignmentFields {
   limits?: RequestedLimits
   replyKey?: string
   payer?: { address: string; channelId: string; proof: string }
+  /** Co-sign the result for this court (market/verification.ts). */
+  attest?: Assign['attest']
 }
 
 /** The requester id of a requester key (the same derivation as agent ids). */

@@ -44,6 +44,8 @@ export const ErrorCode = {
   replayed: 'replayed',
   /** A sealed payload that does not open for its recipient, sender and context. */
   sealBroken: 'seal_broken',
+  /** A redundant job whose agents did not agree, and referees could not make a majority stand. */
+  noQuorum: 'no_quorum',
   // identities and access (broker/auth/)
   /** The broker refused who a client says it is: unknown user, wrong password, bad or replayed agent token, not admitted. */
   authFailed: 'auth_failed',

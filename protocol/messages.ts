@@ -27,6 +27,8 @@ import {
 export const MAX_INPUT_BYTES = 4 * 1024 * 1024
 export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 export const MAX_MODULE_BYTES = 16 * 1024 * 1024
+/** The most agents a job may ask to run it (`redundancy`). */
+export const MAX_REDUNDANCY = 5
 
 const label = string({ min: 0, max: 128 })
 const price = number({ min: 0, max: 1e18 })
@@ -67,6 +69,8 @@ export const constraintsSchema = object({
   arch: optional(string({ min: 1, max: 32 })),
   /** Only these agents may run the job. */
   agents: optional(array(id, { max: 256 })),
+  /** Only agents staked at least this much (token base units, decimal string) in the registry; needs a requester with a chain. */
+  minStake: optional(uintString),
 })
 export type JobConstraints = Infer<typeof constraintsSchema>
 
@@ -85,7 +89,10 @@ export const jobSubmitSchema = object({
   /** The sensor's X25519 box key: the output comes back sealed to it (`sealedOutput`). */
   replyKey: optional(publicKeyHex),
   limits: optional(requestedLimitsSchema),
-  redundancy: optional(number({ min: 1, max: 1, integer: true })),
+  /** Distinct agents that run the job (1..5); their results must agree (market/quorum.ts). */
+  redundancy: optional(number({ min: 1, max: MAX_REDUNDANCY, integer: true })),
+  /** `all`: every one of the `redundancy` agents agrees; `majority` (default): more than half. */
+  quorum: optional(literal('all', 'majority')),
   constraints: optional(constraintsSchema),
   maxPrice: optional(price),
 })
@@ -127,6 +134,29 @@ export const wireVoucherSchema = object({
   leaves: array(object({ jobId: meshJobId, leaf: bytes32 }), { max: 10_000 }),
 })
 export type WireVoucher = Infer<typeof wireVoucherSchema>
+
+/** An agent's claim to be staked: its registry account, the court, and the attester key it co-signs statements with. */
+export const stakeClaimSchema = object({
+  chainId: number({ min: 1, integer: true }),
+  court: address,
+  account: address,
+  attester: address,
+})
+export type StakeClaim = Infer<typeof stakeClaimSchema>
+
+/** Asks the agent to co-sign its result for the VerificationCourt at this address (protocol/statement.ts). */
+export const attestRequestSchema = object({
+  chainId: number({ min: 1, integer: true }),
+  court: address,
+})
+export type AttestRequest = Infer<typeof attestRequestSchema>
+
+/** The agent's EIP-712 co-signature (ERC-2098 compact) of the result's statement. */
+export const attestationSchema = object({
+  r: bytes32,
+  vs: bytes32,
+})
+export type Attestation = Infer<typeof attestationSchema>
 
 /**
  * The outcome of the last OTA update an agent saw (agent/update): `updated` (it runs the
@@ -183,6 +213,9 @@ export const presenceOnlineSchema = object({
   since: number({ min: 0, integer: true }),
   /** Where this agent is paid: present when it takes payment through channels. */
   payment: optional(paymentTermsSchema),
+  /** Where this agent is staked: checked on chain by requesters (the account's mesh key and attester must match). */
+  stake: optional(stakeClaimSchema),
+
   /** The last OTA update's outcome: present on agents that follow a release channel. */
   update: optional(updateStatusSchema),
   /** The connection this presence belongs to (a new one per connect) and its order within it. */
@@ -293,6 +326,8 @@ export const assignSchema = object({
   replyKey: optional(publicKeyHex),
   /** A requester that pays: its channel to this agent and the payer's EVM signature binding `requesterKey` to it. */
   payer: optional(payerProofSchema),
+  /** Co-sign the result for this court (redundant, spot-checked and staked jobs). */
+  attest: optional(attestRequestSchema),
   signature,
 })
 export type Assign = Infer<typeof assignSchema>
@@ -320,6 +355,8 @@ export const resultSchema = object({
   error: optional(errorBodySchema),
   fuel: number({ min: 0, integer: true }),
   durationMs: number({ min: 0 }),
+  /** Present when the assignment asked for it. */
+  attestation: optional(attestationSchema),
   signature,
 })
 export type Result = Infer<typeof resultSchema>

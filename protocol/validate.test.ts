@@ -34,7 +34,8 @@ const cases: Array<[string, unknown, string, string]> = [
   ['negative timeout', { ...good, limits: { timeoutMs: -1 } }, 'invalid_field', 'limits.timeoutMs:'],
   ['fractional timeout', { ...good, limits: { timeoutMs: 1.5 } }, 'invalid_field', 'limits.timeoutMs:'],
   ['label not a string', { ...good, constraints: { labels: { site: 1 } } }, 'invalid_field', 'constraints.labels.site:'],
-  ['redundancy 2 (not offered yet)', { ...good, redundancy: 2 }, 'invalid_field', 'redundancy:'],
+  ['redundancy 6 (at most 5)', { ...good, redundancy: 6 }, 'invalid_field', 'redundancy:'],
+  ['quorum neither all nor majority', { ...good, redundancy: 3, quorum: 'most' }, 'invalid_field', 'quorum:'],
   ['input too large', { ...good, input: Buffer.alloc(MAX_INPUT_BYTES + 3).toString('base64') }, 'too_large', 'input:'],
 ]
 for (const [name, value, code, message] of cases) {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The modules this package builds. */
-export const JOB_MODULES = ['rolling-stats', 'echo', 'zscore', 'aqi', 'downsample', 'sha256'] as const
+export const JOB_MODULES = ['rolling-stats', 'echo', 'zscore', 'aqi', 'downsample', 'sha256', 'capacity'] as const
 
 /** Name of one of the built-in job modules. */
 export type JobModuleName = (typeof JOB_MODULES)[number]

@@ -41,6 +41,9 @@ export const agentCommand: Command = {
   --rpc URL --channels ADDRESS --keystore FILE
                   take payment: vouchers journaled in the data dir, settled on that chain
                   (keystore password in $FOGMESH_KEYSTORE_PASSWORD)
+  --court ADDRESS [--account ADDRESS]
+                  advertise the stake of this registry account (default: the keystore's) in that
+                  VerificationCourt (with --rpc); stake first with fogmesh stake
   --isolation M   where job code runs: process (default: a separate, unprivileged process
                   without keys or data dir) or thread (worker threads inside the agent)
   --heartbeat-ms  liveness beat interval; watchers call an agent unreachable after 3 missed (default 1000)
@@ -78,6 +81,8 @@ ${UPDATE_USAGE}`,
     'warm-workers': { type: 'string' },
     config: { type: 'string' },
     ...PAYMENT_OPTIONS,
+    court: { type: 'string' },
+    account: { type: 'string' },
     ...UPDATE_OPTIONS,
   },
   async run(flags) {
@@ -92,10 +97,14 @@ ${UPDATE_USAGE}`,
     const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
     const acceptFrom = acceptFromOption(values['accept-from'])
     const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
-    // ethers and the chain client load only for an agent that takes payment
     const running = runningRelease()
     const updates = updatesFromOptions(values, running)
+    // ethers and the chain client load only for an agent that takes payment or advertises stake
     const payment = wantsPayment(values) ? await (await import('../wallet.ts')).paymentFromOptions(values) : undefined
+    const staking =
+      values.court !== undefined || values.account !== undefined
+        ? await (await import('../staking-options.ts')).stakingFromOptions(values, payment?.wallet)
+        : undefined
     const password = typeof values.password === 'string' ? values.password : process.env.FOGMESH_PASSWORD || undefined
     const ca = readCa(values)
     const startAgentOrExplain: typeof startAgent = (o) =>
@@ -120,6 +129,7 @@ ${UPDATE_USAGE}`,
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
         isolation,
         ...(acceptFrom ? { acceptFrom } : {}),
+        ...(staking ? { staking } : {}),
         ...(executorUser ? { executorUser } : {}),
         // a device keeps one job worker started at idle; the others start when jobs need them
         warmWorkers: givenInt(values, 'warm-workers') ?? 1,
@@ -128,6 +138,7 @@ ${UPDATE_USAGE}`,
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
     console.log(`accepts work from ${agent.accepts}`)
+    if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor?.address}`)
     const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
     let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined
     if (metricsPort !== undefined) {

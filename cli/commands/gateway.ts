@@ -3,6 +3,7 @@ import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
 import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, gatewayLimitsFromOptions } from '../broker-limit-options.ts'
 import { requesterKeyFile, requireString, untilSignal, UsageError, type Command } from '../command.ts'
 import { PAYMENT_OPTIONS, paymentFromOptions } from '../wallet.ts'
+import { verificationFromOptions, VERIFICATION_OPTIONS, VERIFICATION_USAGE } from '../verification-options.ts'
 import { gatewayTelemetry } from '../console.ts'
 import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
@@ -24,11 +25,12 @@ export const gatewayCommand: Command = {
                  pay agents through payment channels (password in $FOGMESH_KEYSTORE_PASSWORD)
   --budget N     most this gateway locks in channels, in token base units (default 10^20)
   --deposit N    deposit of each channel (default 10^18)
+${VERIFICATION_USAGE}
 ${CREDENTIAL_USAGE}
                  (on a broker with --auth: a user with the gateway role; it answers
                  fm/v1/jobs/submit/<name> under fm/v1/replies/<name>/)
 ${GATEWAY_LIMIT_USAGE}`,
-  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...CREDENTIAL_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
+  options: { broker: { type: 'string' }, site: { type: 'string' }, data: { type: 'string' }, budget: { type: 'string' }, deposit: { type: 'string' }, ...PAYMENT_OPTIONS, ...VERIFICATION_OPTIONS, ...CREDENTIAL_OPTIONS, ...GATEWAY_LIMIT_OPTIONS },
   async run(values) {
     const stopped = untilSignal() // before anything starts: a signal must never find us without a handler
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
@@ -43,9 +45,11 @@ ${GATEWAY_LIMIT_USAGE}`,
     const payment = await paymentFromOptions(values)
     const identity = loadOrCreateIdentityFile(requesterKeyFile('gateway', values.data), 'fogmesh-requester-identity')
     const credentials = credentialsFromOptions(values)
+    const verification = await verificationFromOptions(values)
     const gateway = await startGateway({
       broker,
       identity,
+      verification: verification.options,
       ...gatewayLimitsFromOptions(values),
       ...(credentials ? { credentials } : {}),
       ...(typeof values.site === 'string' ? { site: values.site } : {}),
@@ -54,6 +58,8 @@ ${GATEWAY_LIMIT_USAGE}`,
     gateway.on('invalid', (e) => console.error(`invalid job (${e.code}): ${e.message}${e.answered ? '' : ' [no replyTo to answer]'}`))
     console.log(`gateway on ${broker}: listening on fm/v1/jobs/submit`)
     console.log(`requester id ${identity.id} (agents take its jobs with --accept-from ${identity.id})`)
+    for (const line of verification.describe(gateway.requester.verifier)) console.log(line)
+    verification.watch(gateway.requester.verifier, (line) => console.log(line))
     const telemetry = gatewayTelemetry(gateway, typeof values.site === 'string' ? values.site : undefined) // job events and stats on fm/v1/telemetry/
     const timer = setInterval(() => {
       const s = gateway.stats()
@@ -65,6 +71,7 @@ ${GATEWAY_LIMIT_USAGE}`,
     clearInterval(timer)
     telemetry.stop()
     await gateway.close()
+    verification.close()
     return 0
   },
 }

@@ -123,7 +123,7 @@ let allErrors: Interface | null = null
 /** One Interface with the custom errors of every compiled contract (OpenZeppelin's included). */
 export async function errorsInterface(): Promise<Interface> {
   if (allErrors) return allErrors
-  const names: ContractName[] = ['PaymentChannels', 'AgentRegistry', 'MeshToken', 'HostileToken', 'CompactSigChannels', 'Disperse']
+  const names: ContractName[] = ['PaymentChannels', 'AgentRegistry', 'MeshToken', 'HostileToken', 'CompactSigChannels', 'Disperse', 'MeshParameters', 'VerificationCourt', 'MeshGovernor', 'MeshTimelock']
   const bySelector = new Map<string, ErrorFragment>()
   for (const name of names) {
     for (const f of new Interface((await loadArtifact(name)).abi).fragments) {
