@@ -11,6 +11,7 @@ import { collect, plainClient } from './support/mqtt-clients.ts'
 import { waitFor } from './support/wait.ts'
 import { startMesh, type Mesh } from './support/mesh.ts'
 import { CEILING_DEFAULTS } from '../market/limits-ceiling.ts'
+import { assignment } from './support/signed-assign.ts'
 import { sha256 } from './support/sha256.ts'
 
 let mesh: Mesh
@@ -133,11 +134,11 @@ test('limits above what an agent advertises: refused with limit_exceeded, even w
   const module = await mesh.publish(fx.echo().bytes)
   // through the market: nobody offers that much (within the gateway's ceiling)
   await expectCode(job(module, 'x', { limits: { memoryMiB: p.limits.memoryMiB + 1 } }), 'no_agents')
-  // a requester that skips the market and assigns straight to the agent
+  // a requester the agent accepts that skips the market and assigns straight to the agent
   const direct = await plainClient(mesh.broker.url)
   const got = collect(direct)
   await direct.subscribeAsync('direct/inbox', { qos: 1 })
-  const assign = { id: 'greedy', attempt: 1, requester: 'r-direct', replyTo: 'direct/inbox', module, input: '', limits: { fuel: p.limits.fuel + 1 } }
+  const assign = assignment(mesh.identity, { agent: agent.id, module, now: Date.now(), replyTo: 'direct/inbox' }, { id: 'greedy', input: '', limits: { fuel: p.limits.fuel + 1 } })
   await direct.publishAsync(`fm/v1/agents/${agent.id}/jobs`, JSON.stringify(assign))
   await waitFor(() => got.length > 0, 5000, 'the refusal')
   const r = JSON.parse(got[0]!.payload.toString())
