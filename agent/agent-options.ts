@@ -42,10 +42,23 @@ export interface AgentOptions {
   maxInputBytes?: number
   maxModuleBytes?: number
   moduleFetchTimeoutMs?: number
-  /** Assignments remembered to run a redelivered one (QoS 1 is at-least-once) only once. */
+  /** Assignment nonces remembered (each until its assignment expires) so that a redelivered or replayed assignment runs once. */
   dedupeWindow?: number
   /** Jobs (running and queued) one requester may hold on this agent; default: a quarter of slots + queue, at least the slots. */
   maxJobsPerRequester?: number
+  /**
+   * Requesters this agent takes work from (agent/admission.ts): their requester ids
+   * (sha256 of their key, first 20 hex), or `'any'` for open test meshes. Requesters
+   * with a funded payment channel to this agent are accepted too when it takes payment.
+   * Default: none listed — an agent without payment runs nobody's jobs until told whose.
+   */
+  acceptFrom?: 'any' | readonly string[]
+  /** Clock difference tolerated between a requester and this agent when checking expiries. */
+  maxClockSkewMs?: number
+  /** Furthest ahead an assignment's expiry may lie. */
+  maxAssignTtlMs?: number
+  /** Least time between two republishes of the presence when something else appears on its topic. */
+  presenceHealMs?: number
   /**
    * Where job code runs: `process` (default) — a separate executor process with
    * no keys, no data dir, no environment, unprivileged when the agent is root;
@@ -107,6 +120,10 @@ export const AGENT_DEFAULTS = {
   maxModuleBytes: MAX_MODULE_BYTES,
   moduleFetchTimeoutMs: 1500,
   dedupeWindow: 50_000,
+  acceptFrom: [] as 'any' | readonly string[],
+  maxClockSkewMs: 300_000,
+  maxAssignTtlMs: 3_700_000,
+  presenceHealMs: 1000,
   isolation: 'process' as 'process' | 'thread',
   maxStreams: 16,
   streamMaxPendingWindows: 8,
@@ -134,6 +151,9 @@ const RANGES: Ranges<AgentOptions> = {
   maxModuleBytes: { min: 1, max: MAX_MODULE_BYTES, integer: true },
   moduleFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
+  maxClockSkewMs: { min: 0, max: 86_400_000, integer: true },
+  maxAssignTtlMs: { min: 1, max: 86_400_000, integer: true },
+  presenceHealMs: { min: 1, max: 3_600_000, integer: true },
   maxJobsPerRequester: { min: 1, max: 10_000_000, integer: true },
   maxStreams: { min: 0, max: 10_000, integer: true },
   streamMaxPendingWindows: { min: 1, max: 100_000, integer: true },
@@ -156,6 +176,12 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
   ] as const) {
     if (merged[value] > merged[max]) {
       throw new ValidationError(`agent.${value}`, `at most agent.${max} (${merged[max]}), got ${merged[value]}`)
+    }
+  }
+  if (merged.acceptFrom !== 'any') {
+    if (!Array.isArray(merged.acceptFrom)) throw new ValidationError('agent.acceptFrom', `'any' or a list of requester ids`)
+    for (const id of merged.acceptFrom) {
+      if (typeof id !== 'string' || !/^[0-9a-f]{20}$/.test(id)) throw new ValidationError('agent.acceptFrom', `requester ids of 20 hex characters (got ${JSON.stringify(id)})`)
     }
   }
   const slots = merged.slots ?? merged.executor?.slots ?? Math.max(1, availableParallelism())

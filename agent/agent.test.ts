@@ -17,7 +17,9 @@ import { topics } from '../protocol/topics.ts'
 import type { Connection } from '../protocol/transport.ts'
 import { MemoryBus } from '../protocol/transport/memory-bus.ts'
 import { sha256 } from '../test/support/scripted-agent.ts'
+import { assignment, ephemeralIdentity } from '../test/support/signed-assign.ts'
 import { tmpDir } from '../test/support/temp-dirs.ts'
+import { verifyStatement } from '../protocol/signed-statement.ts'
 import { waitFor } from '../test/support/wait.ts'
 import { Agent, type AgentOptions } from './agent.ts'
 import { ATTESTER_FILE } from './attester-key.ts'
@@ -73,7 +75,8 @@ async function setup(options: Partial<AgentOptions> = {}) {
   const got: Array<{ topic: string; body: Record<string, unknown> }> = []
   peer.route('#', (topic, p) => got.push({ topic, body: p.length ? (JSON.parse(p.toString()) as Record<string, unknown>) : {} }))
   await peer.subscribe(['fm/v1/agents/+/presence', 'fm/v1/agents/+/heartbeat', 'inbox/#'])
-  const agent = await Agent.start({ broker: bus, dataDir: tmpDir('fm-agent-unit-'), clock, executor, name: 'unit', heartbeatMs: 1000, ...options })
+  const requester = ephemeralIdentity()
+  const agent = await Agent.start({ broker: bus, dataDir: tmpDir('fm-agent-unit-'), clock, executor, name: 'unit', heartbeatMs: 1000, acceptFrom: [requester.id], ...options })
   const rejected: string[] = []
   agent.on('rejected', (r) => rejected.push(r.code))
   const quiet = async () => {
@@ -84,15 +87,15 @@ async function setup(options: Partial<AgentOptions> = {}) {
   }
   await quiet()
   const on = (topic: string) => got.filter((g) => g.topic === topic).map((g) => g.body)
-  const offer = (o: object = {}) => peer.publish(topics.offers, JSON.stringify({ offerId: `o${got.length}`, requester: 'r1', replyTo: 'inbox/r1', module: MODULE, ...o }))
+  const offer = (o: object = {}) => peer.publish(topics.offers, JSON.stringify({ offerId: `o${got.length}`, requester: 'r1', replyTo: 'inbox/r1', module: MODULE, requesterKey: requester.publicKeyHex, ...o }))
   let n = 0
-  const assign = (o: object = {}) => {
-    const a = { id: `j${++n}`, attempt: 1, requester: 'r1', replyTo: 'inbox/r1', module: MODULE, input: Buffer.from('hello').toString('base64'), ...o }
+  const assign = (o: Parameters<typeof assignment>[2] = {}) => {
+    const a = assignment(requester, { agent: agent.id, module: MODULE, now: clock.now() }, { id: `j${++n}`, ...o })
     peer.publish(topics.agentJobs(agent.id), JSON.stringify(a), { qos: 1 })
     return a
   }
   const results = () => on('inbox/r1').filter((b) => b.type === 'result') as unknown as Result[]
-  return { bus, clock, executor, peer: peer as Connection, agent, got, on, offer, assign, results, rejected, quiet }
+  return { bus, clock, executor, peer: peer as Connection, agent, requester, got, on, offer, assign, results, rejected, quiet }
 }
 
 test('presence: retained on start with the terms its options set; a heartbeat every heartbeatMs of the clock', async () => {
@@ -127,7 +130,11 @@ test('bids: on an eligible offer (price, load, slots, lease); silent on ineligib
   await t.quiet()
   const bids = t.on('inbox/r1')
   assert.equal(bids.map((b) => b.offerId), ['ok1', 'ok2'])
-  assert.equal(bids[0], { type: 'bid', offerId: 'ok1', agent: t.agent.id, price: 3, load: { running: 0, queued: 0 }, slots: 2, leaseMs: 20_000 })
+  const { signature, ...bid } = bids[0]!
+  assert.equal(bid, { type: 'bid', offerId: 'ok1', agent: t.agent.id, price: 3, load: { running: 0, queued: 0 }, slots: 2, leaseMs: 20_000 })
+  assert.type(signature, 'string')
+  assert.ok(verifyStatement('bid', bids[0]!, t.agent.publicKey), 'signed by the agent')
+  assert.not.ok(verifyStatement('bid', { ...bids[0]!, price: 1 }, t.agent.publicKey))
   assert.equal(t.rejected, ['invalid_field'])
   assert.is(t.agent.stats().bids, 2)
   assert.equal(t.executor.loads, [MODULE], 'an offer prefetches its module')
@@ -162,11 +169,17 @@ test('an assignment runs once however often it is delivered, and is answered wit
   assert.equal([r.id, r.attempt, r.agent, r.module, r.fuel, r.durationMs], [a.id, 1, t.agent.id, MODULE, 42, 1.5])
   assert.ok(verifyResult(r, t.agent.publicKey))
   assert.not.ok(verifyResult({ ...r, fuel: 41 }, t.agent.publicKey))
-  // another attempt of the same job (the requester retrying) is a new assignment
+  // another attempt of the same job (the requester retrying) is a new signed assignment with a new nonce
   t.assign({ id: a.id, attempt: 2 })
   await t.quiet()
   assert.is(t.executor.runs.length, 2)
   assert.equal(t.agent.stats().jobsOk, 2)
+  // the first one replayed with other attempt numbers runs nothing: the signature covers attempt, the nonce is spent
+  for (let attempt = 2; attempt <= 100; attempt++) t.peer.publish(topics.agentJobs(t.agent.id), JSON.stringify({ ...a, attempt }), { qos: 1 })
+  await t.quiet()
+  assert.is(t.executor.runs.length, 2)
+  assert.is(t.rejected.filter((c) => c === 'bad_signature').length, 99)
+  assert.is(t.rejected.filter((c) => c === 'replayed').length, 1)
   await t.agent.close()
 })
 
@@ -279,7 +292,9 @@ test('close: running jobs finish within the grace, later assignments are answere
   await closing
   await t.quiet()
   assert.equal(t.results().map((r) => [r.id, r.status, r.error?.code]), [['j2', 'error', 'closed'], ['j1', 'ok', undefined]])
-  assert.equal(t.bus.retainedOn(topics.presence(t.agent.id)) && JSON.parse(t.bus.retainedOn(topics.presence(t.agent.id))!.toString()), { status: 'offline', id: t.agent.id, name: 'unit', reason: 'stopped' })
+  const left = JSON.parse(t.bus.retainedOn(topics.presence(t.agent.id))!.toString())
+  assert.equal({ ...left, signature: undefined }, { status: 'offline', id: t.agent.id, name: 'unit', reason: 'stopped', epoch: left.epoch, publicKey: t.agent.publicKey, signature: undefined })
+  assert.ok(verifyStatement('presence', left, t.agent.publicKey), 'the stop is signed')
   assert.ok(t.executor.closed)
   assert.not.ok(t.bus.clientIds().includes(`fm-agent-${t.agent.id}`))
 })
@@ -301,13 +316,17 @@ test('a dropped link: the will marks it lost; on reconnect the presence is onlin
   const t = await setup()
   const connection: boolean[] = []
   t.agent.on('connection', (c) => connection.push(c.connected))
-  const presence = () => JSON.parse(t.bus.retainedOn(topics.presence(t.agent.id))!.toString()) as { status: string; reason?: string }
+  const presence = () => JSON.parse(t.bus.retainedOn(topics.presence(t.agent.id))!.toString()) as { status: string; reason?: string; epoch: number; name?: string }
+  const epoch = presence().epoch
   t.bus.drop(`fm-agent-${t.agent.id}`)
   await t.quiet()
-  assert.equal(presence(), { status: 'offline', id: t.agent.id, name: 'unit', reason: 'lost' })
+  const will = presence()
+  assert.equal([will.status, will.reason, will.epoch, will.name], ['offline', 'lost', epoch, 'unit'], 'the will ends exactly the epoch of the connection that died')
+  assert.ok(verifyStatement('presence', will, t.agent.publicKey), 'signed at connect')
   t.bus.reconnect(`fm-agent-${t.agent.id}`)
   await t.quiet()
   assert.is(presence().status, 'online')
+  assert.ok(presence().epoch > epoch, 'a reconnect is a new epoch')
   assert.equal(connection, [false, true])
   t.assign() // subscribed again
   await t.quiet()

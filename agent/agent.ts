@@ -14,7 +14,10 @@ import { Outbox } from './outbox.ts'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
-import { assignSchema, offerSchema, wireVoucherSchema, type Bid, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
+import { assignSchema, offerSchema, wireVoucherSchema, type Load, type PresenceOnline, type VoucherAck } from '../protocol/messages.ts'
+import { requesterIdOf } from '../protocol/assignment.ts'
+import { signBid } from '../protocol/bid-signature.ts'
+import { Sealer } from '../protocol/seal.ts'
 import { topics } from '../protocol/topics.ts'
 import { createAgentToken } from '../protocol/agent-token.ts'
 import { connectorFor, type Connection } from '../protocol/transport.ts'
@@ -30,7 +33,10 @@ import type { ResultAttestor } from './result-attestation.ts'
 import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
-import { Advertiser, offlinePresence } from './presence.ts'
+import { Admission, type Admitted } from './admission.ts'
+import type { ChannelAcceptance } from './channel-acceptance.ts'
+import { EPOCH_FILE, EpochCounter } from './epoch.ts'
+import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
 import { RequesterQuota } from './requester-quota.ts'
 import { StreamHost } from './streams/stream-host.ts'
 import type { SettlementReport } from './settlement/settler.ts'
@@ -69,6 +75,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly since: number
   private readonly stats_ = { jobsOk: 0, jobsFailed: 0, bids: 0, rejectedMessages: 0 }
   private readonly runner: AssignmentRunner
+  private readonly admission: Admission
+  private readonly signer: Identity['signer']
+  private readonly boxKey: string
   private readonly modules: ModuleStore
   private readonly quota: RequesterQuota
   private readonly clock: Clock
@@ -85,12 +94,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     private readonly executor: Executor,
     private readonly opts: ResolvedAgentOptions,
     private readonly payments: PaymentIntake | undefined,
+    private readonly statements: PresenceStatements,
+    channels: ChannelAcceptance | undefined,
     /** The co-signer for the VerificationCourt, loaded at start only when staked (its address goes in the presence). */
     readonly attestor: ResultAttestor | undefined,
     loadAttestor: () => Promise<ResultAttestor>,
   ) {
     super()
     this.id = identity.id
+    this.signer = identity.signer
+    this.boxKey = identity.box.publicKeyHex
     this.publicKey = identity.publicKeyHex
     this.name = opts.name
     this.clock = opts.clock ?? systemClock
@@ -101,14 +114,17 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxBytes: opts.maxModuleBytes,
       clock: this.clock,
     })
-    this.runner = new AssignmentRunner({
-      agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), dedupeWindow: opts.dedupeWindow,
-      attestor: loadAttestor,
+    const sealer = new Sealer(identity.box)
+    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), sealer, attestor: loadAttestor })
+    this.admission = new Admission({
+      agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, maxSkewMs: opts.maxClockSkewMs,
+      maxTtlMs: opts.maxAssignTtlMs, sealer,
+      ...(channels ? { channels } : {}),
     })
     this.quota = new RequesterQuota(opts.maxJobsPerRequester)
     this.streams = new StreamHost({
-      conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run(job),
-      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams,
+      conn, agentId: this.id, clock: this.clock, signer: identity.signer, run: (job) => this.runner.run({ job, requesterId: job.requester }),
+      prefetch: (m) => this.modules.prefetch(m), maxStreams: opts.maxStreams, admit: (raw, m) => this.admission.admitStreamControl(raw, m),
       limits: {
         maxPendingWindows: opts.streamMaxPendingWindows, maxBufferedReadings: opts.streamMaxBufferedReadings,
         maxReadingBytes: opts.streamMaxReadingBytes, graceMs: opts.streamGraceMs, stateWaitMs: opts.streamStateWaitMs,
@@ -141,9 +157,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     let payments: PaymentIntake | undefined
     // advertise only once jobs can run (the first job must not pay for worker start-up); the broker
     // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
+    // a new epoch per connection: the will is signed for the epoch of the connection it belongs to
+    const statements = new PresenceStatements(identity, opts.name, new EpochCounter(join(opts.dataDir, EPOCH_FILE), opts.clock ?? systemClock))
     const connecting = connectorFor(opts.broker).connect({
       clientId: `fm-agent-${identity.id}`,
-      will: { topic: topics.presence(identity.id), payload: offlinePresence(identity.id, opts.name, 'lost'), retain: true, qos: 1 },
+      will: () => statements.will(),
       keepaliveSeconds: 5,
       // a persistent session and an on-disk outbox: assignments wait at the broker while the link is down,
       // results finished meanwhile wait on disk (through a restart too) and go out when it returns
@@ -161,7 +179,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       if ('ready' in executor && typeof executor.ready === 'function') await (executor.ready as () => Promise<void>)()
       conn = await connecting
       payments = opts.payment ? await (await import('./payment-intake.ts')).PaymentIntake.open(opts.dataDir, opts.payment) : undefined
-      const agent = new Agent(identity, conn, executor, opts, payments, attestor, loadAttestor)
+      // requesters with a funded channel are accepted (ethers verifies their payer proof): only for an agent that takes payment
+      const channels = opts.payment && payments ? new (await import('./channel-acceptance.ts')).ChannelAcceptance(opts.payment.client, payments.terms.payee, opts.clock ?? systemClock) : undefined
+      const agent = new Agent(identity, conn, executor, opts, payments, statements, channels, attestor, loadAttestor)
       await agent.join()
       return agent
     } catch (err) {
@@ -189,15 +209,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
       this.updater.on('status', () => this.advertiser?.publishPresence())
     }
-    this.advertiser = new Advertiser(this.conn, () => this.presence(), () => this.load(), this.clock)
-    this.advertiser.start()
+    this.advertiser = new Advertiser(this.conn, this.statements, () => this.presenceBody(), () => this.load(), this.clock, this.opts.presenceHealMs)
+    await this.advertiser.start()
     await this.updater?.start()
   }
 
-  /** Publishes the presence again and resolves once the broker acknowledged it (online, as watchers see it). */
+  /** Whose work this agent takes, in words. */
+  get accepts(): string {
+    return this.admission.describe()
+  }
+
+  /** Publishes the (signed) presence again and resolves once the broker acknowledged it (online, as watchers see it). */
   async announce(): Promise<void> {
-    const p = this.presence()
-    await this.conn.publishAsync(topics.presence(p.id), JSON.stringify(p), { qos: 1, retain: true })
+    await this.advertiser?.announce()
   }
 
   /** Runs the built-in self-test job on this agent's executor (agent/update/self-test.ts). */
@@ -213,7 +237,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     platform: platform(),
   }
 
+  /** The presence as last signed and published (epoch, seq and signature included). */
   presence(): PresenceOnline {
+    return this.statements.online(this.presenceBody())
+  }
+
+  private presenceBody(): PresenceBody {
     const { limits, defaults } = this.jobTerms()
     return {
       status: 'online',
@@ -230,6 +259,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       heartbeatMs: this.opts.heartbeatMs,
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
+      boxKey: this.boxKey,
       ...(this.opts.staking && this.attestor ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
       ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
@@ -285,28 +315,37 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!d.ok) return this.reject(topic, d.error)
     const offer = d.value
     const terms = { id: this.id, labels: this.opts.labels, price: { perJob: this.opts.pricePerJob }, limits: this.jobTerms().limits, capacity: this.capacity }
-    if (this.closing || ineligibility(terms, offer) !== undefined) return
+    if (this.closing || ineligibility(terms, offer) !== undefined || !this.admission.wouldBid(offer)) return
     const load = this.load()
-    if (load.queued >= this.opts.queueLimit || this.quota.full(offer.requester)) return
+    // the quota is per requester identity (its key), as admission knows it; an offer without a key earns no bid anyway
+    if (load.queued >= this.opts.queueLimit || this.quota.full(offer.requesterKey ? requesterIdOf(offer.requesterKey) : offer.requester)) return
     this.modules.prefetch(offer.module)
     this.stats_.bids++
-    const bid: Bid = { type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }
+    const bid = signBid({ type: 'bid', offerId: offer.offerId, agent: this.id, price: this.opts.pricePerJob, load, slots: this.opts.slots, leaseMs: this.opts.leaseMs }, this.signer)
     this.conn.publish(offer.replyTo, JSON.stringify(bid), { qos: 0 })
   }
 
   private onAssign(topic: string, payload: Buffer): void {
     const d = decodeJson(payload, assignSchema, this.opts.maxInputBytes * 2 + 65_536)
     if (!d.ok) return this.reject(topic, d.error)
-    const job = d.value
-    if (!this.runner.take(job)) return // QoS 1 may deliver twice: one run per (requester, job, attempt)
-    const release = this.quota.enter(job.requester)
+    // signed, for this agent, from a requester it accepts, unexpired, its nonce once (QoS 1 redeliveries and replays run nothing)
+    void this.admission.admit(d.raw as Record<string, unknown>, d.value).then((v) => {
+      if (!v.ok) return this.reject(topic, new FogmeshError(v.code, v.reason))
+      this.runAdmitted(topic, v.admitted)
+    })
+  }
+
+  private runAdmitted(topic: string, admitted: Admitted): void {
+    const job = admitted.job
+    // one requester identity holds at most its quota of this agent's jobs while others have some
+    const release = this.quota.enter(admitted.requesterId)
     if (!release) {
       this.stats_.jobsFailed++
-      const refused = this.runner.refuse(job, ErrorCode.overloaded, `requester ${job.requester} holds ${this.quota.maxPerRequester} jobs on this agent (its quota)`)
+      const refused = this.runner.refuse(admitted, ErrorCode.overloaded, `requester ${admitted.requesterId} holds ${this.quota.maxPerRequester} jobs on this agent (its quota)`)
       return this.conn.publish(job.replyTo, JSON.stringify(refused), { qos: 1 })
     }
     this.runner
-      .run(job)
+      .run(admitted)
       .finally(release)
       .then((signed) => {
         if (signed.status === 'ok') this.stats_.jobsOk++

@@ -1,16 +1,21 @@
 /**
- * An assignment, from arrival to signed result: taken once however often
- * QoS 1 delivers it, checked against what the agent offers (input size,
- * limits), its module fetched and loaded, run on the executor, and answered
- * with a signed result — an error result too, with a stable code, when the
- * job could not run. Every assignment taken gets exactly one answer.
+ * An admitted assignment (agent/admission.ts: signed, accepted, its nonce
+ * taken once), from there to signed result: checked against what the agent
+ * offers (input size, limits), its module fetched and loaded, run on the
+ * executor, and answered with a signed result — an error result too, with a
+ * stable code, when the job could not run. Every assignment taken gets
+ * exactly one answer. A sealed job's output is sealed back to the
+ * requester's box key, and its result signed as a sealed result over salted
+ * hashes (protocol/signature.ts); its error messages carry no stderr (that
+ * is the job's output too).
  */
 import { createHash } from 'node:crypto'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { limitsAbove } from '../protocol/eligibility.ts'
-import type { Assign, PresenceOnline, Result } from '../protocol/messages.ts'
-import { RecentSet } from '../protocol/recent-set.ts'
+import type { PresenceOnline, Result } from '../protocol/messages.ts'
+import { frameSalted, jobSealContext, type Sealer } from '../protocol/seal.ts'
 import { signResult, type Signer } from '../protocol/signature.ts'
+import type { Admitted, RunnableJob } from './admission.ts'
 import type { Executor, RunOutcome } from './engine/executor.ts'
 import type { ModuleStore } from './module-store.ts'
 import type { ResultAttestor } from './result-attestation.ts'
@@ -27,21 +32,18 @@ export interface AssignmentRunnerOptions {
   executor: Executor
   modules: ModuleStore
   terms: JobTerms
-  /** Assignments remembered for dedupe. */
-  dedupeWindow: number
+  /** Seals the output of sealed jobs. */
+  sealer: Sealer
   /** The co-signer of results for the court an assignment names (`attest`), loaded on first need. */
   attestor?: (() => Promise<ResultAttestor>) | undefined
 }
 
 export class AssignmentRunner {
-  private readonly seen: RecentSet
   private readonly running = new Set<Promise<Result>>()
   private pendingModules_ = 0
   private closing = false
 
-  constructor(private readonly o: AssignmentRunnerOptions) {
-    this.seen = new RecentSet(o.dedupeWindow)
-  }
+  constructor(private readonly o: AssignmentRunnerOptions) {}
 
   /** Jobs waiting for their module (they count as queued). */
   get pendingModules(): number {
@@ -53,23 +55,15 @@ export class AssignmentRunner {
     return this.running.size
   }
 
-  /** Takes an assignment; false when this one (requester, job, attempt) was taken before (a redelivery). */
-  take(job: Assign): boolean {
-    return this.seen.add(`${job.requester}\u0000${job.id}\u0000${job.attempt}`)
-  }
-
-  /** A signed error result for a taken assignment the agent will not run (e.g. its requester is over its quota). */
-  refuse(job: Assign, code: ErrorCode, message: string): Result {
-    const result: Omit<Result, 'signature'> = {
-      type: 'result', id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: sha256(job.input),
-      status: 'error', error: { code, message }, fuel: 0, durationMs: 0,
-    }
+  /** A signed error result for an admitted assignment the agent will not run (e.g. its requester is over its quota). */
+  refuse({ job, salt }: Admitted, code: ErrorCode, message: string): Result {
+    const result: Omit<Result, 'signature'> = { ...this.resultBase(job, salt), status: 'error', error: { code, message }, fuel: 0, durationMs: 0 }
     return { ...result, signature: signResult(result, this.o.signer) }
   }
 
-  /** Runs a taken assignment to its signed result; never rejects for job faults. */
-  run(job: Assign): Promise<Result> {
-    const p = this.answer(job).finally(() => this.running.delete(p))
+  /** Runs an admitted assignment to its signed result; never rejects for job faults. */
+  run(a: Admitted): Promise<Result> {
+    const p = this.answer(a).finally(() => this.running.delete(p))
     this.running.add(p)
     return p
   }
@@ -84,15 +78,24 @@ export class AssignmentRunner {
     while (this.running.size > 0) await Promise.allSettled([...this.running])
   }
 
-  private async answer(job: Assign): Promise<Result> {
+  private async answer({ job, salt }: Admitted): Promise<Result> {
     const outcome = await this.execute(job)
-    const base = { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: sha256(job.input) }
+    // a sealed job's inputSha256 is the signed salted commitment the admission checked
+    const base = this.resultBase(job, salt)
     let result: Omit<Result, 'signature'>
     if (outcome.status === 'ok') {
       const output = Buffer.from(outcome.output.buffer, outcome.output.byteOffset, outcome.output.byteLength)
-      result = { ...base, status: 'ok', output: output.toString('base64'), outputSha256: sha256(output), fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
+      const fuel = outcome.fuel
+      const durationMs = round(outcome.durationMs)
+      if (salt) {
+        const framed = frameSalted(salt, output)
+        const sealedOutput = this.o.sealer.seal(framed, job.replyKey!, jobSealContext('result', job.id, this.o.agentId))
+        result = { ...base, status: 'ok', sealedOutput, outputSha256: sha256(framed), fuel, durationMs }
+      } else {
+        result = { ...base, status: 'ok', output: output.toString('base64'), outputSha256: sha256(output), fuel, durationMs }
+      }
     } else {
-      const message = outcome.stderr ? `${outcome.message}: ${outcome.stderr.slice(0, 1024)}` : outcome.message
+      const message = outcome.stderr && !salt ? `${outcome.message}: ${outcome.stderr.slice(0, 1024)}` : outcome.message
       result = { ...base, status: 'error', error: { code: outcome.code, message }, fuel: outcome.fuel, durationMs: round(outcome.durationMs) }
     }
     // an unreadable attester key leaves the result without a co-signature (the requester refuses it), never unanswered
@@ -102,7 +105,11 @@ export class AssignmentRunner {
     return { ...result, signature: signResult(result, this.o.signer) }
   }
 
-  private async execute(job: Assign): Promise<RunOutcome> {
+  private resultBase(job: RunnableJob, salt: Buffer | undefined) {
+    return { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: salt && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
+  }
+
+  private async execute(job: RunnableJob): Promise<RunOutcome> {
     const started = performance.now()
     const fail = (err: unknown): RunOutcome => {
       const e = toFogmeshError(err)

@@ -20,7 +20,7 @@ export class ResultAttestor {
   }
 
   /** The attestation for `result` when `job` asks for one; undefined otherwise. */
-  attest(job: Assign, result: Omit<Result, 'signature'>, defaults: JobTerms['defaults']): Attestation | undefined {
+  attest(job: Pick<Assign, 'id' | 'module' | 'limits' | 'attest'>, result: Omit<Result, 'signature'>, defaults: JobTerms['defaults']): Attestation | undefined {
     if (!job.attest) return undefined
     const job32 = jobDigest({
       id: job.id,

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const benches = ['roundtrip', 'throughput', 'signing', 'isolation', 'metering', 'native', 'startup', 'settlement', 'bridge', 'journal', 'footprint', 'streams', 'broker', 'auth', 'verification']
+const benches = ['roundtrip', 'throughput', 'signing', 'isolation', 'metering', 'native', 'startup', 'settlement', 'bridge', 'journal', 'footprint', 'streams', 'broker', 'auth', 'verification', 'control-plane', 'fuzz']
 const targets: string[] = []
 let crashed = 0
 const t0 = performance.now()

@@ -97,7 +97,7 @@ console.log(`\nmodel/zscore p50 ratio: ${(sm.p50 / sz.p50).toFixed(2)}x (zscore 
 progress('window latency: broker, gateway, one agent (executor process), 200 readings/s')
 const broker = await startBroker({ port: 0, wsPort: false, host: '127.0.0.1' })
 const gateway = await startGateway({ broker: broker.url })
-const agent = await startAgent({ broker: broker.url, dataDir: tmpDir('fm-bench-streams-'), name: 'bench', slots: 1 })
+const agent = await startAgent({ broker: broker.url, dataDir: tmpDir('fm-bench-streams-'), name: 'bench', slots: 1, acceptFrom: [gateway.id] })
 await gateway.requester.directory.waitFor(1, 10_000)
 const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 })
 await c.publishAsync(topics.model(modelSha), model, { qos: 1, retain: true })

@@ -2,6 +2,8 @@
  * What a CLI command is, and the strict option parsing they share: an unknown
  * option or a bad value is one clear line and exit code 2, never a stack trace.
  */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ErrorCode, FogmeshError, PortInUseError, ValidationError } from '../protocol/errors.ts'
 
@@ -96,6 +98,24 @@ export function labelsOption(raw: unknown): Record<string, string> {
     out[part.slice(0, i)] = part.slice(i + 1)
   }
   return out
+}
+
+/** `--accept-from ID,ID,...` or `any` → what the agent takes work from. */
+export function acceptFromOption(raw: unknown): 'any' | string[] | undefined {
+  if (raw === undefined) return undefined
+  const v = String(raw)
+  if (v === 'any') return 'any'
+  const ids = v.split(',').filter(Boolean)
+  for (const id of ids) {
+    if (!/^[0-9a-f]{20}$/.test(id)) throw new UsageError(`--accept-from takes requester ids (20 hex characters) separated by commas, or any (got "${id}")`)
+  }
+  return ids
+}
+
+/** Where a CLI requester keeps its key: $FOGMESH_HOME/<role>/identity.json (default ~/.fogmesh). */
+export function requesterKeyFile(role: 'gateway' | 'requester', dir?: unknown): string {
+  const base = typeof dir === 'string' ? dir : join(process.env.FOGMESH_HOME ?? join(homedir(), '.fogmesh'), role)
+  return join(base, 'identity.json')
 }
 
 /** Resolves on SIGINT or SIGTERM. */

@@ -3,9 +3,12 @@
  * publishes docs/contract.md's job JSON on `fm/v1/jobs/submit` and listens on its own
  * reply topic — or, given credentials, publishes on `fm/v1/jobs/submit/<name>`
  * and listens on `fm/v1/replies/<name>/results`, as `mosquitto_pub -u -P` would. It sends a window of temperature readings every interval and
- * keeps score: answers, failures, latency.
+ * keeps score: answers, failures, latency. Given the gateway's key it takes
+ * only answers the gateway signed (protocol/forwarded-result.ts) and counts
+ * the rest as forged, by the agent they name.
  */
 import { randomBytes } from 'node:crypto'
+import { checkForwarded } from '../protocol/forwarded-result.ts'
 import { topics } from '../protocol/topics.ts'
 import { connect, type ClientCredentials, type Connection } from '../protocol/transport.ts'
 import { LatencyHistogram } from './latency.ts'
@@ -17,12 +20,14 @@ export interface SensorReport {
   outstanding: number
   errors: Record<string, number>
   perAgent: Record<string, number>
+  /** Answers on our replyTo that did not verify, by the agent they name. */
+  forged: Record<string, number>
   latency: LatencyHistogram
   last?: string
 }
 
 export class SimulatedSensor {
-  readonly report: SensorReport = { sent: 0, ok: 0, failed: 0, outstanding: 0, errors: {}, perAgent: {}, latency: new LatencyHistogram() }
+  readonly report: SensorReport = { sent: 0, ok: 0, failed: 0, outstanding: 0, errors: {}, perAgent: {}, forged: {}, latency: new LatencyHistogram() }
   private readonly inflight = new Map<string, number>()
   private readonly readings: number[] = []
   private timer: NodeJS.Timeout | undefined
@@ -31,16 +36,22 @@ export class SimulatedSensor {
   private readonly submitTopic: string
   private readonly prefix = randomBytes(3).toString('hex')
 
-  private constructor(private readonly conn: Connection, private readonly module: string, readonly name: string, authenticated: boolean) {
+  private constructor(
+    private readonly conn: Connection,
+    private readonly module: string,
+    readonly name: string,
+    authenticated: boolean,
+    private readonly gatewayKey: string | undefined,
+  ) {
     this.replyTo = authenticated ? `${topics.replies(name)}/results` : `sensors/${name}/results`
     this.submitTopic = authenticated ? topics.submitAs(name) : topics.submit
   }
 
-  /** With `credentials`, the sensor's name is its user name. */
-  static async start(broker: string, module: string, name = 'sensor-1', credentials?: ClientCredentials): Promise<SimulatedSensor> {
+  /** With `credentials`, the sensor's name is its user name; with `gatewayKey`, it takes only answers that gateway signed. */
+  static async start(broker: string, module: string, name = 'sensor-1', credentials?: ClientCredentials, gatewayKey?: string): Promise<SimulatedSensor> {
     const user = credentials?.username ?? name
     const conn = await connect(broker, { clientId: `${credentials ? user : `fm-${name}`}:${randomBytes(3).toString('hex')}`, ...(credentials ? { credentials } : {}) })
-    const s = new SimulatedSensor(conn, module, user, credentials !== undefined)
+    const s = new SimulatedSensor(conn, module, user, credentials !== undefined, gatewayKey)
     conn.route(s.replyTo, (_t, p) => s.onReply(p))
     await conn.subscribe(s.replyTo, 1)
     return s
@@ -92,6 +103,11 @@ export class SimulatedSensor {
     }
     const started = typeof r.id === 'string' ? this.inflight.get(r.id) : undefined
     if (started === undefined) return
+    if (this.gatewayKey && checkForwarded(r as Record<string, unknown>, { id: r.id as string, gatewayKey: this.gatewayKey }) !== undefined) {
+      const who = typeof r.agent === 'string' ? r.agent : '?'
+      this.report.forged[who] = (this.report.forged[who] ?? 0) + 1
+      return
+    }
     this.inflight.delete(r.id as string)
     this.report.latency.record(performance.now() - started)
     if (r.status === 'ok') {

@@ -9,7 +9,11 @@
  * A bid counts only from an agent that is still online and eligible and
  * within the job's `maxPrice`. One auction per lease key runs at a time;
  * concurrent jobs wait on the same one. A lease group is auctioned again when
- * 70% of its shortest lease has passed (or a new agent came online).
+ * 70% of its shortest lease has passed (or a new agent joined).
+ *
+ * Agents the requester does not take (`takes`: not admitted, in the penalty
+ * box) are neither offered to nor picked; a newcomer over its cap
+ * (`withinCap`) is picked only when no other agent is usable.
  */
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../protocol/clock.ts'
@@ -42,6 +46,14 @@ export interface AuctioneerOptions {
   noBidWaitMs?: number
   /** Told of every auction held. */
   onAuction: (report: AuctionReport) => void
+  /** The requester's ed25519 key, in offers (agents bid for requesters they accept). */
+  requesterKey: string
+  /** The requester's paying address, in offers, when it pays through channels. */
+  payer?: string
+  /** Whether the requester gives work to this agent at all right now. */
+  takes: (agent: string) => boolean
+  /** Whether the agent may take one more job now (a newcomer's cap); preferred over those that may not. */
+  withinCap: (agent: string) => boolean
 }
 
 interface OpenAuction {
@@ -63,7 +75,10 @@ export class Auctioneer {
 
   constructor(private readonly o: AuctioneerOptions) {}
 
-  /** The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it. */
+  /**
+   * The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it.
+   * `policy.claim` is told of the pick at once, before any other waiting pick decides (so loads and caps are never stale).
+   */
   async pick(
     job: JobRequest,
     exclude: ReadonlySet<string>,
@@ -71,18 +86,21 @@ export class Auctioneer {
     policy?: { admit?: (agent: string) => boolean; claim?: (agent: string) => void } & PickAdjust,
   ): Promise<Lease | undefined> {
     const key = leaseKey(job)
-    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && (policy?.admit?.(a) ?? true)
+    const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && this.o.takes(a) && (policy?.admit?.(a) ?? true)
+    const preferred = (a: string) => usable(a) && this.o.withinCap(a)
+    const pick = (now: number) => {
+      const l = this.o.leases.pick(key, now, preferred, inflight, policy) ?? this.o.leases.pick(key, now, usable, inflight, policy)
+      if (l) policy?.claim?.(l.agent)
+      return l
+    }
     const now = this.o.clock.now()
-    const lease = this.o.leases.pick(key, now, usable, inflight, policy)
-    if (lease) policy?.claim?.(lease.agent) // at once, before another pick of the same job runs
+    const lease = pick(now)
     if (lease) {
       if (this.o.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
       return lease
     }
     await this.auction(key, job)
-    const picked = this.o.leases.pick(key, this.o.clock.now(), usable, inflight, policy)
-    if (picked) policy?.claim?.(picked.agent)
-    return picked
+    return pick(this.o.clock.now())
   }
 
   /** A bid from the inbox: counted when it answers an open auction and comes from an agent it waits for. */
@@ -106,7 +124,8 @@ export class Auctioneer {
   private async run(key: string, job: JobRequest): Promise<void> {
     const { directory, clock } = this.o
     const started = clock.now()
-    const eligible = directory.list('online').filter((a) => ineligibility(a.presence, job) === undefined)
+    const generation = this.o.leases.generation
+    const eligible = directory.list('online').filter((a) => this.o.takes(a.presence.id) && (!job.sealed || a.presence.boxKey !== undefined) && ineligibility(a.presence, job) === undefined)
     if (eligible.length === 0) {
       this.o.onAuction({ module: job.module, bids: 0, eligible: 0, ms: 0 })
       return
@@ -125,6 +144,9 @@ export class Auctioneer {
       ...(job.limits ? { limits: job.limits } : {}),
       ...(job.constraints ? { constraints: job.constraints } : {}),
       ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
+      requesterKey: this.o.requesterKey,
+      ...(job.sealed ? { sealed: true } : {}),
+      ...(this.o.payer ? { payer: this.o.payer } : {}),
     }
     this.o.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
     await closed
@@ -135,17 +157,17 @@ export class Auctioneer {
     const leases: Lease[] = []
     for (const b of open.bids) {
       const a = directory.get(b.agent)
-      if (!a || a.state !== 'online' || ineligibility(a.presence, job) !== undefined) continue
+      if (!a || a.state !== 'online' || !this.o.takes(b.agent) || ineligibility(a.presence, job) !== undefined) continue
       if (job.maxPrice !== undefined && b.price > job.maxPrice) continue
       leases.push({ agent: b.agent, publicKey: a.presence.publicKey, price: b.price, slots: b.slots, site: a.presence.labels.site, until: now + b.leaseMs })
     }
     const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
-    this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0))
+    this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0), generation)
     this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
   }
 }
 
 /** Jobs share leases when they ask for the same module under the same terms. */
 export function leaseKey(job: JobRequest): string {
-  return `${job.module}|${JSON.stringify(job.limits ?? null)}|${JSON.stringify(job.constraints ?? null)}|${job.maxPrice ?? ''}`
+  return `${job.module}|${JSON.stringify(job.limits ?? null)}|${JSON.stringify(job.constraints ?? null)}|${job.maxPrice ?? ''}|${job.sealed ? 'sealed' : ''}`
 }

@@ -4,17 +4,23 @@
  *   online       presence online, heartbeats fresh;
  *   unreachable  presence still online but no heartbeat for `missedBeats` intervals
  *                (a flaky link, a paused process: it may come back);
- *   gone         presence offline (its last will, or a clean stop) or cleared.
- * A presence whose key does not derive to its id, or whose topic names
- * another id, is refused. The agents it keeps are bounded (`maxAgents`):
+ *   gone         presence offline: its last will, or a clean stop.
+ * Only signed statements of the agent count, judged by the rule of
+ * protocol/presence-signature.ts: a presence not signed by the key its id
+ * derives from, one on another agent's topic, an older epoch or sequence, an
+ * empty retained clear, an unsigned `{"status":"offline"}`, a forged or stale
+ * heartbeat — each is refused (`rejected`) and changes nothing; the victim
+ * stays online and keeps getting jobs. `joined` tells of an agent new to
+ * this directory (or back after it was gone); a presence republished within
+ * its epoch, or a reconnect, is no join. The agents it keeps are bounded (`maxAgents`):
  * past the bound, the agent gone longest is forgotten to make room, and when
  * none is gone the newcomer is refused (`rejected`, code `too_large`).
  */
 import { EventEmitter } from 'node:events'
-import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
 import { heartbeatSchema, presenceSchema, type Load, type PresenceOnline } from '../protocol/messages.ts'
+import { heartbeatSignedBy, judgeBeat, judgeOffline, judgeOnline, markAfter, presenceSignedByItsAgent, type PresenceMark } from '../protocol/presence-signature.ts'
 import { parseAgentTopic, topics } from '../protocol/topics.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
@@ -48,7 +54,7 @@ export interface AgentRecord {
   /** Heartbeats received since the presence (0: known only from a possibly stale retained presence). */
   beats: number
   /** Why it is gone, when it is. */
-  reason?: 'lost' | 'stopped' | 'cleared'
+  reason?: 'lost' | 'stopped'
 }
 
 /** An agent known only from its retained offline presence (it left before we started watching). */
@@ -59,6 +65,8 @@ export interface DepartedAgent {
 }
 
 export interface DirectoryEvents {
+  /** An agent this directory did not know online: new, or back after it was gone. */
+  joined: [AgentRecord]
   online: [AgentRecord]
   unreachable: [AgentRecord]
   gone: [AgentRecord]
@@ -68,6 +76,8 @@ export interface DirectoryEvents {
 export class AgentDirectory extends EventEmitter<DirectoryEvents> {
   private readonly agents = new Map<string, AgentRecord>()
   private readonly departed_: RecentMap<DepartedAgent>
+  /** The newest signed (epoch, seq) believed per agent, kept a while after the agent is forgotten. */
+  private readonly marks: RecentMap<PresenceMark>
   private readonly opts: Merged<DirectoryOptions, typeof DEFAULTS>
   private readonly clock: Clock
   private timer: Timer | undefined
@@ -80,6 +90,7 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     this.opts = mergeOptions(options, DEFAULTS, RANGES, 'directory')
     this.clock = this.opts.clock ?? systemClock
     this.departed_ = new RecentMap(this.opts.maxAgents)
+    this.marks = new RecentMap(this.opts.maxAgents * 2)
   }
 
   async start(): Promise<void> {
@@ -137,29 +148,49 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
   private onPresence(topic: string, payload: Buffer): void {
     const t = parseAgentTopic(topic)
     if (!t) return
-    const existing = this.agents.get(t.agentId)
     if (payload.length === 0) {
-      if (existing) this.markGone(existing, 'cleared')
-      return
+      // anyone can clear a retained topic: an unsigned clear says nothing about the agent
+      return this.reject(topic, new FogmeshError(ErrorCode.badSignature, 'an empty presence (an unsigned clear): ignored'))
     }
     const d = decodeJson(payload, presenceSchema, 64 * 1024)
     if (!d.ok) return this.reject(topic, d.error)
     const p = d.value
     if (p.id !== t.agentId) return this.reject(topic, new FogmeshError(ErrorCode.invalidField, `id: ${p.id} published on another agent's topic`))
+    if (!presenceSignedByItsAgent(d.raw as Record<string, unknown>)) {
+      return this.reject(topic, new FogmeshError(ErrorCode.badSignature, `presence of ${p.id}: not signed by the key its id derives from`))
+    }
+    const mark = this.marks.get(p.id)
+    const existing = this.agents.get(p.id)
     if (p.status === 'offline') {
+      if (judgeOffline(mark, p) === 'stale') return this.reject(topic, staleError(p.id, 'offline', p.epoch, mark))
+      this.marks.set(p.id, markAfter(mark, p))
       if (existing) this.markGone(existing, p.reason)
       else this.departed_.set(p.id, { id: p.id, name: p.name, reason: p.reason })
       return
     }
-    this.departed_.delete(p.id)
-    if (agentIdFromPublicKey(p.publicKey) !== p.id) {
-      return this.reject(topic, new FogmeshError(ErrorCode.invalidField, 'publicKey: does not derive to the agent id'))
-    }
+    if (judgeOnline(mark, p) === 'stale') return this.reject(topic, staleError(p.id, 'online', p.epoch, mark, p.seq))
     if (!existing && !this.makeRoom()) {
       return this.reject(topic, new FogmeshError(ErrorCode.tooLarge, `directory holds ${this.opts.maxAgents} agents (maxAgents), none gone`))
     }
+    this.marks.set(p.id, markAfter(mark, p))
+    this.departed_.delete(p.id)
+    if (existing && existing.state !== 'gone') {
+      // a republish (same epoch) or a reconnect (a new one): the same agent, its record and standing kept
+      const newEpoch = existing.presence.epoch !== p.epoch
+      existing.presence = p
+      existing.load = p.load
+      existing.lastSeen = this.clock.now()
+      if (newEpoch) existing.beats = 0
+      if (existing.state === 'unreachable') {
+        existing.state = 'online'
+        this.emit('online', existing)
+      }
+      return
+    }
+    if (existing) this.agents.delete(p.id) // back after it was gone: to the end of the map again
     const record: AgentRecord = { presence: p, state: 'online', load: p.load, lastSeen: this.clock.now(), beats: 0 }
     this.agents.set(p.id, record)
+    this.emit('joined', record)
     this.emit('online', record)
   }
 
@@ -169,7 +200,16 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
     if (!a || a.state === 'gone') return
     const d = decodeJson(payload, heartbeatSchema, 4096)
     if (!d.ok) return this.reject(topic, d.error)
-    a.load = d.value.load
+    const h = d.value
+    const mark = this.marks.get(a.presence.id)
+    if (h.id !== a.presence.id || judgeBeat(mark, h) === 'stale') {
+      return this.reject(topic, new FogmeshError(ErrorCode.replayed, `heartbeat of ${a.presence.id}: not of its current epoch ${mark?.epoch} or not newer`))
+    }
+    if (!heartbeatSignedBy(d.raw as Record<string, unknown>, a.presence.publicKey)) {
+      return this.reject(topic, new FogmeshError(ErrorCode.badSignature, `heartbeat of ${a.presence.id}: signature does not verify`))
+    }
+    mark!.beatSeq = h.seq
+    a.load = h.load
     a.lastSeen = this.clock.now()
     a.beats++
     if (a.state === 'unreachable') {
@@ -208,4 +248,9 @@ export class AgentDirectory extends EventEmitter<DirectoryEvents> {
       }
     }
   }
+}
+
+function staleError(id: string, what: string, epoch: number, mark: PresenceMark | undefined, seq?: number): FogmeshError {
+  const at = mark ? `epoch ${mark.epoch} seq ${mark.seq}${mark.ended ? ' (ended)' : ''}` : 'nothing'
+  return new FogmeshError(ErrorCode.replayed, `${what} presence of ${id} at epoch ${epoch}${seq !== undefined ? ` seq ${seq}` : ''} is not newer than ${at}: ignored`)
 }

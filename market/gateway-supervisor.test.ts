@@ -6,7 +6,9 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { join } from 'node:path'
 import { startAgent, type Agent } from '../agent/agent.ts'
+import { loadOrCreateIdentityFile } from '../protocol/identity.ts'
 import type { Broker } from '../broker/broker.ts'
 import * as fx from '../test/fixtures/engine/modules.ts'
 import { collect, plainClient } from '../test/support/mqtt-clients.ts'
@@ -17,6 +19,7 @@ import { waitFor } from '../test/support/wait.ts'
 import { GatewaySupervisor, type GatewayIsolation } from './gateway-supervisor.ts'
 
 const ENTRY = new URL('../test/fixtures/crashing-gateway.main.ts', import.meta.url)
+const KEY_FILE = join(tmpDir('fm-sup-key-'), 'gateway.json')
 
 let broker: Broker
 let agent: Agent
@@ -24,7 +27,8 @@ let module: string
 
 test.before(async () => {
   broker = await testBroker({ wsPort: false })
-  agent = await startAgent({ broker: broker.url, dataDir: tmpDir('fm-sup-'), name: 'sup', slots: 1, isolation: 'thread' })
+  // the contained gateway signs with a key file of its own, the same across restarts: the agent accepts that id
+  agent = await startAgent({ broker: broker.url, dataDir: tmpDir('fm-sup-'), name: 'sup', slots: 1, isolation: 'thread', acceptFrom: [loadOrCreateIdentityFile(KEY_FILE, 'fogmesh-requester-identity').id] })
   const echo = fx.echo().bytes
   module = sha256(echo)
   const c = await plainClient(broker.url)
@@ -63,7 +67,7 @@ async function brokerServes(): Promise<void> {
 
 for (const isolation of ['worker', 'process'] as GatewayIsolation[]) {
   test(`${isolation}: an uncaught exception, process.exit and (worker) a blown heap end the gateway only; it comes back`, async () => {
-    const sup = await GatewaySupervisor.start({ gateway: { broker: broker.url }, isolation, entry: ENTRY, maxHeapMiB: 64, restartDelayMs: 50 })
+    const sup = await GatewaySupervisor.start({ gateway: { broker: broker.url, identityFile: KEY_FILE }, isolation, entry: ENTRY, maxHeapMiB: 64, restartDelayMs: 50 })
     const exits: Array<{ code: number | null; error: string | undefined }> = []
     sup.on('exit', (e) => exits.push(e))
     try {

@@ -11,9 +11,20 @@
  *
  * Authenticated clients submit on `fm/v1/jobs/submit/<name>` and are answered
  * under `fm/v1/replies/<name>/…`, their jobs run as `<id>@<name>` (submit-scope.ts).
+ *
+ * Sealed jobs (`"sealed": true`, and sensors that seal their own leg) are
+ * handled in sealed-submissions.ts; the gateway's keys are in its signed,
+ * retained presence on `fm/v1/gateways/<id>/presence`, republished if
+ * anything else appears there. Every answer it publishes is signed by its
+ * key (`gateway`, `gatewaySignature`: protocol/forwarded-result.ts), so a
+ * sensor can tell its answers from anything else published on its replyTo.
  */
 import { EventEmitter } from 'node:events'
+import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, toFogmeshError, ValidationError, type FogmeshError } from '../protocol/errors.ts'
+import { ephemeralIdentity, loadOrCreateIdentityFile, type KeyIdentity } from '../protocol/identity.ts'
+import { Sealer } from '../protocol/seal.ts'
+import { signForwarded } from '../protocol/forwarded-result.ts'
 import type { JobSubmit } from '../protocol/messages.ts'
 import { decodeJobSubmit } from '../protocol/model-job.ts'
 import { RecentSet } from '../protocol/recent-set.ts'
@@ -25,9 +36,9 @@ import { ADMISSION_DEFAULTS, GatewayAdmission, type AdmissionLimits, type Admiss
 import { resultToWire, type JobAnswer } from './job.ts'
 import { CEILING_DEFAULTS, overCeiling, type LimitsCeiling } from './limits-ceiling.ts'
 import { Requester, type RequesterOptions } from './requester.ts'
+import { gatewayPresence, sealReply, submissionInput } from './sealed-submissions.ts'
 import { dedupeKeyOf, meshJobIdOf, replyRefusal, submitterOf } from './submit-scope.ts'
 import { StreamPlacer } from './streams/stream-placer.ts'
-import { systemClock, type Clock } from '../protocol/clock.ts'
 import { JobJournal } from './job-journal.ts'
 
 export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Partial<AdmissionLimits> {
@@ -37,6 +48,7 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Pa
   ceiling?: Partial<LimitsCeiling>
   /** Stream jobs placed at once (default 1,000). */
   maxStreams?: number
+
   /**
    * A job journal file (market/job-journal.ts): jobs are on disk before they are
    * acknowledged, answered once across restarts, and the gateway keeps one MQTT
@@ -49,6 +61,8 @@ export interface GatewayOptions extends Omit<RequesterOptions, 'connection'>, Pa
    * as agents come back, before it is answered with that error. Default 60,000 ms.
    */
   holdUnplacedMs?: number
+  /** Without `identity`: the requester key file to load (created if absent) — plain data, for a gateway in a worker or process. */
+  identityFile?: string
 }
 
 /** How long resumed jobs wait for a first agent to show up after a restart. */
@@ -88,11 +102,19 @@ export interface GatewayEvents {
   invalid: [{ code: string; message: string; answered: boolean }]
 }
 
+/** A job taken in: its input in the clear (opened when the sensor sealed it), and whether it travels sealed. */
+type Accepted = JobSubmit & { input: Buffer; sealedJob: boolean }
+
 export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly stats_: Omit<GatewayStats, 'admission'> = { received: 0, ok: 0, failed: 0, invalid: 0, duplicates: 0, inFlight: 0, errors: {} }
   private readonly seen: RecentSet
-  private readonly admission: GatewayAdmission<{ job: JobSubmit; submitter: string | undefined }>
+  private readonly admission: GatewayAdmission<{ job: Accepted; submitter: string | undefined }>
   private readonly ceiling: LimitsCeiling
+  private readonly sealer: Sealer
+  private readonly presenceTopic: string
+  private readonly presencePayload: string
+  private readonly clock: Clock
+  private healTimer: Timer | undefined
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
 
@@ -101,15 +123,29 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private constructor(
     readonly requester: Requester,
     private readonly conn: Connection,
-    options: AdmissionLimits & { dedupeWindow: number; holdUnplacedMs: number; ceiling?: Partial<LimitsCeiling> | undefined },
+    private readonly identity: KeyIdentity,
+    options: AdmissionLimits & { dedupeWindow: number; holdUnplacedMs: number; ceiling?: Partial<LimitsCeiling> | undefined; clock?: Clock | undefined },
     readonly journal: JobJournal | undefined,
-    private readonly clock: Clock,
   ) {
     super()
     this.holdUnplacedMs = options.holdUnplacedMs
     this.seen = new RecentSet(options.dedupeWindow)
     this.admission = new GatewayAdmission(options)
     this.ceiling = mergeOptions(options.ceiling, CEILING_DEFAULTS, {}, 'gateway.ceiling')
+    this.sealer = new Sealer(identity.box)
+    this.clock = options.clock ?? systemClock
+    this.presenceTopic = topics.gatewayPresence(identity.id)
+    this.presencePayload = JSON.stringify(gatewayPresence(identity, 'gateway', this.clock.now()))
+  }
+
+  /** The gateway's id (sealed jobs name it in `sealedTo`): its requester key's id, what agents list in --accept-from. */
+  get id(): string {
+    return this.identity.id
+  }
+
+  /** Its ed25519 key: what sensors check `gatewaySignature` with. */
+  get publicKey(): string {
+    return this.identity.publicKeyHex
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -127,27 +163,46 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         journal?.close()
         throw err
       })
+    const identity = opts.identity ?? (opts.identityFile ? loadOrCreateIdentityFile(opts.identityFile, 'fogmesh-requester-identity') : ephemeralIdentity())
     let requester: Requester
     try {
-      requester = await Requester.start({ ...options, connection: conn, ...(journal ? { id: `r${journal.id}` } : {}) })
+      // with a journal and no key kept on disk: the inbox (requester id) still stays one across restarts
+      const keepId = journal && !opts.identity && !opts.identityFile && !opts.id && !options.credentials?.username
+      requester = await Requester.start({ ...options, identity, connection: conn, ...(keepId ? { id: `r${journal.id}` } : {}) })
     } catch (err) {
       await conn.close().catch(() => {})
       journal?.close()
       throw err
     }
-    const gw = new Gateway(requester, conn, opts, journal, options.clock ?? systemClock)
+    const gw = new Gateway(requester, conn, identity, opts, journal)
     conn.route(topics.submit, (t, p) => gw.onSubmit(t, p))
     conn.route(topics.submitAsWildcard, (t, p) => gw.onSubmit(t, p))
     await conn.subscribe([topics.submit, topics.submitAsWildcard], 1)
     // after a restart the directory fills from retained presences first: the resumed jobs then find their agents
     if (journal) void requester.directory.waitFor(1, RESUME_WAIT_MS).catch(() => {}).then(() => gw.resume(journal))
     gw.streams = new StreamPlacer({
-      conn, directory: requester.directory, requesterId: requester.id, payer: requester.payer, clock: options.clock ?? systemClock,
+      conn, directory: requester.directory, requesterId: requester.id, identity, payer: requester.payer, takes: (a) => requester.takes(a), clock: options.clock ?? systemClock,
       maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
     })
     await gw.streams.start()
+    await gw.advertise()
     return gw
   }
+
+  private async advertise(): Promise<void> {
+    this.conn.route(this.presenceTopic, (_t, p) => {
+      if (p.toString('utf8') === this.presencePayload || this.healTimer) return
+      this.healTimer = this.clock.setTimeout(() => {
+        this.healTimer = undefined
+        this.conn.publish(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
+      }, 1000, { unref: true })
+    })
+    this.conn.on('connect', this.republish)
+    await this.conn.publishAsync(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
+    await this.conn.subscribe(this.presenceTopic, 1)
+  }
+
+  private readonly republish = () => this.conn.publish(this.presenceTopic, this.presencePayload, { qos: 1, retain: true })
 
   stats(): GatewayStats {
     return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
@@ -163,7 +218,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const submitter = submitterOf(topic)
     const d = decodeJobSubmit(payload) // a module job, or a model job (a model and its tensor)
     if (!d.ok) return this.onInvalid(submitter, payload, d.error)
-    const job: JobSubmit = d.value
+    const submitted: JobSubmit = d.value
+    const opened = submissionInput(submitted, this.id, this.sealer)
+    if ('notOurs' in opened) return // sealed to another gateway: its job, not ours
+    if ('error' in opened) return this.onInvalid(submitter, payload, opened.error)
+    const job: Accepted = { ...submitted, input: opened.input, sealedJob: submitted.sealed === true || submitted.sealedInput !== undefined }
     const refusal = replyRefusal(submitter, job.replyTo)
     if (refusal) return this.onInvalid(submitter, payload, new ValidationError('replyTo', refusal))
     const key = dedupeKeyOf(submitter, job.id, job.replyTo)
@@ -193,7 +252,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     for (const j of journal.unanswered()) {
       const d = decodeJobSubmit(j.payload)
       if (!d.ok) continue
-      const job = d.value
+      const opened = submissionInput(d.value, this.id, this.sealer)
+      if (!('input' in opened)) continue // sealed to a key this gateway no longer holds: nothing to run
+      const job: Accepted = { ...d.value, input: opened.input, sealedJob: d.value.sealed === true || d.value.sealedInput !== undefined }
       const submitter = submitterOf(j.topic ?? topics.submit)
       this.seen.add(j.key)
       const verdict = this.admission.offer(submitter ?? `replyTo:${job.replyTo}`, { job, submitter }, job.input.length)
@@ -207,7 +268,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
   }
 
-  private run(sensor: string, job: JobSubmit, submitter: string | undefined, bytes: number): void {
+  private run(sensor: string, job: Accepted, submitter: string | undefined, bytes: number): void {
     const key = dedupeKeyOf(submitter, job.id, job.replyTo)
     const since = this.clock.now()
     this.stats_.inFlight++
@@ -225,6 +286,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
           id: meshId,
           module: job.module,
           input: job.input,
+          ...(job.sealedJob ? { sealed: true } : {}),
           ...(job.limits ? { limits: job.limits } : {}),
           ...(job.constraints ? { constraints: job.constraints } : {}),
           ...(job.maxPrice !== undefined ? { maxPrice: job.maxPrice } : {}),
@@ -243,7 +305,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
               return
             }
             finished()
-            this.answer(job.replyTo, { ...resultToWire(result), id: job.id, jobId: meshId }, code, key)
+            const wire = { ...resultToWire(result), id: job.id, jobId: meshId }
+            this.answer(job.replyTo, job.sealedJob ? sealReply(wire, job, this.sealer) : wire, code, key)
             this.emit('result', { id: job.id, replyTo: job.replyTo, result })
           },
           (err: unknown) => {
@@ -257,7 +320,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   private publish(replyTo: string, wire: Record<string, unknown>): void {
-    this.conn.publish(replyTo, JSON.stringify(wire), { qos: 1 })
+    this.conn.publish(replyTo, JSON.stringify(this.signed(wire)), { qos: 1 })
+  }
+
+  /** The answer with the gateway's id and signature (over everything but the output bytes, whose hash it covers). */
+  private signed(wire: Record<string, unknown>): Record<string, unknown> {
+    return signForwarded(wire, this.identity)
   }
 
   private answer(replyTo: string, wire: Record<string, unknown>, errorCode: string | undefined, key?: string): void {
@@ -266,7 +334,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.stats_.failed++
       this.stats_.errors[errorCode] = (this.stats_.errors[errorCode] ?? 0) + 1
     }
-    const text = JSON.stringify(wire)
+    const text = JSON.stringify(this.signed(wire))
     if (key === undefined || !this.journal) return this.conn.publish(replyTo, text, { qos: 1 })
     // a requester closing mid-job is the gateway stopping, not an answer: the job runs again after the restart
     if (this.closing || errorCode === ErrorCode.closed) return
@@ -304,7 +372,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const id = raw ? parseValue(raw.id, idParser) : undefined
     const answered = replyTo !== undefined
     if (replyTo !== undefined) {
-      this.conn.publish(replyTo, JSON.stringify(errorWire(id?.ok ? id.value : null, error.code, error.shortMessage)), { qos: 1 })
+      this.publish(replyTo, errorWire(id?.ok ? id.value : null, error.code, error.shortMessage))
     }
     this.emit('invalid', { code: error.code, message: error.shortMessage, answered })
   }
@@ -314,12 +382,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   async close(): Promise<void> {
     this.closing = true
+    this.healTimer?.cancel()
+    this.conn.off('connect', this.republish)
+    this.conn.unroute(this.presenceTopic)
     // with a journal the session persists (the broker keeps queueing submits for the next start),
     // and the jobs still waiting stay accepted in the journal: they run after the restart
-    if (!this.journal) await this.conn.unsubscribe([topics.submit, topics.submitAsWildcard]).catch(() => {})
+    await this.conn.unsubscribe(this.journal ? [this.presenceTopic] : [topics.submit, topics.submitAsWildcard, this.presenceTopic]).catch(() => {})
     const waiting = this.admission.drain()
     if (!this.journal) for (const { job } of waiting) this.answer(job.replyTo, errorWire(job.id, ErrorCode.closed, 'gateway closed'), ErrorCode.closed)
     await this.streams.close()
+    // the gateway is gone: sensors must not seal to it any more
+    await this.conn.publishAsync(this.presenceTopic, '', { qos: 1, retain: true }).catch(() => {})
     await this.requester.close()
     await this.conn.close().catch(() => {})
     this.journalClosed = true

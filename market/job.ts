@@ -13,6 +13,8 @@ export interface JobRequest {
   limits?: RequestedLimits
   constraints?: JobConstraints
   maxPrice?: number
+  /** Seal the input to the assigned agent and have it seal the output back (protocol/seal.ts): the broker sees only ciphertext. */
+  sealed?: boolean
   /** The first attempt's number (default 1): a job tried again later continues its count, so agents do not take it for a redelivery. */
   firstAttempt?: number
   /** Distinct agents that run it (1..5, default 1); their results must agree (market/quorum.ts). */
@@ -42,6 +44,10 @@ export interface JobAnswer {
   attempts: number
   /** From submit to verified result, at the requester. */
   latencyMs: number
+  /** A sealed job: `inputSha256` and `outputSha256` are sha256(salt ‖ input/output), the signature a sealed-result statement. */
+  sealed?: boolean | undefined
+  /** The sealed job's 16-byte salt (keep it as private as the output: with it the hashes identify the plaintext). */
+  salt?: Buffer | undefined
   /** The agent's signed result as it arrived (absent when no agent answered). */
   result?: Result | undefined
   /** With redundancy above 1: every agreeing agent's signed statement (protocol/quorum-certificate.ts). */
@@ -67,6 +73,10 @@ export function resultToWire(r: JobAnswer): Record<string, unknown> {
   wire.inputSha256 = r.inputSha256
   wire.durationMs = r.durationMs
   wire.attempts = r.attempts
+  if (r.sealed) {
+    wire.sealed = true
+    if (r.salt) wire.salt = r.salt.toString('base64')
+  }
   if (r.quorum) wire.quorum = r.quorum
   return wire
 }

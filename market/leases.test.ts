@@ -78,4 +78,14 @@ test('refresh: due at the time the auction set, at once after refreshAll; drop f
   assert.is(book.pick('j', 0, all, idle)?.agent, 'b')
 })
 
+test('a refreshAll while an auction was out makes its group due again at once (a join during the offer is not lost)', () => {
+  const book = new LeaseBook(undefined)
+  const since = book.generation
+  book.refreshAll() // an agent joined while the offer was out
+  book.grant('k', [lease('a')], 5000, since)
+  assert.ok(book.dueForRefresh('k', 1))
+  book.grant('k', [lease('a')], 5000, book.generation)
+  assert.not.ok(book.dueForRefresh('k', 1))
+})
+
 test.run()

@@ -34,11 +34,23 @@ interface Group {
 export class LeaseBook {
   private readonly groups = new Map<string, Group>()
   private picks = 0
+  /** Bumped by `refreshAll`: an auction that started before a bump is stale the moment it is granted. */
+  private generation_ = 0
 
   constructor(private readonly site: string | undefined) {}
 
-  /** Records the bids of one auction for `key`; keeps leases of agents that did not bid again until they expire. */
-  grant(key: string, leases: Lease[], refreshAt: number): void {
+  /** The current generation, for an auction to pass back to `grant`. */
+  get generation(): number {
+    return this.generation_
+  }
+
+  /**
+   * Records the bids of one auction for `key`; keeps leases of agents that did not bid again until they expire.
+   * `since`: the generation when the auction started — if `refreshAll` came after, the group is due again at once
+   * (an agent that joined while the offer was out did not hear it).
+   */
+  grant(key: string, leases: Lease[], refreshAt: number, since = this.generation_): void {
+    if (since !== this.generation_) refreshAt = 0
     let g = this.groups.get(key)
     if (!g) {
       g = { leases: new Map(), refreshAt }
@@ -90,6 +102,7 @@ export class LeaseBook {
 
   /** Makes every group hold a fresh auction at its next use (a new agent came online). */
   refreshAll(): void {
+    this.generation_++
     for (const g of this.groups.values()) g.refreshAt = 0
   }
 

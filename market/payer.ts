@@ -5,9 +5,15 @@
  * the results it pays for (protocol/results-tree.ts), so any paid result can later
  * be proven part of a settled batch. Vouchers are signed once per event-loop
  * turn per channel, covering every result accepted in that turn.
+ *
+ * Agents that take work only from requesters with a funded channel to them
+ * (agent/channel-acceptance.ts) get the channel before the first assignment
+ * (`channelFor`: opened with `deposit`), and with each assignment the
+ * payer's EIP-191 proof that the requester's ed25519 key speaks for it.
  */
 import { EventEmitter } from 'node:events'
-import { ZeroHash } from 'ethers'
+import { Wallet, ZeroHash } from 'ethers'
+import { requesterKeyStatement } from '../protocol/assignment.ts'
 import type { RequesterChannels } from '../contracts/channels/payment-channels.ts'
 import { ValidationError } from '../protocol/errors.ts'
 import type { PaymentTerms, VoucherAck } from '../protocol/messages.ts'
@@ -77,17 +83,54 @@ export class Payer extends EventEmitter<PayerEvents> {
   private vouchers = 0
   private flushScheduled = false
   private txQueue: Promise<void> = Promise.resolve()
+  /** The payer's address, and its signature binding the requester key to it (made once: neither changes). */
+  private readonly payerAddress: string
+  private readonly proof: string | undefined
 
-  /** `conn`: where vouchers are published (only `publish` is used). */
+  /** `conn`: where vouchers are published (only `publish` is used); `requesterKey`: the requester's ed25519 key, for `channelFor`. */
   constructor(
     private readonly conn: Pick<Connection, 'publish'>,
     private readonly requesterId: string,
     private readonly inbox: string,
     options: PayerOptions,
+    requesterKey?: string,
   ) {
     super()
     this.opts = payerOptions(options)
     this.signer = new FastVoucherSigner(this.opts.privateKey, this.opts.client.hasher)
+    const wallet = new Wallet(this.opts.privateKey)
+    this.payerAddress = wallet.address
+    this.proof = requesterKey ? wallet.signMessageSync(requesterKeyStatement(requesterKey)) : undefined
+  }
+
+  /** The address the channels are paid from. */
+  get address(): string {
+    return this.payerAddress
+  }
+
+  /**
+   * The channel to `agent` and the proof that this requester's key speaks for its payer,
+   * for an assignment: opens the channel first if there is none yet. Undefined when it cannot
+   * be funded (budget, a failed transaction: `refused` told why).
+   */
+  async channelFor(agent: string, terms: PaymentTerms): Promise<{ address: string; channelId: string; proof: string } | undefined> {
+    if (!this.proof) return undefined
+    const book = this.bookFor(agent, terms)
+    if (book.channelId === undefined && !book.failed) {
+      if (!book.opening) this.ensureFunds(book, true)
+      await book.opening
+    }
+    if (book.channelId === undefined || book.failed) return undefined
+    return { address: this.payerAddress, channelId: book.channelId.toString(), proof: this.proof }
+  }
+
+  private bookFor(agent: string, terms: PaymentTerms): ChannelBook {
+    let book = this.books.get(agent)
+    if (!book) {
+      book = { agent, payee: terms.payee, deposit: 0n, cumulative: 0n, jobCount: 0n, tree: new ResultsTree(), pendingLeaves: [], dirty: false, acked: 0n }
+      this.books.set(agent, book)
+    }
+    return book
   }
 
   /** Whether this payer pays agents with these terms (same chain and contract). */
@@ -97,11 +140,7 @@ export class Payer extends EventEmitter<PayerEvents> {
 
   /** Pays `price` for one accepted result of `agent`. */
   pay(agent: string, terms: PaymentTerms, job: { id: string; outputSha256: string | undefined; fuel: number }, price: bigint): void {
-    let book = this.books.get(agent)
-    if (!book) {
-      book = { agent, payee: terms.payee, deposit: 0n, cumulative: 0n, jobCount: 0n, tree: new ResultsTree(), pendingLeaves: [], dirty: false, acked: 0n }
-      this.books.set(agent, book)
-    }
+    const book = this.bookFor(agent, terms)
     if (book.failed) return
     const leaf = resultLeaf({ jobId: job.id, outputSha256: job.outputSha256 ?? ZeroHash, fuel: job.fuel })
     book.tree.append(leaf)
@@ -113,9 +152,9 @@ export class Payer extends EventEmitter<PayerEvents> {
     this.scheduleFlush()
   }
 
-  /** Opens the channel, or tops it up when the next voucher would exceed the deposit. */
-  private ensureFunds(book: ChannelBook): void {
-    if (book.failed || book.opening || book.cumulative <= book.deposit) return
+  /** Opens the channel, or tops it up when the next voucher would exceed the deposit; `open`: open it now, nothing owed yet. */
+  private ensureFunds(book: ChannelBook, open = false): void {
+    if (book.failed || book.opening || (open ? book.channelId !== undefined : book.cumulative <= book.deposit)) return
     const amount = this.opts.deposit > book.cumulative - book.deposit ? this.opts.deposit : book.cumulative - book.deposit
     if (this.locked + amount > this.opts.budget) {
       book.failed = `budget of ${this.opts.budget} exhausted`

@@ -1,14 +1,28 @@
 /**
  * The requester: offers a job, collects bids, assigns, awaits the signed
  * result with a deadline, verifies it, and retries on another agent when the
- * assigned one goes away (its last will), times out, or answers garbage.
- * No central scheduler: any process can be a requester.
+ * assigned one goes away (its last will), times out, or answers with a
+ * wrong result it signed. No central scheduler: any process can be a requester.
+ *
+ * The control plane is signed: the requester has an ed25519 identity
+ * (`keyId` is what agents list in `--accept-from`), signs every assignment
+ * with a nonce and an expiry (protocol/assignment.ts), counts only bids
+ * signed by the agent they name, and ignores results anyone could have
+ * forged (market/verify-result.ts) — the real one still wins. An agent that
+ * takes a job and fails it goes into the penalty box (market/penalty-box.ts);
+ * a newcomer's share is capped until it has a record (market/track-record.ts);
+ * `admit` restricts the requester to known agents. Sealed jobs travel
+ * encrypted to and from the agent (protocol/seal.ts).
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError, isRetryableCode, toFogmeshError } from '../protocol/errors.ts'
-import { inboxSchema, type Result } from '../protocol/messages.ts'
+import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
+import { bidSignedBy } from '../protocol/bid-signature.ts'
+import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
+import { Sealer } from '../protocol/seal.ts'
+import { buildAssignment } from './assignment-builder.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
@@ -19,7 +33,9 @@ import { AgentDirectory } from './directory.ts'
 import type { JobAnswer, JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
-import { verifyAgainst } from './verify-result.ts'
+import { PenaltyBox } from './penalty-box.ts'
+import { TrackRecord } from './track-record.ts'
+import { verifyAgainst, type Expected } from './verify-result.ts'
 import { Verifier, type CopySlot, type VerificationOptions } from './verification.ts'
 
 export interface RequesterOptions {
@@ -45,13 +61,39 @@ export interface RequesterOptions {
   payment?: PayerOptions
   /** Time for auctions, leases, attempt timeouts and the agent directory (default: the system clock). */
   clock?: Clock
+  /** The ed25519 identity that signs assignments (default: a fresh one for this process). */
+  identity?: KeyIdentity
+  /** Only these agents get (and are paid for) work; bids of others are refused (`refusedBid`). Default: any agent. */
+  admit?: readonly string[]
+  /** Time out of the first strike in the penalty box; doubled for each further one up to `penaltyMaxMs`. Default 5 s, 10 min. */
+  penaltyBaseMs?: number
+  penaltyMaxMs?: number
+  /**
+   * An agent is a newcomer until it has `newcomerJobs` (20) verified results and was known for
+   * `newcomerMs` (10 min); newcomers together get at most `newcomerShare` (0.1) of the last
+   * `newcomerWindow` (100) assignments and `newcomerInFlight` (1) jobs each at once, while agents
+   * of record can take the work.
+   */
+  newcomerJobs?: number
+  newcomerMs?: number
+  newcomerShare?: number
+  newcomerWindow?: number
+  newcomerInFlight?: number
+  /** Least time between two re-auctions of every lease group for agents that joined. Default 1000 ms. */
+  refreshMinMs?: number
+  /** Agents whose strikes and record are kept. Default 10,000. */
+  maxTrackedAgents?: number
   /** Redundancy, spot checks, evidence, stake and reputation (market/verification.ts). */
   verification?: VerificationOptions
   /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
   credentials?: ClientCredentials
 }
 
-const DEFAULTS = { auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000 }
+const DEFAULTS = {
+  auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000,
+  penaltyBaseMs: 5000, penaltyMaxMs: 600_000, newcomerJobs: 20, newcomerMs: 600_000, newcomerShare: 0.1, newcomerWindow: 100, newcomerInFlight: 1,
+  refreshMinMs: 1000, maxTrackedAgents: 10_000,
+}
 
 const RANGES: Ranges<RequesterOptions> = {
   auctionWindowMs: { min: 1, max: 60_000, integer: true },
@@ -60,25 +102,42 @@ const RANGES: Ranges<RequesterOptions> = {
   attemptSlackMs: { min: 0, max: 600_000, integer: true },
   defaultTimeoutMs: { min: 1, max: 3_600_000, integer: true },
   answersKept: { min: 1, max: 10_000_000, integer: true },
+  penaltyBaseMs: { min: 0, max: 86_400_000, integer: true },
+  penaltyMaxMs: { min: 0, max: 86_400_000, integer: true },
+  newcomerJobs: { min: 0, max: 1_000_000, integer: true },
+  newcomerMs: { min: 0, max: 365 * 86_400_000, integer: true },
+  newcomerShare: { min: 0, max: 1 },
+  newcomerWindow: { min: 1, max: 1_000_000, integer: true },
+  newcomerInFlight: { min: 1, max: 4096, integer: true },
+  refreshMinMs: { min: 0, max: 3_600_000, integer: true },
+  maxTrackedAgents: { min: 1, max: 10_000_000, integer: true },
 }
 
 export interface RequesterEvents {
   attemptFailed: [{ id: string; agent: string; attempt: number; reason: string }]
   auction: [AuctionReport]
   rejected: [{ topic: string; code: string; message: string }]
+  /** A result the assigned agent signed and that is wrong (it failed the attempt). */
+  refused: [{ id: string; agent: string; reason: string }]
+  /** A result for a pending attempt that anyone could have made (bad signature, unhashed output): ignored, the attempt goes on. */
+  forged: [{ id: string; agent: string; reason: string }]
+  /** A bid that does not count: not signed by the agent it names, or from an agent not admitted. */
+  refusedBid: [{ agent: string; reason: string }]
+  /** An agent went into the penalty box. */
+  boxed: [{ agent: string; strikes: number; forMs: number; reason: string }]
   /** A job was answered (ok or error), as `submit` resolves it. */
   result: [JobAnswer]
 }
 
 type AttemptOutcome =
-  | { kind: 'result'; result: Result; output: Buffer | undefined }
+  | { kind: 'result'; result: Result; output: Buffer | undefined; salt?: Buffer | undefined }
   | { kind: 'failed'; reason: string }
 
 interface Pending {
   key: string
   lease: Lease
-  module: string
-  inputSha256: string
+  expected: Expected
+  /** Verification's own check of the result (a copy of a redundant job, a spot check). */
   accept: CopySlot['accept']
   timer: Timer
   resolve: (o: AttemptOutcome) => void
@@ -99,6 +158,13 @@ export class Requester extends EventEmitter<RequesterEvents> {
   /** Present when this requester pays agents through channels. */
   readonly payer: Payer | undefined
   private readonly leases: LeaseBook
+  private readonly identity: KeyIdentity
+  private readonly sealer: Sealer
+  readonly penalties: PenaltyBox
+  readonly record: TrackRecord
+  private readonly admitted: ReadonlySet<string> | undefined
+  private lastRefresh = -Infinity
+  private refreshTimer: Timer | undefined
   /** Runs jobs with redundancy or spot checks; the plain path for the rest. */
   readonly verifier: Verifier
 
@@ -106,17 +172,40 @@ export class Requester extends EventEmitter<RequesterEvents> {
     super()
     this.opts = opts
     this.clock = opts.clock ?? systemClock
-    this.id = opts.id ?? opts.credentials?.username ?? `r${randomBytes(8).toString('hex')}`
+    this.identity = opts.identity ?? ephemeralIdentity()
+    this.sealer = new Sealer(this.identity.box)
+    // on a broker with authentication the inbox is the user's (its access rules name it)
+    this.id = opts.id ?? opts.credentials?.username ?? this.identity.id
     this.inboxTopic = topics.inbox(this.id)
     this.jobs = new RecentMap(opts.answersKept)
     this.leases = new LeaseBook(opts.site)
+    this.admitted = opts.admit ? new Set(opts.admit) : undefined
+    this.penalties = new PenaltyBox({ baseMs: opts.penaltyBaseMs, maxMs: opts.penaltyMaxMs, maxAgents: opts.maxTrackedAgents })
+    this.penalties.on('boxed', (b) => this.emit('boxed', b))
+    this.record = new TrackRecord(
+      { jobs: opts.newcomerJobs, ms: opts.newcomerMs, share: opts.newcomerShare, window: opts.newcomerWindow, inFlight: opts.newcomerInFlight, maxAgents: opts.maxTrackedAgents },
+      () => this.clock.now(),
+    )
     this.directory = new AgentDirectory(conn, { clock: this.clock })
+    this.payer = opts.payment ? new Payer(conn, this.id, this.inboxTopic, opts.payment, this.identity.publicKeyHex) : undefined
     this.auctioneer = new Auctioneer({
       conn, requesterId: this.id, replyTo: this.inboxTopic, directory: this.directory, leases: this.leases, clock: this.clock,
       windowMs: opts.auctionWindowMs, onAuction: (r) => this.emit('auction', r),
+      requesterKey: this.identity.publicKeyHex,
+      ...(this.payer ? { payer: this.payer.address } : {}),
+      takes: (a) => this.takes(a),
+      withinCap: (a) => this.record.withinCap(a, this.inflight.get(a) ?? 0),
     })
-    this.payer = opts.payment ? new Payer(conn, this.id, this.inboxTopic, opts.payment) : undefined
     this.verifier = new Verifier(this, this.directory, opts.verification)
+  }
+
+  /** The requester id agents accept work from (`--accept-from`): sha256 of its key, first 20 hex. */
+  get keyId(): string {
+    return this.identity.id
+  }
+
+  get publicKey(): string {
+    return this.identity.publicKeyHex
   }
 
   static async start(options: RequesterOptions): Promise<Requester> {
@@ -133,10 +222,27 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.conn.on('handlerError', (e) => this.emit('rejected', { topic: e.topic, code: ErrorCode.internal, message: toFogmeshError(e.error).shortMessage }))
     await this.conn.subscribe(this.inboxTopic, 1)
     this.directory.on('gone', (a) => this.onAgentGone(a.presence.id, `agent ${a.presence.id} went offline (${a.reason})`))
-    this.directory.on('online', () => this.leases.refreshAll())
+    // a new agent is heard in the next auction; a republished presence or a reconnect reopens nothing
+    this.directory.on('joined', (a) => {
+      this.record.seen(a.presence.id)
+      this.refreshSoon()
+    })
     this.directory.on('rejected', (e) => this.emit('rejected', e))
     await this.directory.start()
     await this.verifier.start()
+  }
+
+  /** Re-auctions every lease group at its next use, at most once per `refreshMinMs` (joins in between are coalesced, not lost). */
+  private refreshSoon(): void {
+    if (this.refreshTimer) return
+    const wait = this.lastRefresh + this.opts.refreshMinMs - this.clock.now()
+    const refresh = () => {
+      this.refreshTimer = undefined
+      this.lastRefresh = this.clock.now()
+      this.leases.refreshAll()
+    }
+    if (wait <= 0) return refresh()
+    this.refreshTimer = this.clock.setTimeout(refresh, wait, { unref: true })
   }
 
   /** The broker connection this requester uses (telemetry rides along on it). */
@@ -190,12 +296,24 @@ export class Requester extends EventEmitter<RequesterEvents> {
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
-      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, policy)
+      // counted when picked: jobs waiting on the same auction see each other's picks (a newcomer's cap holds)
+      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, {
+        ...policy,
+        claim: (a: string) => {
+          policy.claim(a)
+          this.record.recordAssigned(a)
+          this.addInflight(a, 1)
+        },
+      })
       if (!lease) {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
         return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
       }
       const o = await this.attempt(job, lease, (slot?.attemptBase ?? 0) + (job.firstAttempt ?? 1) - 1 + attempt, inputSha256, slot)
+      if (o.kind === 'result') {
+        this.record.recordVerified(lease.agent)
+        this.penalties.clear(lease.agent)
+      }
       if (o.kind === 'result' && !(o.result.status === 'error' && isRetryableCode(o.result.error?.code ?? ''))) {
         const r = o.result
         this.payFor(lease, r)
@@ -203,6 +321,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
           ...base, status: r.status, agent: r.agent, signature: r.signature, fuel: r.fuel, durationMs: r.durationMs, attempts: attempt,
           latencyMs: performance.now() - started, result: r,
           ...(r.status === 'ok' ? { output: o.output, outputSha256: r.outputSha256 } : { error: r.error }),
+          ...(o.salt ? { sealed: true, salt: o.salt, inputSha256: r.inputSha256 } : {}),
         }
       }
       lastReason = o.kind === 'failed' ? o.reason : `${o.result.error?.code}: ${o.result.error?.message}`
@@ -219,32 +338,54 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.payer.pay(lease.agent, terms, { id: r.id, outputSha256: r.outputSha256, fuel: r.fuel }, BigInt(Math.round(lease.price)))
   }
 
-  private attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string, slot: CopySlot | undefined): Promise<AttemptOutcome> {
+  private async attempt(job: JobRequest & { id: string }, lease: Lease, attempt: number, inputSha256: string, slot: CopySlot | undefined): Promise<AttemptOutcome> {
     const key = `${job.id}\u0000${attempt}`
     const timeoutMs = (job.limits?.timeoutMs ?? this.opts.defaultTimeoutMs) + this.opts.attemptSlackMs
-    this.inflight.set(lease.agent, (this.inflight.get(lease.agent) ?? 0) + 1)
+    const presence = this.directory.get(lease.agent)?.presence
+    let payer: Awaited<ReturnType<Payer['channelFor']>>
+    try {
+      payer = this.payer && this.payer.accepts(presence?.payment) ? await this.payer.channelFor(lease.agent, presence!.payment!) : undefined
+    } catch (err) {
+      this.addInflight(lease.agent, -1)
+      throw err
+    }
+    const built = buildAssignment(
+      { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, limits: job.limits, sealed: job.sealed },
+      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest },
+    )
+    if ('refused' in built) {
+      this.addInflight(lease.agent, -1)
+      return { kind: 'failed', reason: built.refused }
+    }
+    const { assign, expected } = built
     return new Promise<AttemptOutcome>((resolve) => {
-      const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }), timeoutMs)
-      this.pending.set(key, { key, lease, module: job.module, inputSha256, accept: slot?.accept, timer, resolve })
-      const assign = {
-        id: job.id, attempt, requester: this.id, replyTo: this.inboxTopic, module: job.module,
-        input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength).toString('base64'),
-        ...(job.limits ? { limits: job.limits } : {}),
-        ...(slot?.attest ? { attest: slot.attest } : {}),
-      }
+      const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }, true), timeoutMs)
+      this.pending.set(key, { key, lease, expected, accept: slot?.accept, timer, resolve })
       this.conn.publish(topics.agentJobs(lease.agent), JSON.stringify(assign), { qos: 1 })
     })
   }
 
-  private settle(key: string, outcome: AttemptOutcome): void {
+  /** Whether this requester gives work to `agent` now: admitted (`admit`), not in the penalty box. */
+  takes(agent: string): boolean {
+    return (this.admitted === undefined || this.admitted.has(agent)) && !this.penalties.isBoxed(agent, this.clock.now())
+  }
+
+  /** Jobs picked for `agent` and not settled yet (picked: counted before the assignment is built). */
+  private addInflight(agent: string, d: 1 | -1): void {
+    const n = (this.inflight.get(agent) ?? 0) + d
+    if (n <= 0) this.inflight.delete(agent)
+    else this.inflight.set(agent, n)
+  }
+
+  /** Ends an attempt; `strike`: the agent failed a job it took (timeout, a wrong result it signed) and goes into the penalty box. */
+  private settle(key: string, outcome: AttemptOutcome, strike = false): void {
     const p = this.pending.get(key)
     if (!p) return
     this.pending.delete(key)
     p.timer.cancel()
-    const n = (this.inflight.get(p.lease.agent) ?? 1) - 1
-    if (n <= 0) this.inflight.delete(p.lease.agent)
-    else this.inflight.set(p.lease.agent, n)
+    this.addInflight(p.lease.agent, -1)
     if (outcome.kind === 'failed') this.leases.drop(p.lease.agent)
+    if (strike && outcome.kind === 'failed') this.penalties.strike(p.lease.agent, this.clock.now(), outcome.reason)
     p.resolve(outcome)
   }
 
@@ -263,49 +404,48 @@ export class Requester extends EventEmitter<RequesterEvents> {
       this.payer?.onAck(m)
       return
     }
-    if (m.type === 'bid') return this.auctioneer.onBid(m)
+    if (m.type === 'bid') return this.onBid(topic, m, d.raw as Record<string, unknown>)
     const p = this.pending.get(`${m.id}\u0000${m.attempt}`)
     if (!p) return // late or duplicate: already answered
-    const v = verifyAgainst(m, { agent: p.lease.agent, publicKey: p.lease.publicKey, module: p.module, inputSha256: p.inputSha256 })
-    const refused = v.ok ? p.accept?.(m) : v.reason
-    this.settle(p.key, v.ok && refused === undefined ? { kind: 'result', result: m, output: v.output } : { kind: 'failed', reason: `refused result: ${refused}` })
+    const v = verifyAgainst(m, p.expected)
+    if (!v.ok && !v.attributable) return void this.emit('forged', { id: m.id, agent: m.agent, reason: v.reason })
+    if (!v.ok) {
+      this.emit('refused', { id: m.id, agent: m.agent, reason: v.reason })
+      return this.settle(p.key, { kind: 'failed', reason: `refused result: ${v.reason}` }, true)
+    }
+    // verification's own check (a redundant copy, a spot check) decides on its side; a signed, matching result here
+    const refused = p.accept?.(m)
+    if (refused !== undefined) return this.settle(p.key, { kind: 'failed', reason: `refused result: ${refused}` })
+    this.settle(p.key, { kind: 'result', result: m, output: v.output, salt: p.expected.sealed?.salt })
   }
 
-  /** An invalid inbox message: if it names a pending attempt, that attempt failed (garbage from its agent). */
-  private onGarbage(topic: string, payload: Buffer, error: FogmeshError): void {
+  /** A bid counts when the agent it names signed it (with the key of its signed presence) and may take work here. */
+  private onBid(topic: string, bid: Bid, raw: Record<string, unknown>): void {
+    const a = this.directory.get(bid.agent)
+    if (!a) return // unknown agent (or not yet known): the auction does not wait for it
+    if (!bidSignedBy(raw, a.presence.publicKey)) {
+      this.emit('refusedBid', { agent: bid.agent, reason: 'bid not signed by the agent it names' })
+      this.emit('rejected', { topic, code: ErrorCode.badSignature, message: `bid in the name of ${bid.agent}: signature does not verify` })
+      return
+    }
+    if (this.admitted && !this.admitted.has(bid.agent)) return void this.emit('refusedBid', { agent: bid.agent, reason: 'not admitted' })
+    this.auctioneer.onBid(bid)
+  }
+
+  /** An invalid inbox message: counted; never pinned on the agent it names (anyone can publish in its name). */
+  private onGarbage(topic: string, _payload: Buffer, error: FogmeshError): void {
     this.emit('rejected', { topic, code: error.code, message: error.shortMessage })
-    const o = garbageKey(payload)
-    if (!o) return
-    const p = this.pending.get(`${o.id}\u0000${o.attempt}`)
-    if (p && o.agent === p.lease.agent) this.settle(p.key, { kind: 'failed', reason: `garbage result: ${error.shortMessage}` })
   }
 
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.refreshTimer?.cancel()
     this.directory.stop()
     await this.verifier.close()
     for (const p of [...this.pending.values()]) this.settle(p.key, { kind: 'failed', reason: 'requester closed' })
     if (this.ownsConnection) await this.conn.close().catch(() => {})
   }
-}
-
-/**
- * The (id, attempt, agent) a garbage inbox message names, when it names them
- * as plain strings and numbers; undefined for anything else (`null`, arrays,
- * `{"id":{"toString":1}}`): total over any JSON.
- */
-function garbageKey(payload: Buffer): { id: string; attempt: string; agent: string } | undefined {
-  let raw: unknown
-  try {
-    raw = JSON.parse(payload.toString('utf8'))
-  } catch {
-    return undefined
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined
-  const { id, attempt, agent } = raw as Record<string, unknown>
-  if (typeof id !== 'string' || typeof agent !== 'string' || (typeof attempt !== 'number' && typeof attempt !== 'string')) return undefined
-  return { id, attempt: String(attempt), agent }
 }
 
 export const startRequester = (options: RequesterOptions) => Requester.start(options)

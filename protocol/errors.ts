@@ -35,6 +35,15 @@ export const ErrorCode = {
   /** The job asks for more (fuel, memory, time, output) than the agent offers. */
   limitExceeded: 'limit_exceeded',
   overloaded: 'overloaded',
+  // the signed control plane (agent/admission.ts, market/directory.ts) and sealed payloads (protocol/seal.ts)
+  /** The agent does not take work from this requester (not in --accept-from, no funded channel). */
+  notAccepted: 'not_accepted',
+  /** A signed assignment past its expiry (or too far in the future to keep its nonce). */
+  expired: 'expired',
+  /** A signed statement seen before: a replayed assignment nonce, an older presence epoch or sequence. */
+  replayed: 'replayed',
+  /** A sealed payload that does not open for its recipient, sender and context. */
+  sealBroken: 'seal_broken',
   /** A redundant job whose agents did not agree, and referees could not make a majority stand. */
   noQuorum: 'no_quorum',
   // identities and access (broker/auth/)

@@ -5,6 +5,7 @@
 import {
   array,
   base64Bytes,
+  boolean,
   bytes32Hex,
   evmAddress,
   id,
@@ -31,6 +32,23 @@ export const MAX_REDUNDANCY = 5
 
 const label = string({ min: 0, max: 128 })
 const price = number({ min: 0, max: 1e18 })
+/** ed25519 signature, standard base64 (protocol/signed-statement.ts, protocol/signature.ts). */
+export const signature = string({ min: 86, max: 88, describe: 'an ed25519 signature in base64' })
+export const publicKeyHex = string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, describe: 'a 32-byte public key as 64 hex characters' })
+/** Presence epochs: a new one per connection, ms-clock based and persisted, so they only grow. */
+const epoch = number({ min: 1, max: Number.MAX_SAFE_INTEGER, integer: true })
+const seqNumber = number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })
+
+/** A sealed payload (protocol/seal.ts): `fms1.<nonce>.<ciphertext>`; opened (and fully checked) by its recipient only. */
+export function envelope(maxPlainBytes: number) {
+  const max = Math.ceil((maxPlainBytes + 64) / 3) * 4 + 64
+  const inner = string({ min: 8, max, describe: `a sealed envelope (fms1.<nonce>.<ciphertext>) of at most ${max} characters` })
+  return (v: unknown, path: string): string => {
+    const s = inner(v, path)
+    if (!s.startsWith('fms1.')) return inner(undefined, path)
+    return s
+  }
+}
 
 /** Fuel is counted in deterministic instruction-cost units; 2^53 keeps it exact in JSON. */
 export const MAX_FUEL = Number.MAX_SAFE_INTEGER
@@ -60,8 +78,16 @@ export type JobConstraints = Infer<typeof constraintsSchema>
 export const jobSubmitSchema = object({
   id,
   module: sha256Hex,
-  input: base64Bytes(MAX_INPUT_BYTES),
+  /** Required, unless the sensor sealed it (`sealedInput`). */
+  input: optional(base64Bytes(MAX_INPUT_BYTES)),
   replyTo: publishTopic,
+  /** Travel sealed between the gateway and the agent (docs/contract.md, "Sealed jobs"). */
+  sealed: optional(boolean),
+  /** The input sealed by the sensor to the gateway `sealedTo` (its box key is in its signed gateway presence). */
+  sealedInput: optional(envelope(MAX_INPUT_BYTES)),
+  sealedTo: optional(id),
+  /** The sensor's X25519 box key: the output comes back sealed to it (`sealedOutput`). */
+  replyKey: optional(publicKeyHex),
   limits: optional(requestedLimitsSchema),
   /** Distinct agents that run the job (1..5); their results must agree (market/quorum.ts). */
   redundancy: optional(number({ min: 1, max: MAX_REDUNDANCY, integer: true })),
@@ -192,14 +218,25 @@ export const presenceOnlineSchema = object({
 
   /** The last OTA update's outcome: present on agents that follow a release channel. */
   update: optional(updateStatusSchema),
+  /** The connection this presence belongs to (a new one per connect) and its order within it. */
+  epoch,
+  seq: seqNumber,
+  /** X25519 box key that sealed jobs are sealed to (protocol/seal.ts). */
+  boxKey: optional(publicKeyHex),
+  /** ed25519 by `publicKey` over the presence statement (protocol/presence-signature.ts). */
+  signature,
 })
 
-/** What the last will (or a clean stop) leaves behind. */
+/** What the last will (pre-signed at connect for its epoch) or a clean stop leaves behind. */
 export const presenceOfflineSchema = object({
   status: literal('offline'),
   id,
   name: optional(string({ min: 1, max: 64 })),
   reason: literal('lost', 'stopped'),
+  /** The epoch this ends. */
+  epoch,
+  publicKey: publicKeyHex,
+  signature,
 })
 
 export const presenceSchema = tagged('status', { online: presenceOnlineSchema, offline: presenceOfflineSchema })
@@ -209,8 +246,11 @@ export type Presence = PresenceOnline | PresenceOffline
 
 export const heartbeatSchema = object({
   id,
-  seq: number({ min: 0, integer: true }),
+  seq: seqNumber,
   load: loadSchema,
+  /** The presence epoch it beats for: a beat of another epoch keeps nothing alive. */
+  epoch,
+  signature,
 })
 export type Heartbeat = Infer<typeof heartbeatSchema>
 
@@ -225,6 +265,12 @@ export const offerSchema = object({
   limits: optional(requestedLimitsSchema),
   constraints: optional(constraintsSchema),
   maxPrice: optional(price),
+  /** The requester's ed25519 key: agents bid only for requesters they would take work from. Not signed (a forged offer earns a bid, no work). */
+  requesterKey: optional(publicKeyHex),
+  /** Only agents with a box key can take it. */
+  sealed: optional(boolean),
+  /** The requester pays through channels from this EVM address (agents that take payment bid; the assignment proves it). */
+  payer: optional(address),
 })
 export type Offer = Infer<typeof offerSchema>
 
@@ -237,20 +283,52 @@ const bidSchema = object({
   slots: number({ min: 1, max: 4096, integer: true }),
   /** For how long the agent takes jobs of this module from this requester at this price without a new auction. */
   leaseMs: number({ min: 0, max: 3_600_000, integer: true }),
+  /** By the agent's key, over the bid statement (protocol/signed-statement.ts). */
+  signature,
 })
 export type Bid = Infer<typeof bidSchema>
 
-/** A job addressed to one agent, on `fm/v1/agents/<id>/jobs`. */
+/** A paying requester's channel to an agent and its payer's EVM signature binding `requesterKey` to it (agent/channel-acceptance.ts). */
+export const payerProofSchema = object({
+  address,
+  channelId: uintString,
+  proof: string({ min: 132, max: 132, pattern: /^0x[0-9a-fA-F]{130}$/, describe: 'a 65-byte signature as 0x hex' }),
+})
+export type PayerProof = Infer<typeof payerProofSchema>
+
+/**
+ * A job addressed to one agent, on `fm/v1/agents/<id>/jobs`, signed by the
+ * requester (protocol/assignment.ts): the signature covers every field but
+ * `input`/`sealedInput`, whose hash (`inputSha256`) it covers instead.
+ */
 export const assignSchema = object({
   id: meshJobId,
   attempt: number({ min: 1, max: 100, integer: true }),
+  /** The requester's inbox name (`fm/v1/requesters/<requester>/inbox`). */
   requester: id,
   replyTo: publishTopic,
   module: sha256Hex,
-  input: base64Bytes(MAX_INPUT_BYTES),
+  /** The input, or (sealed jobs) `sealedInput`: exactly one of the two. */
+  input: optional(base64Bytes(MAX_INPUT_BYTES)),
+  sealedInput: optional(envelope(MAX_INPUT_BYTES + 16)),
+  /** sha256 of the input; for a sealed job, of salt ‖ input (protocol/seal.ts). */
+  inputSha256: sha256Hex,
   limits: optional(requestedLimitsSchema),
+  /** The agent it is for: an assignment for one agent is nothing to another. */
+  agent: id,
+  /** The requester's ed25519 key; its id (sha256, first 20 hex) is who agents accept work from. */
+  requesterKey: publicKeyHex,
+  /** 16 random bytes, hex: an agent runs an assignment once per nonce. */
+  nonce: string({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, describe: '16 bytes as 32 hex characters' }),
+  /** Ms since 1970 after which the agent does not start it. */
+  expiresAt: number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+  /** The requester's X25519 box key (sealed jobs): the output is sealed back to it. */
+  replyKey: optional(publicKeyHex),
+  /** A requester that pays: its channel to this agent and the payer's EVM signature binding `requesterKey` to it. */
+  payer: optional(payerProofSchema),
   /** Co-sign the result for this court (redundant, spot-checked and staked jobs). */
   attest: optional(attestRequestSchema),
+  signature,
 })
 export type Assign = Infer<typeof assignSchema>
 
@@ -269,13 +347,17 @@ export const resultSchema = object({
   inputSha256: sha256Hex,
   status: literal('ok', 'error'),
   output: optional(string({ max: Math.ceil(MAX_OUTPUT_BYTES / 3) * 4 + 4 })),
+  /** A sealed job's output, sealed to the assignment's `replyKey` (then `output` is absent). */
+  sealedOutput: optional(envelope(MAX_OUTPUT_BYTES + 16)),
   outputSha256: optional(sha256Hex),
+  /** Set for sealed jobs: the signature is the sealed-result statement over salted hashes (protocol/signature.ts). */
+  sealed: optional(boolean),
   error: optional(errorBodySchema),
   fuel: number({ min: 0, integer: true }),
   durationMs: number({ min: 0 }),
   /** Present when the assignment asked for it. */
   attestation: optional(attestationSchema),
-  signature: string({ min: 86, max: 88, describe: 'an ed25519 signature in base64' }),
+  signature,
 })
 export type Result = Infer<typeof resultSchema>
 
@@ -291,3 +373,18 @@ export type VoucherAck = Infer<typeof voucherAckSchema>
 
 export const inboxSchema = tagged('type', { bid: bidSchema, result: resultSchema, voucherAck: voucherAckSchema })
 export type InboxMessage = Infer<typeof inboxSchema>
+
+/**
+ * A gateway's signed advertisement, retained on `fm/v1/gateways/<id>/presence`:
+ * its keys, so sensors can verify what it forwards and seal to it.
+ */
+export const gatewayPresenceSchema = object({
+  status: literal('online'),
+  id,
+  name: string({ min: 1, max: 64 }),
+  publicKey: publicKeyHex,
+  boxKey: publicKeyHex,
+  since: number({ min: 0, integer: true }),
+  signature,
+})
+export type GatewayPresence = Infer<typeof gatewayPresenceSchema>

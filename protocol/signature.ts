@@ -82,17 +82,24 @@ export function verifySignature(
 /** The fields of a result that its signature covers. */
 export type SignedResultFields = Pick<Result, 'id' | 'agent' | 'module' | 'inputSha256' | 'status' | 'outputSha256' | 'fuel'> & {
   error?: { code: string } | undefined
+  /** A sealed job: the statement is `fogmesh/sealed-result/v1`, its hashes salted (sha256(salt ‖ data), protocol/seal.ts). */
+  sealed?: boolean | undefined
 }
 
 /**
  * The exact bytes an agent signs for a result: newline-joined fields, none of
  * which can contain a newline (ids, hex digests, codes and integers). Anyone
  * holding the forwarded result and the agent's advertised key can rebuild it.
+ * A sealed job's statement has the same lines under its own first line, and
+ * its `inputSha256`/`outputSha256` are sha256(salt ‖ input/output) with the
+ * job's 16-byte salt, which travels only inside the sealed payloads: the
+ * signature commits to the plaintext without publishing a hash anyone could
+ * brute-force from a low-entropy reading.
  */
 export function resultStatement(r: SignedResultFields): Buffer {
   return Buffer.from(
     [
-      'fogmesh/result/v1',
+      r.sealed ? 'fogmesh/sealed-result/v1' : 'fogmesh/result/v1',
       r.id,
       r.agent,
       r.module,
@@ -110,5 +117,17 @@ export function signResult(r: SignedResultFields, signer: Signer): string {
 }
 
 export function verifyResult(r: SignedResultFields & { signature: string }, publicKeyHex: string): boolean {
-  return verifySignature(resultStatement(r), Buffer.from(r.signature, 'base64'), publicKeyHex)
+  const sig = signatureBytes(r.signature)
+  return sig !== undefined && verifySignature(resultStatement(r), sig, publicKeyHex)
+}
+
+const SIGNATURE_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/
+
+/**
+ * The 64 bytes of an ed25519 signature written as standard base64 — in its one canonical form
+ * (88 characters, `==`-padded, no stray characters: Node's decoder would skip those), or undefined.
+ * So a signature that verifies has exactly one spelling.
+ */
+export function signatureBytes(b64: unknown): Buffer | undefined {
+  return typeof b64 === 'string' && SIGNATURE_B64.test(b64) ? Buffer.from(b64, 'base64') : undefined
 }

@@ -4,7 +4,7 @@
  * takeover resumes from, and the signed result of one window.
  */
 import { createHash } from 'node:crypto'
-import { constraintsSchema, requestedLimitsSchema, resultSchema } from './messages.ts'
+import { constraintsSchema, payerProofSchema, publicKeyHex, requestedLimitsSchema, resultSchema, signature } from './messages.ts'
 import {
   boolean,
   id,
@@ -88,7 +88,22 @@ export const streamSpecSchema = object({
 })
 export type StreamSpec = Infer<typeof streamSpecSchema>
 
-/** Gateway → agent, on `fm/v1/agents/<id>/streams`. */
+/**
+ * What makes a stream start or stop an order from a requester (protocol/stream-control.ts):
+ * signed by `requesterKey` over every field, for one `agent`, single-use (`nonce`) and
+ * short-lived (`expiresAt`), as assignments are; the agent admits it as it admits those.
+ */
+const controlAuth = {
+  agent: id,
+  requesterKey: publicKeyHex,
+  nonce: string({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, describe: '16 bytes as 32 hex characters' }),
+  expiresAt: number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+  /** A paying placer: its channel to this agent (an agent that takes payment accepts it by that). */
+  payer: optional(payerProofSchema),
+  signature,
+}
+
+/** Gateway → agent, on `fm/v1/agents/<id>/streams`; signed by the placer. */
 export const streamControlSchema = tagged('type', {
   /** Run it (`primary`: windows and results) or shadow it (`standby`: buffer readings, follow the state). A start as primary to a standby promotes it. */
   start: object({
@@ -98,8 +113,9 @@ export const streamControlSchema = tagged('type', {
     /** The placer: window receipts go to its inbox, for payment. */
     requester: id,
     inbox: publishTopic,
+    ...controlAuth,
   }),
-  stop: object({ type: literal('stop'), stream: meshJobId }),
+  stop: object({ type: literal('stop'), stream: meshJobId, ...controlAuth }),
 })
 export type StreamControl = Infer<typeof streamControlSchema>
 

@@ -40,6 +40,9 @@ export const topics = {
   streamReceipts: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/streams`,
   /** A requester's private inbox: bids and results come here. */
   inbox: (requesterId: string) => `${PREFIX}/requesters/${requesterId}/inbox`,
+  /** Retained, signed: a gateway's keys (sensors verify what it forwards and seal jobs to it). */
+  gatewayPresence: (gatewayId: string) => `${PREFIX}/gateways/${gatewayId}/presence`,
+  gatewayPresenceWildcard: `${PREFIX}/gateways/+/presence`,
   /** Retained, signed OTA release manifest of one channel (fleet/release). */
   release: (channel: string) => `${PREFIX}/releases/${channel}`,
   /** Retained bytes of one release chunk, addressed by its sha256 (as modules are). */

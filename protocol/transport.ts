@@ -32,7 +32,8 @@ export interface Will {
 
 export interface ConnectOptions {
   clientId?: string
-  will?: Will
+  /** The last will; a function is called again before every (re)connect (a will signed for that connection's epoch). */
+  will?: Will | (() => Will)
   keepaliveSeconds?: number
   connectTimeoutMs?: number
   /** Reconnect after a lost connection (default true); subscriptions are made again on reconnect. */

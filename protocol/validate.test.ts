@@ -13,7 +13,7 @@ test('a job as docs/contract.md writes it decodes to typed values', () => {
   assert.ok(d.ok)
   if (!d.ok) return
   assert.is(d.value.id, 'j1')
-  assert.equal([...d.value.input], [...Buffer.from('1\n2\n3')])
+  assert.equal([...d.value.input!], [...Buffer.from('1\n2\n3')])
   assert.equal(d.value.limits, { timeoutMs: 500 })
   assert.is(d.value.maxPrice, 3)
   assert.is((d.value as Record<string, unknown>).extra, undefined)
@@ -57,14 +57,16 @@ test('garbage never throws past the boundary', () => {
     }
   }
   // JSON that parses but is hostile in shape
-  for (const v of ['null', '0', '"x"', 'true', '[]', '{"__proto__":{"id":"x"}}', '{"id":{"toString":1}}', JSON.stringify({ ...good, input: null })]) {
+  for (const v of ['null', '0', '"x"', 'true', '[]', '{"__proto__":{"id":"x"}}', '{"id":{"toString":1}}', JSON.stringify({ ...good, input: 7 })]) {
     assert.not.ok(decodeJson(v, jobSubmitSchema).ok, v)
   }
 })
 
 test('presence must be online or offline with its own fields', () => {
   assert.not.ok(decodeJson('{"status":"maybe","id":"x"}', presenceSchema).ok)
-  const off = decodeJson('{"status":"offline","id":"abc","reason":"lost"}', presenceSchema)
+  // an offline statement names the epoch it ends and carries the key and signature to check it by
+  assert.not.ok(decodeJson('{"status":"offline","id":"abc","reason":"lost"}', presenceSchema).ok)
+  const off = decodeJson(JSON.stringify({ status: 'offline', id: 'abc', reason: 'lost', epoch: 5, publicKey: 'ab'.repeat(32), signature: 'A'.repeat(86) + '==' }), presenceSchema)
   assert.ok(off.ok && off.value.status === 'offline')
 })
 

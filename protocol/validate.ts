@@ -14,7 +14,8 @@ import type { NumberRule } from './options.ts'
 export type Parser<T> = (value: unknown, path: string) => T
 export type Infer<P> = P extends Parser<infer T> ? T : never
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; error: FogmeshError }
+/** `raw` (from `decodeJson`): the JSON as parsed, unknown fields included — what a signature is checked over. */
+export type Decoded<T> = { ok: true; value: T; raw?: unknown } | { ok: false; error: FogmeshError }
 
 const fail = (path: string, expected: string): never => {
   throw new ValidationError(path, expected)
@@ -195,7 +196,9 @@ export function decodeJson<T>(payload: Uint8Array | string, parser: Parser<T>, m
   } catch {
     return { ok: false, error: new FogmeshError(ErrorCode.invalidJson, 'message is not valid JSON') }
   }
-  return parseValue(raw, parser)
+  const d = parseValue(raw, parser)
+  if (d.ok) d.raw = raw
+  return d
 }
 
 /** Validates an already-parsed value. Never throws. */

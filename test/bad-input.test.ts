@@ -10,6 +10,8 @@ import * as fx from './fixtures/engine/modules.ts'
 import { collect, plainClient } from './support/mqtt-clients.ts'
 import { waitFor } from './support/wait.ts'
 import { startMesh, type Mesh } from './support/mesh.ts'
+import { CEILING_DEFAULTS } from '../market/limits-ceiling.ts'
+import { assignment } from './support/signed-assign.ts'
 import { sha256 } from './support/sha256.ts'
 
 let mesh: Mesh
@@ -18,7 +20,8 @@ let replies: ReturnType<typeof collect>
 let seq = 0
 
 test.before(async () => {
-  mesh = await startMesh({ agents: 2, gateway: true, agent: { moduleFetchTimeoutMs: 300 } })
+  // the agents offer less memory than the gateway lets a job ask for (its ceiling: 256 MiB)
+  mesh = await startMesh({ agents: 2, gateway: true, agent: { moduleFetchTimeoutMs: 300, maxMemoryMiB: 128 } })
   sensor = await plainClient(mesh.broker.url)
   replies = collect(sensor)
   await sensor.subscribeAsync('bad/replies', { qos: 1 })
@@ -116,8 +119,12 @@ test('bad base64 → invalid_field naming input', async () => {
   await expectCode({ ...job('ab'.repeat(32)), input: '%%%not base64%%%' }, 'invalid_field', /^input: /)
 })
 
-test('limits above what any agent offers → no_agents', async () => {
-  await expectCode(job(await mesh.publish(fx.echo().bytes), 'x', { limits: { timeoutMs: 3_000_000 } }), 'no_agents')
+test('limits above what any agent offers → no_agents; above the gateway\'s ceiling → limit_exceeded before the market', async () => {
+  const module = await mesh.publish(fx.echo().bytes)
+  const maxMemory = mesh.agents[0]!.presence().limits.memoryMiB
+  assert.ok(maxMemory < CEILING_DEFAULTS.memoryMiB, 'the agents offer less memory than the gateway lets a job ask for')
+  await expectCode(job(module, 'x', { limits: { memoryMiB: maxMemory + 1 } }), 'no_agents')
+  await expectCode(job(module, 'y', { limits: { timeoutMs: 3_000_000 } }), 'limit_exceeded', /limits\.timeoutMs/)
 })
 
 test('limits above what an agent advertises: refused with limit_exceeded, even when assigned directly', async () => {
@@ -125,13 +132,13 @@ test('limits above what an agent advertises: refused with limit_exceeded, even w
   const p = agent.presence()
   assert.ok(p.limits.memoryMiB >= p.defaults.memoryMiB && p.limits.fuel >= p.defaults.fuel, 'maxima and defaults advertised')
   const module = await mesh.publish(fx.echo().bytes)
-  // through the market: nobody offers that much
+  // through the market: nobody offers that much (within the gateway's ceiling)
   await expectCode(job(module, 'x', { limits: { memoryMiB: p.limits.memoryMiB + 1 } }), 'no_agents')
-  // a requester that skips the market and assigns straight to the agent
+  // a requester the agent accepts that skips the market and assigns straight to the agent
   const direct = await plainClient(mesh.broker.url)
   const got = collect(direct)
   await direct.subscribeAsync('direct/inbox', { qos: 1 })
-  const assign = { id: 'greedy', attempt: 1, requester: 'r-direct', replyTo: 'direct/inbox', module, input: '', limits: { fuel: p.limits.fuel + 1 } }
+  const assign = assignment(mesh.identity, { agent: agent.id, module, now: Date.now(), replyTo: 'direct/inbox' }, { id: 'greedy', input: '', limits: { fuel: p.limits.fuel + 1 } })
   await direct.publishAsync(`fm/v1/agents/${agent.id}/jobs`, JSON.stringify(assign))
   await waitFor(() => got.length > 0, 5000, 'the refusal')
   const r = JSON.parse(got[0]!.payload.toString())

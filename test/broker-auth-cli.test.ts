@@ -72,7 +72,10 @@ test('fogmesh broker --auth: an allowlisted agent joins by key, a stranger is to
   // the console inside the broker logs in as its own operator: no refusal, no denial on stderr
   await waitFor(() => /^console {2}http:\/\/127\.0\.0\.1:\d+\/$/m.test(broker.output()), 30_000, 'the console line')
   assert.not.match(broker.output(), /refused broker-|denied operator broker-console/)
-  const agent = await fogmeshDaemon(['agent', '--broker', url, '--name', 'cli-agent', '--data', agentDir, '--isolation', 'thread'], /online at/, { home, timeoutMs: 60_000 })
+  // the agent runs the jobs of the broker's gateway and of the requester `fogmesh submit` is in this home (signed assignments)
+  const whoami = await runFogmesh(['submit', '--whoami'], { home, timeoutMs: 60_000 })
+  assert.is(whoami.code, 0, showRun(whoami))
+  const agent = await fogmeshDaemon(['agent', '--broker', url, '--name', 'cli-agent', '--data', agentDir, '--isolation', 'thread', '--accept-from', `${whoami.stdout.trim()},${/requester id ([0-9a-f]{20})/.exec(broker.output())![1]}`], /online at/, { home, timeoutMs: 60_000 })
   daemons.push(agent)
   const strangerDir = tmpDir('fm-auth-cli-stranger-')
   const stranger = loadOrCreateIdentity(strangerDir).id

@@ -9,6 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { Broker } from '../broker/broker.ts'
 import { verifyResult } from '../protocol/signature.ts'
+import { verifyStatement } from '../protocol/signed-statement.ts'
 import { modulePath } from '../wasm-modules/index.ts'
 import { runWithNodeWasi } from '../wasm-modules/node-wasi.ts'
 import { spawnAgent, type AgentProcess } from './support/agents.ts'
@@ -210,7 +211,9 @@ test('SIGTERM: the agent process leaves cleanly (exit 0) with a retained "stoppe
     await c.subscribeAsync(`fm/v1/agents/${a2.id}/presence`, { qos: 1 })
     await waitFor(() => got.length > 0, 3000, 'the retained presence')
     assert.ok(got[0]!.retain, 'retained')
-    assert.equal(JSON.parse(got[0]!.payload.toString()), { status: 'offline', id: a2.id, name: 'a2', reason: 'stopped' })
+    const left = JSON.parse(got[0]!.payload.toString())
+    assert.equal([left.status, left.id, left.name, left.reason], ['offline', a2.id, 'a2', 'stopped'])
+    assert.ok(verifyStatement('presence', left, left.publicKey), 'signed by the agent (protocol/presence-signature.ts)')
   } finally {
     await c.endAsync()
   }

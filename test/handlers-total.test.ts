@@ -10,6 +10,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startAgent, type Agent } from '../agent/agent.ts'
 import { startGateway, type Gateway } from '../market/gateway.ts'
+import { ephemeralIdentity } from '../protocol/identity.ts'
 import { topics } from '../protocol/topics.ts'
 import { MemoryBus } from '../protocol/transport/memory-bus.ts'
 import type { Connection } from '../protocol/transport.ts'
@@ -70,8 +71,9 @@ const handlerErrors: string[] = []
 
 test.before(async () => {
   bus = new MemoryBus()
-  agent = await startAgent({ broker: bus, dataDir: tmpDir('fm-total-'), name: 'total', slots: 1, isolation: 'thread', heartbeatMs: 200 })
-  gateway = await startGateway({ broker: bus })
+  const identity = ephemeralIdentity() // the gateway's: the agent takes its work
+  agent = await startAgent({ broker: bus, dataDir: tmpDir('fm-total-'), name: 'total', slots: 1, isolation: 'thread', heartbeatMs: 200, acceptFrom: [identity.id] })
+  gateway = await startGateway({ broker: bus, identity })
   await gateway.requester.directory.waitFor(1, 5000)
   attacker = await bus.connect({ clientId: 'attacker' })
   sensor = await bus.connect({ clientId: 'sensor' })

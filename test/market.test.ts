@@ -119,12 +119,14 @@ test('two sensors using the same job id each get their own result', async () => 
   }
 })
 
-for (const behaviour of ['tamper-output', 'wrong-key', 'wrong-input', 'garbage', 'silent'] as RogueBehaviour[]) {
-  test(`a rogue agent answering "${behaviour}" is refused and the job is retried on an honest agent`, async () => {
+for (const behaviour of ['tamper-output', 'wrong-key', 'wrong-input', 'garbage', 'silent'] as const satisfies readonly RogueBehaviour[]) {
+  test(`a rogue agent answering "${behaviour}" is refused or ignored, boxed, and the job is retried on an honest agent`, async () => {
     const mesh = await startMesh({ agents: 1, requester: { attemptSlackMs: 300 } })
     const rogue = await RogueAgent.start(mesh.broker.url, behaviour)
     const failures: string[] = []
+    const boxed: string[] = []
     mesh.requester.on('attemptFailed', (f) => failures.push(f.reason))
+    mesh.requester.on('boxed', (b) => boxed.push(b.agent))
     try {
       await mesh.requester.directory.waitFor(2, 3000)
       const module = await mesh.publish(echo().bytes)
@@ -135,8 +137,10 @@ for (const behaviour of ['tamper-output', 'wrong-key', 'wrong-input', 'garbage',
       assert.is(r.agent, mesh.agents[0]!.id)
       assert.is(r.attempts, 2)
       assert.is(failures.length, 1)
-      const expected = { 'tamper-output': /signature/, 'wrong-key': /signature/, 'wrong-input': /another input/, garbage: /garbage/, silent: /no result/ }[behaviour]
+      // what anyone could have forged in its name is ignored: its attempt times out; what it signed wrong fails at once
+      const expected = { 'tamper-output': /no result/, 'wrong-key': /no result/, 'wrong-input': /another input/, garbage: /no result/, silent: /no result/ }[behaviour]
       assert.match(failures[0]!, expected)
+      assert.equal(boxed, [rogue.id], 'into the penalty box')
     } finally {
       await rogue.close()
       await mesh.close()
@@ -163,8 +167,8 @@ test('no eligible agent: no_agents, at once', async () => {
 test('labels steer jobs: constraints pick the agent that has them', async () => {
   const mesh = await startMesh({ agents: 0 })
   const { startAgent } = await import('../agent/agent.ts')
-  const a = await startAgent({ broker: mesh.broker.url, dataDir: tmpDir(), name: 'north', labels: { site: 'north' }, slots: 1 })
-  const b = await startAgent({ broker: mesh.broker.url, dataDir: tmpDir(), name: 'south', labels: { site: 'south' }, slots: 1 })
+  const a = await startAgent({ broker: mesh.broker.url, dataDir: tmpDir(), name: 'north', labels: { site: 'north' }, slots: 1, acceptFrom: [mesh.requesterId] })
+  const b = await startAgent({ broker: mesh.broker.url, dataDir: tmpDir(), name: 'south', labels: { site: 'south' }, slots: 1, acceptFrom: [mesh.requesterId] })
   try {
     await mesh.requester.directory.waitFor(2, 3000)
     const module = await mesh.publish(echo().bytes)

@@ -12,6 +12,8 @@ import type { MqttClient } from 'mqtt'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startAgent, type Agent } from '../agent/agent.ts'
+import { loadOrCreateIdentityFile } from '../protocol/identity.ts'
+import { verifyStatement } from '../protocol/signed-statement.ts'
 import { verifyResult } from '../protocol/signature.ts'
 import { modulePath } from '../wasm-modules/index.ts'
 import { stopChild, trackChild } from './support/child-processes.ts'
@@ -110,8 +112,9 @@ function mustHaveMesh(): { url: string; port: string } {
 mosquittoTest('a plain MQTT client gets a signed result through Mosquitto and `fogmesh gateway`', async () => {
   mosq = await startMosquitto(requireProgram('mosquitto'), 'max_packet_size 20000000\nset_tcp_nodelay true\n')
   const url = mosq.url
-  // two agents (in-process), then the standalone gateway as a child process
-  for (const name of ['m1', 'm2']) agents.push(await startAgent({ broker: url, name, dataDir: tmpDir(`fm-mosq-${name}-`), slots: 1 }))
+  // two agents (in-process) that take work from the gateway's requester id, then the standalone gateway as a child process
+  const gatewayId = loadOrCreateIdentityFile(join(home, 'gateway', 'identity.json'), 'fogmesh-requester-identity').id
+  for (const name of ['m1', 'm2']) agents.push(await startAgent({ broker: url, name, dataDir: tmpDir(`fm-mosq-${name}-`), slots: 1, acceptFrom: [gatewayId] }))
   gateway = await fogmeshDaemon(['gateway', '--broker', url], /^gateway on mqtt:\/\/\S+: listening on fm\/v1\/jobs\/submit$/m, { home })
 
   client = await plainClient(url)
@@ -255,11 +258,14 @@ mosquittoTest('presence and last will through Mosquitto: kill -9 of `fogmesh age
     const before = got.length
     await stopChild(victim.proc, { signal: 'SIGKILL' })
     const will = await waitFor(() => got.slice(before).find((m) => m.topic === topic), 15_000, 'the last will on the presence topic')
-    assert.equal(JSON.parse(will.payload.toString()), { status: 'offline', id, name: 'victim', reason: 'lost' })
+    const w = JSON.parse(will.payload.toString())
+    assert.equal([w.status, w.id, w.name, w.reason], ['offline', id, 'victim', 'lost'])
+    assert.ok(verifyStatement('presence', w, p.publicKey), 'the will was signed by the agent at connect, for its epoch')
+    assert.is(w.epoch, p.epoch, 'and ends the epoch its online presence began')
 
     // retained: a client that connects afterwards sees the agent gone
     const late = (await presences(url)).get(id)
-    assert.equal(late, { status: 'offline', id, name: 'victim', reason: 'lost' })
+    assert.equal(late, w)
   } finally {
     await watcher.endAsync()
   }

@@ -113,4 +113,57 @@ test('jobs through the gateway are paid by vouchers and settled on chain, each o
   }
 })
 
+test('an agent that takes payment runs work only from requesters with a funded channel to it (and the payer proof that binds their key)', async () => {
+  let chain: ChainContext | null = null
+  const broker = await testBroker()
+  let agent: Agent | undefined
+  const requesters: Array<{ close(): Promise<void> }> = []
+  try {
+    chain = await startChain({ accounts: 5 })
+    const { wallets, node, mesh } = chain
+    const client = await ChannelsClient.connect(mesh.addresses.channels, wallets[2]!)
+    // no --accept-from: only requesters that pay it through a channel
+    agent = await startAgent({ broker: broker.url, dataDir: tmpDir(), name: 'paid', slots: 1, pricePerJob: Number(PRICE), payment: { client, wallet: wallets[2]!, policy: { everyJobs: 1_000_000, everyMs: 3_600_000 } } })
+    const rejected: string[] = []
+    agent.on('rejected', (r) => rejected.push(`${r.code}: ${r.message}`))
+    const { startRequester } = await import('../market/requester.ts')
+    const free = await startRequester({ broker: broker.url })
+    requesters.push(free)
+    await free.directory.waitFor(1, 5000)
+    const module = await free.publishModule(echo().bytes)
+    const unpaid = await free.submit({ module, input: Buffer.from('for free?') })
+    assert.is(unpaid.error?.code, 'no_agents', 'a requester that does not pay gets no bid')
+
+    const paying = await startRequester({
+      broker: broker.url,
+      payment: { client: await ChannelsClient.connect(mesh.addresses.channels, wallets[1]!), privateKey: node.accounts[1]!, budget: PRICE * 100n, deposit: PRICE * 10n },
+    })
+    requesters.push(paying)
+    await paying.directory.waitFor(1, 5000)
+    const paid = await paying.submit({ module, input: Buffer.from('paid work') })
+    assert.is(paid.status, 'ok', JSON.stringify(paid.error))
+    assert.is(paid.output!.toString(), 'paid work')
+    assert.is(paying.payer!.stats().channels, 1, 'the channel was opened before the first assignment')
+
+    // someone who knows that channel signs an assignment with a key of its own, claiming it: refused
+    const spy = await plainClient(broker.url)
+    const captured = collect(spy)
+    await spy.subscribeAsync(`fm/v1/agents/${agent.id}/jobs`, { qos: 1 })
+    await paying.submit({ module, input: Buffer.from('once more') })
+    const real = JSON.parse((await waitFor(() => captured[0], 5000, 'an assignment')).payload.toString())
+    const { assignment, ephemeralIdentity } = await import('./support/signed-assign.ts')
+    const thief = ephemeralIdentity()
+    const forged = assignment(thief, { agent: agent.id, module, now: Date.now(), replyTo: 'thief/inbox' }, { payer: real.payer })
+    await spy.publishAsync(`fm/v1/agents/${agent.id}/jobs`, JSON.stringify(forged), { qos: 1 })
+    await waitFor(() => rejected.some((r) => r.startsWith('not_accepted')), 5000, 'the refusal')
+    assert.match(rejected.find((r) => r.startsWith('not_accepted'))!, /payer proof is signed by 0x[0-9a-fA-F]{40}, not/)
+    await spy.endAsync()
+  } finally {
+    for (const r of requesters) await r.close()
+    await agent?.close({ graceMs: 200 })
+    await broker.close()
+    await stopChain(chain)
+  }
+})
+
 test.run()

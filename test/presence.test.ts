@@ -9,6 +9,7 @@ import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
 import { connect } from '../protocol/transport.ts'
 import { AgentDirectory } from '../market/directory.ts'
 import { spawnAgent } from './support/agents.ts'
+import { verifyStatement } from '../protocol/signed-statement.ts'
 import { collect, plainClient } from './support/mqtt-clients.ts'
 import { tmpDir } from './support/temp-dirs.ts'
 import { testBroker } from './support/test-broker.ts'
@@ -78,7 +79,9 @@ test('paused: unreachable, then online again; killed: gone through the last will
     const got = collect(late)
     await late.subscribeAsync(`fm/v1/agents/${agent.id}/presence`)
     await waitFor(() => got.length > 0, 2000, 'retained will')
-    assert.equal(JSON.parse(got[0]!.payload.toString()), { status: 'offline', id: agent.id, name: 'flaky', reason: 'lost' })
+    const will = JSON.parse(got[0]!.payload.toString())
+    assert.equal([will.status, will.id, will.name, will.reason], ['offline', agent.id, 'flaky', 'lost'])
+    assert.ok(verifyStatement('presence', will, will.publicKey) && agentIdFromPublicKey(will.publicKey) === agent.id, 'a will signed by the agent, for its epoch')
     await late.endAsync()
   } finally {
     dir.stop()

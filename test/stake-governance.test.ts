@@ -79,7 +79,7 @@ t('deploy the governed mesh; stake an agent; it advertises the stake; status and
   const staked = await fogmesh(['stake', '--amount', '100', ...chain(), '--keystore', keystore(1), '--data', join(dir, 'agent')])
   assert.match(staked, /^registered 100\.0 MESH for agent [0-9a-f]{20} as 0x[0-9a-fA-F]{40}; attester 0x[0-9a-fA-F]{40} bound$/m)
   assert.match(staked, /stake now 100\.0 MESH \(minimum 100\.0 MESH\): in the market/)
-  agent = await fogmeshDaemon(['agent', '--broker', broker.url, '--name', 'staked', '--data', join(dir, 'agent'), ...chain(), '--keystore', keystore(1), '--isolation', 'thread'], /^stake {4}account (0x[0-9a-fA-F]{40}) in court/m, env)
+  agent = await fogmeshDaemon(['agent', '--broker', broker.url, '--name', 'staked', '--data', join(dir, 'agent'), ...chain(), '--keystore', keystore(1), '--isolation', 'thread', '--accept-from', 'any'], /^stake {4}account (0x[0-9a-fA-F]{40}) in court/m, env)
   const status = JSON.parse(await fogmesh(['status', '--broker', broker.url, '--rpc', anvil.rpc, '--json', '--listen', '1500'])) as Array<{ name: string; stake?: { account: string }; standing?: { eligible: boolean; stake: string; verified: boolean } }>
   const row = status.find((r) => r.name === 'staked')!
   assert.is(row.stake?.account, agent.match[1])

@@ -16,6 +16,7 @@ import { loadOrCreateIdentity } from '../agent/identity.ts'
 import { createBrokerAuth } from '../broker/auth/broker-auth.ts'
 import { CredentialStore } from '../broker/auth/credentials.ts'
 import { startGateway } from '../market/gateway.ts'
+import { ephemeralIdentity } from '../protocol/identity.ts'
 import { topics } from '../protocol/topics.ts'
 import { connect } from '../protocol/transport.ts'
 import * as fx from './fixtures/engine/modules.ts'
@@ -49,8 +50,9 @@ tlsTest('a job over mqtts:// and wss:// with a CA the clients were given; untrus
   assert.match(broker.wsUrl!, /^wss:\/\/127\.0\.0\.1:\d+$/)
   const dataDir = tmpDir('fm-tls-agent-')
   await store.addAgent(loadOrCreateIdentity(dataDir).id, { iterations: 1000 })
-  const agent = await startAgent({ broker: broker.url, dataDir, name: 'tls-agent', slots: 1, isolation: 'thread', credentials: { ca: cert } })
-  const gateway = await startGateway({ broker: broker.url, credentials: { username: 'gw', password: pw.gw, ca: cert } })
+  const gatewayIdentity = ephemeralIdentity()
+  const agent = await startAgent({ broker: broker.url, dataDir, name: 'tls-agent', slots: 1, isolation: 'thread', acceptFrom: [gatewayIdentity.id], credentials: { ca: cert } })
+  const gateway = await startGateway({ broker: broker.url, identity: gatewayIdentity, credentials: { username: 'gw', password: pw.gw, ca: cert } })
   try {
     await gateway.requester.directory.waitFor(1, 5000)
     const bytes = fx.echo().bytes

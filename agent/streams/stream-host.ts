@@ -1,13 +1,15 @@
 /**
  * The agent's stream jobs: starts and stops from the placer on
  * `fm/v1/agents/<id>/streams` (a start as primary to a standby promotes it),
+ * each one signed and admitted first (the `admit` hook: agent/admission.ts),
  * one StreamRunner per stream, and one subscription per source filter however
  * many streams read it. At most `maxStreams` at once; a start beyond that is
  * refused (`rejected` event) and the placer's next choice takes it.
  */
 import { EventEmitter } from 'node:events'
 import type { Clock } from '../../protocol/clock.ts'
-import type { Assign, Result } from '../../protocol/messages.ts'
+import type { Result } from '../../protocol/messages.ts'
+import type { RunnableJob } from '../admission.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { streamControlSchema, type StreamControl } from '../../protocol/streams.ts'
 import { topics } from '../../protocol/topics.ts'
@@ -20,11 +22,13 @@ export interface StreamHostOptions {
   agentId: string
   clock: Clock
   signer: Signer
-  run: (job: Assign) => Promise<Result>
+  run: (job: RunnableJob) => Promise<Result>
   /** Fetch the module ahead of the first window (a standby too, so a takeover does not wait for it). */
   prefetch: (module: string) => void
   maxStreams: number
   limits: StreamLimits
+  /** Whether a start or stop (as received, and as parsed) is an order this agent takes: signed, accepted, fresh (agent/admission.ts). */
+  admit: (raw: Readonly<Record<string, unknown>>, m: StreamControl) => Promise<{ ok: true } | { ok: false; code: string; reason: string }>
 }
 
 export interface StreamHostEvents {
@@ -41,6 +45,7 @@ export class StreamHost extends EventEmitter<StreamHostEvents> {
   private readonly sources = new Map<string, Set<StreamRunner>>()
   private readonly topic: string
   private closing = false
+  private queue: Promise<void> = Promise.resolve()
 
   constructor(private readonly o: StreamHostOptions) {
     super()
@@ -64,7 +69,13 @@ export class StreamHost extends EventEmitter<StreamHostEvents> {
   private onControl(topic: string, payload: Buffer): void {
     const d = decodeJson(payload, streamControlSchema, 64 * 1024)
     if (!d.ok) return void this.emit('rejected', { topic, code: d.error.code, message: d.error.shortMessage })
-    void this.handle(d.value).catch((err: unknown) => this.emit('rejected', { topic, code: 'internal', message: (err as Error).message }))
+    const failed = (err: unknown) => void this.emit('rejected', { topic, code: 'internal', message: (err as Error).message })
+    // admitted one at a time, in arrival order: a stop never overtakes its start while the start is checked
+    this.queue = this.queue.then(async () => {
+      const v = await this.o.admit(d.raw as Record<string, unknown>, d.value)
+      if (!v.ok) return void this.emit('rejected', { topic, code: v.code, message: v.reason })
+      void this.handle(d.value).catch(failed)
+    }).catch(failed)
   }
 
   private async handle(m: StreamControl): Promise<void> {

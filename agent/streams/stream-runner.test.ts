@@ -8,7 +8,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startAgent } from '../agent.ts'
 import { createInlineExecutor } from '../engine/executor/inline-executor.ts'
+import { ephemeralIdentity } from '../../protocol/identity.ts'
 import { ManualClock, settle } from '../../protocol/manual-clock.ts'
+import { signStreamControl } from '../../protocol/stream-control.ts'
 import { topics } from '../../protocol/topics.ts'
 import { MemoryBus } from '../../protocol/transport/memory-bus.ts'
 import { echo } from '../../test/fixtures/engine/modules.ts'
@@ -19,7 +21,8 @@ import { waitFor } from '../../test/support/wait.ts'
 test('time windows: resume after the retained state, slots closed on the clock, empty and late ones', async () => {
   const bus = new MemoryBus()
   const clock = new ManualClock(1_000_000)
-  const agent = await startAgent({ broker: bus, dataDir: tmpDir('fm-stream-runner-'), name: 'tw', executor: createInlineExecutor(), clock, streamGraceMs: 50, streamStateWaitMs: 100 })
+  const placer = ephemeralIdentity()
+  const agent = await startAgent({ broker: bus, dataDir: tmpDir('fm-stream-runner-'), name: 'tw', executor: createInlineExecutor(), clock, streamGraceMs: 50, streamStateWaitMs: 100, acceptFrom: [placer.id] })
   const c = await bus.connect()
   const got: Array<Record<string, unknown>> = []
   c.route('out/tw', (_t, p) => got.push(JSON.parse(String(p))))
@@ -32,7 +35,8 @@ test('time windows: resume after the retained state, slots closed on the clock, 
     // a previous agent published windows 1..3
     await c.publishAsync(topics.streamState('st1'), JSON.stringify({ stream: 'st1', agent: 'before', seq: 3, dropped: 2 }), { qos: 1, retain: true })
     const spec = { stream: 'st1', id: 'tw', module, source: 'sensors/t', window: { ms: 1000 }, replyTo: 'out/tw', epoch }
-    c.publish(topics.agentStreams(agent.id), JSON.stringify({ type: 'start', role: 'primary', spec, requester: 'r1', inbox: 'in/r1' }), { qos: 1 })
+    const start = signStreamControl({ type: 'start', role: 'primary', spec, requester: 'r1', inbox: 'in/r1' }, agent.id, placer, clock.now() + 60_000)
+    c.publish(topics.agentStreams(agent.id), JSON.stringify(start), { qos: 1 })
     await waitFor(() => agent.streams.size === 1, 10_000, 'the stream started')
     await settle()
     await clock.advance(200) // past the cold start's wait for the state

@@ -13,7 +13,8 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Clock, Timer } from '../../protocol/clock.ts'
-import type { Assign, Result } from '../../protocol/messages.ts'
+import type { Result } from '../../protocol/messages.ts'
+import type { RunnableJob } from '../admission.ts'
 import { signResult, type Signer } from '../../protocol/signature.ts'
 import { streamStateSchema, windowJobId, type StreamSpec, type StreamState } from '../../protocol/streams.ts'
 import { topics } from '../../protocol/topics.ts'
@@ -40,7 +41,7 @@ export interface StreamRunnerDeps {
   clock: Clock
   signer: Signer
   /** Runs one window as a job (the agent's AssignmentRunner): a signed result, never a rejection for job faults. */
-  run: (job: Assign) => Promise<Result>
+  run: (job: RunnableJob) => Promise<Result>
   limits: StreamLimits
 }
 

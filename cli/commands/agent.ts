@@ -6,7 +6,7 @@ import { resolveOsUser } from '../../agent/engine/executor/executor-user.ts'
 import { withConfigFile } from '../config-file.ts'
 import type { MetricsServer, AgentMetrics } from '../../agent/metrics.ts'
 import { AgentTelemetry } from '../../agent/telemetry.ts'
-import { givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+import { acceptFromOption, givenInt, labelsOption, requireString, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import { readCa } from '../client-credentials.ts'
 import { loadOrCreateIdentity } from '../../agent/identity.ts'
 import { AuthError } from '../../protocol/errors.ts'
@@ -23,8 +23,12 @@ export function defaultDataDir(name: string): string {
 export const agentCommand: Command = {
   name: 'agent',
   summary: 'one agent: joins the mesh, bids for jobs, runs them, returns signed results',
-  usage: `usage: fogmesh agent --broker URL [--name NAME] [--data DIR] [--labels k=v,...] [--price N] [--slots N]
+  usage: `usage: fogmesh agent --broker URL [--accept-from ID,...|any] [--name NAME] [--data DIR] [--labels k=v,...] [--price N] [--slots N]
 
+  --accept-from   whose jobs it runs: requester ids (a gateway prints its own at start; fogmesh submit
+                  --whoami tells yours), or any (an open test mesh). Requesters with a funded payment
+                  channel to this agent are accepted too. Default: nobody else (assignments are signed
+                  by their requester; unsigned ones, others' and replays are never run)
   --broker URL    the broker, e.g. mqtt://192.168.1.10:1883
   --name NAME     a human name for operators (default: the host name)
   --data DIR      identity key and module cache (default: ~/.fogmesh/agents/NAME, or $FOGMESH_HOME/agents/NAME)
@@ -66,6 +70,7 @@ ${UPDATE_USAGE}`,
     slots: { type: 'string' },
     'max-jobs-per-requester': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
+    'accept-from': { type: 'string' },
     isolation: { type: 'string' },
     'metrics-port': { type: 'string' },
     'metrics-host': { type: 'string' },
@@ -90,6 +95,7 @@ ${UPDATE_USAGE}`,
     if (isolation !== undefined && isolation !== 'process' && isolation !== 'thread') throw new UsageError('--isolation is process or thread')
     const dataDir = typeof values.data === 'string' ? values.data : defaultDataDir(name)
     const metricsPort = givenInt(values, 'metrics-port', 0, 65535)
+    const acceptFrom = acceptFromOption(values['accept-from'])
     const executorUser = typeof values['executor-user'] === 'string' ? resolveOsUser(values['executor-user']) : undefined
     const running = runningRelease()
     const updates = updatesFromOptions(values, running)
@@ -122,6 +128,7 @@ ${UPDATE_USAGE}`,
         maxJobsPerRequester: givenInt(values, 'max-jobs-per-requester'),
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
         isolation,
+        ...(acceptFrom ? { acceptFrom } : {}),
         ...(staking ? { staking } : {}),
         ...(executorUser ? { executorUser } : {}),
         // a device keeps one job worker started at idle; the others start when jobs need them
@@ -130,6 +137,7 @@ ${UPDATE_USAGE}`,
     )
     const p = agent.presence()
     console.log(`agent ${agent.id} "${name}" online at ${broker}: ${p.capacity.slots} slots, ${p.capacity.arch}, data in ${dataDir}`)
+    console.log(`accepts work from ${agent.accepts}`)
     if (staking) console.log(`stake    account ${staking.account} in court ${staking.court} (chain ${staking.chainId}); attester ${agent.attestor?.address}`)
     const telemetry = values['no-telemetry'] ? undefined : new AgentTelemetry(agent, agent.connection).start()
     let metrics: (MetricsServer & { metrics: AgentMetrics }) | undefined

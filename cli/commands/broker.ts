@@ -1,9 +1,10 @@
 import { join } from 'node:path'
 import { startBroker } from '../../broker/broker.ts'
 import { superviseGateway, type GatewayIsolation } from '../../market/gateway-supervisor.ts'
+import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
 import { GATEWAY_LIMIT_OPTIONS, GATEWAY_LIMIT_USAGE, LIMIT_OPTIONS, LIMIT_USAGE, gatewayLimitsFromOptions, limitsFromOptions } from '../broker-limit-options.ts'
 import { limitLogger } from '../limit-log.ts'
-import { givenInt, intOption, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
+import { givenInt, intOption, requesterKeyFile, untilSignal, UsageError, withOptionNames, type Command } from '../command.ts'
 import type { ConsoleServer } from '../../console/server.ts'
 import { consoleLine, consoleOnPort, notBuiltWarning } from '../console.ts'
 import { liveClients } from '../../broker/auth/broker-auth.ts'
@@ -109,15 +110,18 @@ ${SECURITY_USAGE}
     process.on('SIGHUP', onHup)
     console.log(`broker  ${broker.url}  ${broker.wsUrl ?? ''}`)
     for (const line of security.lines) console.log(line)
-    // the gateway contained (its own thread or process): nothing in it can take the broker down
+    // the gateway contained (its own thread or process): nothing in it can take the broker down. It signs its
+    // assignments with a key kept in $FOGMESH_HOME/gateway (loaded here for its id, there to sign): agents list it in --accept-from
     const wantGateway = values.cluster !== undefined ? values.gateway === true : !values['no-gateway']
     const journal = typeof values.data === 'string' ? join(values.data, 'gateway.journal') : undefined
+    const identityFile = requesterKeyFile('gateway')
+    const gatewayId = wantGateway ? loadOrCreateIdentityFile(identityFile, 'fogmesh-requester-identity').id : undefined
     const gateway = !wantGateway
       ? undefined
-      : await superviseGateway({ gateway: { broker: broker.url, ...gatewayLimits, journal, ...(security.gatewayCredentials ? { credentials: security.gatewayCredentials } : {}) }, isolation: isolation as GatewayIsolation, telemetry: true })
+      : await superviseGateway({ gateway: { broker: broker.url, identityFile, ...gatewayLimits, journal, ...(security.gatewayCredentials ? { credentials: security.gatewayCredentials } : {}) }, isolation: isolation as GatewayIsolation, telemetry: true })
     gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
     gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
-    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit${security.auth ? ' and fm/v1/jobs/submit/<name>' : ''} (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'})`)
+    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit${security.auth ? ' and fm/v1/jobs/submit/<name>' : ''} (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'}); requester id ${gatewayId} (agents: --accept-from ${gatewayId})`)
     let web: ConsoleServer | undefined
     try {
       web = values['no-console'] ? undefined : (await consoleOnPort(broker, httpPort, security.host, { alerts, ...(security.consoleCredentials ? { credentials: security.consoleCredentials } : {}) })).console

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { resultToWire } from '../../market/job.ts'
 import { RequesterTelemetry } from '../../market/telemetry.ts'
 import { startRequester } from '../../market/requester.ts'
-import { givenInt, intOption, requireString, UsageError, type Command } from '../command.ts'
+import { loadOrCreateIdentityFile } from '../../protocol/identity.ts'
+import { givenInt, intOption, requesterKeyFile, requireString, UsageError, type Command } from '../command.ts'
 import { readModuleFile } from './module-add.ts'
 import { CREDENTIAL_OPTIONS, CREDENTIAL_USAGE, credentialsFromOptions } from '../client-credentials.ts'
 
@@ -26,13 +27,18 @@ const WAIT_MS = 3000
 export const submitCommand: Command = {
   name: 'submit',
   summary: 'runs one job on the mesh and prints the result as JSON (non-zero exit if it failed)',
-  usage: `usage: fogmesh submit --broker URL --module FILE.wasm|SHA256 [--input FILE|-] [--timeout MS]
+  usage: `usage: fogmesh submit --broker URL --module FILE.wasm|SHA256 [--input FILE|-] [--timeout MS] [--sealed]
+       fogmesh submit --whoami
 
   --module      a .wasm file (published first) or the sha256 of a published module
   --input       the job's stdin: a file, or - for this process's stdin (default: empty)
   --timeout MS  the job's deadline on the agent (default: the agent's default, 10000; at most what it advertises)
   --wait MS     how long to wait for agents to be known (default 3000)
   --text        also print the output decoded as UTF-8 ("outputText")
+  --sealed      seal the input to the agent and the output back: the broker sees only ciphertext
+  --data DIR    where its signing key lives (default ~/.fogmesh/requester, or $FOGMESH_HOME/requester)
+  --whoami      print this requester's id (what agents list in --accept-from) and exit
+
 ${CREDENTIAL_USAGE}
                 (on a broker with --auth, a requester needs the gateway role; publishing a
                 .wasm file needs the deployer role: publish it with fogmesh module add, pass the sha256)`,
@@ -43,9 +49,17 @@ ${CREDENTIAL_USAGE}
     timeout: { type: 'string' },
     wait: { type: 'string' },
     text: { type: 'boolean' },
+    sealed: { type: 'boolean' },
+    data: { type: 'string' },
+    whoami: { type: 'boolean' },
     ...CREDENTIAL_OPTIONS,
   },
   async run(values) {
+    const identity = loadOrCreateIdentityFile(requesterKeyFile('requester', values.data), 'fogmesh-requester-identity')
+    if (values.whoami) {
+      console.log(identity.id)
+      return 0
+    }
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const moduleSpec = requireString(values, 'module', 'a .wasm file or the sha256 of a published module')
     const input = await readInput(values.input)
@@ -53,13 +67,16 @@ ${CREDENTIAL_USAGE}
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
     const waitMs = intOption(values, 'wait', WAIT_MS, 0)
     const credentials = credentialsFromOptions(values)
-    const requester = await startRequester({ broker, ...(credentials ? { credentials } : {}) })
+    const requester = await startRequester({ broker, identity, ...(credentials ? { credentials } : {}) })
     // the job shows in the console's feed and the mesh's metrics like any other
     const telemetry = new RequesterTelemetry(requester, requester.connection, { kind: 'requester' }).start()
     try {
       const module = moduleBytes ? await requester.publishModule(moduleBytes) : moduleSpec
       await requester.directory.waitFor(1, waitMs).catch(() => {})
-      const result = await requester.submit({ module, input, ...(timeoutMs ? { limits: { timeoutMs } } : {}) })
+      const result = await requester.submit({ module, input, ...(timeoutMs ? { limits: { timeoutMs } } : {}), ...(values.sealed ? { sealed: true } : {}) })
+      if (result.error?.code === 'no_agents' && requester.directory.list('online').length > 0) {
+        console.error(`no agent took the job: do they accept requester ${identity.id}? (fogmesh agent --accept-from ${identity.id})`)
+      }
       const wire = resultToWire(result)
       if (values.text && result.output) wire.outputText = result.output.toString('utf8')
       console.log(JSON.stringify(wire, null, 2))

@@ -5,6 +5,7 @@ import { startAgent, type Agent } from '../../agent/agent.ts'
 import { startBroker, type Broker } from '../../broker/broker.ts'
 import { startGateway } from '../../market/gateway.ts'
 import { FogmeshError, PortInUseError } from '../../protocol/errors.ts'
+import { ephemeralIdentity } from '../../protocol/identity.ts'
 import { loadModule } from '../../wasm-modules/index.ts'
 import { givenInt, intOption, untilSignal, withOptionNames, type Command } from '../command.ts'
 import { fmtMs } from '../latency.ts'
@@ -54,6 +55,10 @@ export const upCommand: Command = {
   gateway pays each agent through a payment channel: a voucher per result, settled on chain
   by the agents every 100 jobs or 5 seconds.
 
+  Its agents take work only from its gateway (signed assignments), and its gateway gives work
+  to (and pays) only its own agents: any other agent that bids is refused, named at the end,
+  and makes the run exit 1, as does any result that does not verify.
+
   Its broker runs with identities on: agents by key, the gateway, a deployer, the console and
   the sensor with credentials it writes to <data dir>/up/auth.json. While it runs, anonymous MQTT
   clients on this machine can read presence and submit on fm/v1/jobs/submit, e.g.:
@@ -95,21 +100,8 @@ export const upCommand: Command = {
     undo.push(() => broker.close())
     console.log(`auth     ${creds.file}: agents by key, up-gateway, up-deployer, up-console, sensor-1; anonymous clients from this machine may use fm/v1/jobs/submit`)
     console.log(`         passwords of up-gateway and up-deployer for fogmesh submit / module add --user: ${creds.passwordsFile}`)
-    const gateway = await startGateway({
-      broker: broker.url,
-      credentials: creds.gateway,
-      ...(chain
-        ? { payment: { client: chain.requester.client, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
-        : {}),
-    })
-    console.log('gateway  listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>')
-    undo.push(() => gateway.close())
-    const telemetry = gatewayTelemetry(gateway)
-    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: values['http-port'] === undefined, credentials: creds.console })
-    if (httpNote) console.log(httpNote)
-    console.log(consoleLine(web))
-    undo.push(() => web.close(), () => telemetry.stop())
-    if (!web.built) console.error(notBuiltWarning)
+    // the gateway's key first: its agents take work from it, and it gives work only to them
+    const identity = ephemeralIdentity()
     const agents: Agent[] = []
     undo.push(() => Promise.all(agents.map((a) => a.close({ graceMs: 0 }))))
     const started = Date.now()
@@ -119,18 +111,52 @@ export const upCommand: Command = {
         await startAgent({
           broker: broker.url,
           name: `agent-${i}`,
+          acceptFrom: [identity.id],
           dataDir: agentDir(i),
           labels: { site: 'local', ...demoPlace(i) },
           ...(pay ? { pricePerJob: Number(PRICE), payment: { client: pay.client, wallet: pay.wallet, policy: SETTLE_POLICY } } : {}),
         }),
       )
     }
+    const gateway = await startGateway({
+      broker: broker.url,
+      identity,
+      credentials: creds.gateway,
+      admit: agents.map((a) => a.id),
+      ...(chain
+        ? { payment: { client: chain.requester.client, privateKey: chain.requester.privateKey, budget: parseUnits('100', 18), deposit: PRICE * 10_000n } }
+        : {}),
+    })
+    console.log(`gateway  ${gateway.id} listening on fm/v1/jobs/submit and fm/v1/jobs/submit/<name>`)
+    undo.push(() => gateway.close())
+    const telemetry = gatewayTelemetry(gateway)
+    const { console: web, note: httpNote } = await consoleOnPort(broker, httpPort, '127.0.0.1', { fallback: values['http-port'] === undefined, credentials: creds.console })
+    if (httpNote) console.log(httpNote)
+    console.log(consoleLine(web))
+    undo.push(() => web.close(), () => telemetry.stop())
+    if (!web.built) console.error(notBuiltWarning)
+    // who tried what: bids refused (not admitted, not signed by who they name), results that did not verify
+    const intruders = new Map<string, { bids: number; reasons: Set<string> }>()
+    const unverified = new Map<string, { refused: number; forged: number }>()
+    gateway.requester.on('refusedBid', (b) => {
+      let e = intruders.get(b.agent)
+      if (!e) intruders.set(b.agent, (e = { bids: 0, reasons: new Set() }))
+      e.bids++
+      e.reasons.add(b.reason)
+    })
+    const count = (agent: string, k: 'refused' | 'forged') => {
+      let e = unverified.get(agent)
+      if (!e) unverified.set(agent, (e = { refused: 0, forged: 0 }))
+      e[k]++
+    }
+    gateway.requester.on('refused', (f) => count(f.agent, 'refused'))
+    gateway.requester.on('forged', (f) => count(f.agent, 'forged'))
     const agentTelemetry = agents.map((a) => new AgentTelemetry(a, a.connection).start())
     await gateway.requester.directory.waitFor(nAgents, 10_000)
     for (const a of agents) console.log(`agent    ${a.id}  ${a.name}  ${a.presence().capacity.slots} slots`)
     const module = await publishModule(broker.url, Buffer.from(wasm), creds.deployer)
     console.log(`module   rolling-stats ${module}  (${wasm.length} bytes)`)
-    const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', creds.sensor)
+    const sensor = await SimulatedSensor.start(broker.url, module, 'sensor-1', creds.sensor, gateway.publicKey)
     undo.push(() => sensor.close())
     console.log(`sensor   ${sensor.name} submits a job every ${interval} ms; ${duration ? `stopping after ${duration} s` : 'Ctrl-C stops'}`)
     console.log(`ready in ${Date.now() - started} ms\n`)
@@ -181,6 +207,13 @@ export const upCommand: Command = {
     console.log(`agents    ${Object.entries(r.perAgent).map(([id, n]) => `${agents.find((a) => a.id === id)?.name ?? id}: ${n}`).join(', ') || '-'}`)
     if (Object.keys(r.errors).length) console.log(`errors    ${Object.entries(r.errors).map(([c, n]) => `${c}: ${n}`).join(', ')}`)
     console.log(`last      ${r.last ?? '-'}`)
+    const nameOf = (id: string) => agents.find((a) => a.id === id)?.name ?? `${id} (not one of ours${gateway.requester.directory.get(id) ? `: "${gateway.requester.directory.get(id)!.presence.name}"` : ''})`
+    for (const [id, n] of Object.entries(r.forged)) console.log(`forged    ${n} answers on the sensor's replyTo in the name of ${nameOf(id)} did not verify (ignored)`)
+    for (const [id, e] of intruders) console.log(`refused   ${nameOf(id)}: ${e.bids} bids (${[...e.reasons].join(', ')}); not used, not paid`)
+    for (const [id, e] of unverified) {
+      if (e.refused) console.log(`refused   ${nameOf(id)}: ${e.refused} results it signed did not verify; not paid`)
+      if (e.forged) console.log(`forged    ${e.forged} results in the name of ${nameOf(id)} did not verify (ignored; the real ones counted)`)
+    }
     await sensor.close()
     if (chain) await gateway.requester.payer?.drain(3000)
     await Promise.all(agents.map((a) => a.close({ graceMs: 1000 }))) // agents settle what they are owed as they leave
@@ -196,7 +229,8 @@ export const upCommand: Command = {
     await broker.close()
     console.log(`uptime    ${elapsed.toFixed(1)} s`)
     if (r.ok === 0) throw new FogmeshError('agent_failed', 'no job succeeded')
-    return r.failed === 0 && r.outstanding === 0 ? 0 : 1
+    const attacked = intruders.size > 0 || unverified.size > 0 || Object.keys(r.forged).length > 0
+    return r.failed === 0 && r.outstanding === 0 && !attacked ? 0 : 1
     }
   },
 }

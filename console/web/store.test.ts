@@ -5,6 +5,8 @@ import * as assert from 'uvu/assert'
 import { meshSeries } from './series.ts'
 import { LIMITS, MeshStore } from './store.ts'
 
+const SIG = `${'A'.repeat(86)}==`
+
 function presence(name: string, labels: Record<string, string> = {}) {
   const publicKey = randomBytes(32).toString('hex')
   const id = createHash('sha256').update(Buffer.from(publicKey, 'hex')).digest('hex').slice(0, 20)
@@ -14,7 +16,10 @@ function presence(name: string, labels: Record<string, string> = {}) {
       status: 'online', id, name, publicKey, version: '0.1.0', capacity: { cores: 2, memoryMiB: 1024, arch: 'arm64', platform: 'linux', slots: 2 },
       labels, price: { perJob: 1 }, limits: { fuel: 1e12, memoryMiB: 256, timeoutMs: 60000, outputBytes: 1024, inputBytes: 1024 },
       defaults: { fuel: 1e10, memoryMiB: 64, timeoutMs: 10000, outputBytes: 1024 }, load: { running: 0, queued: 0 }, heartbeatMs: 1000, since: 1,
+      // signed presence (protocol/presence-signature.ts): the page reads the fields, it checks no signature
+      epoch: 1, seq: 0, signature: SIG,
     }),
+    publicKey,
   }
 }
 
@@ -27,10 +32,10 @@ test('agents: online from presence, unreachable after 3 missed beats, back with 
   assert.is(s.agents.get(a.id)!.state, 'online')
   s.sweep(4100)
   assert.is(s.agents.get(a.id)!.state, 'unreachable')
-  s.handle(`fm/v1/agents/${a.id}/heartbeat`, JSON.stringify({ id: a.id, seq: 1, load: { running: 1, queued: 2 } }), 4200)
+  s.handle(`fm/v1/agents/${a.id}/heartbeat`, JSON.stringify({ id: a.id, seq: 1, load: { running: 1, queued: 2 }, epoch: 1, signature: SIG }), 4200)
   assert.is(s.agents.get(a.id)!.state, 'online')
   assert.equal(s.agents.get(a.id)!.load, { running: 1, queued: 2 })
-  s.handle(`fm/v1/agents/${a.id}/presence`, JSON.stringify({ status: 'offline', id: a.id, name: 'pi-1', reason: 'lost' }), 5000)
+  s.handle(`fm/v1/agents/${a.id}/presence`, JSON.stringify({ status: 'offline', id: a.id, name: 'pi-1', reason: 'lost', epoch: 1, publicKey: a.publicKey, signature: SIG }), 5000)
   const v = s.agents.get(a.id)!
   assert.is(v.state, 'gone')
   assert.is(v.reason, 'lost')

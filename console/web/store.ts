@@ -184,10 +184,8 @@ export class MeshStore {
 
   private onPresence(topic: string, id: string, text: string, now: number): void {
     const existing = this.agents.get(id)
-    if (text.length === 0) {
-      if (existing) this.setState(existing, 'gone', now, 'cleared')
-      return
-    }
+    // anyone can clear a retained topic: an unsigned clear says nothing about the agent (protocol/presence-signature.ts)
+    if (text.length === 0) return this.drop(topic, 'invalid', 'an empty presence (an unsigned clear)')
     const p = this.decode(topic, text, presenceSchema)
     if (!p) return
     if (p.id !== id) return this.drop(topic, 'subject', 'presence published on another agent\u2019s topic')

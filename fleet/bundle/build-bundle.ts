@@ -66,6 +66,8 @@ export const configTemplate = () =>
       isolation: 'process',
       executorUser: 'fogmesh-exec',
       heartbeatMs: 1000,
+      // whose signed jobs it runs: requester ids, comma-separated (a gateway prints its own), or "any"
+      acceptFrom: null,
     },
     null,
     2,

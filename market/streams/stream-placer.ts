@@ -14,7 +14,9 @@ import { EventEmitter } from 'node:events'
 import type { Clock } from '../../protocol/clock.ts'
 import { ineligibility } from '../../protocol/eligibility.ts'
 import { ErrorCode } from '../../protocol/errors.ts'
+import type { KeyIdentity } from '../../protocol/identity.ts'
 import { RecentSet } from '../../protocol/recent-set.ts'
+import { signStreamControl, type StreamOrder } from '../../protocol/stream-control.ts'
 import { verifyResult } from '../../protocol/signature.ts'
 import {
   streamCancelSchema,
@@ -22,7 +24,6 @@ import {
   streamSubmitSchema,
   windowJobId,
   windowResultSchema,
-  type StreamControl,
   type StreamSpec,
   type StreamSubmit,
 } from '../../protocol/streams.ts'
@@ -38,7 +39,13 @@ export interface StreamPlacerOptions {
   directory: AgentDirectory
   /** The requester id the placer pays as (receipts come to its `streams` inbox). */
   requesterId: string
+  /** Signs the starts and stops it sends agents (protocol/stream-control.ts): the requester's identity. */
+  identity: KeyIdentity
+  /** How long a start or stop may wait before an agent acts on it (default 60 s). */
+  controlTtlMs?: number
   payer?: Payer | undefined
+  /** Whether the requester gives work to this agent at all (its `admit` list, its penalty box): the same rule as for jobs. Default: any. */
+  takes?: (agent: string) => boolean
   clock: Clock
   /** Streams placed at once; more are answered `overloaded`. */
   maxStreams: number
@@ -86,6 +93,7 @@ export class StreamPlacer extends EventEmitter<StreamPlacerEvents> {
   private readonly paid: RecentSet
   private readonly stats_: StreamPlacerStats = { streams: 0, unplaced: 0, submitted: 0, invalid: 0, cancelled: 0, takeovers: 0, receipts: 0, paid: 0, refusedReceipts: 0 }
   private readonly inbox: string
+  private sending: Promise<void> = Promise.resolve()
   private readonly onGone = (a: AgentRecord) => this.agentGone(a.presence.id)
   private readonly onOnline = () => this.placeWaiting()
 
@@ -185,7 +193,7 @@ export class StreamPlacer extends EventEmitter<StreamPlacerEvents> {
     const job = { constraints: p.submit.constraints, limits: p.submit.limits, maxPrice: p.submit.maxPrice }
     return this.o.directory
       .list('online')
-      .filter((a) => !exclude.has(a.presence.id) && ineligibility(a.presence, job) === undefined)
+      .filter((a) => !exclude.has(a.presence.id) && (this.o.takes?.(a.presence.id) ?? true) && ineligibility(a.presence, job) === undefined)
       .sort((a, b) => {
         const s = Number(b.presence.labels.site === site) - Number(a.presence.labels.site === site)
         if (s !== 0) return s
@@ -257,12 +265,20 @@ export class StreamPlacer extends EventEmitter<StreamPlacerEvents> {
     }
   }
 
-  private startMessage(p: Placement, role: 'primary' | 'standby'): StreamControl {
+  private startMessage(p: Placement, role: 'primary' | 'standby'): StreamOrder {
     return { type: 'start', role, spec: p.spec, requester: this.o.requesterId, inbox: this.inbox }
   }
 
-  private control(agent: string, m: StreamControl): void {
-    this.o.conn.publish(topics.agentStreams(agent), JSON.stringify(m), { qos: 1 })
+  /** Signed (protocol/stream-control.ts) and sent in order; a paying placer proves its channel to an agent that takes payment. */
+  private control(agent: string, order: StreamOrder): void {
+    this.sending = this.sending.then(async () => {
+      const { payer } = this.o
+      const terms = this.o.directory.get(agent)?.presence.payment
+      // a channel that cannot be funded: sent without it (an agent that needs it refuses it, and says so)
+      const proof = payer && payer.accepts(terms) ? await payer.channelFor(agent, terms).catch(() => undefined) : undefined
+      const m = signStreamControl(order, agent, this.o.identity, this.o.clock.now() + (this.o.controlTtlMs ?? 60_000), proof)
+      this.o.conn.publish(topics.agentStreams(agent), JSON.stringify(m), { qos: 1 })
+    })
   }
 
   private answer(replyTo: string, id: string | null, code: string, message: string): void {

@@ -97,7 +97,7 @@ export class MemoryBus implements Connector {
   /** @internal A link ends without DISCONNECT: the will goes out, the session is gone. */
   lose(conn: MemoryConnection): void {
     if (!this.sessions.delete(conn)) return
-    const will: Will | undefined = conn.will
+    const will: Will | undefined = conn.currentWill
     // the broker publishes the will itself: no PUBACK round first
     if (will) this.enqueue({ kind: 'publish', topic: will.topic, payload: Buffer.from(will.payload), qos: 0, retain: will.retain, done: undefined })
   }
@@ -203,11 +203,15 @@ export class MemoryConnection extends EventEmitter<ConnectionEvents> implements 
   constructor(
     private readonly bus: MemoryBus,
     readonly clientId: string,
-    readonly will: Will | undefined,
+    private readonly will: Will | (() => Will) | undefined,
     private readonly reconnects: boolean,
   ) {
     super()
+    this.currentWill = typeof will === 'function' ? will() : will
   }
+
+  /** @internal The will of this connection (a will function is called again on every reconnect, as over mqtt.js). */
+  currentWill: Will | undefined
 
   get connected(): boolean {
     return this.state === 'online'
@@ -294,6 +298,7 @@ export class MemoryConnection extends EventEmitter<ConnectionEvents> implements 
   /** @internal */
   restored(): void {
     this.state = 'online'
+    if (typeof this.will === 'function') this.currentWill = this.will()
     const waiting = this.waitingForSubscribe
     this.waitingForSubscribe = []
     const done = () => {

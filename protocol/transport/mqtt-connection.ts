@@ -76,6 +76,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   // an authenticated client's id is scoped to its name (broker/auth/broker-auth.ts): pick one the broker keeps as is
   const clientId = options.clientId ?? (creds?.username ? `${creds.username}:${randomBytes(6).toString('hex')}` : `fm-${randomBytes(6).toString('hex')}`)
   const password = () => (typeof creds?.password === 'function' ? creds.password() : creds?.password)
+  const willNow = () => {
+    const w = typeof options.will === 'function' ? options.will() : options.will
+    return w ? { ...w, payload: Buffer.from(w.payload) } : undefined
+  }
+  const will = willNow()
   const opts: IClientOptions = {
     clientId,
     protocolVersion: 4,
@@ -89,9 +94,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     ...(creds?.password !== undefined ? { password: password() } : {}),
     ...(creds?.ca !== undefined ? { ca: creds.ca } : {}),
     ...(creds?.loopbackTrust ? { rejectUnauthorized: false } : {}),
-    ...(options.will ? { will: { ...options.will, payload: Buffer.from(options.will.payload) } } : {}),
+    ...(will ? { will } : {}),
   }
   const client = mqtt.connect(url, opts)
+  // mqtt.js sends `options.will` again on every reconnect: a will made per connection is made anew
+  if (typeof options.will === 'function') client.on('reconnect', () => (client.options.will = willNow()))
   // mqtt.js re-sends the options' password on every reconnect: a token must be fresh each time
   if (typeof creds?.password === 'function') client.on('reconnect', () => (client.options.password = password()))
   const setNoDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true)

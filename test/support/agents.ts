@@ -29,14 +29,15 @@ export interface AgentProcess {
 
 /**
  * `node bin/fogmesh.js agent --broker URL --name NAME --data DIR ...args`, exactly as a device runs
- * it, with a fresh data dir; resolves once it printed its "online" line.
+ * it, with a fresh data dir; resolves once it printed its "online" line. It takes work from any
+ * requester (`--accept-from any`, an open test mesh) unless `args` say `--accept-from` themselves.
  * FM_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds node flags (NODE_OPTIONS refuses --cpu-prof).
  */
 export async function spawnAgent(broker: string, name: string, args: string[] = []): Promise<AgentProcess> {
   const dir = tmpDir(`fm-agent-${name}-`)
   const nodeArgs = (process.env.FM_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const proc = trackChild(
-    spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--name', name, '--data', dir, ...args], {
+    spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--name', name, '--data', dir, ...(args.includes('--accept-from') ? [] : ['--accept-from', 'any']), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FOGMESH_HOME: dir },
@@ -84,9 +85,9 @@ export function spawnAgents(broker: string, n: number): Promise<AgentProcess[]> 
   return Promise.all(Array.from({ length: n }, (_, i) => spawnAgent(broker, `a${i + 1}`)))
 }
 
-/** `n` agents in this process named a1..aN, each on its own data dir. */
+/** `n` agents in this process named a1..aN, each on its own data dir, taking work from any requester. */
 export async function inProcessAgents(broker: string, n: number): Promise<Agent[]> {
   const out: Agent[] = []
-  for (let i = 1; i <= n; i++) out.push(await startAgent({ broker, name: `a${i}`, dataDir: tmpDir(`fm-agent-a${i}-`) }))
+  for (let i = 1; i <= n; i++) out.push(await startAgent({ broker, name: `a${i}`, dataDir: tmpDir(`fm-agent-a${i}-`), acceptFrom: 'any' }))
   return out
 }

@@ -63,7 +63,9 @@ export async function startBundleAgent(
   opts: { qemu?: { bin: string; sysroot: string }; node?: string; timeoutMs?: number; nodeFlags?: string[]; entry?: string } = {},
 ): Promise<BundleAgent> {
   const node = opts.node ?? (opts.qemu ? join(bundle.dir, 'node/bin/node') : process.execPath)
-  const js = [...(opts.nodeFlags ?? DEVICE_NODE_FLAGS.split(' ')), opts.entry ?? join(bundle.dir, 'lib/fogmesh.js'), 'agent', ...args]
+  // an open test mesh (any requester's signed jobs run) unless the test says --accept-from itself
+  const accept = args.includes('--accept-from') ? [] : ['--accept-from', 'any']
+  const js = [...(opts.nodeFlags ?? DEVICE_NODE_FLAGS.split(' ')), opts.entry ?? join(bundle.dir, 'lib/fogmesh.js'), 'agent', ...args, ...accept]
   const [cmd, argv] = opts.qemu ? [opts.qemu.bin, ['-L', opts.qemu.sysroot, node, ...js]] : [node, js]
   const t0 = performance.now()
   const proc = trackChild(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }))

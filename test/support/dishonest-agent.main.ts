@@ -30,6 +30,7 @@ const agent = await startAgent({
   executor,
   slots: Number(values['advertise-slots'] ?? workers),
   pricePerJob: Number(values.price ?? 1),
+  acceptFrom: 'any', // an open test mesh: it takes signed work from any requester
   ...(values.court ? { staking: { court: values.court, chainId: Number(values['chain-id']), account: values.account! } } : {}),
 })
 console.log(`agent ${agent.id} "${agent.name}" online at ${values.broker}: ${agent.presence().capacity.slots} slots (${workers} running), lying on 1 in ${lieEvery || '-'}`)

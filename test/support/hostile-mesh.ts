@@ -82,7 +82,10 @@ export async function startHostileMesh(flags: string[]): Promise<HostileMesh> {
   if (!m) throw new Error(`no broker URL in: ${daemon.output()}`)
   const port = Number(m[1])
   const url = `mqtt://127.0.0.1:${port}`
-  const agent = await startAgent({ broker: url, dataDir: tmpDir('fm-hostile-agent-'), name: 'honest', slots: 2, isolation: 'thread' })
+  // the agent takes work from the broker's gateway (the requester id it prints)
+  const gw = /requester id ([0-9a-f]{20})/.exec(daemon.output())
+  if (!gw) throw new Error(`no gateway requester id in: ${daemon.output()}`)
+  const agent = await startAgent({ broker: url, dataDir: tmpDir('fm-hostile-agent-'), name: 'honest', slots: 2, isolation: 'thread', acceptFrom: [gw[1]!] })
   const sensor = await plainClient(url, { clientId: 'honest-sensor' })
   const replies: Received[] = collect(sensor)
   await sensor.subscribeAsync('honest/replies', { qos: 1 })

@@ -12,6 +12,7 @@ import { createBrokerAuth, type BrokerAuth, type BrokerAuthOptions } from '../..
 import { CredentialStore, type Role } from '../../broker/auth/credentials.ts'
 import type { Broker } from '../../broker/broker.ts'
 import { startGateway, type Gateway } from '../../market/gateway.ts'
+import { ephemeralIdentity } from '../../protocol/identity.ts'
 import { topics } from '../../protocol/topics.ts'
 import { connect } from '../../protocol/transport.ts'
 import { plainClient, type PlainClientOptions } from './mqtt-clients.ts'
@@ -44,15 +45,16 @@ export async function startSecureMesh(opts: { agents?: number; auth?: Partial<Br
   const auth = createBrokerAuth({ credentials: store, agents: 'allowlist', anonymous: 'local', ...opts.auth })
   const broker = await testBroker({ auth })
   const agents: Agent[] = []
+  const gatewayIdentity = ephemeralIdentity() // the agents take the gateway's signed assignments
   const addAgent = async (name: string, o: Partial<AgentOptions> = {}) => {
     const dataDir = tmpDir(`fm-agent-${name}-`)
     await store.addAgent(loadOrCreateIdentity(dataDir).id, { iterations: 1000 })
-    const a = await startAgent({ broker: broker.url, dataDir, name, slots: 1, isolation: 'thread', ...opts.agent, ...o })
+    const a = await startAgent({ broker: broker.url, dataDir, name, slots: 1, isolation: 'thread', acceptFrom: [gatewayIdentity.id], ...opts.agent, ...o })
     agents.push(a)
     return a
   }
   for (let i = 1; i <= (opts.agents ?? 2); i++) await addAgent(`t${i}`)
-  const gateway = await startGateway({ broker: broker.url, credentials: { username: 'gw', password: passwords.gw! } })
+  const gateway = await startGateway({ broker: broker.url, identity: gatewayIdentity, credentials: { username: 'gw', password: passwords.gw! } })
   await gateway.requester.directory.waitFor(agents.length, 5000)
   return {
     broker,

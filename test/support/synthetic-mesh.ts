@@ -2,13 +2,15 @@
  * Synthetic telemetry at scale, for the console's load test: N agents
  * (retained presence on M sites, a heartbeat each per second, a telemetry
  * rollup each per 5 s) and job events at a set rate from two gateways with
- * their rolling stats — all valid messages, published over real MQTT.
+ * their rolling stats — all valid messages (presence and heartbeats signed by
+ * each agent's own key), published over real MQTT.
  * Bounded: it runs until stopped or `maxSeconds`, whichever comes first.
  */
 import { randomBytes } from 'node:crypto'
 import type { MqttClient } from 'mqtt'
 import { RollingWindow } from '../../market/rolling-window.ts'
-import { agentIdFromPublicKey } from '../../protocol/agent-id.ts'
+import { identityFromSeed } from '../../protocol/identity.ts'
+import { signHeartbeat, signOnline } from '../../protocol/presence-signature.ts'
 import { telemetryTopics, type JobEvent } from '../../protocol/telemetry.ts'
 import { plainClient } from './mqtt-clients.ts'
 
@@ -25,11 +27,12 @@ export async function startSyntheticMesh(brokerUrl: string, opts: { agents: numb
   const client: MqttClient = await plainClient(brokerUrl, { clientId: `fm-synthetic-${randomBytes(3).toString('hex')}` })
   const module = 'a'.repeat(64)
   const agents = Array.from({ length: opts.agents }, (_, i) => {
-    const publicKey = randomBytes(32).toString('hex')
+    const identity = identityFromSeed(randomBytes(32))
     const site = i % opts.sites
     return {
-      id: agentIdFromPublicKey(publicKey),
-      publicKey,
+      id: identity.id,
+      publicKey: identity.publicKeyHex,
+      signer: identity.signer,
       name: `synthetic-${String(i + 1).padStart(4, '0')}`,
       site: `site-${String(site + 1).padStart(2, '0')}`,
       lat: 48.1 + Math.floor(site / 4) * 0.03 + ((i * 7) % 11) * 0.0004,
@@ -40,7 +43,7 @@ export async function startSyntheticMesh(brokerUrl: string, opts: { agents: numb
   })
   const since = Date.now()
   for (const a of agents) {
-    const presence = {
+    const presence = signOnline({
       status: 'online', id: a.id, name: a.name, publicKey: a.publicKey, version: '0.1.0',
       capacity: { cores: 4, memoryMiB: 4096, arch: 'arm64', platform: 'linux', slots: 4 },
       labels: { site: a.site, lat: a.lat.toFixed(5), lon: a.lon.toFixed(5) },
@@ -50,7 +53,9 @@ export async function startSyntheticMesh(brokerUrl: string, opts: { agents: numb
       load: { running: 0, queued: 0 },
       heartbeatMs: 1000,
       since,
-    }
+      epoch: since,
+      seq: 0,
+    }, a.signer)
     client.publish(`fm/v1/agents/${a.id}/presence`, JSON.stringify(presence), { qos: 0, retain: true })
   }
   const sources = ['synthetic-gw-1', 'synthetic-gw-2'].map((source) => ({ source, window: new RollingWindow(), ok: 0, failed: 0, errors: {} as Record<string, number> }))
@@ -64,7 +69,8 @@ export async function startSyntheticMesh(brokerUrl: string, opts: { agents: numb
     const slice = tick++ % 10
     for (let i = slice; i < agents.length; i += 10) {
       const a = agents[i]!
-      client.publish(`fm/v1/agents/${a.id}/heartbeat`, JSON.stringify({ id: a.id, seq: tick, load: { running: (i + tick) % 5, queued: (i * tick) % 3 } }), { qos: 0 })
+      const beat = signHeartbeat({ id: a.id, epoch: since, seq: tick, load: { running: (i + tick) % 5, queued: (i * tick) % 3 } }, a.signer)
+      client.publish(`fm/v1/agents/${a.id}/heartbeat`, JSON.stringify(beat), { qos: 0 })
     }
   })
   // job events in batches every 250 ms, split over the two gateways

@@ -66,7 +66,7 @@ export async function spawnStakedAgent(broker: string, keys: StakedKeys, o: Spaw
     ? ['--import', 'tsx', join(ROOT, 'test/support/dishonest-agent.main.ts'), ...common, '--chain-id', String(o.chainId),
         '--advertise-slots', String(o.slots ?? 1), '--workers', String(o.workers ?? o.slots ?? 1),
         ...(o.lieEvery !== undefined ? ['--lie-every', String(o.lieEvery), '--lie-seed', o.lieSeed ?? 'seed'] : [])]
-    : [join(ROOT, 'bin/fogmesh.js'), 'agent', ...common, '--rpc', o.rpc, '--slots', String(o.slots ?? 1), '--isolation', 'thread']
+    : [join(ROOT, 'bin/fogmesh.js'), 'agent', ...common, '--rpc', o.rpc, '--slots', String(o.slots ?? 1), '--isolation', 'thread', '--accept-from', 'any'] // an open test mesh
   return spawnOnline(keys.name, keys.dir, args)
 }
 

@@ -1,0 +1,63 @@
+/**
+ * The assignment nonces an agent has taken, each kept until its assignment
+ * expires — so a replay is refused however it is dressed (a new attempt
+ * number, a redelivery, a copy from a `#` subscriber). Bounded: when full of
+ * unexpired nonces, the one expiring first is forgotten, and from then on
+ * anything expiring at or before it is refused as too old to check (the
+ * `floor`): sound without unbounded memory. `evicted` counts those.
+ */
+export class NonceWindow {
+  /** nonce → expiry; insertion order is roughly expiry order (one requester's clock), pruned from the front. */
+  private readonly nonces = new Map<string, number>()
+  private floor_ = -Infinity
+  evicted = 0
+
+  constructor(readonly capacity: number) {}
+
+  /** The expiry at or below which assignments are refused unseen (nonces forgotten for room). */
+  get floor(): number {
+    return this.floor_
+  }
+
+  get size(): number {
+    return this.nonces.size
+  }
+
+  /**
+   * Takes `key` (requester id + nonce) expiring at `expiresAt`: 'taken', or why not —
+   * 'replayed' (seen) or 'too-old' (at or below the floor).
+   */
+  take(key: string, expiresAt: number, now: number): 'taken' | 'replayed' | 'too-old' {
+    if (expiresAt <= this.floor_) return 'too-old'
+    if (this.nonces.has(key)) return 'replayed'
+    this.prune(now)
+    if (this.nonces.size >= this.capacity) this.evictEarliest()
+    this.nonces.set(key, expiresAt)
+    return 'taken'
+  }
+
+  private prune(now: number): void {
+    for (const [k, exp] of this.nonces) {
+      if (exp >= now) break
+      this.nonces.delete(k)
+    }
+  }
+
+  private evictEarliest(): void {
+    let key: string | undefined
+    let min = Infinity
+    // the front is nearly sorted; look at a bounded prefix for the earliest expiry
+    let looked = 0
+    for (const [k, exp] of this.nonces) {
+      if (exp < min) {
+        min = exp
+        key = k
+      }
+      if (++looked >= 64) break
+    }
+    if (key === undefined) return
+    this.nonces.delete(key)
+    if (min > this.floor_) this.floor_ = min
+    this.evicted++
+  }
+}

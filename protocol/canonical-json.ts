@@ -1,0 +1,50 @@
+/**
+ * Canonical JSON (RFC 8785, JCS): the bytes a JSON statement is signed as.
+ * Object keys sorted by UTF-16 code units at every level, no whitespace,
+ * strings and numbers serialized the way ECMAScript's JSON.stringify does
+ * (which is what JCS specifies). Anyone can rebuild these bytes from the
+ * message they received, in any language with a JCS library.
+ *
+ * Only JSON values are accepted: a non-finite number, `undefined` inside an
+ * array, a function or a bigint is refused (a statement with a hole in it
+ * would verify differently on the other side).
+ */
+import { ValidationError } from './errors.ts'
+
+/** The JCS serialization of `value`. Object fields whose value is `undefined` are left out (as JSON.stringify does). */
+export function canonicalJson(value: unknown): string {
+  return write(value, '', 0)
+}
+
+const MAX_DEPTH = 32
+
+function write(v: unknown, path: string, depth: number): string {
+  if (depth > MAX_DEPTH) throw new ValidationError(path || 'message', `JSON nested at most ${MAX_DEPTH} deep`)
+  if (v === null) return 'null'
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v)
+    case 'boolean':
+      return v ? 'true' : 'false'
+    case 'number':
+      if (!Number.isFinite(v)) throw new ValidationError(path || 'value', 'a finite number')
+      return JSON.stringify(v)
+    case 'object': {
+      if (Array.isArray(v)) {
+        const parts: string[] = []
+        for (let i = 0; i < v.length; i++) {
+          if (v[i] === undefined) throw new ValidationError(`${path}[${i}]`, 'a JSON value')
+          parts.push(write(v[i], `${path}[${i}]`, depth + 1))
+        }
+        return `[${parts.join(',')}]`
+      }
+      const o = v as Record<string, unknown>
+      // default sort compares UTF-16 code units, as JCS requires
+      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort()
+      const parts = keys.map((k) => `${JSON.stringify(k)}:${write(o[k], path ? `${path}.${k}` : k, depth + 1)}`)
+      return `{${parts.join(',')}}`
+    }
+    default:
+      throw new ValidationError(path || 'value', 'a JSON value')
+  }
+}
