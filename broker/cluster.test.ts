@@ -27,8 +27,8 @@ redisTest('two brokers on one Redis: agents on A, sensor and gateway on B, jobs 
   const a = await testBroker({ cluster: redis.url, wsPort: false })
   const b = await testBroker({ cluster: redis.url, wsPort: false })
   const agents = [
-    await startAgent({ broker: a.url, dataDir: tmpDir('fm-agent-'), name: 'c1', slots: 2 }),
-    await startAgent({ broker: a.url, dataDir: tmpDir('fm-agent-'), name: 'c2', slots: 2 }),
+    await startAgent({ broker: a.url, dataDir: tmpDir('fm-agent-'), name: 'c1', slots: 2, acceptFrom: 'any' }),
+    await startAgent({ broker: a.url, dataDir: tmpDir('fm-agent-'), name: 'c2', slots: 2, acceptFrom: 'any' }),
   ]
   const gateway = await startGateway({ broker: b.url })
   const sensor = await plainClient(b.url)

@@ -54,7 +54,7 @@ async function sensor(url: string, name: string) {
 
 async function agents(url: string, n: number): Promise<Agent[]> {
   const out: Agent[] = []
-  for (let i = 0; i < n; i++) out.push(await startAgent({ broker: url, dataDir: tmpDir('fm-agent-'), name: `d${i}`, slots: 2 }))
+  for (let i = 0; i < n; i++) out.push(await startAgent({ broker: url, dataDir: tmpDir('fm-agent-'), name: `d${i}`, slots: 2, acceptFrom: 'any' })) // an open test mesh: signed work from any requester
   return out
 }
 

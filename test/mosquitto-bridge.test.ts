@@ -38,7 +38,7 @@ testNeeding(test, 'mosquitto')('site Mosquitto bridged to a regional one: agents
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined
   const sensor = await plainClient(region.url)
   try {
-    for (let i = 0; i < 2; i++) agents.push(await startAgent({ broker: site.url, dataDir: tmpDir('fm-agent-'), name: `site${i}`, slots: 2 }))
+    for (let i = 0; i < 2; i++) agents.push(await startAgent({ broker: site.url, dataDir: tmpDir('fm-agent-'), name: `site${i}`, slots: 2, acceptFrom: 'any' })) // an open test mesh: signed work from any requester
     gateway = await startGateway({ broker: region.url })
     await gateway.requester.directory.waitFor(2, 15_000) // the site's presences, over the bridge
     const module = await gateway.requester.publishModule(ECHO) // retained at the region; fetched by the site's agents over the bridge
