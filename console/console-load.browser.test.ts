@@ -99,7 +99,7 @@ testNeeding(test, 'chromium')(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: t
     const [known, counts] = JSON.parse(seen) as [number, { online: number; gone: number }]
     return known === AGENTS && counts.gone === 0 && counts.online > AGENTS * 0.5
   }, 60_000, `${AGENTS} agents on the page`).catch((err: Error) => {
-    throw new Error(`${err.message}; the page's [known, counts, dropped, last drop]: ${seen}; the broker's limits: ${JSON.stringify(broker.limitStats())}`)
+    throw new Error(`${err.message}; the page's [known, counts, dropped, last drop]: ${seen}; the broker's limits: ${JSON.stringify(broker.limitStats())}; page errors: ${JSON.stringify(browser!.errors.slice(0, 3))}`)
   })
   await page.locator('[data-testid="agents-online"] .tile-sub', { hasText: `of ${AGENTS}` }).waitFor({ timeout: 60_000 })
   // the rate shows what arrives
