@@ -73,6 +73,7 @@ test.before(async () => {
   browser = await launchBrowser({ width: 1600, height: 1000 })
   ensureConsoleBuilt()
   broker = await testBroker()
+  broker.on('limit', (e) => process.env.FM_DEBUG_LIMITS && console.log('LIMIT', JSON.stringify(e)))
   web = await startConsole({ broker, port: 0 })
   synthetic = trackChild(spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/synthetic-mesh.main.ts'), broker.url, String(AGENTS), '12', String(JOBS_PER_SECOND), '120'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }))
   synthetic.stdout!.on('data', (d) => (syntheticOut += d))
@@ -91,11 +92,15 @@ testNeeding(test, 'chromium')(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: t
   await page.goto(web.url)
   // all of them known (retained presence), none gone; a few may be unreachable for a moment when a
   // heartbeat is late by 3 s — the publisher shares this loaded machine
+  let seen = ''
   await waitFor(async () => {
-    const c = await page.evaluate('JSON.stringify([fogmesh.store.agents.size, fogmesh.store.counts()])')
-    const [known, counts] = JSON.parse(String(c)) as [number, { online: number; gone: number }]
+    const c = await page.evaluate('JSON.stringify([fogmesh.store.agents.size, fogmesh.store.counts(), fogmesh.store.dropped, fogmesh.store.lastDrop])')
+    seen = String(c)
+    const [known, counts] = JSON.parse(seen) as [number, { online: number; gone: number }]
     return known === AGENTS && counts.gone === 0 && counts.online > AGENTS * 0.5
-  }, 60_000, `${AGENTS} agents on the page`)
+  }, 60_000, `${AGENTS} agents on the page`).catch((err: Error) => {
+    throw new Error(`${err.message}; the page's [known, counts, dropped, last drop]: ${seen}; the broker's limits: ${JSON.stringify(broker.limitStats())}; page errors: ${JSON.stringify(browser!.errors.slice(0, 3))}`)
+  })
   await page.locator('[data-testid="agents-online"] .tile-sub', { hasText: `of ${AGENTS}` }).waitFor({ timeout: 60_000 })
   // the rate shows what arrives
   await waitFor(async () => parseFloat(await page.locator('[data-testid="jobs-rate"] .tile-value').innerText()) >= JOBS_PER_SECOND * 0.5, 30_000, 'the jobs/s tile near the rate sent')

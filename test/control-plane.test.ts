@@ -200,10 +200,11 @@ marketTest('attack: a fake agent with its own key, price 0, 4,096 slots, that ne
     const p50Base = base.lat.percentile(50)
     const p50Attack = attack.lat.percentile(50)
     console.log(`  silent fake: p50 ${p50Base.toFixed(1)} ms before, ${p50Attack.toFixed(1)} ms under attack; p99 ${attack.lat.percentile(99).toFixed(0)} ms (its one job waited out the attempt timeout)`)
-    // what it costs is the jobs it held: each waited out one attempt (1 s + slack); the rest ran as before. On a
-    // shared 2-core machine p50 itself swings with the load, so the test counts held jobs and leaves ratios to bench/
-    const held = attack.answers.filter((r) => r.ms >= 1000).length
-    assert.ok(held <= rogue.assigned, `${held} jobs waited out an attempt; it held ${rogue.assigned}`)
+    // what it costs is the jobs it held: each waited out one attempt (1 s + slack) and ran again elsewhere; the
+    // rest ran once, as before. On a shared 2-core machine latency itself swings with the load (an honest job can
+    // take over a second), so the test counts the jobs that needed a second attempt and leaves ratios to bench/
+    const held = attack.answers.filter((r) => r.attempts > 1).length
+    assert.ok(held <= rogue.assigned, `${held} jobs needed another attempt; it held ${rogue.assigned}`)
     assert.ok(p50Attack < 1000, `p50 ${p50Attack} ms under attack (before: ${p50Base} ms): the median job did not wait for the fake`)
   } finally {
     await rogue.close()

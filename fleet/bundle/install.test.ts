@@ -26,7 +26,7 @@ const dirs = () => ({ prefix: join(root, 'opt'), etc: join(root, 'etc'), state: 
 
 function install(broker: string, extra: string[] = []) {
   const d = dirs()
-  const args = ['--broker', broker, '--name', 'installed', '--labels', 'site=bench', '--systemd', 'no', '--prefix', d.prefix, '--config-dir', d.etc, '--state-dir', d.state, '--run-dir', d.run, '--log', d.log, '--user', AGENT_USER, '--exec-user', EXEC_USER, ...extra]
+  const args = ['--broker', broker, '--name', 'installed', '--labels', 'site=bench', '--accept-from', 'any', '--systemd', 'no', '--prefix', d.prefix, '--config-dir', d.etc, '--state-dir', d.state, '--run-dir', d.run, '--log', d.log, '--user', AGENT_USER, '--exec-user', EXEC_USER, ...extra]
   return spawnSync('/bin/sh', [join(bundle.dir, 'install.sh'), ...args], { encoding: 'utf8' })
 }
 

@@ -62,7 +62,7 @@ test('placed at its site with a standby, paid per window on chain, garbage answe
       assert.ok(north.includes(p.primary!) && north.includes(p.standby!) && p.primary !== p.standby)
       await new Promise((r) => setTimeout(r, 600)) // the primary's cold start waits for a retained state
       for (let i = 0; i < 30; i++) await c.publishAsync(`sensors/north/t${i % 2}`, JSON.stringify({ value: i, ts: 1000 + i }), { qos: 1 })
-      await waitFor(() => of('out/e').length >= 10, 10_000, '10 windows')
+      await waitFor(() => of('out/e').length >= 10, 30_000, '10 windows')
       const ws = of('out/e')
       assert.equal(ws.map((w) => w.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
       assert.equal(Buffer.from(ws[0].output, 'base64').toString(), ['{"value":0,"ts":1000}', '{"value":1,"ts":1001}', '{"value":2,"ts":1002}', ''].join('\n'))
@@ -87,7 +87,7 @@ test('placed at its site with a standby, paid per window on chain, garbage answe
       await waitFor(() => agents[2]!.streams.size === 1, 5000, 'the south stream')
       await new Promise((r) => setTimeout(r, 600))
       for (let k = 0; k < 8; k++) await c.publishAsync('sensors/south/x', String(k), { qos: 1 })
-      await waitFor(() => of('out/slow').length >= 3, 10_000, 'slow windows answered')
+      await waitFor(() => of('out/slow').length >= 3, 30_000, 'slow windows answered')
       await new Promise((r) => setTimeout(r, 800))
       const slow = of('out/slow')
       const counts = agents[2]!.streams.stats()[0]!.counts

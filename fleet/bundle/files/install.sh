@@ -2,7 +2,7 @@
 # Installs the fogmesh agent from this unpacked bundle (docs/bundle.md). Idempotent: run it again
 # to change the config or to restart; an existing config is merged with the flags, never replaced.
 #
-#   sudo ./install.sh --broker mqtt://192.168.1.10:1883 [--name N] [--labels k=v,...] [--config FILE]
+#   sudo ./install.sh --broker mqtt://192.168.1.10:1883 [--name N] [--labels k=v,...] [--accept-from ID,...|any] [--config FILE]
 #                     [--no-start] [--systemd auto|yes|no] [--prefix /opt/fogmesh]
 set -eu
 VERSION='@VERSION@'
@@ -21,6 +21,7 @@ EXEC_USER=fogmesh-exec
 BROKER=''
 NAME=''
 LABELS=''
+ACCEPT_FROM=''
 CONFIG_SRC=''
 START=1
 SYSTEMD=auto
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --broker) BROKER=${2:?--broker takes a URL}; shift 2 ;;
     --name) NAME=${2:?--name takes a name}; shift 2 ;;
     --labels) LABELS=${2:?--labels takes k=v,...}; shift 2 ;;
+    --accept-from) ACCEPT_FROM=${2:?--accept-from takes requester ids or any}; shift 2 ;;
     --config) CONFIG_SRC=${2:?--config takes a file}; shift 2 ;;
     --no-start) START=0; shift ;;
     --systemd) SYSTEMD=${2:?--systemd takes auto, yes or no}; shift 2 ;;
@@ -119,12 +121,13 @@ chown "$AGENT_USER" "$PREFIX" "$PREFIX/releases" "$PREFIX/update"
 mkdir -p "$CONFIG_DIR"
 cfg="$CONFIG_DIR/agent.json"
 if [ -n "$CONFIG_SRC" ]; then cp "$CONFIG_SRC" "$cfg.new"; elif [ -f "$cfg" ]; then cp "$cfg" "$cfg.new"; else cp "$here/etc/agent.json" "$cfg.new"; fi
-FM_BROKER="$BROKER" FM_NAME="$NAME" FM_LABELS="$LABELS" FM_STATE="$STATE_DIR" FM_EXEC="$EXEC_USER" "$NODE" -e '
+FM_BROKER="$BROKER" FM_NAME="$NAME" FM_LABELS="$LABELS" FM_ACCEPT="$ACCEPT_FROM" FM_STATE="$STATE_DIR" FM_EXEC="$EXEC_USER" "$NODE" -e '
   const fs = require("fs"); const f = process.argv[1]; const c = JSON.parse(fs.readFileSync(f, "utf8"));
   const e = process.env;
   if (e.FM_BROKER) c.broker = e.FM_BROKER;
   if (e.FM_NAME) c.name = e.FM_NAME;
   if (e.FM_LABELS) c.labels = Object.fromEntries(e.FM_LABELS.split(",").filter(Boolean).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+  if (e.FM_ACCEPT) c.acceptFrom = e.FM_ACCEPT; // whose jobs it runs (requester ids, or any)
   c.data = e.FM_STATE; c.executorUser = e.FM_EXEC; // where install.sh put them
   fs.writeFileSync(f, JSON.stringify(c, null, 2) + "\n");' "$cfg.new" || die "config $cfg.new is not valid JSON"
 chmod 0644 "$cfg.new"
