@@ -64,6 +64,21 @@ export const ErrorCode = {
   contractMismatch: 'contract_mismatch',
   /** No anvil binary: no local chain. */
   anvilMissing: 'anvil_missing',
+  // content-addressed data (protocol/blobs/, agent/blob-store.ts)
+  /** A blob's bytes do not hash to the sha256 it is published under (refused, never cached). */
+  blobHashMismatch: 'blob_hash_mismatch',
+  /** Not a `fogmesh-blob/1` manifest: bad JSON, fields, or not in canonical form. */
+  blobInvalidManifest: 'blob_invalid_manifest',
+  /** A manifest that names itself or a manifest above it (a cycle), or nests deeper than allowed. */
+  blobLoop: 'blob_loop',
+  /** Declared and actual sizes (or the whole's sha256) differ. */
+  blobSizeMismatch: 'blob_size_mismatch',
+  /** More bytes than this agent's budget (`--max-blob-bytes`, `--blob-cache-bytes`): refused before fetching. */
+  blobTooLarge: 'blob_too_large',
+  /** More chunks than allowed (`--max-blob-chunks`). */
+  blobTooManyChunks: 'blob_too_many_chunks',
+  /** No holder published the blob in time (retained copy missing, nobody answered the want). */
+  blobNotFound: 'blob_not_found',
   // local
   internal: 'internal',
   closed: 'closed',

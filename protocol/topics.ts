@@ -47,6 +47,11 @@ export const topics = {
   release: (channel: string) => `${PREFIX}/releases/${channel}`,
   /** Retained bytes of one release chunk, addressed by its sha256 (as modules are). */
   releaseBlob: (sha256: string) => `${PREFIX}/releases/blobs/${sha256}`,
+  /** Retained bytes of one content-addressed blob piece (a chunk or a `fogmesh-blob/1` manifest), named by its sha256 (protocol/blobs/). */
+  blob: (sha256: string) => `${PREFIX}/blobs/${sha256}`,
+  /** A request for a blob or module piece whose retained copy is missing: holders re-publish it (agent/blob-holder.ts). */
+  blobWant: (sha256: string) => `${PREFIX}/blobs/want/${sha256}`,
+  blobWantWildcard: `${PREFIX}/blobs/want/+`,
 } as const
 
 const AGENT_TOPIC = /^fm\/v1\/agents\/([^/]+)\/(presence|heartbeat|jobs)$/
