@@ -54,7 +54,7 @@ export interface AdmissionOptions {
 
 /** What the runner needs of a job: an admitted assignment, or a stream's window (agent/streams/). */
 export type RunnableJob = Pick<Assign, 'id' | 'attempt' | 'requester' | 'replyTo' | 'module' | 'limits'> &
-  Partial<Pick<Assign, 'inputSha256' | 'replyKey' | 'attest'>> & { input: Buffer }
+  Partial<Pick<Assign, 'inputSha256' | 'replyKey' | 'attest' | 'inputBlob'>> & { input: Buffer }
 
 /** An assignment fit to run: its input in the clear, and the salt of a sealed job. */
 export interface Admitted {
@@ -141,6 +141,11 @@ export class Admission {
   }
 
   private input(job: Assign): { input: Buffer; salt?: Buffer } | { ok: false; code: ErrorCode; reason: string } {
+    if (job.inputBlob !== undefined) {
+      // fetched and checked against the signed inputSha256 when it runs (agent/assignment-runner.ts)
+      if (job.input !== undefined || job.sealedInput !== undefined) return { ok: false, code: ErrorCode.invalidField, reason: 'input: inputBlob and an inline input' }
+      return { input: Buffer.alloc(0) }
+    }
     if ((job.input === undefined) === (job.sealedInput === undefined)) {
       return { ok: false, code: ErrorCode.invalidField, reason: 'input: exactly one of input and sealedInput' }
     }

@@ -42,6 +42,16 @@ export interface AgentOptions {
   maxInputBytes?: number
   maxModuleBytes?: number
   moduleFetchTimeoutMs?: number
+  /** Disk budget of the content-addressed cache (`<dataDir>/blobs`, agent/blob-store.ts; `--blob-cache-bytes`). */
+  blobCacheBytes?: number
+  /** Largest content-addressed input taken (`--max-blob-bytes`); never more than `blobCacheBytes`. */
+  maxBlobBytes?: number
+  /** Most chunks of one blob (`--max-blob-chunks`). */
+  maxBlobChunks?: number
+  /** Wait for one blob piece, the holders' answer included (`--blob-fetch-timeout-ms`). */
+  blobFetchTimeoutMs?: number
+  /** Bytes a second re-published for others' wants (agent/blob-holder.ts; `--blob-serve-bytes-per-sec`). */
+  blobServeBytesPerSec?: number
   /** Assignment nonces remembered (each until its assignment expires) so that a redelivered or replayed assignment runs once. */
   dedupeWindow?: number
   /** Jobs (running and queued) one requester may hold on this agent; default: a quarter of slots + queue, at least the slots. */
@@ -119,6 +129,11 @@ export const AGENT_DEFAULTS = {
   maxInputBytes: 1024 * 1024,
   maxModuleBytes: MAX_MODULE_BYTES,
   moduleFetchTimeoutMs: 1500,
+  blobCacheBytes: 256 * 1024 * 1024,
+  maxBlobBytes: 64 * 1024 * 1024,
+  maxBlobChunks: 16_384,
+  blobFetchTimeoutMs: 10_000,
+  blobServeBytesPerSec: 16 * 1024 * 1024,
   dedupeWindow: 50_000,
   acceptFrom: [] as 'any' | readonly string[],
   maxClockSkewMs: 300_000,
@@ -150,6 +165,11 @@ const RANGES: Ranges<AgentOptions> = {
   maxInputBytes: { min: 0, max: MAX_INPUT_BYTES, integer: true },
   maxModuleBytes: { min: 1, max: MAX_MODULE_BYTES, integer: true },
   moduleFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
+  blobCacheBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+  maxBlobBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+  maxBlobChunks: { min: 1, max: 1_000_000, integer: true },
+  blobFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
+  blobServeBytesPerSec: { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
   dedupeWindow: { min: 1, max: 10_000_000, integer: true },
   maxClockSkewMs: { min: 0, max: 86_400_000, integer: true },
   maxAssignTtlMs: { min: 1, max: 86_400_000, integer: true },

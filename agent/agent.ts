@@ -30,6 +30,9 @@ import type { Executor } from './engine/executor.ts'
 import { loadOrCreateIdentity, type Identity } from './identity.ts'
 import { attestorLoader } from './attestor-loader.ts'
 import type { ResultAttestor } from './result-attestation.ts'
+import { BlobFetcher } from './blob-fetcher.ts'
+import { BlobHolder, type BlobHolderEvents } from './blob-holder.ts'
+import { BlobStore, type BlobStoreEvents } from './blob-store.ts'
 import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
@@ -66,6 +69,10 @@ export interface AgentEvents {
   connection: [{ connected: boolean }]
   /** A stream window was run and its result published. */
   window: [{ stream: string; seq: number; status: 'ok' | 'error'; count: number }]
+  /** The blob cache's budget bit (agent/blob-store.ts). */
+  blobEvicted: [BlobStoreEvents['evicted'][0]]
+  /** A blob or module piece re-published for another's want (agent/blob-holder.ts). */
+  blobServed: [BlobHolderEvents['served'][0]]
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -79,6 +86,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly signer: Identity['signer']
   private readonly boxKey: string
   private readonly modules: ModuleStore
+  /** Content-addressed pieces: the cache, its fetcher, and the answers to others' wants. */
+  readonly blobs: BlobFetcher
+  private readonly blobHolder: BlobHolder
   private readonly quota: RequesterQuota
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
@@ -114,8 +124,16 @@ export class Agent extends EventEmitter<AgentEvents> {
       maxBytes: opts.maxModuleBytes,
       clock: this.clock,
     })
+    const blobStore = new BlobStore({ dir: join(opts.dataDir, 'blobs'), maxBytes: opts.blobCacheBytes })
+    blobStore.on('evicted', (e) => this.emit('blobEvicted', e))
+    this.blobs = new BlobFetcher(conn, blobStore, {
+      timeoutMs: opts.blobFetchTimeoutMs, wantAfterMs: Math.min(1500, Math.ceil(opts.blobFetchTimeoutMs / 3)), clock: this.clock,
+      limits: { maxBytes: opts.maxBlobBytes, maxChunks: opts.maxBlobChunks },
+    })
+    this.blobHolder = new BlobHolder(conn, blobStore, (sha) => this.modules.cached(sha), { serveBytesPerSec: opts.blobServeBytesPerSec, clock: this.clock })
+    this.blobHolder.on('served', (e) => this.emit('blobServed', e))
     const sealer = new Sealer(identity.box)
-    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, terms: this.jobTerms(), sealer, attestor: loadAttestor })
+    this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, blobs: this.blobs, terms: this.jobTerms(), sealer, attestor: loadAttestor })
     this.admission = new Admission({
       agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, maxSkewMs: opts.maxClockSkewMs,
       maxTtlMs: opts.maxAssignTtlMs, sealer,
@@ -204,6 +222,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
     await this.streams.start()
+    await this.blobHolder.start()
     // the updater first: the first presence already carries the last update's outcome
     if (this.opts.updates) {
       this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)
@@ -377,6 +396,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.closing = true
     this.runner.stopTaking()
     this.updater?.stop()
+    this.blobHolder.stop()
     await this.conn.unsubscribe([topics.offers]).catch(() => {})
     await this.streams.close()
     let grace: Timer | undefined

@@ -10,6 +10,7 @@
  * is the job's output too).
  */
 import { createHash } from 'node:crypto'
+import { BlobError } from '../protocol/blobs/blob-error.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { limitsAbove } from '../protocol/eligibility.ts'
 import type { PresenceOnline, Result } from '../protocol/messages.ts'
@@ -17,6 +18,7 @@ import { frameSalted, jobSealContext, type Sealer } from '../protocol/seal.ts'
 import { signResult, type Signer } from '../protocol/signature.ts'
 import type { Admitted, RunnableJob } from './admission.ts'
 import type { Executor, RunOutcome } from './engine/executor.ts'
+import type { BlobFetcher } from './blob-fetcher.ts'
 import type { ModuleStore } from './module-store.ts'
 import type { ResultAttestor } from './result-attestation.ts'
 
@@ -34,6 +36,8 @@ export interface AssignmentRunnerOptions {
   terms: JobTerms
   /** Seals the output of sealed jobs. */
   sealer: Sealer
+  /** Fetches content-addressed inputs (`inputBlob`); absent: such jobs fail `blob_not_found`. */
+  blobs?: BlobFetcher | undefined
   /** The co-signer of results for the court an assignment names (`attest`), loaded on first need. */
   attestor?: (() => Promise<ResultAttestor>) | undefined
 }
@@ -106,7 +110,18 @@ export class AssignmentRunner {
   }
 
   private resultBase(job: RunnableJob, salt: Buffer | undefined) {
-    return { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: salt && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
+    return { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: (salt || job.inputBlob) && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
+  }
+
+  /** A job's `inputBlob`, verified chunk by chunk and as a whole against the signed `inputSha256`. */
+  private async fetchInput(job: RunnableJob): Promise<Buffer> {
+    const root = job.inputBlob as string
+    if (!this.o.blobs) throw new BlobError(ErrorCode.blobNotFound, root, 'this agent fetches no blob inputs')
+    const { bytes, manifest } = await this.o.blobs.resolve(root)
+    if (manifest.sha256 !== job.inputSha256) {
+      throw new BlobError(ErrorCode.blobHashMismatch, root, `blob ${root} holds content ${manifest.sha256}; the assignment signed ${job.inputSha256}`)
+    }
+    return bytes
   }
 
   private async execute(job: RunnableJob): Promise<RunOutcome> {
@@ -123,8 +138,11 @@ export class AssignmentRunner {
     const why = limitsAbove(limits, job.limits)
     if (why) return fail(new FogmeshError(ErrorCode.limitExceeded, why))
     this.pendingModules_++
+    let input = job.input
     try {
-      await this.o.modules.get(job.module)
+      // the module and a content-addressed input, fetched side by side
+      const [, blob] = await Promise.all([this.o.modules.get(job.module), job.inputBlob ? this.fetchInput(job) : undefined])
+      if (blob) input = blob
     } catch (err) {
       return fail(err)
     } finally {
@@ -135,7 +153,7 @@ export class AssignmentRunner {
       .run({
         jobId: job.id,
         module: job.module,
-        input: job.input,
+        input,
         limits: {
           timeoutMs: job.limits?.timeoutMs ?? defaults.timeoutMs,
           outputBytes: job.limits?.outputBytes ?? defaults.outputBytes,

@@ -78,6 +78,13 @@ export class ModuleStore {
     return info
   }
 
+  /** The module's bytes from the disk cache (hash-checked), for others that want it (agent/blob-holder.ts). */
+  cached(sha256: string): Buffer | undefined {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined
+    const bytes = this.readDisk(sha256)
+    return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined
+  }
+
   private readDisk(sha256: string): Uint8Array | undefined {
     if (!this.options.dir) return undefined
     const path = join(this.options.dir, `${sha256}.wasm`)
@@ -133,10 +140,15 @@ export class ModuleStore {
         .then(() => {
           // retained messages follow the SUBACK; give them a moment to arrive
           if (settled) return
-          timer = clock.setTimeout(
-            () => done(new JobError(ErrorCode.moduleNotFound, `module ${sha256} is not published on ${wanted.join(' or ')}`)),
-            this.options.fetchTimeoutMs,
-          )
+          // nothing retained: ask the agents that cache it (agent/blob-holder.ts), then wait as long again
+          timer = clock.setTimeout(() => {
+            if (settled) return
+            this.conn.publish(topics.blobWant(sha256), '', { qos: 0 })
+            timer = clock.setTimeout(
+              () => done(new JobError(ErrorCode.moduleNotFound, `module ${sha256} is not published on ${wanted.join(' or ')}, and no agent that caches it answered`)),
+              this.options.fetchTimeoutMs,
+            )
+          }, this.options.fetchTimeoutMs)
         })
         .catch((err: unknown) => done(new FogmeshError(ErrorCode.closed, 'cannot subscribe for module', { cause: err })))
     })

@@ -20,6 +20,8 @@ export interface AssignmentJob {
   module: string
   input: Buffer
   inputSha256: string
+  /** A content-addressed input: the manifest's sha256 goes instead of the input (signed). */
+  inputBlob?: string | undefined
   limits?: RequestedLimits | undefined
   sealed?: boolean | undefined
 }
@@ -48,7 +50,10 @@ export function buildAssignment(job: AssignmentJob, c: AssignmentContext): { ass
     ...(c.attest ? { attest: c.attest } : {}),
   }
   const expected: Expected = { agent: c.agent.id, publicKey: c.agent.publicKey, module: job.module, inputSha256: job.inputSha256 }
-  if (job.sealed) {
+  if (job.inputBlob !== undefined) {
+    if (job.sealed) return { refused: 'a sealed job takes its input inline, not as a blob' }
+    fields.inputBlob = job.inputBlob
+  } else if (job.sealed) {
     const boxKey = c.agent.presence?.boxKey
     if (!boxKey) return { refused: `agent ${c.agent.id} advertises no box key for a sealed job` }
     const salt = randomBytes(SALT_BYTES)

@@ -286,6 +286,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
           id: meshId,
           module: job.module,
           input: job.input,
+          ...(job.inputBlob ? { inputBlob: { sha256: job.inputBlob.sha256 } } : {}),
           ...(job.sealedJob ? { sealed: true } : {}),
           ...(job.limits ? { limits: job.limits } : {}),
           ...(job.constraints ? { constraints: job.constraints } : {}),

@@ -1,6 +1,7 @@
 /**
  * Jobs as the requester library takes them and answers them.
  */
+import { createHash } from 'node:crypto'
 import type { JobConstraints, RequestedLimits, Result } from '../protocol/messages.ts'
 import type { QuorumCertificate } from '../protocol/quorum-certificate.ts'
 
@@ -10,6 +11,12 @@ export interface JobRequest {
   /** sha256 hex of a published module. */
   module: string
   input: Uint8Array
+  /**
+   * The input as a content-addressed blob (protocol/blobs/): the manifest's sha256, and — when the
+   * caller knows them — the content's sha256 and size (else the requester reads the manifest).
+   * `submit` makes one itself from an `input` over `blobThresholdBytes`.
+   */
+  inputBlob?: { sha256: string; contentSha256?: string | undefined; size?: number | undefined } | undefined
   limits?: RequestedLimits
   constraints?: JobConstraints
   maxPrice?: number
@@ -79,4 +86,9 @@ export function resultToWire(r: JobAnswer): Record<string, unknown> {
   }
   if (r.quorum) wire.quorum = r.quorum
   return wire
+}
+
+/** The job's `inputSha256`: of its content-addressed input when it has one, else of `input`. */
+export function inputSha256Of(job: Pick<JobRequest, 'input' | 'inputBlob'>): string {
+  return job.inputBlob?.contentSha256 ?? createHash('sha256').update(job.input).digest('hex')
 }

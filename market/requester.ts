@@ -30,7 +30,11 @@ import { connectorFor, type BrokerAddress, type ClientCredentials, type Connecti
 import { decodeJson } from '../protocol/validate.ts'
 import { Auctioneer, type AuctionReport } from './auction.ts'
 import { AgentDirectory } from './directory.ts'
-import type { JobAnswer, JobRequest } from './job.ts'
+import { fetchManifest } from '../protocol/blobs/resolve-blob.ts'
+import { MqttBlobSource } from '../protocol/blobs/mqtt-blob-source.ts'
+import { publishBlob } from '../protocol/blobs/publish-blob.ts'
+import { DEFAULT_CHUNK_BYTES } from '../protocol/blobs/chunk-blob.ts'
+import { inputSha256Of, type JobAnswer, type JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
 import { PenaltyBox } from './penalty-box.ts'
@@ -41,6 +45,14 @@ import { Verifier, type CopySlot, type VerificationOptions } from './verificatio
 export interface RequesterOptions {
   /** The broker: a URL, or a connector (e.g. an in-memory `MemoryBus`). Unused when `connection` is given. */
   broker: BrokerAddress
+  /** An input larger than this travels as a content-addressed blob (protocol/blobs/), not in the assignment. Default 1 MiB. */
+  blobThresholdBytes?: number
+  /** Chunk size of the blobs it publishes. Default 512 KiB. */
+  blobChunkBytes?: number
+  /** Wait for a named input's manifest (a job with `inputBlob` and no `contentSha256`). Default 10 s. */
+  blobFetchTimeoutMs?: number
+  /** Largest blob input it names in a job. Default 1 GiB. */
+  maxBlobBytes?: number
   /** Inbox id; default random. */
   id?: string
   /** Longest an auction waits for bids once the offer is out. Default 100 ms. */
@@ -93,6 +105,7 @@ const DEFAULTS = {
   auctionWindowMs: 100, maxAttempts: 3, attemptSlackMs: 3000, defaultTimeoutMs: 10_000, answersKept: 10_000,
   penaltyBaseMs: 5000, penaltyMaxMs: 600_000, newcomerJobs: 20, newcomerMs: 600_000, newcomerShare: 0.1, newcomerWindow: 100, newcomerInFlight: 1,
   refreshMinMs: 1000, maxTrackedAgents: 10_000,
+  blobThresholdBytes: 1024 * 1024, blobChunkBytes: DEFAULT_CHUNK_BYTES, blobFetchTimeoutMs: 10_000, maxBlobBytes: 1024 * 1024 * 1024,
 }
 
 const RANGES: Ranges<RequesterOptions> = {
@@ -111,9 +124,15 @@ const RANGES: Ranges<RequesterOptions> = {
   newcomerInFlight: { min: 1, max: 4096, integer: true },
   refreshMinMs: { min: 0, max: 3_600_000, integer: true },
   maxTrackedAgents: { min: 1, max: 10_000_000, integer: true },
+  blobThresholdBytes: { min: 0, max: 1024 * 1024 * 1024, integer: true },
+  blobChunkBytes: { min: 1024, max: 256 * 1024 * 1024, integer: true },
+  blobFetchTimeoutMs: { min: 1, max: 600_000, integer: true },
+  maxBlobBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
 }
 
 export interface RequesterEvents {
+  /** A large input went out as a content-addressed blob before its job (protocol/blobs/publish-blob.ts). */
+  blobPublished: [{ id: string; sha256: string; contentSha256: string; size: number; chunks: number }]
   attemptFailed: [{ id: string; agent: string; attempt: number; reason: string }]
   auction: [AuctionReport]
   rejected: [{ topic: string; code: string; message: string }]
@@ -262,10 +281,45 @@ export class Requester extends EventEmitter<RequesterEvents> {
     const id = job.id ?? randomBytes(8).toString('hex')
     const existing = this.jobs.get(id)
     if (existing) return existing
-    const p = this.verifier.submit({ ...job, id })
+    const p = this.blobInput({ ...job, id }).then((j) => ('error' in j ? j.error : this.verifier.submit(j)))
     this.jobs.set(id, p)
     p.then((r) => this.emit('result', r), () => {})
     return p
+  }
+
+  private blobSource: MqttBlobSource | undefined
+
+  /**
+   * A job's input as it will travel: an `input` over `blobThresholdBytes` is published as a blob
+   * first (its chunks, then its manifest: acknowledged by the broker before the job goes out); an
+   * `inputBlob` named without its content hash has its manifest read for it. A blob that cannot be
+   * read answers the job with its typed error (`blob_not_found`, `blob_invalid_manifest`, ...).
+   */
+  private async blobInput(job: JobRequest & { id: string }): Promise<(JobRequest & { id: string }) | { error: JobAnswer }> {
+    const failed = (err: unknown): { error: JobAnswer } => {
+      const e = toFogmeshError(err)
+      return {
+        error: {
+          id: job.id, module: job.module, inputSha256: job.inputBlob?.contentSha256 ?? '', status: 'error', error: e.toJSON(),
+          agent: null, signature: null, fuel: 0, durationMs: 0, attempts: 0, latencyMs: 0,
+        },
+      }
+    }
+    try {
+      if (job.inputBlob && job.inputBlob.contentSha256 === undefined) {
+        this.blobSource ??= new MqttBlobSource(this.conn, { timeoutMs: this.opts.blobFetchTimeoutMs, clock: this.clock })
+        const m = await fetchManifest(this.blobSource, job.inputBlob.sha256, { maxBytes: this.opts.maxBlobBytes })
+        return { ...job, inputBlob: { sha256: job.inputBlob.sha256, contentSha256: m.sha256, size: m.size } }
+      }
+      if (!job.inputBlob && !job.sealed && job.input.length > this.opts.blobThresholdBytes) {
+        const ref = await publishBlob(this.conn, job.input, { chunkBytes: this.opts.blobChunkBytes })
+        this.emit('blobPublished', { id: job.id, ...ref })
+        return { ...job, inputBlob: ref }
+      }
+    } catch (err) {
+      return failed(err)
+    }
+    return job
   }
 
   /** Forgets the answer kept for `id`, so that `submit` runs it again (the gateway's hold for unplaced journaled jobs). */
@@ -285,7 +339,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   private async run(job: JobRequest & { id: string }, slot?: CopySlot): Promise<JobAnswer> {
     const started = performance.now()
-    const inputSha256 = createHash('sha256').update(job.input).digest('hex')
+    const inputSha256 = inputSha256Of(job)
     const base = { id: job.id, module: job.module, inputSha256 }
     const fail = (code: ErrorCode, message: string, attempts: number): JobAnswer => ({
       ...base, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs: performance.now() - started,
@@ -350,7 +404,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
       throw err
     }
     const built = buildAssignment(
-      { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, limits: job.limits, sealed: job.sealed },
+      { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, inputBlob: job.inputBlob?.sha256, limits: job.limits, sealed: job.sealed },
       { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest },
     )
     if ('refused' in built) {

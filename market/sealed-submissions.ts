@@ -27,6 +27,12 @@ export type Opened = { input: Buffer } | { notOurs: true } | { error: Validation
 
 /** The input of a submission: as sent, or opened from the sensor's seal. */
 export function submissionInput(job: JobSubmit, gatewayId: string, sealer: Sealer): Opened {
+  if (job.inputBlob !== undefined) {
+    // a content-addressed input: the agent fetches it (protocol/blobs/); the gateway only names it
+    if (job.input !== undefined || job.sealedInput !== undefined) return { error: new ValidationError('input', 'one input: a base64 string, {"sha256": ...} or sealedInput') }
+    if (job.sealed) return { error: new ValidationError('input', 'a base64 string for a sealed job (a blob input is not sealed)') }
+    return { input: Buffer.alloc(0) }
+  }
   if (job.sealedInput === undefined) {
     if (job.input === undefined) return { error: new ValidationError('input', 'a base64 string (or sealedInput)') }
     return { input: job.input }

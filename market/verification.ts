@@ -15,7 +15,6 @@
  *                      re-run is the same deterministic job; only staked agents are assigned.
  * A job that needs none of this takes the requester's plain path, unchanged.
  */
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { CourtClient } from '../contracts/verification/court-client.ts'
 import { ErrorCode } from '../protocol/errors.ts'
@@ -25,7 +24,7 @@ import { isDeterministicOutcome, outcomeOf, type StatementHasher } from '../prot
 import { buildCertificate } from './certificate.ts'
 import type { AgentDirectory } from './directory.ts'
 import { EvidenceDesk, type EvidenceOptions, type Witnessed } from './evidence.ts'
-import type { JobAnswer, JobRequest } from './job.ts'
+import { inputSha256Of, type JobAnswer, type JobRequest } from './job.ts'
 import type { Lease } from './leases.ts'
 import { decide, type Decision, type QuorumRule } from './quorum.ts'
 import { ReputationBook, type ReputationOptions } from './reputation.ts'
@@ -297,6 +296,6 @@ export class Verifier extends EventEmitter<VerifierEvents> {
 }
 
 function errorAnswer(job: Job, code: ErrorCode, message: string, attempts: number, latencyMs = 0): JobAnswer {
-  const inputSha256 = createHash('sha256').update(job.input).digest('hex')
+  const inputSha256 = inputSha256Of(job)
   return { id: job.id, module: job.module, inputSha256, status: 'error', error: { code, message }, agent: null, signature: null, fuel: 0, durationMs: 0, attempts, latencyMs }
 }

@@ -36,6 +36,8 @@ export interface AssignmentFields {
   expiresAt: number
   input?: string
   sealedInput?: string
+  /** A content-addressed input (protocol/blobs/): the manifest's sha256; signed like every other field. */
+  inputBlob?: string
   limits?: RequestedLimits
   replyKey?: string
   payer?: { address: string; channelId: string; proof: string }

@@ -78,8 +78,10 @@ export type JobConstraints = Infer<typeof constraintsSchema>
 export const jobSubmitSchema = object({
   id,
   module: sha256Hex,
-  /** Required, unless the sensor sealed it (`sealedInput`). */
+  /** Required, unless the sensor sealed it (`sealedInput`) or named it by sha256 (`inputBlob`). */
   input: optional(base64Bytes(MAX_INPUT_BYTES)),
+  /** The input as a content-addressed blob (protocol/blobs/): on the wire `"input": {"sha256": "<manifest sha256>"}` (protocol/model-job.ts maps it here). */
+  inputBlob: optional(object({ sha256: sha256Hex })),
   replyTo: publishTopic,
   /** Travel sealed between the gateway and the agent (docs/contract.md, "Sealed jobs"). */
   sealed: optional(boolean),
@@ -311,6 +313,8 @@ export const assignSchema = object({
   /** The input, or (sealed jobs) `sealedInput`: exactly one of the two. */
   input: optional(base64Bytes(MAX_INPUT_BYTES)),
   sealedInput: optional(envelope(MAX_INPUT_BYTES + 16)),
+  /** Instead of both: the input is the content-addressed blob whose `fogmesh-blob/1` manifest has this sha256 (signed; the agent fetches it and checks it against `inputSha256`). */
+  inputBlob: optional(sha256Hex),
   /** sha256 of the input; for a sealed job, of salt ‖ input (protocol/seal.ts). */
   inputSha256: sha256Hex,
   limits: optional(requestedLimitsSchema),

@@ -26,7 +26,9 @@ export function decodeJobSubmit(payload: Buffer): Decoded<JobSubmit> {
   } catch {
     return decodeJson(payload, jobSubmitSchema, MAX_INPUT_BYTES)
   }
-  if (typeof raw !== 'object' || raw === null || !('model' in raw)) return parseValue(raw, jobSubmitSchema)
+  if (typeof raw !== 'object' || raw === null) return parseValue(raw, jobSubmitSchema)
+  raw = blobInputForm(raw as Record<string, unknown>)
+  if (!('model' in (raw as object))) return parseValue(raw, jobSubmitSchema)
   const { model, tensor, ...rest } = raw as Record<string, unknown>
   const m = parseValue({ model, tensor }, modelPartSchema)
   if (!m.ok) return m
@@ -35,3 +37,11 @@ export function decodeJobSubmit(payload: Buffer): Decoded<JobSubmit> {
 }
 
 const modelPartSchema = object({ model: sha256Hex, tensor: tensorSchema })
+
+/** `"input": {"sha256": "<hex>"}` (a content-addressed input, docs/contract.md) is carried as `inputBlob`. */
+function blobInputForm(raw: Record<string, unknown>): Record<string, unknown> {
+  const input = raw.input
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || 'inputBlob' in raw) return raw
+  const { input: _input, ...rest } = raw
+  return { ...rest, inputBlob: input }
+}
