@@ -110,14 +110,14 @@ async function expand(source: BlobSource, name: string, m: BlobManifest, path: s
 async function fetchChunk(source: BlobSource, c: Planned): Promise<Buffer> {
   for (let attempt = 1; ; attempt++) {
     const bytes = await source.get(c.sha256, c.size)
-    let fault: BlobError | undefined
     const actual = sha256Of(bytes)
-    if (actual !== c.sha256) fault = new BlobError(ErrorCode.blobHashMismatch, c.sha256, `chunk bytes hash to ${actual}, not ${c.sha256}`)
-    else if (bytes.length !== c.size) fault = new BlobError(ErrorCode.blobSizeMismatch, c.sha256, `chunk ${c.sha256} is ${bytes.length} bytes; its manifest says ${c.size}`)
-    if (!fault) {
+    if (actual === c.sha256) {
+      // the right bytes: a size other than declared is the manifest's lie, and no other copy mends it
+      if (bytes.length !== c.size) throw new BlobError(ErrorCode.blobSizeMismatch, c.sha256, `chunk ${c.sha256} is ${bytes.length} bytes; its manifest says ${c.size}`)
       source.verified?.(c.sha256, bytes)
       return bytes
     }
+    const fault = new BlobError(ErrorCode.blobHashMismatch, c.sha256, `chunk bytes hash to ${actual}, not ${c.sha256}`)
     source.refuse?.(c.sha256, fault)
     if (attempt >= 2) throw fault
   }
