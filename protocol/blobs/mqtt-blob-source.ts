@@ -42,6 +42,8 @@ export interface MqttBlobSourceEvents {
 export class MqttBlobSource extends EventEmitter<MqttBlobSourceEvents> implements BlobSource {
   private readonly opts
   private readonly pending = new Map<string, Promise<Buffer>>()
+  /** When holders were last asked: pieces of a blob whose publisher is gone are asked for at once after the first. */
+  private lastWantAt = -Infinity
 
   constructor(
     private readonly conn: Connection,
@@ -82,6 +84,7 @@ export class MqttBlobSource extends EventEmitter<MqttBlobSourceEvents> implement
       const want = () => {
         if (wanted || settled) return
         wanted = true
+        this.lastWantAt = clock.now()
         this.emit('want', { sha256 })
         this.conn.publish(topics.blobWant(sha256), '', { qos: 0 })
       }
@@ -103,7 +106,8 @@ export class MqttBlobSource extends EventEmitter<MqttBlobSourceEvents> implement
         .subscribe(topic, 1)
         .then(() => {
           if (settled) return
-          timers.push(clock.setTimeout(want, this.opts.wantAfterMs))
+          const recently = clock.now() - this.lastWantAt < this.opts.timeoutMs
+          timers.push(clock.setTimeout(want, recently ? Math.min(100, this.opts.wantAfterMs) : this.opts.wantAfterMs))
           timers.push(
             clock.setTimeout(
               () => done(fault ?? new BlobError(ErrorCode.blobNotFound, sha256, `blob piece ${sha256} is not on ${topic} and no holder answered within ${this.opts.timeoutMs} ms`)),
