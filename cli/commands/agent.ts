@@ -12,7 +12,7 @@ import { loadOrCreateIdentity } from '../../agent/identity.ts'
 import { AuthError } from '../../protocol/errors.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
-const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester' }
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester', blobCacheBytes: '--blob-cache-bytes', maxBlobBytes: '--max-blob-bytes', maxBlobChunks: '--max-blob-chunks', blobFetchTimeoutMs: '--blob-fetch-timeout-ms', blobServeBytesPerSec: '--blob-serve-bytes-per-sec' }
 import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
 import { runningRelease } from '../../agent/update/running-release.ts'
 
@@ -54,6 +54,12 @@ export const agentCommand: Command = {
                   until the first job — the smallest idle footprint)
   --executor-user U  run the executor as this user (name or uid:gid); needs root or CAP_SETUID+CAP_SETGID
                   (default: nobody when the agent is root, else the agent's own user)
+  --blob-cache-bytes N  disk budget of the content-addressed cache (<data>/blobs; least recently used
+                  out first; default 268435456)
+  --max-blob-bytes N  largest input named by sha256 it takes (default 67108864; never above the cache)
+  --max-blob-chunks N  most chunks of one blob (default 16384)
+  --blob-fetch-timeout-ms N  wait for one blob piece, other agents' answers included (default 10000)
+  --blob-serve-bytes-per-sec N  bytes a second re-published for other agents' wants (default 16777216)
   --config FILE   a JSON object of these options in camelCase ({"broker": ..., "heartbeatMs": 1000});
                   flags on the command line override it
   --ca FILE       PEM CA certificate to trust for mqtts:// and wss:// brokers
@@ -79,6 +85,11 @@ ${UPDATE_USAGE}`,
     ca: { type: 'string' },
     'executor-user': { type: 'string' },
     'warm-workers': { type: 'string' },
+    'blob-cache-bytes': { type: 'string' },
+    'max-blob-bytes': { type: 'string' },
+    'max-blob-chunks': { type: 'string' },
+    'blob-fetch-timeout-ms': { type: 'string' },
+    'blob-serve-bytes-per-sec': { type: 'string' },
     config: { type: 'string' },
     ...PAYMENT_OPTIONS,
     court: { type: 'string' },
@@ -127,6 +138,11 @@ ${UPDATE_USAGE}`,
         slots: givenInt(values, 'slots'),
         maxJobsPerRequester: givenInt(values, 'max-jobs-per-requester'),
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
+        blobCacheBytes: givenInt(values, 'blob-cache-bytes'),
+        maxBlobBytes: givenInt(values, 'max-blob-bytes'),
+        maxBlobChunks: givenInt(values, 'max-blob-chunks'),
+        blobFetchTimeoutMs: givenInt(values, 'blob-fetch-timeout-ms'),
+        blobServeBytesPerSec: givenInt(values, 'blob-serve-bytes-per-sec'),
         isolation,
         ...(acceptFrom ? { acceptFrom } : {}),
         ...(staking ? { staking } : {}),
@@ -154,6 +170,7 @@ ${UPDATE_USAGE}`,
     }
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
+    agent.on('blobEvicted', (e) => console.log(`blob cache full (${e.maxBytes} bytes): ${e.reason === 'budget' ? 'evicted' : 'did not keep'} ${e.sha256} (${e.bytes} bytes)`))
     const timer = setInterval(() => {
       const s = agent.stats()
       console.log(`jobs: ${s.jobsOk} ok, ${s.jobsFailed} failed; running ${s.running}, queued ${s.queued}`)

@@ -27,11 +27,13 @@ const WAIT_MS = 3000
 export const submitCommand: Command = {
   name: 'submit',
   summary: 'runs one job on the mesh and prints the result as JSON (non-zero exit if it failed)',
-  usage: `usage: fogmesh submit --broker URL --module FILE.wasm|SHA256 [--input FILE|-] [--timeout MS] [--sealed]
+  usage: `usage: fogmesh submit --broker URL --module FILE.wasm|SHA256 [--input FILE|-|--input-blob SHA256] [--timeout MS] [--sealed]
        fogmesh submit --whoami
 
   --module      a .wasm file (published first) or the sha256 of a published module
-  --input       the job's stdin: a file, or - for this process's stdin (default: empty)
+  --input       the job's stdin: a file, or - for this process's stdin (default: empty); over 1 MiB
+                it travels as a content-addressed blob (fm/v1/blobs/<sha256>, published first)
+  --input-blob SHA256  the stdin is the blob published under this manifest sha256 (fogmesh-blob/1)
   --timeout MS  the job's deadline on the agent (default: the agent's default, 10000; at most what it advertises)
   --wait MS     how long to wait for agents to be known (default 3000)
   --text        also print the output decoded as UTF-8 ("outputText")
@@ -46,6 +48,7 @@ ${CREDENTIAL_USAGE}
     broker: { type: 'string' },
     module: { type: 'string' },
     input: { type: 'string' },
+    'input-blob': { type: 'string' },
     timeout: { type: 'string' },
     wait: { type: 'string' },
     text: { type: 'boolean' },
@@ -62,6 +65,10 @@ ${CREDENTIAL_USAGE}
     }
     const broker = requireString(values, 'broker', 'the MQTT broker URL, e.g. mqtt://127.0.0.1:1883')
     const moduleSpec = requireString(values, 'module', 'a .wasm file or the sha256 of a published module')
+    const inputBlob = typeof values['input-blob'] === 'string' ? values['input-blob'] : undefined
+    if (inputBlob !== undefined && (!/^[0-9a-f]{64}$/.test(inputBlob) || values.input !== undefined)) {
+      throw new UsageError('--input-blob takes the sha256 (64 lowercase hex) of a published blob manifest, instead of --input')
+    }
     const input = await readInput(values.input)
     const timeoutMs = givenInt(values, 'timeout', 1, 3_600_000) // none given: the agent's default
     const moduleBytes = /^[0-9a-f]{64}$/.test(moduleSpec) ? undefined : readModuleFile(moduleSpec) // checked before connecting
@@ -73,7 +80,7 @@ ${CREDENTIAL_USAGE}
     try {
       const module = moduleBytes ? await requester.publishModule(moduleBytes) : moduleSpec
       await requester.directory.waitFor(1, waitMs).catch(() => {})
-      const result = await requester.submit({ module, input, ...(timeoutMs ? { limits: { timeoutMs } } : {}), ...(values.sealed ? { sealed: true } : {}) })
+      const result = await requester.submit({ module, input, ...(inputBlob ? { inputBlob: { sha256: inputBlob } } : {}), ...(timeoutMs ? { limits: { timeoutMs } } : {}), ...(values.sealed ? { sealed: true } : {}) })
       if (result.error?.code === 'no_agents' && requester.directory.list('online').length > 0) {
         console.error(`no agent took the job: do they accept requester ${identity.id}? (fogmesh agent --accept-from ${identity.id})`)
       }
