@@ -127,7 +127,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const blobStore = new BlobStore({ dir: join(opts.dataDir, 'blobs'), maxBytes: opts.blobCacheBytes })
     blobStore.on('evicted', (e) => this.emit('blobEvicted', e))
     this.blobs = new BlobFetcher(conn, blobStore, {
-      timeoutMs: opts.blobFetchTimeoutMs, wantAfterMs: Math.min(1500, Math.ceil(opts.blobFetchTimeoutMs / 3)), clock: this.clock,
+      timeoutMs: opts.blobFetchTimeoutMs, wantAfterMs: Math.min(500, Math.ceil(opts.blobFetchTimeoutMs / 3)), clock: this.clock,
       limits: { maxBytes: opts.maxBlobBytes, maxChunks: opts.maxBlobChunks },
     })
     this.blobHolder = new BlobHolder(conn, blobStore, (sha) => this.modules.cached(sha), { serveBytesPerSec: opts.blobServeBytesPerSec, clock: this.clock })

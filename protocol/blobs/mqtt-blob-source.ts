@@ -30,7 +30,7 @@ export interface MqttBlobSourceOptions {
   topicOf?: (sha256: string) => string
 }
 
-const DEFAULTS = { timeoutMs: 10_000, wantAfterMs: 1500, maxPending: 64 }
+const DEFAULTS = { timeoutMs: 10_000, wantAfterMs: 500, maxPending: 64 }
 
 export interface MqttBlobSourceEvents {
   /** A copy whose bytes do not hash to its name (refused, never cached). */
