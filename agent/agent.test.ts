@@ -237,6 +237,9 @@ test('every assignment gets a signed answer: too large, limits above, unpublishe
   assert.not.ok(t.results().some((r) => r.id === missing.id), 'waits for the retained module first')
   await t.clock.advance(300)
   await t.quiet()
+  assert.not.ok(t.results().some((r) => r.id === missing.id), 'then asks agents that cache it (fm/v1/blobs/want/<sha256>) and waits as long again')
+  await t.clock.advance(300)
+  await t.quiet()
   t.executor.script = () => {
     throw new JobError(ErrorCode.overloaded, 'queue full')
   }
