@@ -222,7 +222,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
     await this.streams.start()
-    await this.blobHolder.start()
+    // a broker whose rules predate blobs refuses the wants: the agent then serves none, and runs on
+    await this.blobHolder.start().catch((err: unknown) => this.reject(topics.blobWantWildcard, toFogmeshError(err)))
     // the updater first: the first presence already carries the last update's outcome
     if (this.opts.updates) {
       this.updater = new Updater(this.conn, { id: this.id, labels: this.opts.labels }, this.opts.updates)

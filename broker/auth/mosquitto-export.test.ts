@@ -30,11 +30,12 @@ test('password_file carries the same hashes; acl_file a %u pattern and a section
   }
   assert.equal(section('s1'), [
     'topic write fm/v1/jobs/submit/s1', 'topic write fm/v1/streams/submit/s1', 'topic readwrite fm/v1/bridge/s1/#',
-    'topic write spBv1.0/+/+/s1', 'topic write spBv1.0/+/+/s1/+', 'topic read spBv1.0/+/NCMD/s1', 'topic read spBv1.0/+/DCMD/s1/+',
+    'topic write spBv1.0/+/+/s1', 'topic write spBv1.0/+/+/s1/+', 'topic write fm/v1/blobs/+', 'topic read spBv1.0/+/NCMD/s1', 'topic read spBv1.0/+/DCMD/s1/+',
     'topic read fm/v1/gateways/+/presence',
   ])
   assert.ok(section(AGENT).includes(`topic readwrite fm/v1/agents/${AGENT}/#`))
   assert.ok(section(AGENT).includes('topic write fm/v1/requesters/+/inbox'))
+  assert.ok(section(AGENT).includes('topic readwrite fm/v1/blobs/want/+'), 'agents ask for and answer blob wants')
   assert.ok(section('gw').includes('topic read fm/v1/requesters/gw/inbox'))
   assert.not.ok(f.aclFile.includes('<open space>'), 'the open space has no Mosquitto form')
   assert.not.ok(section('s1').some((l) => l.includes('replies')), 'the common pattern is not repeated per user')

@@ -118,4 +118,19 @@ test('anonymous: the plain submit topic and the open space, nothing of the mesh'
   assert.not.ok(isOpenSpace('fm/y'))
 })
 
+test('blobs: agents fetch, ask and answer; sensors and gateways publish inputs; nobody but the operator watches every want', () => {
+  const piece = `fm/v1/blobs/${'c'.repeat(64)}`
+  const want = `fm/v1/blobs/want/${'c'.repeat(64)}`
+  const agent = rulesFor('agent', AGENT)
+  for (const t of [piece, want]) assert.ok(canPublish(agent, t), t)
+  for (const f of ['fm/v1/blobs/+', 'fm/v1/blobs/want/+', piece]) assert.ok(canSubscribe(agent, f), f)
+  assert.not.ok(canSubscribe(agent, 'fm/v1/blobs/#'), 'not the whole tree')
+  const sensor = rulesFor('sensor', 's1')
+  assert.ok(canPublish(sensor, piece))
+  assert.not.ok(canPublish(sensor, want))
+  assert.not.ok(canSubscribe(sensor, 'fm/v1/blobs/want/+'))
+  const gw = rulesFor('gateway', 'gw')
+  assert.ok(canPublish(gw, piece) && canPublish(gw, want) && canSubscribe(gw, piece))
+})
+
 test.run()

@@ -34,6 +34,12 @@ const PRESENCE_READ = ['fm/v1/agents/+/presence', 'fm/v1/agents/+/heartbeat']
 const GATEWAY_PRESENCE = 'fm/v1/gateways/+/presence'
 /** Every authenticated identity reads the replies addressed to it. */
 const OWN_REPLIES = 'fm/v1/replies/%u/#'
+/**
+ * Content-addressed pieces (protocol/blobs/): every reader checks them against their name, so a
+ * wrong copy costs a fetch from another holder, never a wrong input. Wants ask holders for a piece.
+ */
+const BLOBS = 'fm/v1/blobs/+'
+const BLOB_WANTS = 'fm/v1/blobs/want/+'
 
 export const RULES: Record<IdentityKind, RuleSet> = {
   /**
@@ -44,8 +50,9 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    */
   agent: {
     // telemetry: the console's topics (its own counts and settlements, in its name)
-    publish: ['fm/v1/agents/%u/#', 'fm/v1/requesters/+/inbox', 'fm/v1/requesters/+/streams', 'fm/v1/streams/+/state', 'fm/v1/telemetry/agents/%u', 'fm/v1/telemetry/settlements/%u'],
-    subscribe: ['fm/v1/agents/%u/#', 'fm/v1/market/offers', 'fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', 'fm/v1/streams/+/state', 'fm/v1/bridge/#', OPEN_SPACE, OWN_REPLIES],
+    // blobs: it fetches job inputs, asks holders, and re-publishes the pieces it caches
+    publish: ['fm/v1/agents/%u/#', 'fm/v1/requesters/+/inbox', 'fm/v1/requesters/+/streams', 'fm/v1/streams/+/state', 'fm/v1/telemetry/agents/%u', 'fm/v1/telemetry/settlements/%u', BLOBS, BLOB_WANTS],
+    subscribe: ['fm/v1/agents/%u/#', 'fm/v1/market/offers', 'fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', 'fm/v1/streams/+/state', 'fm/v1/bridge/#', OPEN_SPACE, OWN_REPLIES, BLOBS, BLOB_WANTS],
   },
   /**
    * A device that submits jobs (and standing stream jobs) in its own name and reads its own results;
@@ -53,7 +60,8 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    */
   sensor: {
     // Sparkplug B as that bridge's edge node: the node id is the name (births, data, deaths; commands in)
-    publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u', 'fm/v1/bridge/%u/#', 'spBv1.0/+/+/%u', 'spBv1.0/+/+/%u/+'],
+    // blobs: the input of a job it names by sha256
+    publish: ['fm/v1/jobs/submit/%u', 'fm/v1/streams/submit/%u', 'fm/v1/bridge/%u/#', 'spBv1.0/+/+/%u', 'spBv1.0/+/+/%u/+', BLOBS],
     subscribe: [OWN_REPLIES, 'fm/v1/bridge/%u/#', 'spBv1.0/+/NCMD/%u', 'spBv1.0/+/DCMD/%u/+', GATEWAY_PRESENCE],
   },
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
@@ -62,13 +70,15 @@ export const RULES: Record<IdentityKind, RuleSet> = {
       'fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/agents/+/streams', 'fm/v1/streams/+/state',
       // a stream aimed at a bridge's command topic is answered there when it cannot be placed
       'fm/v1/bridge/#', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', GATEWAY_PRESENCE, OPEN_SPACE,
+      // large inputs it publishes as blobs; wants for a named input's manifest
+      BLOBS, BLOB_WANTS,
     ],
-    subscribe: ['fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', 'fm/v1/requesters/%u/streams', GATEWAY_PRESENCE, OWN_REPLIES],
+    subscribe: [BLOBS, 'fm/v1/jobs/submit', 'fm/v1/jobs/submit/+', 'fm/v1/streams/submit', 'fm/v1/streams/submit/+', ...PRESENCE_READ, 'fm/v1/requesters/%u/inbox', 'fm/v1/requesters/%u/streams', GATEWAY_PRESENCE, OWN_REPLIES],
   },
   /** Deploys and deletes modules, models and releases. */
   deployer: {
-    publish: ['fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#'],
-    subscribe: ['fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', ...PRESENCE_READ, OWN_REPLIES],
+    publish: ['fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', BLOBS],
+    subscribe: ['fm/v1/modules/+', 'fm/v1/models/+', 'fm/v1/releases/#', BLOBS, ...PRESENCE_READ, OWN_REPLIES],
   },
   /** Watches everything, changes nothing (but the console's alerts). */
   operator: {
@@ -80,7 +90,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
    * on a broker with --auth): today's plain-MQTT job path and the open topics, nothing of the mesh.
    */
   anonymous: {
-    publish: ['fm/v1/jobs/submit', 'fm/v1/streams/submit', OPEN_SPACE],
+    publish: ['fm/v1/jobs/submit', 'fm/v1/streams/submit', BLOBS, OPEN_SPACE],
     subscribe: [...PRESENCE_READ, GATEWAY_PRESENCE, 'fm/v1/telemetry/#', OPEN_SPACE],
   },
 }
