@@ -27,7 +27,7 @@ export interface BlobHolderOptions {
   clock?: Clock
 }
 
-export const BLOB_HOLDER_DEFAULTS = { serveBytesPerSec: 16 * 1024 * 1024, repeatMs: 2000, maxRecent: 1024 }
+export const BLOB_HOLDER_DEFAULTS = { serveBytesPerSec: 16 * 1024 * 1024, repeatMs: 1000, maxRecent: 1024 }
 
 export interface BlobHolderEvents {
   served: [{ sha256: string; kind: 'blob' | 'module'; bytes: number }]

@@ -156,6 +156,19 @@ test('restart: the agent\'s cache is on disk; with every retained copy gone it s
   assert.equal(wants, [], 'nothing fetched')
 })
 
+test('library: a job named by its blob\'s sha256 alone, nothing retained: the requester gets the manifest from agent a\'s cache', async () => {
+  await clear(blob2.pieces.keys())
+  const served: string[] = []
+  const onServed = (e: { sha256: string }) => served.push(e.sha256)
+  a.on('blobServed', onServed)
+  const ok = await gateway.requester.submit({ module: MODULE, input: Buffer.alloc(0), inputBlob: { sha256: blob2.root }, constraints: { agents: [a.id] }, limits: { timeoutMs: 20_000 } })
+  a.off('blobServed', onServed)
+  assert.is(ok.status, 'ok', JSON.stringify(ok.error))
+  assert.is(ok.output?.toString(), `${sha(second)}\n`)
+  assert.is(ok.inputSha256, sha(second))
+  assert.equal(served, [blob2.root], 'only the manifest was asked for (the agent had the rest)')
+})
+
 test('bad input on the wire: a missing chunk times out, a bad chunk with no good copy, a blob over the budget — each a typed error, answered once', async () => {
   // a chunk nobody holds
   const lost = chunkBlob(randomBytes(CAP), { chunkBytes: 256 * 1024 })

@@ -9,6 +9,7 @@ import { chunkBlob } from './chunk-blob.ts'
 import { BLOB_MANIFEST_TYPE, encodeManifest, parseManifest, sha256Of, type BlobManifest } from './manifest.ts'
 import { MemoryBlobSource } from './memory-blob-source.ts'
 import { DEFAULT_RESOLVE_LIMITS, resolveBlob } from './resolve-blob.ts'
+import { mulberry32 } from '../../test/support/rng.ts'
 
 const bytesOf = (n: number, seed = 1) => {
   const b = Buffer.alloc(n)
@@ -164,6 +165,37 @@ test('a missing piece: blob_not_found', async () => {
   const src = new MemoryBlobSource(b.pieces)
   src.pieces.delete([...b.pieces.keys()][0]!)
   assert.is((await refusal(resolveBlob(src, b.root))).code, ErrorCode.blobNotFound)
+})
+
+test('fuzz, seed 11: 3000 mutants of a manifest (bytes flipped, cut, spliced) — a manifest or a BlobError with a stable code', () => {
+  const rnd = mulberry32(11)
+  const b = chunkBlob(bytesOf(50_000), { chunkBytes: 4096 })
+  const good = b.pieces.get(b.root)!
+  const codes = new Set<string>([ErrorCode.blobInvalidManifest, ErrorCode.blobLoop, ErrorCode.blobSizeMismatch])
+  const seen = new Map<string, number>()
+  for (let i = 0; i < 3000; i++) {
+    const m = Buffer.from(good)
+    const kind = i % 3
+    let mutant: Buffer
+    if (kind === 0) {
+      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) m[Math.floor(rnd() * m.length)] = Math.floor(rnd() * 256)
+      mutant = m
+    } else if (kind === 1) mutant = m.subarray(0, Math.floor(rnd() * m.length))
+    else {
+      const at = Math.floor(rnd() * m.length)
+      mutant = Buffer.concat([m.subarray(0, at), Buffer.from(['"', '9', ',', '{', '}', 'true', '-1', '1e400'][Math.floor(rnd() * 8)]!), m.subarray(at)])
+    }
+    try {
+      const parsed = parseManifest(mutant, b.root)
+      assert.is(encodeManifest(parsed).toString(), mutant.toString(), 'accepted only in canonical form')
+      seen.set('parsed', (seen.get('parsed') ?? 0) + 1)
+    } catch (err) {
+      assert.instance(err, BlobError)
+      assert.ok(codes.has((err as BlobError).code), (err as BlobError).code)
+      seen.set((err as BlobError).code, (seen.get((err as BlobError).code) ?? 0) + 1)
+    }
+  }
+  assert.ok((seen.get(ErrorCode.blobInvalidManifest) ?? 0) > 1000, JSON.stringify([...seen]))
 })
 
 test.run()

@@ -23,6 +23,8 @@ export interface MqttBlobSourceOptions {
   timeoutMs?: number
   /** Ask holders when nothing usable came within this (ms). */
   wantAfterMs?: number
+  /** Ask again after this (ms), until `timeoutMs`. */
+  rewantMs?: number
   /** Pieces waited for at once (a bound on subscriptions held). */
   maxPending?: number
   clock?: Clock
@@ -30,7 +32,7 @@ export interface MqttBlobSourceOptions {
   topicOf?: (sha256: string) => string
 }
 
-const DEFAULTS = { timeoutMs: 10_000, wantAfterMs: 500, maxPending: 64 }
+const DEFAULTS = { timeoutMs: 10_000, wantAfterMs: 500, rewantMs: 2000, maxPending: 64 }
 
 export interface MqttBlobSourceEvents {
   /** A copy whose bytes do not hash to its name (refused, never cached). */
@@ -50,7 +52,7 @@ export class MqttBlobSource extends EventEmitter<MqttBlobSourceEvents> implement
     options: MqttBlobSourceOptions = {},
   ) {
     super()
-    this.opts = mergeOptions(options, DEFAULTS, { timeoutMs: { min: 1, integer: true }, wantAfterMs: { min: 0, integer: true }, maxPending: { min: 1, integer: true } }, 'blobs')
+    this.opts = mergeOptions(options, DEFAULTS, { timeoutMs: { min: 1, integer: true }, wantAfterMs: { min: 0, integer: true }, maxPending: { min: 1, integer: true }, rewantMs: { min: 100, integer: true } }, 'blobs')
   }
 
   get(sha256: string, maxBytes: number): Promise<Buffer> {
@@ -72,21 +74,29 @@ export class MqttBlobSource extends EventEmitter<MqttBlobSourceEvents> implement
       let fault: BlobError | undefined
       let wanted = false
       const timers: Timer[] = []
+      let rewant: Timer | undefined
       const done = (err: Error | undefined, bytes?: Buffer) => {
         if (settled) return
         settled = true
+        rewant?.cancel()
         for (const t of timers) t.cancel()
         this.conn.unroute(topic)
         this.conn.unsubscribe(topic).catch(() => {})
         if (err) reject(err)
         else resolve(bytes as Buffer)
       }
+      // asked again every `rewantMs` until the deadline: a holder answers a piece once per its repeat window
+      // (a burst of bad copies sends one want, not one each)
       const want = () => {
-        if (wanted || settled) return
+        if (settled || rewant) return
+        if (!wanted) this.emit('want', { sha256 })
         wanted = true
         this.lastWantAt = clock.now()
-        this.emit('want', { sha256 })
         this.conn.publish(topics.blobWant(sha256), '', { qos: 0 })
+        rewant = clock.setTimeout(() => {
+          rewant = undefined
+          want()
+        }, this.opts.rewantMs)
       }
       this.conn.route(topic, (_t, payload) => {
         if (payload.length === 0) return // a cleared retained copy
