@@ -201,4 +201,22 @@ test('a sensor naming a blob that does not exist gets blob_not_found from the ga
   assert.is((answers[0]!.error as { code: string }).code, ErrorCode.blobNotFound)
 })
 
+test('a malformed blob input is refused at the boundary with invalid_field, naming the field', async () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ input: { sha256: 'not-a-sha' } }, /^inputBlob\.sha256: expected a sha256/],
+    [{ input: { sha256: blob2.root }, sealed: true }, /^input: expected a base64 string for a sealed job/],
+  ]
+  for (const [fields, message] of cases) {
+    const id = `bad-${++n}`
+    const replyTo = `test/blobs/${id}`
+    await sensor.subscribeAsync(replyTo, { qos: 1 })
+    await sensor.publishAsync(topics.submit, JSON.stringify({ id, module: MODULE, replyTo, ...fields }), { qos: 1 })
+    await waitFor(() => inbox.some((m) => m.topic === replyTo), 10_000, `an answer to ${id}`)
+    const r = JSON.parse(inbox.find((m) => m.topic === replyTo)!.payload.toString()) as { status: string; error: { code: string; message: string } }
+    assert.is(r.status, 'error')
+    assert.is(r.error.code, ErrorCode.invalidField)
+    assert.match(r.error.message, message)
+  }
+})
+
 test.run()
