@@ -138,6 +138,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   }
   /** The module check, then `admit`: what follows the embedder's own authorizePublish. */
   const checkThenAdmit = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    // aedes' own default hook, which this one replaces, keeps $SYS/ to the broker
+    if (client && packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS/ topic is reserved'))
     const reason = packet.topic.startsWith(MODULES) ? checkModulePublish(packet) : undefined
     if (!reason) return admit(client, packet, callback)
     events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
