@@ -89,6 +89,8 @@ async function mosquitto(): Promise<Broker | undefined> {
 /** One QoS 1 publisher and one QoS 1 subscriber on a broker, pumped a slice at a time. */
 class Qos1Pair {
   received = 0
+  /** Publishes the broker acknowledged (each is delivered once: one QoS 1 subscriber). */
+  private acked = 0
   private inFlight = 0
   private running = false
   private constructor(
@@ -112,6 +114,7 @@ class Qos1Pair {
       this.inFlight++
       this.pub.publish(this.topic, PAYLOAD, { qos: 1 }, () => {
         this.inFlight--
+        this.acked++
         this.pump()
       })
     }
@@ -129,8 +132,8 @@ class Qos1Pair {
     const cpuMs = processCpuMs(pid) - c0
     const rate = (msgs * 1000) / (performance.now() - t0)
     this.running = false
-    // let the window drain, so the next broker's slice has the machine to itself
-    for (let i = 0; i < 200 && this.inFlight > 0; i++) await sleep(10)
+    // let the window drain and every acknowledged publish arrive, so the next broker's slice has the machine to itself
+    for (let i = 0; i < 200 && (this.inFlight > 0 || this.received < this.acked); i++) await sleep(10)
     return { rate, msgs, cpuMs }
   }
 
@@ -162,8 +165,11 @@ const msgs = brokers.map(() => 0)
 const cpu = brokers.map(() => 0)
 for (let s = 0; s < SLICES; s++) {
   progress(`QoS 1 slice ${s + 1}/${SLICES}`)
-  for (let k = 0; k < brokers.length; k++) {
-    const i = (s + k) % brokers.length
+  // rotating who goes first, and every other round backwards: each broker follows different ones
+  // (what one leaves behind, GC and the last deliveries, does not always land on the same next broker)
+  const order = brokers.map((_, k) => (s + k) % brokers.length)
+  if (s % 2 === 1) order.reverse()
+  for (const i of order) {
     const r = await pairs[i]!.slice(SLICE_S, brokers[i]!.pid)
     rates[i]!.push(r.rate)
     msgs[i]! += r.msgs
