@@ -28,10 +28,14 @@ export interface BrokerState {
   readonly quota: RetainedQuota
   /** What to hand aedes (`persistence`, `mq`). */
   readonly aedes: Pick<AedesOptions, 'persistence' | 'mq'>
-  /** A refusal when a retained publish would break a cap; otherwise resolves once the publish is safe to acknowledge. */
-  admitPublish(client: Client | null, packet: PublishPacket): Promise<RetainedRefusal | undefined>
-  /** aedes's `published` hook: the message has been stored and routed. */
-  published(packet: PublishPacket): void
+  /**
+   * A refusal when a retained publish would break a cap; otherwise undefined once the publish is safe
+   * to acknowledge: at once when nothing has to be waited for (memory, Redis, a QoS 0 publish on disk;
+   * no promise on the broker's hot path), else a promise of it (a QoS 1/2 publish on disk).
+   */
+  admitPublish(client: Client | null, packet: PublishPacket): RetainedRefusal | undefined | Promise<RetainedRefusal | undefined>
+  /** aedes's `published` hook: the message has been stored and routed. Absent when there is nothing to do. */
+  published?: ((packet: PublishPacket) => void) | undefined
   /** Once aedes is up: republishes what was acknowledged but not yet stored when the broker last stopped. */
   recover(aedes: Aedes): Promise<number>
   stats(): { kind: BrokerState['kind']; retainedBytes: number; retainedTopics: number; disk?: PersistenceStats }
@@ -53,8 +57,7 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
       kind: 'redis',
       quota,
       aedes: { persistence: cluster.persistence, mq: cluster.mq },
-      admitPublish: async (client, packet) => book(client, packet),
-      published: () => {},
+      admitPublish: book,
       recover: async () => 0,
       stats: () => ({ kind: 'redis', ...quota.stats() }),
       close: () => cluster.close(),
@@ -66,8 +69,7 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
       kind: 'memory',
       quota,
       aedes: {},
-      admitPublish: async (client, packet) => book(client, packet),
-      published: () => {},
+      admitPublish: book,
       recover: async () => 0,
       stats: () => ({ kind: 'memory', ...quota.stats() }),
       close: async () => {},
@@ -83,11 +85,10 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
     kind: 'disk',
     quota,
     aedes: { persistence: journal as unknown as AedesOptions['persistence'] },
-    async admitPublish(client, packet) {
+    admitPublish(client, packet) {
       const refused = book(client, packet)
-      if (refused) return refused
-      if (packet.qos > 0) await journal.holdIncoming(client?.id ?? '', packet as unknown as AedesPacket)
-      return undefined
+      if (refused || packet.qos === 0) return refused
+      return journal.holdIncoming(client?.id ?? '', packet as unknown as AedesPacket).then(() => undefined)
     },
     published: (packet) => journal.releaseIncoming(packet as unknown as AedesPacket),
     async recover(aedes) {
