@@ -11,6 +11,12 @@
  * concurrent jobs wait on the same one. A lease group is auctioned again when
  * 70% of its shortest lease has passed (or a new agent joined).
  *
+ * With pre-selection (market/preselect.ts) the offer goes to the `k` best
+ * candidates only, on their own offer topics, and the auction waits for
+ * their bids; when the window ends with none of them bidding, it widens: the
+ * offer goes out on the broadcast topic to every eligible agent and the first
+ * bid closes it (as a late bid does).
+ *
  * Agents the requester does not take (`takes`: not admitted, in the penalty
  * box) are neither offered to nor picked; a newcomer over its cap
  * (`withinCap`) is picked only when no other agent is usable.
@@ -24,12 +30,18 @@ import type { Connection } from '../protocol/transport.ts'
 import type { AgentDirectory } from './directory.ts'
 import type { JobRequest } from './job.ts'
 import type { Lease, LeaseBook, PickAdjust } from './leases.ts'
+import type { AgentRecord } from './directory.ts'
+import type { Candidate, Preselector } from './preselect.ts'
 
 export interface AuctionReport {
   module: string
   bids: number
   eligible: number
   ms: number
+  /** Agents the offer went to first, when pre-selection chose fewer than all eligible. */
+  offered?: number
+  /** The chosen did not bid in the window: the offer went to every eligible agent. */
+  widened?: boolean
 }
 
 export interface AuctioneerOptions {
@@ -54,6 +66,10 @@ export interface AuctioneerOptions {
   takes: (agent: string) => boolean
   /** Whether the agent may take one more job now (a newcomer's cap); preferred over those that may not. */
   withinCap: (agent: string) => boolean
+  /** Offers to the best candidates only (market/preselect.ts); without it every offer is broadcast. */
+  preselect?: Preselector
+  /** Results of `agent` this requester verified (its track record, for pre-selection). */
+  verified?: (agent: string) => number
 }
 
 interface OpenAuction {
@@ -131,11 +147,21 @@ export class Auctioneer {
       return
     }
     const offerId = randomBytes(8).toString('hex')
-    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], overdue: false, done: () => {} }
+    const selection = this.o.preselect?.select(eligible.map((a) => this.candidate(a)))
+    const first = selection ? selection.chosen.map((c) => c.id) : eligible.map((a) => a.presence.id)
+    const open: OpenAuction = { expected: new Set(first), bids: [], overdue: false, done: () => {} }
     const closed = new Promise<void>((resolve) => (open.done = resolve))
+    let widened = false
+    let payload = ''
     const timer = clock.setTimeout(() => {
       if (open.bids.length > 0) return open.done()
       open.overdue = true
+      if (selection && !selection.all) {
+        // the chosen stayed silent: everyone eligible hears it now
+        widened = true
+        for (const a of eligible) open.expected.add(a.presence.id)
+        this.o.conn.publish(topics.offers, payload, { qos: 0 })
+      }
     }, this.o.windowMs)
     const giveUp = clock.setTimeout(() => open.done(), Math.max(this.o.windowMs, this.o.noBidWaitMs ?? NO_BID_WAIT_MS))
     this.open.set(offerId, open)
@@ -148,7 +174,9 @@ export class Auctioneer {
       ...(job.sealed ? { sealed: true } : {}),
       ...(this.o.payer ? { payer: this.o.payer } : {}),
     }
-    this.o.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
+    payload = JSON.stringify(offer)
+    if (!selection || selection.broadcast) this.o.conn.publish(topics.offers, payload, { qos: 0 })
+    else for (const id of first) this.o.conn.publish(topics.agentOffers(id), payload, { qos: 0 })
     await closed
     timer.cancel()
     giveUp.cancel()
@@ -163,7 +191,15 @@ export class Auctioneer {
     }
     const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
     this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0), generation)
-    this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
+    this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started, ...(first.length < eligible.length ? { offered: first.length } : {}), ...(widened ? { widened } : {}) })
+  }
+
+  private candidate(a: AgentRecord): Candidate {
+    const p = a.presence
+    return {
+      id: p.id, price: p.price.perJob, slots: p.capacity.slots, load: a.load.running + a.load.queued, site: p.labels.site,
+      verified: this.o.verified?.(p.id) ?? 0, direct: p.directOffers === true,
+    }
   }
 }
 
