@@ -1,0 +1,283 @@
+/**
+ * The scale harness (bench/scale.bench.ts, test/scale.test.ts): `fogmesh
+ * broker` as users run it (one, or two of a `--cluster` sharing a Redis this
+ * harness starts), N simulated agents in a few child processes
+ * (sim-agents.main.ts, up to `perProcess` connections each), and a real
+ * Requester in this process. It measures, in order:
+ *   idle     broker RSS and CPU per connected agent (heartbeats only);
+ *   auctions one job at a time, each in a lease group of its own (so each is
+ *            auctioned): auction close time (submit → the auction's close),
+ *            offers the agents received per auction, MQTT messages per job at the broker;
+ *   jobs/s   `jobs` leased jobs, `concurrency` at a time;
+ *   churn    `churnPerSecond` agents drop their link (their wills fire) and as
+ *            many fresh ones join, every second for `churnSeconds`, while jobs
+ *            run (half auctioned, half leased): acknowledged, answered, lost.
+ * Every loop is bounded in count and time; all traffic is on loopback.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startRequester } from '../../market/requester.ts'
+import type { PreselectOptions } from '../../market/preselect.ts'
+import { processCpuMs } from '../cpu.ts'
+import { fogmeshDaemon, type Daemon } from '../../test/support/fogmesh-cli.ts'
+import { ROOT } from '../../test/support/paths.ts'
+import { startRedis, type RedisServer } from '../../test/support/redis.ts'
+import { tmpDir } from '../../test/support/temp-dirs.ts'
+import { stopChild, trackChild } from '../../test/support/child-processes.ts'
+
+export interface ScaleOptions {
+  agents: number
+  /** One `fogmesh broker`, or two of a cluster on a Redis (`redisBin`: the redis-server to start). */
+  cluster?: { redisBin: string }
+  preselect?: PreselectOptions
+  perProcess?: number
+  heartbeatMs?: number
+  idleMs?: number
+  auctions?: number
+  jobs?: number
+  concurrency?: number
+  churnSeconds?: number
+  churnPerSecond?: number
+  /** Told what is happening (the bench prints it on stderr). */
+  progress?: (msg: string) => void
+}
+
+export interface ScaleFigures {
+  agents: number
+  brokers: number
+  auctionP50Ms: number
+  auctionP99Ms: number
+  /** Offers the agents received per auction (k with pre-selection, every agent without). */
+  offersPerAuction: number
+  /** PUBLISH packets in + out at the broker(s) per auctioned job, heartbeats of the same time taken out. */
+  messagesPerJob: number
+  /** The same for leased jobs (no auction). */
+  messagesPerLeasedJob: number
+  jobsPerSecond: number
+  idleRssBytes: number
+  idleRssPerAgentBytes: number
+  /** Broker CPU per connected idle agent: µs of CPU per second of wall time. */
+  idleCpuUsPerAgentSecond: number
+  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number }
+}
+
+const MODULE = 'ab'.repeat(32)
+
+export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
+  const say = o.progress ?? (() => {})
+  const perProcess = o.perProcess ?? 350
+  const heartbeatMs = o.heartbeatMs ?? 5000
+  const stops: Array<() => Promise<void>> = []
+  try {
+    // ---- brokers
+    let redis: RedisServer | undefined
+    if (o.cluster) {
+      redis = await startRedis(o.cluster.redisBin)
+      stops.unshift(() => redis!.stop())
+    }
+    const home = tmpDir('fm-scale-home-')
+    const brokerArgs = ['broker', '--port', '0', '--ws-port', '0', '--http-port', '0', ...(redis ? ['--cluster', redis.url] : [])]
+    const brokers: Array<{ daemon: Daemon; url: string; metrics: string }> = []
+    for (let i = 0; i < (redis ? 2 : 1); i++) {
+      const daemon = await fogmeshDaemon(brokerArgs, /console\s+(http:\/\/\S+)/, { home: join(home, `b${i}`), timeoutMs: 60_000 })
+      stops.unshift(() => stopChild(daemon.proc))
+      const url = /broker\s+(mqtt:\/\/\S+)/.exec(daemon.output())?.[1]
+      if (!url) throw new Error(`no broker URL in: ${daemon.output()}`)
+      brokers.push({ daemon, url, metrics: `${daemon.match[1]!.replace(/\/$/, '')}/metrics` })
+    }
+    say(`${brokers.length} broker(s) up${redis ? ` on ${redis.url}` : ''}`)
+    await sleep(1000)
+    const pids = brokers.map((b) => b.daemon.proc.pid!)
+    const rss0 = sum(pids.map(rssOf))
+
+    // ---- agents
+    const procs: SimProcess[] = []
+    for (let left = o.agents, i = 0; left > 0; left -= perProcess, i++) {
+      const count = Math.min(perProcess, left)
+      procs.push(await SimProcess.start({ brokers: brokers.map((b) => b.url), count, heartbeatMs, maxSeconds: 600, name: `p${i}` }))
+      stops.unshift(() => procs[i]!.stop())
+    }
+    await Promise.all(procs.map((p) => p.ready))
+    say(`${o.agents} agents connected in ${procs.length} process(es)`)
+
+    const requester = await startRequester({ broker: brokers[0]!.url, ...(o.preselect ? { preselect: o.preselect } : {}) })
+    stops.unshift(() => requester.close())
+    await requester.directory.waitFor(o.agents, 60_000)
+
+    // ---- idle
+    await sleep(1500)
+    const idleMs = o.idleMs ?? 4000
+    const cpu0 = sum(pids.map(processCpuMs))
+    const m0 = await messages(brokers)
+    const t0 = performance.now()
+    await sleep(idleMs)
+    const idleWall = performance.now() - t0
+    const idleCpu = sum(pids.map(processCpuMs)) - cpu0
+    const idleRate = ((await messages(brokers)) - m0) / idleWall // messages per ms, heartbeats and the like
+    const rssN = sum(pids.map(rssOf))
+    say(`idle: ${fmtKB(rssN)} broker RSS, ${(idleCpu / idleWall * 100).toFixed(1)}% of a core`)
+
+    // ---- auctions, one at a time
+    const auctions = o.auctions ?? 100
+    const closes: number[] = []
+    const offers0 = await offersSeen(procs)
+    let m1 = await messages(brokers)
+    let t1 = performance.now()
+    for (let i = 0; i < auctions; i++) {
+      const started = performance.now()
+      let closedAt = NaN
+      const onAuction = () => (closedAt = performance.now())
+      requester.once('auction', onAuction)
+      const r = await requester.submit({ id: `auction-${i}`, module: MODULE, input: Buffer.from(`a${i}`), maxPrice: 100 + i })
+      requester.off('auction', onAuction)
+      if (r.status !== 'ok') throw new Error(`auctioned job ${i} failed: ${r.error?.code} ${r.error?.message}`)
+      closes.push(closedAt - started)
+    }
+    const auctionMsgs = (await messages(brokers)) - m1 - idleRate * (performance.now() - t1)
+    const offersPerAuction = ((await offersSeen(procs)) - offers0) / auctions
+    closes.sort((a, b) => a - b)
+    say(`auctions: p50 ${quantile(closes, 0.5).toFixed(2)} ms, ${offersPerAuction.toFixed(1)} offers each`)
+
+    // ---- leased jobs/s
+    const jobs = o.jobs ?? 1000
+    const concurrency = o.concurrency ?? 32
+    await requester.submit({ id: 'lease-warm', module: MODULE, input: Buffer.from('w') })
+    m1 = await messages(brokers)
+    t1 = performance.now()
+    let next = 0
+    let failedLeased = 0
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < jobs) {
+        const i = next++
+        const r = await requester.submit({ id: `job-${i}`, module: MODULE, input: Buffer.from(`j${i}`) })
+        if (r.status !== 'ok') failedLeased++
+      }
+    }))
+    const leasedWall = performance.now() - t1
+    const leasedMsgs = (await messages(brokers)) - m1 - idleRate * leasedWall
+    if (failedLeased > 0) throw new Error(`${failedLeased} leased jobs failed`)
+    const jobsPerSecond = jobs / (leasedWall / 1000)
+    say(`leased: ${jobsPerSecond.toFixed(0)} jobs/s`)
+
+    // ---- churn
+    const churnSeconds = o.churnSeconds ?? 10
+    const churnPerSecond = Math.min(o.churnPerSecond ?? Math.max(1, Math.round(o.agents / 100)), o.agents)
+    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0 }
+    const onGone = () => churn.left++
+    const onJoined = () => churn.joined++
+    requester.directory.on('gone', onGone)
+    requester.directory.on('joined', onJoined)
+    const end = performance.now() + churnSeconds * 1000
+    const churner = (async () => {
+      for (let s = 0; s < churnSeconds; s++) {
+        const per = Math.ceil(churnPerSecond / procs.length)
+        let n = churnPerSecond
+        for (const p of procs) {
+          p.churn(Math.min(per, n))
+          n -= Math.min(per, n)
+        }
+        await sleep(1000)
+      }
+    })()
+    let seq = 0
+    const outcomes: Promise<void>[] = []
+    await Promise.all(Array.from({ length: Math.max(1, concurrency / 2) }, async () => {
+      while (performance.now() < end) {
+        const i = seq++
+        churn.acknowledged++
+        const p = requester
+          .submit({ id: `churn-${i}`, module: MODULE, input: Buffer.from(`c${i}`), ...(i % 2 === 0 ? { maxPrice: 10_000 + (i % 50) } : {}) })
+          .then((r) => void (r.status === 'ok' ? churn.answered++ : churn.failed++))
+        outcomes.push(p)
+        await p
+      }
+    }))
+    await churner
+    await Promise.all(outcomes)
+    requester.directory.off('gone', onGone)
+    requester.directory.off('joined', onJoined)
+    churn.lost = churn.acknowledged - churn.answered
+    say(`churn: ${churn.left} left, ${churn.joined} joined, ${churn.answered}/${churn.acknowledged} answered`)
+
+    return {
+      agents: o.agents, brokers: brokers.length,
+      auctionP50Ms: quantile(closes, 0.5), auctionP99Ms: quantile(closes, 0.99), offersPerAuction,
+      messagesPerJob: auctionMsgs / auctions, messagesPerLeasedJob: leasedMsgs / jobs, jobsPerSecond,
+      idleRssBytes: rssN, idleRssPerAgentBytes: (rssN - rss0) / o.agents,
+      idleCpuUsPerAgentSecond: (idleCpu * 1000) / (idleWall / 1000) / o.agents,
+      churn,
+    }
+  } finally {
+    for (const stop of stops) await stop().catch(() => {})
+  }
+}
+
+/** One child process of simulated agents. */
+class SimProcess {
+  readonly ready: Promise<void>
+  private statsWaiter: ((n: number) => void) | undefined
+
+  private constructor(private readonly proc: ChildProcess) {
+    this.ready = new Promise((resolve, reject) => {
+      proc.on('message', (m: { type: string; offers?: number }) => {
+        if (m.type === 'ready') resolve()
+        if (m.type === 'stats') this.statsWaiter?.(m.offers ?? 0)
+      })
+      proc.once('exit', (code) => reject(new Error(`simulated agents exited (${code}) before ready`)))
+    })
+    this.ready.catch(() => {})
+  }
+
+  static async start(cfg: { brokers: string[]; count: number; heartbeatMs: number; maxSeconds: number; name: string }): Promise<SimProcess> {
+    const proc = trackChild(fork(join(ROOT, 'bench/scale/sim-agents.main.ts'), [JSON.stringify(cfg)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
+    return new SimProcess(proc)
+  }
+
+  churn(n: number): void {
+    if (n > 0) this.proc.send({ type: 'churn', n })
+  }
+
+  offers(): Promise<number> {
+    return new Promise((resolve) => {
+      this.statsWaiter = resolve
+      this.proc.send({ type: 'stats' })
+    })
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || !this.proc.connected) return stopChild(this.proc)
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()))
+    this.proc.send({ type: 'stop' })
+    await Promise.race([exited, sleep(10_000)])
+    await stopChild(this.proc)
+  }
+}
+
+async function offersSeen(procs: SimProcess[]): Promise<number> {
+  return sum(await Promise.all(procs.map((p) => p.offers())))
+}
+
+/** PUBLISH packets received + delivered, over the brokers (their Prometheus counters). */
+async function messages(brokers: Array<{ metrics: string }>): Promise<number> {
+  let n = 0
+  for (const b of brokers) {
+    const text = await (await fetch(b.metrics)).text()
+    for (const name of ['fogmesh_broker_messages_received_total', 'fogmesh_broker_messages_sent_total']) {
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+      if (!m) throw new Error(`${name} missing from ${b.metrics}`)
+      n += Number(m[1])
+    }
+  }
+  return n
+}
+
+function rssOf(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? NaN) * 1024
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
+export const fmtKB = (b: number) => `${(b / 1024).toFixed(1)} KB`
