@@ -13,16 +13,16 @@
  *
  * With pre-selection (market/preselect.ts) the offer goes to the `k` best
  * candidates only, on their own offer topics, and the auction waits for
- * their bids; when the window ends with none of them bidding, it widens: the
- * offer goes out on the broadcast topic to every eligible agent and the first
- * bid closes it (as a late bid does).
+ * their bids; when the window ends with none of them bidding, it widens, one
+ * step per window: the next `widenBy × k` by rank, at last every eligible
+ * agent on the broadcast topic; the first bid then closes it (as a late bid does).
  *
  * Agents the requester does not take (`takes`: not admitted, in the penalty
  * box) are neither offered to nor picked; a newcomer over its cap
  * (`withinCap`) is picked only when no other agent is usable.
  */
 import { randomBytes } from 'node:crypto'
-import type { Clock } from '../protocol/clock.ts'
+import type { Clock, Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
 import type { Bid, Offer } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
@@ -40,8 +40,8 @@ export interface AuctionReport {
   ms: number
   /** Agents the offer went to first, when pre-selection chose fewer than all eligible. */
   offered?: number
-  /** The chosen did not bid in the window: the offer went to every eligible agent. */
-  widened?: boolean
+  /** Times the offer widened because no one asked bid within a window. */
+  widened?: number
 }
 
 export interface AuctioneerOptions {
@@ -151,18 +151,22 @@ export class Auctioneer {
     const first = selection ? selection.chosen.map((c) => c.id) : eligible.map((a) => a.presence.id)
     const open: OpenAuction = { expected: new Set(first), bids: [], overdue: false, done: () => {} }
     const closed = new Promise<void>((resolve) => (open.done = resolve))
-    let widened = false
+    let widened = 0
     let payload = ''
-    const timer = clock.setTimeout(() => {
+    let widenTimer: Timer | undefined
+    const widen = () => {
       if (open.bids.length > 0) return open.done()
       open.overdue = true
-      if (selection && !selection.all) {
-        // the chosen stayed silent: everyone eligible hears it now
-        widened = true
-        for (const a of eligible) open.expected.add(a.presence.id)
-        this.o.conn.publish(topics.offers, payload, { qos: 0 })
-      }
-    }, this.o.windowMs)
+      if (!selection || selection.rest.length === 0) return
+      // no one asked bid: the next by rank hear it, one step per window (the last step a broadcast)
+      const { next, broadcast } = this.o.preselect!.widen(selection.rest)
+      widened++
+      for (const c of next) open.expected.add(c.id)
+      if (broadcast) this.o.conn.publish(topics.offers, payload, { qos: 0 })
+      else for (const c of next) this.o.conn.publish(topics.agentOffers(c.id), payload, { qos: 0 })
+      if (selection.rest.length > 0) widenTimer = clock.setTimeout(widen, this.o.windowMs)
+    }
+    const timer = clock.setTimeout(widen, this.o.windowMs)
     const giveUp = clock.setTimeout(() => open.done(), Math.max(this.o.windowMs, this.o.noBidWaitMs ?? NO_BID_WAIT_MS))
     this.open.set(offerId, open)
     const offer: Offer = {
@@ -179,6 +183,7 @@ export class Auctioneer {
     else for (const id of first) this.o.conn.publish(topics.agentOffers(id), payload, { qos: 0 })
     await closed
     timer.cancel()
+    widenTimer?.cancel()
     giveUp.cancel()
     this.open.delete(offerId)
     const now = clock.now()

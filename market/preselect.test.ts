@@ -65,6 +65,24 @@ test('a chosen agent that does not say directOffers: the offer goes on the broad
   assert.ok(s.broadcast)
 })
 
+test('widening: the next widenBy × k by rank on their own topics, then all that is left on the broadcast topic', () => {
+  const p = new Preselector({ k: 2, explore: 0, widenBy: 2 })
+  const eligible = Array.from({ length: 20 }, (_, i) => cand(`a${i}`, { price: i }))
+  const s = p.select(eligible)
+  assert.equal(ids(s.chosen), ['a0', 'a1'])
+  assert.is(s.rest.length, 18)
+  const w1 = p.widen(s.rest)
+  assert.equal(ids(w1.next), ['a2', 'a3', 'a4', 'a5'])
+  assert.not.ok(w1.broadcast)
+  const w2 = p.widen(s.rest)
+  assert.equal(ids(w2.next), ['a6', 'a7', 'a8', 'a9'])
+  assert.equal(ids(p.widen(s.rest).next), ['a10', 'a11', 'a12', 'a13'])
+  const w3 = p.widen(s.rest) // 6 left <= 2 × 4: all of them, one broadcast
+  assert.is(w3.next.length, 6)
+  assert.ok(w3.broadcast)
+  assert.is(s.rest.length, 0)
+})
+
 test('k 0 offers to every eligible agent; out-of-range options are refused naming the field', () => {
   const s = new Preselector({ k: 0 }).select(Array.from({ length: 30 }, (_, i) => cand(`a${i}`)))
   assert.is(s.chosen.length, 30)
@@ -119,7 +137,7 @@ test('on the bus: the chosen stay silent, the window ends, the offer widens to e
     assert.is(r.status, 'ok')
     assert.ok([m.agents[2]!.id, m.agents[3]!.id].includes(r.agent!), 'a widened bidder took it')
     assert.is(auctions.length, 1)
-    assert.equal({ offered: auctions[0]!.offered, widened: auctions[0]!.widened, eligible: auctions[0]!.eligible }, { offered: 2, widened: true, eligible: 4 })
+    assert.equal({ offered: auctions[0]!.offered, widened: auctions[0]!.widened, eligible: auctions[0]!.eligible }, { offered: 2, widened: 1, eligible: 4 })
   } finally {
     await m.close()
   }

@@ -16,6 +16,10 @@
  * signed heartbeats; a claim that is a lie earns an agent an offer, never work
  * (the auction still takes only bids signed by the agent, within `maxPrice`).
  *
+ * When no chosen agent bids within the auction's window, the offer widens:
+ * the next `widenBy × k` by rank each window, then everyone left on the
+ * broadcast topic (`widen`).
+ *
  * The rank (lowest first):
  *   score = (price + 1) × (1 + load / slots) × (0.5 on the requester's site) / (1 + log2(1 + verified))
  * so price decides between idle agents, load spreads offers between equals,
@@ -29,14 +33,17 @@ export interface PreselectOptions {
   k?: number
   /** Of those, drawn at random from outside the best ranked (newcomers get work). Default 2. */
   explore?: number
+  /** When none of the chosen bid within the window, the next `widenBy × k` by rank are asked, and so on each window; the last step is a broadcast. Default 4. */
+  widenBy?: number
   /** A number in [0, 1) (default Math.random; tests pass a seeded one). */
   random?: () => number
 }
 
-export const PRESELECT_DEFAULTS = { k: 8, explore: 2 }
+export const PRESELECT_DEFAULTS = { k: 8, explore: 2, widenBy: 4 }
 const RANGES: Ranges<PreselectOptions> = {
   k: { min: 0, max: 10_000, integer: true },
   explore: { min: 0, max: 10_000, integer: true },
+  widenBy: { min: 1, max: 10_000, integer: true },
 }
 
 /** What the requester knows of one eligible agent. */
@@ -60,11 +67,14 @@ export interface Selection {
   all: boolean
   /** True when a chosen agent hears offers only on the broadcast topic. */
   broadcast: boolean
+  /** The eligible agents not chosen, best ranked first (what widening takes from). */
+  rest: Candidate[]
 }
 
 export class Preselector {
   readonly k: number
   readonly explore: number
+  readonly widenBy: number
   private readonly random: () => number
   /** When each agent was last offered to (a counter): ties go to the one offered to longest ago. Bounded by the candidates seen. */
   private readonly lastOffered = new Map<string, number>()
@@ -74,6 +84,7 @@ export class Preselector {
     const o = mergeOptions(options, PRESELECT_DEFAULTS, RANGES, 'preselect')
     this.k = o.k
     this.explore = Math.min(o.explore, o.k)
+    this.widenBy = o.widenBy
     this.random = o.random ?? Math.random
   }
 
@@ -86,6 +97,7 @@ export class Preselector {
   /** The candidates of one offer, from the eligible agents. */
   select(eligible: readonly Candidate[]): Selection {
     let chosen: Candidate[]
+    let rest: Candidate[] = []
     if (this.k === 0 || eligible.length <= this.k) chosen = [...eligible]
     else {
       const ranked = eligible
@@ -94,12 +106,15 @@ export class Preselector {
       const best = this.k - this.explore
       chosen = ranked.slice(0, best).map((r) => r.c)
       // explore: a uniform draw without replacement from the rest (a partial Fisher–Yates)
-      const rest = ranked.slice(best).map((r) => r.c)
-      for (let i = 0; i < this.explore && i < rest.length; i++) {
-        const j = i + Math.floor(this.random() * (rest.length - i))
-        ;[rest[i], rest[j]] = [rest[j]!, rest[i]!]
-        chosen.push(rest[i]!)
+      const pool = ranked.slice(best).map((r) => r.c)
+      const drawn = new Set<Candidate>()
+      for (let i = 0; i < this.explore && i < pool.length; i++) {
+        const j = i + Math.floor(this.random() * (pool.length - i))
+        ;[pool[i], pool[j]] = [pool[j]!, pool[i]!]
+        drawn.add(pool[i]!)
+        chosen.push(pool[i]!)
       }
+      rest = ranked.slice(best).map((r) => r.c).filter((c) => !drawn.has(c))
     }
     const stamp = ++this.offers
     for (const c of chosen) {
@@ -107,6 +122,17 @@ export class Preselector {
       this.lastOffered.set(c.id, stamp)
     }
     while (this.lastOffered.size > this.maxTracked) this.lastOffered.delete(this.lastOffered.keys().next().value as string)
-    return { chosen, all: chosen.length === eligible.length, broadcast: chosen.some((c) => !c.direct) }
+    return { chosen, all: chosen.length === eligible.length, broadcast: chosen.some((c) => !c.direct), rest }
+  }
+
+  /**
+   * The chosen stayed silent: the next `widenBy × k` of `rest` by rank (taken out of it), on their
+   * own topics — or, when that would leave few behind or one of them hears only broadcasts, all of
+   * `rest` on the broadcast topic (one message instead of hundreds).
+   */
+  widen(rest: Candidate[]): { next: Candidate[]; broadcast: boolean } {
+    const n = Math.max(1, this.widenBy * this.k)
+    if (rest.length <= 2 * n || rest.slice(0, n).some((c) => !c.direct)) return { next: rest.splice(0), broadcast: true }
+    return { next: rest.splice(0, n), broadcast: false }
   }
 }
