@@ -4,7 +4,8 @@
  * harness starts), N simulated agents in a few child processes
  * (sim-agents.main.ts, up to `perProcess` connections each), and a real
  * Requester in this process. It measures, in order:
- *   idle     broker RSS and CPU per connected agent (heartbeats only);
+ *   idle     broker RSS and CPU per connected agent (heartbeats only): RSS before
+ *            any agent, with half of them, with all (agents join in two waves);
  *   auctions one job at a time, each in a lease group of its own (so each is
  *            auctioned): auction close time (submit → the auction's close),
  *            offers the agents received per auction, MQTT messages per job at the broker;
@@ -39,6 +40,8 @@ export interface ScaleOptions {
   concurrency?: number
   churnSeconds?: number
   churnPerSecond?: number
+  /** More `fogmesh broker` flags (e.g. `--no-gateway --no-console`: the broker alone). */
+  brokerArgs?: string[]
   /** Told what is happening (the bench prints it on stderr). */
   progress?: (msg: string) => void
 }
@@ -56,17 +59,20 @@ export interface ScaleFigures {
   messagesPerLeasedJob: number
   jobsPerSecond: number
   idleRssBytes: number
+  /** (RSS with every agent − RSS before any) / agents: the fixed costs of a loaded broker included. */
   idleRssPerAgentBytes: number
+  /** (RSS with every agent − RSS with half of them) / the other half: what one more idle agent costs. */
+  marginalRssPerAgentBytes: number
   /** Broker CPU per connected idle agent: µs of CPU per second of wall time. */
   idleCpuUsPerAgentSecond: number
-  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number }
+  /** `retried`: attempts that failed and went to another agent (the agent left with the job). */
+  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number; retried: number; p99Ms: number }
 }
 
 const MODULE = 'ab'.repeat(32)
 
 export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
   const say = o.progress ?? (() => {})
-  const perProcess = o.perProcess ?? 350
   const heartbeatMs = o.heartbeatMs ?? 5000
   const stops: Array<() => Promise<void>> = []
   try {
@@ -77,28 +83,41 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
       stops.unshift(() => redis!.stop())
     }
     const home = tmpDir('fm-scale-home-')
-    const brokerArgs = ['broker', '--port', '0', '--ws-port', '0', '--http-port', '0', ...(redis ? ['--cluster', redis.url] : [])]
-    const brokers: Array<{ daemon: Daemon; url: string; metrics: string }> = []
+    // every simulated agent comes from 127.0.0.1: the per-IP cap (1,000 by default) is lifted for the bench
+    const brokerArgs = ['broker', '--port', '0', '--ws-port', '0', '--http-port', '0', '--max-connections-per-ip', '10000', ...(redis ? ['--cluster', redis.url] : []), ...(o.brokerArgs ?? [])]
+    const brokers: Array<{ daemon: Daemon; url: string; metrics: string | undefined }> = []
     for (let i = 0; i < (redis ? 2 : 1); i++) {
-      const daemon = await fogmeshDaemon(brokerArgs, /console\s+(http:\/\/\S+)/, { home: join(home, `b${i}`), timeoutMs: 60_000 })
+      const daemon = await fogmeshDaemon(brokerArgs, (o.brokerArgs ?? []).includes('--no-console') ? /broker\s+(mqtt:\/\/\S+)/ : /console\s+(http:\/\/\S+)/, { home: join(home, `b${i}`), timeoutMs: 60_000 })
       stops.unshift(() => stopChild(daemon.proc))
       const url = /broker\s+(mqtt:\/\/\S+)/.exec(daemon.output())?.[1]
       if (!url) throw new Error(`no broker URL in: ${daemon.output()}`)
-      brokers.push({ daemon, url, metrics: `${daemon.match[1]!.replace(/\/$/, '')}/metrics` })
+      const web = /console\s+(http:\/\/\S+)/.exec(daemon.output())?.[1]
+      brokers.push({ daemon, url, metrics: web ? `${web.replace(/\/$/, '')}/metrics` : undefined })
     }
     say(`${brokers.length} broker(s) up${redis ? ` on ${redis.url}` : ''}`)
     await sleep(1000)
     const pids = brokers.map((b) => b.daemon.proc.pid!)
     const rss0 = sum(pids.map(rssOf))
 
-    // ---- agents
+    // ---- agents, in two waves: the RSS between them is what one more agent costs (the broker's fixed
+    // costs — its young generation growing to size under load, the gateway's start — stay out of it)
+    const perProcess = Math.min(o.perProcess ?? 350, Math.max(1, Math.ceil(o.agents / 4)))
     const procs: SimProcess[] = []
-    for (let left = o.agents, i = 0; left > 0; left -= perProcess, i++) {
-      const count = Math.min(perProcess, left)
-      procs.push(await SimProcess.start({ brokers: brokers.map((b) => b.url), count, heartbeatMs, maxSeconds: 600, name: `p${i}` }))
-      stops.unshift(() => procs[i]!.stop())
+    const wave = async (count: number) => {
+      const started: SimProcess[] = []
+      for (let left = count; left > 0; left -= perProcess) {
+        const p = await SimProcess.start({ brokers: brokers.map((b) => b.url), count: Math.min(perProcess, left), heartbeatMs, maxSeconds: 600, name: `p${procs.length}` })
+        procs.push(p)
+        started.push(p)
+        stops.unshift(() => p.stop())
+      }
+      await Promise.all(started.map((p) => p.ready))
     }
-    await Promise.all(procs.map((p) => p.ready))
+    const half = Math.floor(o.agents / 2)
+    await wave(half)
+    await sleep(o.idleMs ?? 4000)
+    const rssHalf = sum(pids.map(rssOf))
+    await wave(o.agents - half)
     say(`${o.agents} agents connected in ${procs.length} process(es)`)
 
     const requester = await startRequester({ broker: brokers[0]!.url, ...(o.preselect ? { preselect: o.preselect } : {}) })
@@ -106,8 +125,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     await requester.directory.waitFor(o.agents, 60_000)
 
     // ---- idle
-    await sleep(1500)
     const idleMs = o.idleMs ?? 4000
+    await sleep(1500)
     const cpu0 = sum(pids.map(processCpuMs))
     const m0 = await messages(brokers)
     const t0 = performance.now()
@@ -163,11 +182,14 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     // ---- churn
     const churnSeconds = o.churnSeconds ?? 10
     const churnPerSecond = Math.min(o.churnPerSecond ?? Math.max(1, Math.round(o.agents / 100)), o.agents)
-    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0 }
+    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0, retried: 0, p99Ms: NaN }
+    const latencies: number[] = []
     const onGone = () => churn.left++
     const onJoined = () => churn.joined++
+    const onRetry = () => churn.retried++
     requester.directory.on('gone', onGone)
     requester.directory.on('joined', onJoined)
+    requester.on('attemptFailed', onRetry)
     const end = performance.now() + churnSeconds * 1000
     const churner = (async () => {
       for (let s = 0; s < churnSeconds; s++) {
@@ -188,7 +210,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
         churn.acknowledged++
         const p = requester
           .submit({ id: `churn-${i}`, module: MODULE, input: Buffer.from(`c${i}`), ...(i % 2 === 0 ? { maxPrice: 10_000 + (i % 50) } : {}) })
-          .then((r) => void (r.status === 'ok' ? churn.answered++ : churn.failed++))
+          .then((r) => {
+            latencies.push(r.latencyMs)
+            if (r.status === 'ok') churn.answered++
+            else churn.failed++
+          })
         outcomes.push(p)
         await p
       }
@@ -197,14 +223,17 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     await Promise.all(outcomes)
     requester.directory.off('gone', onGone)
     requester.directory.off('joined', onJoined)
+    requester.off('attemptFailed', onRetry)
+    churn.p99Ms = quantile(latencies.sort((a, b) => a - b), 0.99)
     churn.lost = churn.acknowledged - churn.answered
-    say(`churn: ${churn.left} left, ${churn.joined} joined, ${churn.answered}/${churn.acknowledged} answered`)
+    say(`churn: ${churn.left} left, ${churn.joined} joined, ${churn.answered}/${churn.acknowledged} answered, ${churn.retried} retried, p99 ${churn.p99Ms.toFixed(0)} ms`)
 
     return {
       agents: o.agents, brokers: brokers.length,
       auctionP50Ms: quantile(closes, 0.5), auctionP99Ms: quantile(closes, 0.99), offersPerAuction,
       messagesPerJob: auctionMsgs / auctions, messagesPerLeasedJob: leasedMsgs / jobs, jobsPerSecond,
       idleRssBytes: rssN, idleRssPerAgentBytes: (rssN - rss0) / o.agents,
+      marginalRssPerAgentBytes: o.agents - half >= 10 ? (rssN - rssHalf) / (o.agents - half) : NaN,
       idleCpuUsPerAgentSecond: (idleCpu * 1000) / (idleWall / 1000) / o.agents,
       churn,
     }
@@ -259,9 +288,10 @@ async function offersSeen(procs: SimProcess[]): Promise<number> {
 }
 
 /** PUBLISH packets received + delivered, over the brokers (their Prometheus counters). */
-async function messages(brokers: Array<{ metrics: string }>): Promise<number> {
+async function messages(brokers: Array<{ metrics: string | undefined }>): Promise<number> {
   let n = 0
   for (const b of brokers) {
+    if (!b.metrics) return NaN // no console, no /metrics
     const text = await (await fetch(b.metrics)).text()
     for (const name of ['fogmesh_broker_messages_received_total', 'fogmesh_broker_messages_sent_total']) {
       const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
