@@ -14,7 +14,7 @@
  * With pre-selection (market/preselect.ts) the offer goes to the `k` best
  * candidates only, on their own offer topics, and the auction waits for
  * their bids; when the window ends with none of them bidding, it widens, one
- * step per window: the next `widenBy × k` by rank, at last every eligible
+ * step per window: the next `widenBy × k` by rank, then `widenBy² × k`, at last every eligible
  * agent on the broadcast topic; the first bid then closes it (as a late bid does).
  *
  * Agents the requester does not take (`takes`: not admitted, in the penalty
@@ -159,7 +159,7 @@ export class Auctioneer {
       open.overdue = true
       if (!selection || selection.rest.length === 0) return
       // no one asked bid: the next by rank hear it, one step per window (the last step a broadcast)
-      const { next, broadcast } = this.o.preselect!.widen(selection.rest)
+      const { next, broadcast } = this.o.preselect!.widen(selection)
       widened++
       for (const c of next) open.expected.add(c.id)
       if (broadcast) this.o.conn.publish(topics.offers, payload, { qos: 0 })

@@ -65,20 +65,20 @@ test('a chosen agent that does not say directOffers: the offer goes on the broad
   assert.ok(s.broadcast)
 })
 
-test('widening: the next widenBy × k by rank on their own topics, then all that is left on the broadcast topic', () => {
+test('widening: the next widenBy × k by rank, then widenBy² × k, on their own topics; then all that is left on the broadcast topic', () => {
   const p = new Preselector({ k: 2, explore: 0, widenBy: 2 })
-  const eligible = Array.from({ length: 20 }, (_, i) => cand(`a${i}`, { price: i }))
+  const eligible = Array.from({ length: 40 }, (_, i) => cand(`a${i}`, { price: i }))
   const s = p.select(eligible)
   assert.equal(ids(s.chosen), ['a0', 'a1'])
-  assert.is(s.rest.length, 18)
-  const w1 = p.widen(s.rest)
+  assert.is(s.rest.length, 38)
+  const w1 = p.widen(s)
   assert.equal(ids(w1.next), ['a2', 'a3', 'a4', 'a5'])
   assert.not.ok(w1.broadcast)
-  const w2 = p.widen(s.rest)
-  assert.equal(ids(w2.next), ['a6', 'a7', 'a8', 'a9'])
-  assert.equal(ids(p.widen(s.rest).next), ['a10', 'a11', 'a12', 'a13'])
-  const w3 = p.widen(s.rest) // 6 left <= 2 × 4: all of them, one broadcast
-  assert.is(w3.next.length, 6)
+  const w2 = p.widen(s)
+  assert.equal(ids(w2.next), ['a6', 'a7', 'a8', 'a9', 'a10', 'a11', 'a12', 'a13'])
+  assert.not.ok(w2.broadcast)
+  const w3 = p.widen(s) // 16 next would leave 10 of 26: few enough, all of them in one broadcast
+  assert.is(w3.next.length, 26)
   assert.ok(w3.broadcast)
   assert.is(s.rest.length, 0)
 })

@@ -17,8 +17,8 @@
  * (the auction still takes only bids signed by the agent, within `maxPrice`).
  *
  * When no chosen agent bids within the auction's window, the offer widens:
- * the next `widenBy × k` by rank each window, then everyone left on the
- * broadcast topic (`widen`).
+ * the next `widenBy × k` by rank, then `widenBy² × k`, one step per window,
+ * at last everyone left on the broadcast topic (`widen`).
  *
  * The rank (lowest first):
  *   score = (price + 1) × (1 + load / slots) × (0.5 on the requester's site) / (1 + log2(1 + verified))
@@ -33,7 +33,7 @@ export interface PreselectOptions {
   k?: number
   /** Of those, drawn at random from outside the best ranked (newcomers get work). Default 2. */
   explore?: number
-  /** When none of the chosen bid within the window, the next `widenBy × k` by rank are asked, and so on each window; the last step is a broadcast. Default 4. */
+  /** When none of the chosen bid within the window, the next `widenBy × k` by rank are asked, then `widenBy² × k`, … one step per window; the last step is a broadcast. Default 4. */
   widenBy?: number
   /** A number in [0, 1) (default Math.random; tests pass a seeded one). */
   random?: () => number
@@ -69,6 +69,8 @@ export interface Selection {
   broadcast: boolean
   /** The eligible agents not chosen, best ranked first (what widening takes from). */
   rest: Candidate[]
+  /** Widening steps taken so far. */
+  steps: number
 }
 
 export class Preselector {
@@ -122,16 +124,19 @@ export class Preselector {
       this.lastOffered.set(c.id, stamp)
     }
     while (this.lastOffered.size > this.maxTracked) this.lastOffered.delete(this.lastOffered.keys().next().value as string)
-    return { chosen, all: chosen.length === eligible.length, broadcast: chosen.some((c) => !c.direct), rest }
+    return { chosen, all: chosen.length === eligible.length, broadcast: chosen.some((c) => !c.direct), rest, steps: 0 }
   }
 
   /**
-   * The chosen stayed silent: the next `widenBy × k` of `rest` by rank (taken out of it), on their
-   * own topics — or, when that would leave few behind or one of them hears only broadcasts, all of
-   * `rest` on the broadcast topic (one message instead of hundreds).
+   * Those asked stayed silent: the next `widenBy^step × k` of the selection's rest by rank (taken out
+   * of it), on their own topics — or, when that would leave few behind or one of them hears only
+   * broadcasts, all the rest on the broadcast topic (one message instead of hundreds). Geometric, so
+   * a thousand agents are all asked within a few windows (k 8, widenBy 4: 32, 128, then everyone).
    */
-  widen(rest: Candidate[]): { next: Candidate[]; broadcast: boolean } {
-    const n = Math.max(1, this.widenBy * this.k)
+  widen(selection: Selection): { next: Candidate[]; broadcast: boolean } {
+    const rest = selection.rest
+    selection.steps++
+    const n = Math.max(1, Math.min(rest.length, this.k * this.widenBy ** selection.steps))
     if (rest.length <= 2 * n || rest.slice(0, n).some((c) => !c.direct)) return { next: rest.splice(0), broadcast: true }
     return { next: rest.splice(0, n), broadcast: false }
   }

@@ -66,7 +66,7 @@ export interface ScaleFigures {
   /** Broker CPU per connected idle agent: µs of CPU per second of wall time. */
   idleCpuUsPerAgentSecond: number
   /** `retried`: attempts that failed and went to another agent (the agent left with the job). */
-  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number; retried: number; p99Ms: number }
+  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number; retried: number; p99Ms: number; errors: Record<string, number> }
 }
 
 const MODULE = 'ab'.repeat(32)
@@ -182,7 +182,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     // ---- churn
     const churnSeconds = o.churnSeconds ?? 10
     const churnPerSecond = Math.min(o.churnPerSecond ?? Math.max(1, Math.round(o.agents / 100)), o.agents)
-    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0, retried: 0, p99Ms: NaN }
+    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0, retried: 0, p99Ms: NaN, errors: {} as Record<string, number> }
     const latencies: number[] = []
     const onGone = () => churn.left++
     const onJoined = () => churn.joined++
@@ -213,7 +213,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
           .then((r) => {
             latencies.push(r.latencyMs)
             if (r.status === 'ok') churn.answered++
-            else churn.failed++
+            else {
+              churn.failed++
+              const why = `${r.error?.code}: ${r.error?.message}`
+              churn.errors[why] = (churn.errors[why] ?? 0) + 1
+            }
           })
         outcomes.push(p)
         await p
