@@ -34,6 +34,8 @@ export interface ScaleOptions {
   preselect?: PreselectOptions
   perProcess?: number
   heartbeatMs?: number
+  /** How long a simulated job takes. Default 20 ms. */
+  jobMs?: number
   idleMs?: number
   auctions?: number
   jobs?: number
@@ -106,7 +108,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     const wave = async (count: number) => {
       const started: SimProcess[] = []
       for (let left = count; left > 0; left -= perProcess) {
-        const p = await SimProcess.start({ brokers: brokers.map((b) => b.url), count: Math.min(perProcess, left), heartbeatMs, maxSeconds: 600, name: `p${procs.length}` })
+        const p = await SimProcess.start({ brokers: brokers.map((b) => b.url), count: Math.min(perProcess, left), heartbeatMs, jobMs: o.jobMs ?? 20, maxSeconds: 600, name: `p${procs.length}` })
         procs.push(p)
         started.push(p)
         stops.unshift(() => p.stop())
@@ -262,7 +264,7 @@ class SimProcess {
     this.ready.catch(() => {})
   }
 
-  static async start(cfg: { brokers: string[]; count: number; heartbeatMs: number; maxSeconds: number; name: string }): Promise<SimProcess> {
+  static async start(cfg: { brokers: string[]; count: number; heartbeatMs: number; jobMs: number; maxSeconds: number; name: string }): Promise<SimProcess> {
     const proc = trackChild(fork(join(ROOT, 'bench/scale/sim-agents.main.ts'), [JSON.stringify(cfg)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
     return new SimProcess(proc)
   }

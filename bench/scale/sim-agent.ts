@@ -4,7 +4,8 @@
  * (saying `directOffers`, so it hears `fm/v1/agents/<id>/offers` as well as
  * the broadcast offers), a pre-signed last will, signed heartbeats, signed
  * bids, and signed results — but its jobs are cheap: the result is an echo of
- * the input computed in JavaScript, no WASM, no executor process. It does not
+ * the input computed in JavaScript after `jobMs` (a short job, so that agents
+ * leave with jobs in flight during churn), no WASM, no executor process. It does not
  * check the assignment's signature (a real agent does): the bench measures the
  * market and the broker, not admission.
  */
@@ -35,14 +36,14 @@ export class SimAgent {
   /** What it asks per job (1–5, from its id: a spread of prices to rank). */
   private readonly price: number
 
-  private constructor(private readonly identity: KeyIdentity, private readonly name: string, private readonly heartbeatMs: number) {
+  private constructor(private readonly identity: KeyIdentity, private readonly name: string, private readonly heartbeatMs: number, private readonly jobMs: number) {
     this.id = identity.id
     this.price = 1 + (parseInt(this.id.slice(2, 4), 16) % 5)
   }
 
   /** Connects, subscribes, and publishes its signed presence (resolves once the broker has it). */
-  static async start(broker: string, seed: Buffer, name: string, heartbeatMs: number): Promise<SimAgent> {
-    const a = new SimAgent(identityFromSeed(seed), name, heartbeatMs)
+  static async start(broker: string, seed: Buffer, name: string, heartbeatMs: number, jobMs: number): Promise<SimAgent> {
+    const a = new SimAgent(identityFromSeed(seed), name, heartbeatMs, jobMs)
     await a.connect(broker)
     return a
   }
@@ -97,8 +98,13 @@ export class SimAgent {
       type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.id, module: job.module,
       inputSha256: sha256(input), status: 'ok' as const, output: input.toString('base64'), outputSha256: sha256(input), fuel: 1, durationMs: 0,
     }
-    this.stats.jobs++
-    this.conn?.publish(job.replyTo, JSON.stringify({ ...r, signature: signResult(r, this.identity.signer) }), { qos: 1 })
+    const answer = JSON.stringify({ ...r, signature: signResult(r, this.identity.signer) })
+    // an agent that left meanwhile answers nothing (its job is the requester's to retry elsewhere)
+    setTimeout(() => {
+      if (!this.conn) return
+      this.stats.jobs++
+      this.conn.publish(job.replyTo, answer, { qos: 1 })
+    }, this.jobMs)
   }
 
   /** Leaves without a goodbye (the link dropped): the broker publishes its signed will. */

@@ -8,7 +8,7 @@
  * It says {type:'ready', ids} once every presence is out. Bounded: it exits
  * by itself after `maxSeconds`.
  *
- *   node --import tsx bench/scale/sim-agents.main.ts '{"brokers":["mqtt://…"],"count":300,"heartbeatMs":5000,"maxSeconds":300,"name":"p1"}'
+ *   node --import tsx bench/scale/sim-agents.main.ts '{"brokers":["mqtt://…"],"count":300,"heartbeatMs":5000,"jobMs":20,"maxSeconds":300,"name":"p1"}'
  */
 import { randomBytes } from 'node:crypto'
 import { SimAgent } from './sim-agent.ts'
@@ -17,6 +17,8 @@ interface Config {
   brokers: string[]
   count: number
   heartbeatMs: number
+  /** How long a job takes (ms). */
+  jobMs: number
   maxSeconds: number
   name: string
 }
@@ -35,7 +37,7 @@ async function startAgents(n: number): Promise<SimAgent[]> {
     const batch = await Promise.all(
       Array.from({ length: Math.min(25, n - i) }, () => {
         const k = started++
-        return SimAgent.start(cfg.brokers[k % cfg.brokers.length]!, randomBytes(32), `${cfg.name}-${k}`, cfg.heartbeatMs)
+        return SimAgent.start(cfg.brokers[k % cfg.brokers.length]!, randomBytes(32), `${cfg.name}-${k}`, cfg.heartbeatMs, cfg.jobMs ?? 0)
       }),
     )
     out.push(...batch)
