@@ -25,7 +25,7 @@ if (!Number.isInteger(N) || N < 4 || N > 5000) {
 }
 const phases: Partial<ScaleOptions> = quick
   ? { auctions: 40, jobs: 300, churnSeconds: 4, idleMs: 2000 }
-  : { auctions: 150, jobs: 1500, churnSeconds: 10, idleMs: 4000 }
+  : { auctions: 100, jobs: 1000, churnSeconds: 10, idleMs: 4000 }
 const churnPerSecond = Math.max(2, Math.round(N / 100))
 const redisBin = values['no-cluster'] ? undefined : findProgram('redis-server')
 

@@ -254,6 +254,7 @@ class SimProcess {
   private statsWaiter: ((n: number) => void) | undefined
 
   private constructor(private readonly proc: ChildProcess) {
+    proc.on('error', () => {}) // a send to a process that just died (EPIPE): its exit tells
     this.ready = new Promise((resolve, reject) => {
       proc.on('message', (m: { type: string; offers?: number }) => {
         if (m.type === 'ready') resolve()
@@ -270,10 +271,11 @@ class SimProcess {
   }
 
   churn(n: number): void {
-    if (n > 0) this.proc.send({ type: 'churn', n })
+    if (n > 0 && this.proc.connected) this.proc.send({ type: 'churn', n })
   }
 
   offers(): Promise<number> {
+    if (!this.proc.connected) return Promise.reject(new Error(`simulated agents (pid ${this.proc.pid}) exited (${this.proc.exitCode})`))
     return new Promise((resolve) => {
       this.statsWaiter = resolve
       this.proc.send({ type: 'stats' })

@@ -52,7 +52,7 @@ export class SimAgent {
     const { id, signer, publicKeyHex } = this.identity
     const lost = signOffline({ status: 'offline', id, name: this.name, reason: 'lost', epoch: this.epoch, publicKey: publicKeyHex }, signer)
     const conn = await connectorFor(broker).connect({
-      clientId: `fm-agent-${id}`, keepaliveSeconds: 30, reconnect: false,
+      clientId: `fm-agent-${id}`, keepaliveSeconds: 30, reconnect: false, connectTimeoutMs: 30_000,
       will: { topic: topics.presence(id), payload: JSON.stringify(lost), retain: true, qos: 1 },
     })
     this.conn = conn

@@ -3,7 +3,7 @@
  * own MQTT connection, spread round-robin over the given brokers. Driven by
  * its parent over IPC (child_process.fork):
  *   → {type:'churn', n}   n agents drop their link (their wills fire) and n fresh ones join
- *   → {type:'stats'}      ← {type:'stats', offers, bids, jobs, agents}
+ *   → {type:'stats'}      ← {type:'stats', offers, bids, jobs, agents, failedJoins}
  *   → {type:'stop'}       every agent leaves cleanly, then the process exits
  * It says {type:'ready', ids} once every presence is out. Bounded: it exits
  * by itself after `maxSeconds`.
@@ -25,22 +25,36 @@ interface Config {
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as Config
 if (!Array.isArray(cfg.brokers) || !(cfg.count >= 0)) throw new Error('usage: sim-agents.main.ts JSON-CONFIG')
-const send = (m: object) => process.send?.(m)
+// the parent gone (it was killed): nothing to tell, exit quietly
+const send = (m: object) => {
+  if (process.connected) process.send?.(m, undefined, {}, () => {})
+}
 const agents: SimAgent[] = []
 const retired = { offers: 0, bids: 0, jobs: 0 }
 let started = 0
+
+let failedJoins = 0
+
+/** One agent, tried up to 3 times (a broker slow to answer CONNECT under load); undefined when it never got in. */
+async function startOne(): Promise<SimAgent | undefined> {
+  const k = started++
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await SimAgent.start(cfg.brokers[k % cfg.brokers.length]!, randomBytes(32), `${cfg.name}-${k}`, cfg.heartbeatMs, cfg.jobMs ?? 0)
+    } catch {
+      // counted below when every attempt failed
+    }
+  }
+  failedJoins++
+  return undefined
+}
 
 /** Connects `n` agents, at most 25 handshakes at a time. */
 async function startAgents(n: number): Promise<SimAgent[]> {
   const out: SimAgent[] = []
   for (let i = 0; i < n; i += 25) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(25, n - i) }, () => {
-        const k = started++
-        return SimAgent.start(cfg.brokers[k % cfg.brokers.length]!, randomBytes(32), `${cfg.name}-${k}`, cfg.heartbeatMs, cfg.jobMs ?? 0)
-      }),
-    )
-    out.push(...batch)
+    const batch = await Promise.all(Array.from({ length: Math.min(25, n - i) }, () => startOne()))
+    for (const a of batch) if (a) out.push(a)
   }
   return out
 }
@@ -77,7 +91,7 @@ process.on('message', (m: { type: string; n?: number }): void => {
       sum.bids += a.stats.bids
       sum.jobs += a.stats.jobs
     }
-    send({ type: 'stats', ...sum, agents: agents.length })
+    send({ type: 'stats', ...sum, agents: agents.length, failedJoins })
     return
   }
   if (m.type === 'churn' && !stopping) {
