@@ -14,8 +14,9 @@
  * With pre-selection (market/preselect.ts) the offer goes to the `k` best
  * candidates only, on their own offer topics, and the auction waits for
  * their bids; when the window ends with none of them bidding, it widens, one
- * step per window: the next `widenBy × k` by rank, then `widenBy² × k`, at last every eligible
- * agent on the broadcast topic; the first bid then closes it (as a late bid does).
+ * step per window, each step waiting twice as long as the one before: the next `widenBy × k`
+ * by rank, then `widenBy² × k`, at last every eligible agent on the broadcast topic; the first
+ * bid then closes it (as a late bid does).
  *
  * Agents the requester does not take (`takes`: not admitted, in the penalty
  * box) are neither offered to nor picked; a newcomer over its cap
@@ -164,7 +165,8 @@ export class Auctioneer {
       for (const c of next) open.expected.add(c.id)
       if (broadcast) this.o.conn.publish(topics.offers, payload, { qos: 0 })
       else for (const c of next) this.o.conn.publish(topics.agentOffers(c.id), payload, { qos: 0 })
-      if (selection.rest.length > 0) widenTimer = clock.setTimeout(widen, this.o.windowMs)
+      // each step waits twice as long as the one before (100, 200, 400 ms…): an agent slow under load is given time before hundreds are asked
+      if (selection.rest.length > 0) widenTimer = clock.setTimeout(widen, this.o.windowMs * 2 ** selection.steps)
     }
     const timer = clock.setTimeout(widen, this.o.windowMs)
     const giveUp = clock.setTimeout(() => open.done(), Math.max(this.o.windowMs, this.o.noBidWaitMs ?? NO_BID_WAIT_MS))

@@ -68,7 +68,7 @@ export interface ScaleFigures {
   /** Broker CPU per connected idle agent: µs of CPU per second of wall time. */
   idleCpuUsPerAgentSecond: number
   /** `retried`: attempts that failed and went to another agent (the agent left with the job). */
-  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number; retried: number; p99Ms: number; errors: Record<string, number> }
+  churn: { seconds: number; left: number; joined: number; acknowledged: number; answered: number; failed: number; lost: number; retried: number; p99Ms: number; errors: Record<string, number>; retries: Record<string, number> }
 }
 
 const MODULE = 'ab'.repeat(32)
@@ -184,11 +184,16 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     // ---- churn
     const churnSeconds = o.churnSeconds ?? 10
     const churnPerSecond = Math.min(o.churnPerSecond ?? Math.max(1, Math.round(o.agents / 100)), o.agents)
-    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0, retried: 0, p99Ms: NaN, errors: {} as Record<string, number> }
+    const churn = { seconds: churnSeconds, left: 0, joined: 0, acknowledged: 0, answered: 0, failed: 0, lost: 0, retried: 0, p99Ms: NaN, errors: {} as Record<string, number>, retries: {} as Record<string, number> }
     const latencies: number[] = []
     const onGone = () => churn.left++
     const onJoined = () => churn.joined++
-    const onRetry = () => churn.retried++
+    const onRetry = (e: { reason: string }) => {
+      churn.retried++
+      // the reason without the agent's id and the figures: "no result from <id> within 13000 ms" → "no result from within ms"
+      const why = e.reason.replace(/[0-9a-f]{20}/g, '').replace(/\d+/g, '').replace(/\s+/g, ' ').trim()
+      churn.retries[why] = (churn.retries[why] ?? 0) + 1
+    }
     requester.directory.on('gone', onGone)
     requester.directory.on('joined', onJoined)
     requester.on('attemptFailed', onRetry)
@@ -232,7 +237,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleFigures> {
     requester.off('attemptFailed', onRetry)
     churn.p99Ms = quantile(latencies.sort((a, b) => a - b), 0.99)
     churn.lost = churn.acknowledged - churn.answered
-    say(`churn: ${churn.left} left, ${churn.joined} joined, ${churn.answered}/${churn.acknowledged} answered, ${churn.retried} retried, p99 ${churn.p99Ms.toFixed(0)} ms`)
+    say(`churn: ${churn.left} left, ${churn.joined} joined, ${churn.answered}/${churn.acknowledged} answered, ${churn.retried} retried, p99 ${churn.p99Ms.toFixed(0)} ms${churn.failed ? `; failed: ${JSON.stringify(churn.errors)}` : ''}${churn.retried ? `; retried because: ${JSON.stringify(churn.retries)}` : ''}`)
 
     return {
       agents: o.agents, brokers: brokers.length,
