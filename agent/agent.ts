@@ -212,6 +212,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private async join(): Promise<void> {
     this.conn.route(topics.offers, (t, p) => this.onOffer(t, p))
+    this.conn.route(topics.agentOffers(this.id), (t, p) => this.onOffer(t, p))
     this.conn.route(topics.agentJobs(this.id), (t, p) => this.onAssign(t, p))
     if (this.payments) {
       this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
@@ -220,7 +221,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.conn.on('handlerError', (e) => this.reject(e.topic, toFogmeshError(e.error)))
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
-    await this.conn.subscribe([topics.offers, topics.agentJobs(this.id)], 1)
+    await this.conn.subscribe([topics.offers, topics.agentOffers(this.id), topics.agentJobs(this.id)], 1)
     await this.streams.start()
     // a broker whose rules predate blobs refuses the wants: the agent then serves none, and runs on
     await this.blobHolder.start().catch((err: unknown) => this.reject(topics.blobWantWildcard, toFogmeshError(err)))
@@ -280,6 +281,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       since: this.since,
       ...(this.payments ? { payment: this.payments.terms } : {}),
       boxKey: this.boxKey,
+      directOffers: true,
       ...(this.opts.staking && this.attestor ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
       ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }
@@ -398,7 +400,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.runner.stopTaking()
     this.updater?.stop()
     this.blobHolder.stop()
-    await this.conn.unsubscribe([topics.offers]).catch(() => {})
+    await this.conn.unsubscribe([topics.offers, topics.agentOffers(this.id)]).catch(() => {})
     await this.streams.close()
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])

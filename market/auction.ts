@@ -11,12 +11,19 @@
  * concurrent jobs wait on the same one. A lease group is auctioned again when
  * 70% of its shortest lease has passed (or a new agent joined).
  *
+ * With pre-selection (market/preselect.ts) the offer goes to the `k` best
+ * candidates only, on their own offer topics, and the auction waits for
+ * their bids; when the window ends with none of them bidding, it widens, one
+ * step per window, each step waiting twice as long as the one before: the next `widenBy × k`
+ * by rank, then `widenBy² × k`, at last every eligible agent on the broadcast topic; the first
+ * bid then closes it (as a late bid does).
+ *
  * Agents the requester does not take (`takes`: not admitted, in the penalty
  * box) are neither offered to nor picked; a newcomer over its cap
  * (`withinCap`) is picked only when no other agent is usable.
  */
 import { randomBytes } from 'node:crypto'
-import type { Clock } from '../protocol/clock.ts'
+import type { Clock, Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
 import type { Bid, Offer } from '../protocol/messages.ts'
 import { topics } from '../protocol/topics.ts'
@@ -24,12 +31,18 @@ import type { Connection } from '../protocol/transport.ts'
 import type { AgentDirectory } from './directory.ts'
 import type { JobRequest } from './job.ts'
 import type { Lease, LeaseBook, PickAdjust } from './leases.ts'
+import type { AgentRecord } from './directory.ts'
+import type { Candidate, Preselector } from './preselect.ts'
 
 export interface AuctionReport {
   module: string
   bids: number
   eligible: number
   ms: number
+  /** Agents the offer went to first, when pre-selection chose fewer than all eligible. */
+  offered?: number
+  /** Times the offer widened because no one asked bid within a window. */
+  widened?: number
 }
 
 export interface AuctioneerOptions {
@@ -54,6 +67,10 @@ export interface AuctioneerOptions {
   takes: (agent: string) => boolean
   /** Whether the agent may take one more job now (a newcomer's cap); preferred over those that may not. */
   withinCap: (agent: string) => boolean
+  /** Offers to the best candidates only (market/preselect.ts); without it every offer is broadcast. */
+  preselect?: Preselector
+  /** Results of `agent` this requester verified (its track record, for pre-selection). */
+  verified?: (agent: string) => number
 }
 
 interface OpenAuction {
@@ -131,12 +148,27 @@ export class Auctioneer {
       return
     }
     const offerId = randomBytes(8).toString('hex')
-    const open: OpenAuction = { expected: new Set(eligible.map((a) => a.presence.id)), bids: [], overdue: false, done: () => {} }
+    const selection = this.o.preselect?.select(eligible.map((a) => this.candidate(a)))
+    const first = selection ? selection.chosen.map((c) => c.id) : eligible.map((a) => a.presence.id)
+    const open: OpenAuction = { expected: new Set(first), bids: [], overdue: false, done: () => {} }
     const closed = new Promise<void>((resolve) => (open.done = resolve))
-    const timer = clock.setTimeout(() => {
+    let widened = 0
+    let payload = ''
+    let widenTimer: Timer | undefined
+    const widen = () => {
       if (open.bids.length > 0) return open.done()
       open.overdue = true
-    }, this.o.windowMs)
+      if (!selection || selection.rest.length === 0) return
+      // no one asked bid: the next by rank hear it, one step per window (the last step a broadcast)
+      const { next, broadcast } = this.o.preselect!.widen(selection)
+      widened++
+      for (const c of next) open.expected.add(c.id)
+      if (broadcast) this.o.conn.publish(topics.offers, payload, { qos: 0 })
+      else for (const c of next) this.o.conn.publish(topics.agentOffers(c.id), payload, { qos: 0 })
+      // each step waits twice as long as the one before (100, 200, 400 ms…): an agent slow under load is given time before hundreds are asked
+      if (selection.rest.length > 0) widenTimer = clock.setTimeout(widen, this.o.windowMs * 2 ** selection.steps)
+    }
+    const timer = clock.setTimeout(widen, this.o.windowMs)
     const giveUp = clock.setTimeout(() => open.done(), Math.max(this.o.windowMs, this.o.noBidWaitMs ?? NO_BID_WAIT_MS))
     this.open.set(offerId, open)
     const offer: Offer = {
@@ -148,9 +180,12 @@ export class Auctioneer {
       ...(job.sealed ? { sealed: true } : {}),
       ...(this.o.payer ? { payer: this.o.payer } : {}),
     }
-    this.o.conn.publish(topics.offers, JSON.stringify(offer), { qos: 0 })
+    payload = JSON.stringify(offer)
+    if (!selection || selection.broadcast) this.o.conn.publish(topics.offers, payload, { qos: 0 })
+    else for (const id of first) this.o.conn.publish(topics.agentOffers(id), payload, { qos: 0 })
     await closed
     timer.cancel()
+    widenTimer?.cancel()
     giveUp.cancel()
     this.open.delete(offerId)
     const now = clock.now()
@@ -163,7 +198,15 @@ export class Auctioneer {
     }
     const shortest = leases.reduce((m, l) => Math.min(m, l.until - now), Infinity)
     this.o.leases.grant(key, leases, now + (Number.isFinite(shortest) ? shortest * REFRESH_AT : 0), generation)
-    this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started })
+    this.o.onAuction({ module: job.module, bids: leases.length, eligible: eligible.length, ms: now - started, ...(first.length < eligible.length ? { offered: first.length } : {}), ...(widened ? { widened } : {}) })
+  }
+
+  private candidate(a: AgentRecord): Candidate {
+    const p = a.presence
+    return {
+      id: p.id, price: p.price.perJob, slots: p.capacity.slots, load: a.load.running + a.load.queued, site: p.labels.site,
+      verified: this.o.verified?.(p.id) ?? 0, direct: p.directOffers === true,
+    }
   }
 }
 

@@ -38,6 +38,7 @@ import { inputSha256Of, type JobAnswer, type JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
 import { PenaltyBox } from './penalty-box.ts'
+import { Preselector, type PreselectOptions } from './preselect.ts'
 import { TrackRecord } from './track-record.ts'
 import { verifyAgainst, type Expected } from './verify-result.ts'
 import { Verifier, type CopySlot, type VerificationOptions } from './verification.ts'
@@ -97,6 +98,12 @@ export interface RequesterOptions {
   maxTrackedAgents?: number
   /** Redundancy, spot checks, evidence, stake and reputation (market/verification.ts). */
   verification?: VerificationOptions
+  /**
+   * Offers go to the `k` best candidates (by price, load, site, track record) plus random ones
+   * among them (`explore`), on their own offer topics, widening to all when none bids in the
+   * window (market/preselect.ts). `{ k: 0 }`: every offer to every agent. Default k 8, explore 2.
+   */
+  preselect?: PreselectOptions
   /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
   credentials?: ClientCredentials
 }
@@ -214,6 +221,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
       ...(this.payer ? { payer: this.payer.address } : {}),
       takes: (a) => this.takes(a),
       withinCap: (a) => this.record.withinCap(a, this.inflight.get(a) ?? 0),
+      preselect: new Preselector(opts.preselect, opts.site, opts.maxTrackedAgents),
+      verified: (a) => this.record.verifiedOf(a),
     })
     this.verifier = new Verifier(this, this.directory, opts.verification)
   }

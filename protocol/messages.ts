@@ -225,6 +225,8 @@ export const presenceOnlineSchema = object({
   seq: seqNumber,
   /** X25519 box key that sealed jobs are sealed to (protocol/seal.ts). */
   boxKey: optional(publicKeyHex),
+  /** It also hears offers addressed to it on `fm/v1/agents/<id>/offers` (a requester may pre-select it, market/preselect.ts). */
+  directOffers: optional(boolean),
   /** ed25519 by `publicKey` over the presence statement (protocol/presence-signature.ts). */
   signature,
 })
@@ -258,7 +260,7 @@ export type Heartbeat = Infer<typeof heartbeatSchema>
 
 // ---- the market ------------------------------------------------------------
 
-/** A requester's call for bids, on `fm/v1/market/offers`. */
+/** A requester's call for bids, on `fm/v1/market/offers` (every agent) or `fm/v1/agents/<id>/offers` (pre-selected ones). */
 export const offerSchema = object({
   offerId: id,
   requester: id,

@@ -29,6 +29,8 @@ export const topics = {
   agentVouchers: (agentId: string) => `${PREFIX}/agents/${agentId}/vouchers`,
   /** Job offers to every agent (the auction's call for bids). */
   offers: `${PREFIX}/market/offers`,
+  /** Job offers to one agent (a requester's pre-selected candidates, market/preselect.ts); agents whose presence says `directOffers`. */
+  agentOffers: (agentId: string) => `${PREFIX}/agents/${agentId}/offers`,
   /** Stream jobs (standing jobs over a sensor topic) from plain MQTT clients; `/<name>` for authenticated ones. */
   streamSubmit: `${PREFIX}/streams/submit`,
   streamSubmitNamed: `${PREFIX}/streams/submit/+`,

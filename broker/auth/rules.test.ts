@@ -35,7 +35,7 @@ test('agent: its own topics and the inboxes; nobody else’s', () => {
   for (const t of [`fm/v1/agents/${OTHER}/presence`, `fm/v1/agents/${OTHER}/jobs`, 'fm/v1/market/offers', 'fm/v1/modules/' + 'a'.repeat(64), 'fm/v1/jobs/submit', 'fm/v1/replies/s1/x', 'demo/results', '$SYS/x']) {
     assert.not.ok(canPublish(r, t), t)
   }
-  for (const f of [`fm/v1/agents/${AGENT}/jobs`, `fm/v1/agents/${AGENT}/vouchers`, 'fm/v1/market/offers', 'fm/v1/modules/' + 'a'.repeat(64), 'fm/v1/releases/stable']) assert.ok(canSubscribe(r, f), f)
+  for (const f of [`fm/v1/agents/${AGENT}/jobs`, `fm/v1/agents/${AGENT}/offers`, `fm/v1/agents/${AGENT}/vouchers`, 'fm/v1/market/offers', 'fm/v1/modules/' + 'a'.repeat(64), 'fm/v1/releases/stable']) assert.ok(canSubscribe(r, f), f)
   for (const f of [`fm/v1/agents/${OTHER}/jobs`, 'fm/v1/agents/+/jobs', 'fm/v1/requesters/+/inbox', '#', 'fm/v1/jobs/submit/+']) assert.not.ok(canSubscribe(r, f), f)
 })
 
@@ -68,7 +68,7 @@ test('only deployers publish (or delete) modules and releases; only operators re
 
 test('gateway: reads submissions, runs the market, answers; cannot pose as an agent', () => {
   const r = rulesFor('gateway', 'gw')
-  for (const t of ['fm/v1/replies/s1/results', 'fm/v1/market/offers', `fm/v1/agents/${AGENT}/jobs`, `fm/v1/agents/${AGENT}/vouchers`, 'demo/results']) assert.ok(canPublish(r, t), t)
+  for (const t of ['fm/v1/replies/s1/results', 'fm/v1/market/offers', `fm/v1/agents/${AGENT}/offers`, `fm/v1/agents/${AGENT}/jobs`, `fm/v1/agents/${AGENT}/vouchers`, 'demo/results']) assert.ok(canPublish(r, t), t)
   for (const t of [`fm/v1/agents/${AGENT}/presence`, 'fm/v1/requesters/gw/inbox', 'fm/v1/jobs/submit/s1']) assert.not.ok(canPublish(r, t), t)
   for (const f of ['fm/v1/jobs/submit/+', 'fm/v1/jobs/submit', 'fm/v1/agents/+/presence', 'fm/v1/requesters/gw/inbox']) assert.ok(canSubscribe(r, f), f)
   for (const f of ['fm/v1/requesters/other/inbox', 'fm/v1/requesters/+/inbox', 'fm/v1/replies/#', '#']) assert.not.ok(canSubscribe(r, f), f)

@@ -67,7 +67,7 @@ export const RULES: Record<IdentityKind, RuleSet> = {
   /** A requester for others: reads submissions, runs the market (offers, assignments, vouchers), answers. */
   gateway: {
     publish: [
-      'fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/agents/+/streams', 'fm/v1/streams/+/state',
+      'fm/v1/replies/#', 'fm/v1/market/offers', 'fm/v1/agents/+/offers', 'fm/v1/agents/+/jobs', 'fm/v1/agents/+/vouchers', 'fm/v1/agents/+/streams', 'fm/v1/streams/+/state',
       // a stream aimed at a bridge's command topic is answered there when it cannot be placed
       'fm/v1/bridge/#', 'fm/v1/telemetry/jobs/%u', 'fm/v1/telemetry/stats/%u', GATEWAY_PRESENCE, OPEN_SPACE,
       // large inputs it publishes as blobs; wants for a named input's manifest

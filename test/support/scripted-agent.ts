@@ -34,6 +34,8 @@ export interface ScriptedAgentOptions {
   bidAfterMs?: number
   /** What it publishes on the assignment's replyTo: an object (sent as JSON), a string (sent raw), or undefined (silence). Default: `honest`. */
   answer?: (job: WireAssign, agent: ScriptedAgent) => object | string | undefined
+  /** Hears offers addressed to it (`fm/v1/agents/<id>/offers`) and says so in its presence (`directOffers`), as agents do. Default false (an older agent). */
+  direct?: boolean
   /** Beats on this clock every `heartbeatMs` (default: only when `beat()` is called). */
   clock?: Clock
 }
@@ -73,7 +75,8 @@ export class ScriptedAgent {
     const agent = new ScriptedAgent(conn, identity, options)
     conn.route(topics.offers, (_t, p) => agent.onOffer(JSON.parse(p.toString()) as Offer))
     conn.route(topics.agentJobs(id), (_t, p) => agent.onAssign(JSON.parse(p.toString()) as WireAssign))
-    await conn.subscribe([topics.offers, topics.agentJobs(id)])
+    if (options.direct) conn.route(topics.agentOffers(id), (_t, p) => agent.onOffer(JSON.parse(p.toString()) as Offer))
+    await conn.subscribe([topics.offers, topics.agentJobs(id), ...(options.direct ? [topics.agentOffers(id)] : [])])
     await conn.publishAsync(topics.presence(id), JSON.stringify(agent.presence()), { retain: true })
     if (options.clock) agent.timer = options.clock.setInterval(() => agent.beat(), options.heartbeatMs ?? 1000)
     return agent
@@ -90,6 +93,7 @@ export class ScriptedAgent {
       defaults: { fuel: 1e10, memoryMiB: 64, timeoutMs: 10_000, outputBytes: 1 << 20 },
       load: { running: 0, queued: 0 }, heartbeatMs: o.heartbeatMs ?? 1000, since: 0,
       epoch: this.epoch, seq: this.presenceSeq++, boxKey: this.identity.box.publicKeyHex,
+      ...(o.direct ? { directOffers: true } : {}),
     }, this.signer)
   }
 
