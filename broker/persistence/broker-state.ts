@@ -13,6 +13,7 @@
 import type { Aedes, AedesOptions, Client, PublishPacket } from 'aedes'
 import type { AedesPacket } from 'aedes-packet'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
+import type { StreamEmitter } from '../stream-emitter.ts'
 import { JournalPersistence, type PersistenceStats } from './journal-persistence.ts'
 import { RetainedQuota, type RetainedQuotaOptions, type RetainedRefusal } from './retained-quota.ts'
 
@@ -21,6 +22,10 @@ export interface BrokerStateOptions extends RetainedQuotaOptions {
   data?: string | undefined
   /** `redis://HOST:PORT`: share state and messages with the other brokers of a cluster. */
   cluster?: string | undefined
+  /** With `cluster`: how messages travel between brokers, and the stream's cap (cluster.ts). */
+  clusterBus?: 'streams' | 'pubsub' | undefined
+  /** With `cluster`: about how many messages the cluster's stream keeps (`--cluster-stream-len`). */
+  clusterStreamLen?: number | undefined
 }
 
 export interface BrokerState {
@@ -28,6 +33,8 @@ export interface BrokerState {
   readonly quota: RetainedQuota
   /** What to hand aedes (`persistence`, `mq`). */
   readonly aedes: Pick<AedesOptions, 'persistence' | 'mq'>
+  /** In a cluster on the stream bus: its `gap` event (the stream cap bit) and its counts. */
+  readonly bus?: StreamEmitter | undefined
   /** A refusal when a retained publish would break a cap; otherwise resolves once the publish is safe to acknowledge. */
   admitPublish(client: Client | null, packet: PublishPacket): Promise<RetainedRefusal | undefined>
   /** aedes's `published` hook: the message has been stored and routed. */
@@ -48,12 +55,18 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
 
   if (o.cluster !== undefined) {
     const { openCluster } = await import('../cluster.ts')
-    const cluster = await openCluster(o.cluster)
+    const cluster = await openCluster(o.cluster, { bus: o.clusterBus, maxLen: o.clusterStreamLen })
     return {
       kind: 'redis',
       quota,
       aedes: { persistence: cluster.persistence, mq: cluster.mq },
-      admitPublish: async (client, packet) => book(client, packet),
+      bus: cluster.bus,
+      async admitPublish(client, packet) {
+        const refused = book(client, packet)
+        if (refused) return refused
+        if (packet.qos > 0) await cluster.whenUp() // no PUBACK while Redis is away (aedes acknowledges before it routes)
+        return undefined
+      },
       published: () => {},
       recover: async () => 0,
       stats: () => ({ kind: 'redis', ...quota.stats() }),

@@ -1,0 +1,120 @@
+/**
+ * A broker of a cluster killed mid-run costs reconnects, not jobs. Real processes
+ * throughout: Debian's redis-server, two `fogmesh broker --cluster` processes,
+ * `fogmesh agent --broker A,B` (failover), a standby `fogmesh gateway --broker B,A
+ * --journal FILE` (its own process: its session lives in Redis, its journal on
+ * its disk), and a sensor whose mqtt.js client knows both brokers.
+ *   - SIGKILL the broker the agents are on: they reconnect to the other one;
+ *   - SIGKILL the broker the gateway is on: it reconnects to the other one and
+ *     finds the submits queued in its session.
+ * Each prints acknowledged / answered / answered twice / lost (lost must be 0).
+ */
+import { join } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import mqtt, { type MqttClient } from 'mqtt'
+import { fogmeshDaemon, type Daemon } from './support/fogmesh-cli.ts'
+import { freePort } from './support/ports.ts'
+import { requireProgram, testNeeding } from './support/programs.ts'
+import { startRedis, type RedisServer } from './support/redis.ts'
+import { stopChild } from './support/child-processes.ts'
+import { tmpDir } from './support/temp-dirs.ts'
+import { waitFor } from './support/wait.ts'
+import { readFileSync } from 'node:fs'
+import { ROOT } from './support/paths.ts'
+import { sha256 } from './support/sha256.ts'
+
+const redisTest = testNeeding(test, 'redis-server')
+const ECHO = readFileSync(join(ROOT, 'wasm-modules/dist/echo.wasm'))
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const server = (url: string) => ({ host: '127.0.0.1', port: Number(new URL(url).port), protocol: 'mqtt' as const })
+
+interface Cluster {
+  redis: RedisServer
+  urls: string[]
+  brokers: Daemon[]
+  home: string
+}
+
+async function cluster(n: number): Promise<Cluster> {
+  const redis = await startRedis(requireProgram('redis-server'))
+  const home = tmpDir('fm-cluster-home-')
+  const brokers: Daemon[] = []
+  const urls: string[] = []
+  for (let i = 0; i < n; i++) {
+    const port = await freePort()
+    brokers.push(await fogmeshDaemon(['broker', '--cluster', redis.url, '--port', String(port), '--ws-port', '0', '--host', '127.0.0.1', '--no-console'], /broker\s+mqtt:/, { home }))
+    urls.push(`mqtt://127.0.0.1:${port}`)
+  }
+  return { redis, urls, brokers, home }
+}
+
+/** A sensor on `urls` (failover through mqtt.js `servers`), persistent session: what was acknowledged, every answer. */
+async function sensor(urls: string[], name: string) {
+  const c: MqttClient = await mqtt.connectAsync(urls[0]!, { protocolVersion: 4, clientId: name, clean: false, reconnectPeriod: 200, servers: urls.map(server) })
+  const answers = new Map<string, number>()
+  c.on('message', (_t, p) => {
+    const r = JSON.parse(p.toString()) as { id: string }
+    answers.set(r.id, (answers.get(r.id) ?? 0) + 1)
+  })
+  await c.subscribeAsync(`${name}/replies`, { qos: 1 })
+  const acked = new Set<string>()
+  const submit = (module: string, id: string) =>
+    c.publishAsync('fm/v1/jobs/submit', JSON.stringify({ id, module, input: Buffer.from(`job ${id}`).toString('base64'), replyTo: `${name}/replies`, limits: { timeoutMs: 5000 } }), { qos: 1 }).then(() => void acked.add(id))
+  const counts = () => {
+    const answered = [...acked].filter((id) => answers.has(id)).length
+    return { acknowledged: acked.size, answered, answeredTwice: [...answers.values()].filter((n) => n > 1).length, lost: acked.size - answered }
+  }
+  return { client: c, submit, counts }
+}
+
+/** Agents on `agentUrls`, the gateway on `gatewayUrls`, the sensor on `sensorUrls`; SIGKILL broker `victim` after 10 of 30 jobs. */
+async function killMidRun(what: string, order: { agents: number[]; gateway: number[]; sensor: number[]; victim: number }) {
+  const c = await cluster(2)
+  const pick = (ix: number[]) => ix.map((i) => c.urls[i]!)
+  const gateway = await fogmeshDaemon(['gateway', '--broker', pick(order.gateway).join(','), '--journal', join(tmpDir('fm-gw-'), 'gateway.journal')], /listening on fm\/v1\/jobs\/submit/, { home: c.home })
+  const agents: Daemon[] = []
+  for (let i = 0; i < 2; i++) {
+    agents.push(await fogmeshDaemon(['agent', '--broker', pick(order.agents).join(','), '--accept-from', 'any', '--name', `k${i}`, '--data', tmpDir('fm-agent-'), '--slots', '2', '--no-telemetry'], /online at/, { home: c.home }))
+  }
+  const s = await sensor(pick(order.sensor), `sensor-${what}`)
+  try {
+    const module = sha256(ECHO)
+    await s.client.publishAsync(`fm/v1/modules/${module}`, ECHO, { qos: 1, retain: true })
+    // the gateway sees both agents (their presences travel through Redis) before the run
+    await s.submit(module, 'warm')
+    await waitFor(() => s.counts().answered === 1 || undefined, 20_000, 'a first job answered')
+    const N = 30
+    const sent: Promise<void>[] = []
+    for (let i = 0; i < N; i++) {
+      sent.push(s.submit(module, `${what}-${i}`).catch(() => {}))
+      await sleep(40)
+      if (i === 9) c.brokers[order.victim]!.proc.kill('SIGKILL')
+    }
+    await Promise.race([Promise.all(sent), sleep(30_000)])
+    await waitFor(() => s.counts().lost === 0 || undefined, 40_000, 'every acknowledged job answered').catch(() => {})
+    await sleep(500) // a second answer would come now
+    const counts = s.counts()
+    const reconnects = agents.reduce((n, a) => n + (a.output().match(/reconnected to broker/g)?.length ?? 0), 0)
+    console.log(`cluster broker with the ${what} SIGKILLed after 10 of ${N} jobs: ${JSON.stringify({ ...counts, acknowledged: counts.acknowledged - 1, answered: counts.answered - 1 })}; agent reconnects ${reconnects}`)
+    assert.is(counts.acknowledged, N + 1, "the sensor's session resent to the other broker what the dead one never acknowledged")
+    assert.is(counts.lost, 0, JSON.stringify(counts))
+    return { counts, reconnects }
+  } finally {
+    await s.client.endAsync(true).catch(() => {})
+    await Promise.all([...agents, gateway].map((d) => stopChild(d.proc, { graceMs: 2000 })))
+    await Promise.all(c.brokers.map((b) => stopChild(b.proc, { graceMs: 2000 })))
+    await c.redis.stop()
+  }
+}
+
+redisTest("the broker the agents are on SIGKILLed mid-run: they reconnect to the other broker; no job lost", async () => {
+  const { reconnects } = await killMidRun('agents', { agents: [0, 1], gateway: [1, 0], sensor: [1, 0], victim: 0 })
+  assert.ok(reconnects >= 2, `both agents reconnected (${reconnects})`)
+})
+
+redisTest('the broker the gateway is on SIGKILLed mid-run: the standby gateway reconnects to the other broker and finds its session; no job lost', async () => {
+  await killMidRun('gateway', { agents: [0, 1], gateway: [1, 0], sensor: [0, 1], victim: 1 })
+})
+
+test.run()
