@@ -39,14 +39,10 @@ interface Cluster {
 async function cluster(n: number): Promise<Cluster> {
   const redis = await startRedis(requireProgram('redis-server'))
   const home = tmpDir('fm-cluster-home-')
-  const brokers: Daemon[] = []
-  const urls: string[] = []
-  for (let i = 0; i < n; i++) {
-    const port = await freePort()
-    brokers.push(await fogmeshDaemon(['broker', '--cluster', redis.url, '--port', String(port), '--ws-port', '0', '--host', '127.0.0.1', '--no-console'], /broker\s+mqtt:/, { home }))
-    urls.push(`mqtt://127.0.0.1:${port}`)
-  }
-  return { redis, urls, brokers, home }
+  const ports: number[] = []
+  for (let i = 0; i < n; i++) ports.push(await freePort())
+  const brokers = await Promise.all(ports.map((port) => fogmeshDaemon(['broker', '--cluster', redis.url, '--port', String(port), '--ws-port', '0', '--host', '127.0.0.1', '--no-console'], /broker\s+mqtt:/, { home })))
+  return { redis, urls: ports.map((p) => `mqtt://127.0.0.1:${p}`), brokers, home }
 }
 
 /** A sensor on `urls` (failover through mqtt.js `servers`), persistent session: what was acknowledged, every answer. */
@@ -70,13 +66,13 @@ async function sensor(urls: string[], name: string) {
 
 /** Agents on `agentUrls`, the gateway on `gatewayUrls`, the sensor on `sensorUrls`; SIGKILL broker `victim` after 10 of 30 jobs. */
 async function killMidRun(what: string, order: { agents: number[]; gateway: number[]; sensor: number[]; victim: number }) {
+  const t0 = Date.now()
   const c = await cluster(2)
   const pick = (ix: number[]) => ix.map((i) => c.urls[i]!)
-  const gateway = await fogmeshDaemon(['gateway', '--broker', pick(order.gateway).join(','), '--journal', join(tmpDir('fm-gw-'), 'gateway.journal')], /listening on fm\/v1\/jobs\/submit/, { home: c.home })
-  const agents: Daemon[] = []
-  for (let i = 0; i < 2; i++) {
-    agents.push(await fogmeshDaemon(['agent', '--broker', pick(order.agents).join(','), '--accept-from', 'any', '--name', `k${i}`, '--data', tmpDir('fm-agent-'), '--slots', '2', '--no-telemetry'], /online at/, { home: c.home }))
-  }
+  const [gateway, ...agents] = await Promise.all([
+    fogmeshDaemon(['gateway', '--broker', pick(order.gateway).join(','), '--journal', join(tmpDir('fm-gw-'), 'gateway.journal')], /listening on fm\/v1\/jobs\/submit/, { home: c.home }),
+    ...[0, 1].map((i) => fogmeshDaemon(['agent', '--broker', pick(order.agents).join(','), '--accept-from', 'any', '--name', `k${i}`, '--data', tmpDir('fm-agent-'), '--slots', '2', '--no-telemetry'], /online at/, { home: c.home })),
+  ]) as [Daemon, ...Daemon[]]
   const s = await sensor(pick(order.sensor), `sensor-${what}`)
   try {
     const module = sha256(ECHO)
@@ -84,6 +80,7 @@ async function killMidRun(what: string, order: { agents: number[]; gateway: numb
     // the gateway sees both agents (their presences travel through Redis) before the run
     await s.submit(module, 'warm')
     await waitFor(() => s.counts().answered === 1 || undefined, 20_000, 'a first job answered')
+    const t1 = Date.now()
     const N = 30
     const sent: Promise<void>[] = []
     for (let i = 0; i < N; i++) {
@@ -93,10 +90,11 @@ async function killMidRun(what: string, order: { agents: number[]; gateway: numb
     }
     await Promise.race([Promise.all(sent), sleep(30_000)])
     await waitFor(() => s.counts().lost === 0 || undefined, 40_000, 'every acknowledged job answered').catch(() => {})
+    const t2 = Date.now()
     await sleep(500) // a second answer would come now
     const counts = s.counts()
     const reconnects = agents.reduce((n, a) => n + (a.output().match(/reconnected to broker/g)?.length ?? 0), 0)
-    console.log(`cluster broker with the ${what} SIGKILLed after 10 of ${N} jobs: ${JSON.stringify({ ...counts, acknowledged: counts.acknowledged - 1, answered: counts.answered - 1 })}; agent reconnects ${reconnects}`)
+    console.log(`cluster broker with the ${what} SIGKILLed after 10 of ${N} jobs: ${JSON.stringify({ ...counts, acknowledged: counts.acknowledged - 1, answered: counts.answered - 1 })}; agent reconnects ${reconnects}; start ${t1 - t0} ms, run and drain ${t2 - t1} ms`)
     assert.is(counts.acknowledged, N + 1, "the sensor's session resent to the other broker what the dead one never acknowledged")
     assert.is(counts.lost, 0, JSON.stringify(counts))
     return { counts, reconnects }
