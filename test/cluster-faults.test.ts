@@ -64,55 +64,55 @@ async function sensor(urls: string[], name: string) {
   return { client: c, submit, counts }
 }
 
-/** Agents on `agentUrls`, the gateway on `gatewayUrls`, the sensor on `sensorUrls`; SIGKILL broker `victim` after 10 of 30 jobs. */
-async function killMidRun(what: string, order: { agents: number[]; gateway: number[]; sensor: number[]; victim: number }) {
+/** Phase by phase: 20 jobs, the broker `victim` SIGKILLed after the 10th; the counts of that phase's jobs. */
+async function phase(s: Awaited<ReturnType<typeof sensor>>, module: string, name: string, victim: Daemon) {
+  const N = 20
+  const before = s.counts()
+  const sent: Promise<void>[] = []
+  for (let i = 0; i < N; i++) {
+    sent.push(s.submit(module, `${name}-${i}`).catch(() => {}))
+    await sleep(40)
+    if (i === 9) victim.proc.kill('SIGKILL')
+  }
+  await Promise.race([Promise.all(sent), sleep(30_000)])
+  await waitFor(() => s.counts().lost === 0 || undefined, 40_000, 'every acknowledged job answered').catch(() => {})
+  await sleep(500) // a second answer would come now
+  const after = s.counts()
+  const counts = { acknowledged: after.acknowledged - before.acknowledged, answered: after.answered - before.answered, answeredTwice: after.answeredTwice - before.answeredTwice, lost: after.lost }
+  return counts
+}
+
+redisTest('a cluster broker SIGKILLed mid-run, twice: the one the agents are on (they reconnect to another), then the one the standby gateway is on (it reconnects and finds its session); no job lost', async () => {
   const t0 = Date.now()
-  const c = await cluster(2)
-  const pick = (ix: number[]) => ix.map((i) => c.urls[i]!)
-  const [gateway, ...agents] = await Promise.all([
-    fogmeshDaemon(['gateway', '--broker', pick(order.gateway).join(','), '--journal', join(tmpDir('fm-gw-'), 'gateway.journal')], /listening on fm\/v1\/jobs\/submit/, { home: c.home }),
-    ...[0, 1].map((i) => fogmeshDaemon(['agent', '--broker', pick(order.agents).join(','), '--accept-from', 'any', '--name', `k${i}`, '--data', tmpDir('fm-agent-'), '--slots', '2', '--no-telemetry'], /online at/, { home: c.home })),
-  ]) as [Daemon, ...Daemon[]]
-  const s = await sensor(pick(order.sensor), `sensor-${what}`)
+  const c = await cluster(3) // A: the agents' first broker, B: the gateway's first broker, C: where all fail over to
+  const [A, B, C] = c.urls as [string, string, string]
+  const [gateway, ...agents] = (await Promise.all([
+    fogmeshDaemon(['gateway', '--broker', `${B},${C}`, '--journal', join(tmpDir('fm-gw-'), 'gateway.journal')], /listening on fm\/v1\/jobs\/submit/, { home: c.home }),
+    ...[0, 1].map((i) => fogmeshDaemon(['agent', '--broker', `${A},${C}`, '--accept-from', 'any', '--name', `k${i}`, '--data', tmpDir('fm-agent-'), '--slots', '2', '--no-telemetry'], /online at/, { home: c.home })),
+  ])) as [Daemon, ...Daemon[]]
+  const s = await sensor([C, A], 'sensor-cluster')
   try {
     const module = sha256(ECHO)
     await s.client.publishAsync(`fm/v1/modules/${module}`, ECHO, { qos: 1, retain: true })
-    // the gateway sees both agents (their presences travel through Redis) before the run
-    await s.submit(module, 'warm')
+    await s.submit(module, 'warm') // the gateway sees the agents (their presences travel through Redis) before the run
     await waitFor(() => s.counts().answered === 1 || undefined, 20_000, 'a first job answered')
     const t1 = Date.now()
-    const N = 30
-    const sent: Promise<void>[] = []
-    for (let i = 0; i < N; i++) {
-      sent.push(s.submit(module, `${what}-${i}`).catch(() => {}))
-      await sleep(40)
-      if (i === 9) c.brokers[order.victim]!.proc.kill('SIGKILL')
-    }
-    await Promise.race([Promise.all(sent), sleep(30_000)])
-    await waitFor(() => s.counts().lost === 0 || undefined, 40_000, 'every acknowledged job answered').catch(() => {})
-    const t2 = Date.now()
-    await sleep(500) // a second answer would come now
-    const counts = s.counts()
+    const agentsKill = await phase(s, module, 'a', c.brokers[0]!)
     const reconnects = agents.reduce((n, a) => n + (a.output().match(/reconnected to broker/g)?.length ?? 0), 0)
-    console.log(`cluster broker with the ${what} SIGKILLed after 10 of ${N} jobs: ${JSON.stringify({ ...counts, acknowledged: counts.acknowledged - 1, answered: counts.answered - 1 })}; agent reconnects ${reconnects}; start ${t1 - t0} ms, run and drain ${t2 - t1} ms`)
-    assert.is(counts.acknowledged, N + 1, "the sensor's session resent to the other broker what the dead one never acknowledged")
-    assert.is(counts.lost, 0, JSON.stringify(counts))
-    return { counts, reconnects }
+    console.log(`cluster: the agents' broker SIGKILLed after 10 of 20 jobs: ${JSON.stringify(agentsKill)}; agent reconnects ${reconnects}`)
+    const gatewayKill = await phase(s, module, 'g', c.brokers[1]!)
+    console.log(`cluster: the gateway's broker SIGKILLed after 10 of 20 jobs: ${JSON.stringify(gatewayKill)} (start ${t1 - t0} ms, run ${Date.now() - t1} ms)`)
+    for (const k of [agentsKill, gatewayKill]) {
+      assert.is(k.acknowledged, 20, "the sensor's session resent what a dead broker never acknowledged")
+      assert.is(k.lost, 0, JSON.stringify(k))
+    }
+    assert.ok(reconnects >= 2, `both agents reconnected (${reconnects})`)
   } finally {
     await s.client.endAsync(true).catch(() => {})
     await Promise.all([...agents, gateway].map((d) => stopChild(d.proc, { graceMs: 2000 })))
     await Promise.all(c.brokers.map((b) => stopChild(b.proc, { graceMs: 2000 })))
     await c.redis.stop()
   }
-}
-
-redisTest("the broker the agents are on SIGKILLed mid-run: they reconnect to the other broker; no job lost", async () => {
-  const { reconnects } = await killMidRun('agents', { agents: [0, 1], gateway: [1, 0], sensor: [1, 0], victim: 0 })
-  assert.ok(reconnects >= 2, `both agents reconnected (${reconnects})`)
-})
-
-redisTest('the broker the gateway is on SIGKILLed mid-run: the standby gateway reconnects to the other broker and finds its session; no job lost', async () => {
-  await killMidRun('gateway', { agents: [0, 1], gateway: [1, 0], sensor: [0, 1], victim: 1 })
 })
 
 test.run()
