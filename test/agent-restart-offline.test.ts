@@ -52,8 +52,9 @@ test('fogmesh agent finishes jobs while cut off, is SIGKILLed, restarted on the 
   await sensor.subscribeAsync('sensor-restart/replies', { qos: 1 })
   // a tap on every assignment the agent is sent, to play them again later
   const tap = await plainClient(broker.url)
-  const assignments = collect(tap)
-  await tap.subscribeAsync('fm/v1/agents/+/assign', { qos: 1 })
+  const tapped = collect(tap)
+  const assignments = { get length() { return tapped.filter((m) => m.topic.startsWith('fm/v1/agents/')).length } }
+  await tap.subscribeAsync(['fm/v1/agents/+/jobs', 'fm/v1/requesters/+/inbox'], { qos: 1 })
   const acked = new Set<string>()
   try {
     await gateway.requester.directory.waitFor(1, 20_000)
@@ -79,19 +80,23 @@ test('fogmesh agent finishes jobs while cut off, is SIGKILLed, restarted on the 
     await waitFor(() => [...acked].every((id) => answers.has(id)) || undefined, 40_000, 'every acknowledged job answered after the restart').catch(() => {})
     // replays after the reconnect: every assignment played again, oldest last (reordered)
     const jobsBefore = statSync(join(dataDir, 'nonces.journal')).size
-    for (const a of [...assignments].reverse()) await tap.publishAsync(a.topic, a.payload, { qos: 1 })
-    await waitFor(() => (agent.output().match(/\(replayed\)/g)?.length ?? 0) >= assignments.length || undefined, 10_000, 'the replays refused').catch(() => {})
+    const sent = tapped.filter((m) => m.topic.startsWith('fm/v1/agents/')) // the first ones, and the gateway's retries while the agent was away
+    const results = tapped.filter((m) => m.topic.startsWith('fm/v1/requesters/') && m.payload.includes('"result"'))
+    for (const a of [...sent].reverse()) await tap.publishAsync(a.topic, a.payload, { qos: 1 })
+    for (const r of results) await tap.publishAsync(r.topic, r.payload, { qos: 1 }) // duplicate results: not a second answer
+    await waitFor(() => (agent.output().match(/\(replayed\)/g)?.length ?? 0) >= sent.length || undefined, 10_000, 'the replays refused').catch(() => {})
     await sleep(500)
     const refused = agent.output().match(/\(replayed\)/g)?.length ?? 0
     const answered = [...acked].filter((id) => answers.has(id)).length
     const twice = [...answers.values()].filter((a) => a.n > 1).length
     const counts = { acknowledged: acked.size, answered, answeredTwice: twice, lost: acked.size - answered, ok: [...answers.values()].filter((a) => a.status === 'ok').length }
     const nonces = readFileSync(join(dataDir, 'nonces.journal'), 'utf8').trim().split('\n').length
-    console.log(`agent restart while offline: ${JSON.stringify(counts)}; outbox ${outboxBytes} bytes on disk at the kill, answered while down ${answeredWhileDown}; replayed assignments ${assignments.length} → refused ${refused} (nonces on disk ${nonces})`)
+    console.log(`agent restart while offline: ${JSON.stringify(counts)}; outbox ${outboxBytes} bytes on disk at the kill, answered while down ${answeredWhileDown}; replayed assignments ${sent.length} → refused ${refused} (nonces on disk ${nonces}); duplicate results replayed ${results.length} (answered twice after them: ${twice})`)
+    assert.ok(results.length >= N, `results tapped (${results.length})`)
     assert.is(answeredWhileDown, 0, 'nothing got through while cut off')
     assert.ok(outboxBytes > 0, 'results waited on disk')
     assert.equal(counts, { acknowledged: N, answered: N, answeredTwice: 0, lost: 0, ok: N })
-    assert.is(refused, assignments.length, 'every replayed assignment refused with the typed error `replayed`')
+    assert.is(refused, sent.length, 'every replayed assignment refused with the typed error `replayed`')
     assert.is(statSync(join(dataDir, 'nonces.journal')).size, jobsBefore, 'no replay took a new nonce (ran nothing)')
   } finally {
     await closeClient(tap)
