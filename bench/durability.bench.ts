@@ -8,7 +8,10 @@
  *   - job rate: plain-MQTT jobs (echo.wasm) through the gateway inside each broker, one agent
  *     (in this process), a window of 16 jobs in flight;
  *   - the gateway's journal cost per job: `JobJournal` accept + answer + delivered, each an
- *     fdatasync'd record, in a loop.
+ *     fdatasync'd record, in a loop;
+ *   - the cluster's bus (Debian's redis-server, two embedded brokers, publisher on one and
+ *     subscriber on the other): the Redis Stream bus (broker/stream-emitter.ts, the default)
+ *     against Redis pub/sub (mqemitter-redis), the same QoS 1 loop.
  *
  *   npm run bench:durability     (or: node --import tsx bench/durability.bench.ts [messages=2000] [jobs=150])
  */
@@ -16,6 +19,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
 import { startAgent } from '../agent/agent.ts'
+import { requireProgram } from '../test/support/programs.ts'
+import { startRedis } from '../test/support/redis.ts'
+import { testBroker } from '../test/support/test-broker.ts'
 import { JobJournal } from '../market/job-journal.ts'
 import { exitOnSignal, stopChild } from '../test/support/child-processes.ts'
 import { fogmeshDaemon, type Daemon } from '../test/support/fogmesh-cli.ts'
@@ -45,8 +51,8 @@ async function windowed(total: number, window: number, op: (i: number) => Promis
   await Promise.all(Array.from({ length: window }, lane))
 }
 
-async function qos1Rate(url: string, round: number): Promise<number> {
-  const sub = await plainClient(url, { clientId: `bench-sub-${round}`, clean: true })
+async function qos1Rate(url: string, round: number, subUrl = url): Promise<number> {
+  const sub = await plainClient(subUrl, { clientId: `bench-sub-${round}`, clean: true })
   let got = 0
   let done!: () => void
   const all = new Promise<void>((r) => (done = r))
@@ -137,6 +143,25 @@ for (let i = 0; i < J; i++) {
 const perJob = (performance.now() - t0) / J
 journal.close()
 
+// the cluster's bus: stream vs pub/sub, the same Redis, alternating
+const redis = await startRedis(requireProgram('redis-server'))
+const bus: Record<string, number[]> = {}
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of ['streams', 'pubsub'] as const) {
+      const a = await testBroker({ cluster: redis.url, clusterBus: kind, wsPort: false })
+      const b = await testBroker({ cluster: redis.url, clusterBus: kind, wsPort: false })
+      const r = await qos1Rate(a.url, round, b.url)
+      ;(bus[kind] ??= []).push(r)
+      progress(`round ${round + 1} cluster ${kind}: ${int(r)} QoS 1 msg/s across brokers`)
+      await a.close()
+      await b.close()
+    }
+  }
+} finally {
+  await redis.stop()
+}
+
 const [D, M] = kinds
 console.log(
   table([
@@ -146,7 +171,9 @@ console.log(
 )
 console.log('')
 console.log(`gateway job journal: ${ms(perJob)} ms per job (accept + answer + delivered, ${J} jobs, each record fdatasync'd)`)
+console.log(`cluster bus, QoS 1 across two brokers: Redis Stream ${int(median(bus.streams!))} msg/s, Redis pub/sub ${int(median(bus.pubsub!))} msg/s`)
 console.log('')
 target('QoS 1 throughput with --data vs in memory (>= 0.3x)', `${int(median(q1[D]!))}/s vs ${int(median(q1[M]!))}/s = ${ratio(median(q1[D]!), median(q1[M]!))}`, median(q1[D]!) >= 0.3 * median(q1[M]!))
 target('job rate with --data vs in memory (>= 0.3x)', `${median(jobs[D]!).toFixed(1)}/s vs ${median(jobs[M]!).toFixed(1)}/s = ${ratio(median(jobs[D]!), median(jobs[M]!))}`, median(jobs[D]!) >= 0.3 * median(jobs[M]!))
+target('cluster: stream bus vs pub/sub bus, QoS 1 across brokers (>= 0.5x: replay after an outage is worth at most half)', `${int(median(bus.streams!))}/s vs ${int(median(bus.pubsub!))}/s = ${ratio(median(bus.streams!), median(bus.pubsub!))}`, median(bus.streams!) >= 0.5 * median(bus.pubsub!))
 process.exit(0)
