@@ -24,6 +24,7 @@ import { BrokerGuard, type GuardStats } from './limits/broker-guard.ts'
 import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limits/broker-limits.ts'
 import type { PacketViolation } from './limits/packet-caps.ts'
 import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
+import { ROUTED_SINK } from './stream-emitter.ts'
 import { openBrokerState, type BrokerState, type BrokerStateOptions } from './persistence/broker-state.ts'
 import type { RetainedRefusal } from './persistence/retained-quota.ts'
 
@@ -141,6 +142,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       checkModule()
     },
     published(packet, client, callback) {
+      if (packet.topic === ROUTED_SINK) return callback(null) // a cluster broker's emptied copy (broker-state.ts)
       state.published(packet)
       if (userPublished) return userPublished(packet, client, callback)
       callback(null)

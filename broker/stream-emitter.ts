@@ -34,6 +34,12 @@ export interface StreamEmitterOptions {
 export const STREAM_EMITTER_DEFAULTS = { stream: 'fm:cluster:bus', maxLen: 50_000, batch: 256, blockMs: 2000 }
 const RANGES = { maxLen: { min: 100, max: 10_000_000, integer: true }, batch: { min: 1, max: 10_000, integer: true }, blockMs: { min: 10, max: 60_000, integer: true } }
 
+/**
+ * Where a cluster broker sends the PUBLISH aedes is about to route once it has routed it itself
+ * (broker-state.ts: before the PUBACK): dropped here, never appended, never delivered.
+ */
+export const ROUTED_SINK = '$SYS/fogmesh/routed'
+
 type Message = mqemitter.Message
 type Listener = (message: Message, done: () => void) => void
 
@@ -110,6 +116,7 @@ export class StreamEmitter {
   emit(message: Message, callback?: (error?: Error) => void): void {
     const done = callback ?? (() => {})
     if (this.closed) return done(new Error('the cluster bus is closed'))
+    if (message.topic === ROUTED_SINK) return done()
     const { payload, ...head } = message
     const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload === undefined ? '' : String(payload))
     this.writer

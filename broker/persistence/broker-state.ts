@@ -13,7 +13,7 @@
 import type { Aedes, AedesOptions, Client, PublishPacket } from 'aedes'
 import type { AedesPacket } from 'aedes-packet'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
-import type { StreamEmitter } from '../stream-emitter.ts'
+import { ROUTED_SINK, type StreamEmitter } from '../stream-emitter.ts'
 import { JournalPersistence, type PersistenceStats } from './journal-persistence.ts'
 import { RetainedQuota, type RetainedQuotaOptions, type RetainedRefusal } from './retained-quota.ts'
 
@@ -56,6 +56,7 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
   if (o.cluster !== undefined) {
     const { openCluster } = await import('../cluster.ts')
     const cluster = await openCluster(o.cluster, { bus: o.clusterBus, maxLen: o.clusterStreamLen })
+    let routing: Aedes | undefined
     return {
       kind: 'redis',
       quota,
@@ -64,11 +65,25 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
       async admitPublish(client, packet) {
         const refused = book(client, packet)
         if (refused) return refused
-        if (packet.qos > 0) await cluster.whenUp() // no PUBACK while Redis is away (aedes acknowledges before it routes)
+        if (packet.qos === 0) return undefined
+        await cluster.whenUp() // no PUBACK while Redis is away
+        if (!routing || !cluster.bus) return undefined
+        // aedes acknowledges a QoS 1 PUBLISH *before* it routes it: a broker killed in between lost an
+        // acknowledged message (found by test/cluster-faults.test.ts). Route it here, into Redis (the
+        // offline queues and the stream), before the PUBACK; aedes then routes an empty copy to the sink.
+        const copy = { cmd: 'publish' as const, topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }
+        const publish = routing.publish.bind(routing) as unknown as (p: PublishPacket, c: Client | null, done: (err?: Error | null) => void) => void
+        await new Promise<void>((resolve, reject) => publish(copy as PublishPacket, client, (err) => (err ? reject(err) : resolve())))
+        packet.topic = ROUTED_SINK
+        packet.payload = Buffer.alloc(0)
+        packet.retain = false
         return undefined
       },
       published: () => {},
-      recover: async () => 0,
+      recover: async (aedes) => {
+        routing = aedes
+        return 0
+      },
       stats: () => ({ kind: 'redis', ...quota.stats() }),
       close: () => cluster.close(),
     }
