@@ -14,7 +14,12 @@
  * - raw round trip: QoS 0 request/response between two mqtt.js clients, one
  *   in flight, p50/p99 (rounds in turn; the ratio is the median of the rounds' ratios).
  *
- *   node --import tsx bench/broker.bench.ts [SLICES=12] [SLICE_SECONDS=1]
+ * The noise floor is measured too: a second plain aedes process ("control")
+ * takes its slices like the others, and its ratio to the first says how far
+ * two identical brokers land apart on this machine right now. Each paired
+ * ratio is printed with its interquartile range over the slices.
+ *
+ *   node --import tsx bench/broker.bench.ts [SLICES=30] [SLICE_SECONDS=0.5]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
@@ -31,8 +36,8 @@ import { int, ms, summarize } from './summary.ts'
 
 exitOnSignal()
 
-const SLICES = Number(process.argv[2] ?? 12)
-const SLICE_S = Number(process.argv[3] ?? 1)
+const SLICES = Number(process.argv[2] ?? 30)
+const SLICE_S = Number(process.argv[3] ?? 0.5)
 const RTT_ROUNDS = 6
 const WINDOW = 64
 const PAYLOAD = Buffer.alloc(64, 7)
@@ -40,7 +45,8 @@ const PAYLOAD = Buffer.alloc(64, 7)
 header('broker: fogmesh broker (all limits on) vs plain aedes vs Mosquitto', [
   `QoS 1 1->1: ${WINDOW} publishes in flight, ${PAYLOAD.length}-byte payloads; ${SLICES} slices of ${SLICE_S} s per broker, interleaved, after 2 s warm-up each (tsx, JIT)`,
   `raw round trip: QoS 0 request/response, 1 in flight, ${RTT_ROUNDS} rounds of 500 after 200 warm-up, brokers in turn`,
-  'each broker its own process, started once; clients in this process; ratios are medians of side-by-side slices',
+  'each broker its own process, started once; clients in this process; ratios are medians of side-by-side slices [interquartile range]',
+  'plain aedes (control): a second, identical plain aedes process; its ratio is the noise floor of this run',
 ])
 
 interface Broker {
@@ -71,7 +77,8 @@ function childBroker(label: string, argv: string[], ready: RegExp, url: (m: RegE
 
 const fogmesh = () =>
   childBroker('fogmesh broker', [join(ROOT, 'bin/fogmesh.js'), 'broker', '--port', '0', '--ws-port', '0', '--host', '127.0.0.1', '--no-gateway', '--no-console'], /broker\s+(mqtt:\/\/\S+)/, (m) => m[1]!)
-const aedes = () => childBroker('plain aedes', ['--import', 'tsx', join(ROOT, 'bench/plain-aedes.ts')], /ready (\d+)/, (m) => `mqtt://127.0.0.1:${m[1]}`)
+const aedes = (label = 'plain aedes') => childBroker(label, ['--import', 'tsx', join(ROOT, 'bench/plain-aedes.ts')], /ready (\d+)/, (m) => `mqtt://127.0.0.1:${m[1]}`)
+const control = () => aedes('plain aedes (control)')
 async function mosquitto(): Promise<Broker | undefined> {
   const bin = findProgram('mosquitto')
   if (!bin) return undefined
@@ -82,6 +89,8 @@ async function mosquitto(): Promise<Broker | undefined> {
 /** One QoS 1 publisher and one QoS 1 subscriber on a broker, pumped a slice at a time. */
 class Qos1Pair {
   received = 0
+  /** Publishes the broker acknowledged (each is delivered once: one QoS 1 subscriber). */
+  private acked = 0
   private inFlight = 0
   private running = false
   private constructor(
@@ -105,6 +114,7 @@ class Qos1Pair {
       this.inFlight++
       this.pub.publish(this.topic, PAYLOAD, { qos: 1 }, () => {
         this.inFlight--
+        this.acked++
         this.pump()
       })
     }
@@ -122,8 +132,8 @@ class Qos1Pair {
     const cpuMs = processCpuMs(pid) - c0
     const rate = (msgs * 1000) / (performance.now() - t0)
     this.running = false
-    // let the window drain, so the next broker's slice has the machine to itself
-    for (let i = 0; i < 200 && this.inFlight > 0; i++) await sleep(10)
+    // let the window drain and every acknowledged publish arrive, so the next broker's slice has the machine to itself
+    for (let i = 0; i < 200 && (this.inFlight > 0 || this.received < this.acked); i++) await sleep(10)
     return { rate, msgs, cpuMs }
   }
 
@@ -136,9 +146,14 @@ class Qos1Pair {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const median = (xs: number[]) => summarize(xs).p50
+const quartiles = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))] ?? NaN
+  return `${at(0.25).toFixed(2)}-${at(0.75).toFixed(2)}`
+}
 
 const brokers: Broker[] = []
-for (const make of [aedes, fogmesh, mosquitto] as Array<() => Promise<Broker | undefined>>) {
+for (const make of [() => aedes(), fogmesh, mosquitto, control] as Array<() => Promise<Broker | undefined>>) {
   const b = await make()
   if (b) brokers.push(b)
 }
@@ -150,8 +165,11 @@ const msgs = brokers.map(() => 0)
 const cpu = brokers.map(() => 0)
 for (let s = 0; s < SLICES; s++) {
   progress(`QoS 1 slice ${s + 1}/${SLICES}`)
-  for (let k = 0; k < brokers.length; k++) {
-    const i = (s + k) % brokers.length
+  // rotating who goes first, and every other round backwards: each broker follows different ones
+  // (what one leaves behind, GC and the last deliveries, does not always land on the same next broker)
+  const order = brokers.map((_, k) => (s + k) % brokers.length)
+  if (s % 2 === 1) order.reverse()
+  for (const i of order) {
     const r = await pairs[i]!.slice(SLICE_S, brokers[i]!.pid)
     rates[i]!.push(r.rate)
     msgs[i]! += r.msgs
@@ -174,20 +192,23 @@ for (let round = 0; round < RTT_ROUNDS; round++) {
 }
 for (const b of brokers) await b.stop()
 
-/** Median over slices of broker i's rate / plain aedes' rate in the same slice. */
-const pairedRatio = (i: number) => median(rates[i]!.map((r, s) => r / rates[0]![s]!))
+/** Broker i's rate / plain aedes' rate, slice by slice (taken side by side). */
+const pairedRatios = (i: number) => rates[i]!.map((r, s) => r / rates[0]![s]!)
+/** Their median. */
+const pairedRatio = (i: number) => median(pairedRatios(i))
+const rttRatios = (i: number) => p50s[i]!.map((x, r) => x / p50s[0]![r]!)
 const cpuPerMsgUs = (i: number) => (cpu[i]! * 1000) / Math.max(1, msgs[i]!)
 const rows = [['broker', 'QoS1 1->1 msgs/s', 'vs aedes', 'broker CPU us/msg', 'vs aedes', 'raw RTT p50 ms', 'p99 ms', 'vs aedes']]
 brokers.forEach((b, i) => {
   rows.push([
     b.label,
     int(median(rates[i]!)),
-    `${pairedRatio(i).toFixed(2)}x`,
+    `${pairedRatio(i).toFixed(2)}x [${quartiles(pairedRatios(i))}]`,
     cpuPerMsgUs(i).toFixed(1),
     `${(cpuPerMsgUs(i) / cpuPerMsgUs(0)).toFixed(2)}x`,
     ms(median(p50s[i]!)),
     ms(median(p99s[i]!)),
-    `${median(p50s[i]!.map((x, r) => x / p50s[0]![r]!)).toFixed(2)}x`,
+    `${median(rttRatios(i)).toFixed(2)}x [${quartiles(rttRatios(i))}]`,
   ])
 })
 console.log(table(rows))
@@ -195,7 +216,9 @@ console.log(`(QoS 1 msgs/s per slice: ${brokers.map((b, i) => `${b.label} ${rate
 console.log('')
 const fm = brokers.findIndex((b) => b.label === 'fogmesh broker')
 const q = pairedRatio(fm)
-const p = median(p50s[fm]!.map((x, r) => x / p50s[0]![r]!)) // paired by round, like the slices
+const p = median(rttRatios(fm)) // paired by round, like the slices
+const ctl = brokers.findIndex((b) => b.label === 'plain aedes (control)')
+if (ctl >= 0) console.log(`noise floor: plain aedes (control) / plain aedes ${pairedRatio(ctl).toFixed(2)}x [${quartiles(pairedRatios(ctl))}] QoS 1, ${median(rttRatios(ctl)).toFixed(2)}x round trip`)
 const c = cpuPerMsgUs(0) / cpuPerMsgUs(fm)
 target('QoS1 1->1 throughput, fogmesh broker (all limits on) / plain aedes >= 0.95 (issue 15)', `${q.toFixed(2)}x`, q >= 0.95)
 target('QoS1 1->1 throughput, fogmesh broker / plain aedes >= 0.9 (issue 9)', `${q.toFixed(2)}x`, q >= 0.9)

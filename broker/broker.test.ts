@@ -91,6 +91,32 @@ test('fm/v1/modules/# has its own larger cap, and the bytes must hash to the top
   }
 })
 
+test('$SYS/ is the broker\'s: a client publish there is refused and the client disconnected; $SYS/# subscribers get nothing from it', async () => {
+  const broker = await testBroker()
+  try {
+    const sub = await plainClient(broker.url)
+    const got = collect(sub)
+    await sub.subscribeAsync('$SYS/fake/#')
+    const liar = await plainClient(broker.url)
+    let closed = false
+    liar.on('close', () => (closed = true))
+    liar.publish('$SYS/fake/uptime', 'forged', { qos: 1 })
+    await waitFor(() => closed, 3000, 'the forger disconnected')
+    // an ordinary publish on the same broker still goes through
+    const ok = await plainClient(broker.url)
+    const okGot = collect(sub)
+    await sub.subscribeAsync('t/sys')
+    await ok.publishAsync('t/sys', 'fine', { qos: 1 })
+    await waitFor(() => okGot.length === 1, 2000, 'ordinary message')
+    assert.is(got.filter((m) => m.topic.startsWith('$SYS/fake')).length, 0)
+    liar.end(true)
+    await ok.endAsync()
+    await sub.endAsync()
+  } finally {
+    await broker.close()
+  }
+})
+
 test('close() ends client connections and frees the ports', async () => {
   const broker = await testBroker()
   const c = await plainClient(broker.url)

@@ -55,6 +55,9 @@ export interface BrokerOptions extends BrokerStateOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined
 }
 
+/** The topics of modules, checked against their sha256 before they are retained. */
+const MODULES = `${PREFIX}/modules/`
+
 const DEFAULTS = {
   port: 1883,
   wsPort: 0 as number | false,
@@ -117,36 +120,52 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const userAuthorizePublish = authHooks?.authorizePublish ?? opts.aedes?.authorizePublish
   const userPublished = opts.aedes?.published
   const state = await openBrokerState(opts)
-  // after every other check said yes: the retained caps, then (with --data) the publish on disk before its PUBACK
-  const admit = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
-    state.admitPublish(client, packet).then((refused) => {
-      if (!refused) return callback(null)
-      events.emit('retainedRejected', { ...refused, topic: packet.topic, clientId: client?.id ?? '' })
-      callback(new Error(refused.reason))
-    }, (err: Error) => callback(err))
+  // after every other check said yes: the retained caps, then (with --data) the publish on disk before its PUBACK.
+  // Per message and allocation-free unless there is something to wait for: no promise, no closure (issue 15)
+  const refuseRetained = (client: Client | null, packet: PublishPacket, refused: RetainedRefusal, callback: (error?: Error | null) => void) => {
+    events.emit('retainedRejected', { ...refused, topic: packet.topic, clientId: client?.id ?? '' })
+    callback(new Error(refused.reason))
   }
+  const admit = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    let verdict: ReturnType<BrokerState['admitPublish']>
+    try {
+      verdict = state.admitPublish(client, packet)
+    } catch (err) {
+      return callback(err as Error)
+    }
+    if (verdict === undefined) return callback(null)
+    if (!(verdict instanceof Promise)) return refuseRetained(client, packet, verdict, callback)
+    verdict.then((refused) => (refused ? refuseRetained(client, packet, refused, callback) : callback(null)), (err: Error) => callback(err))
+  }
+  /** The module check, then `admit`: what follows the embedder's own authorizePublish. */
+  const checkThenAdmit = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    // aedes' own default hook, which this one replaces, keeps $SYS/ to the broker
+    if (client && packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS/ topic is reserved'))
+    const reason = packet.topic.startsWith(MODULES) ? checkModulePublish(packet) : undefined
+    if (!reason) return admit(client, packet, callback)
+    events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
+    callback(new Error(reason))
+  }
+  const statePublished = state.published
+  // only when there is something to do: without it the guard completes a publish without a closure
+  const published: AedesOptions['published'] | undefined = statePublished || userPublished
+    ? (packet, client, callback) => {
+        if (packet.topic === ROUTED_SINK) return callback(null) // a cluster broker's emptied copy (broker-state.ts)
+        statePublished?.(packet)
+        if (userPublished) return userPublished(packet, client, callback)
+        callback(null)
+      }
+    : undefined
 
   const aedes = await Aedes.createBroker(guard.aedesOptions({
     ...opts.aedes,
     ...(authHooks ? { authenticate: authHooks.authenticate, authorizeSubscribe: authHooks.authorizeSubscribe } : {}),
     ...state.aedes,
-    authorizePublish(client, packet, callback) {
-      const checkModule = () => {
-        const reason = checkModulePublish(packet)
-        if (!reason) return admit(client, packet, callback)
-        events.emit('moduleRejected', { topic: packet.topic, clientId: client?.id ?? '', reason })
-        callback(new Error(reason))
-      }
-      // who may publish first: nobody gets 16 MiB hashed without the right to deploy
-      if (userAuthorizePublish) return userAuthorizePublish(client, packet, (err) => (err ? callback(err) : checkModule()))
-      checkModule()
-    },
-    published(packet, client, callback) {
-      if (packet.topic === ROUTED_SINK) return callback(null) // a cluster broker's emptied copy (broker-state.ts)
-      state.published(packet)
-      if (userPublished) return userPublished(packet, client, callback)
-      callback(null)
-    },
+    // who may publish first: nobody gets 16 MiB hashed without the right to deploy
+    authorizePublish: userAuthorizePublish
+      ? (client, packet, callback) => userAuthorizePublish(client, packet, (err) => (err ? callback(err) : checkThenAdmit(client, packet, callback)))
+      : checkThenAdmit,
+    ...(published ? { published } : {}),
   }))
   guard.attach(aedes)
   const recovered = await state.recover(aedes)
@@ -236,7 +255,7 @@ function isLoopbackHost(host: string): boolean {
 
 /** A module must hash to the sha256 its topic names; an empty payload (clearing it) is allowed. */
 function checkModulePublish(packet: PublishPacket): string | undefined {
-  if (!packet.topic.startsWith(`${PREFIX}/modules/`)) return undefined
+  if (!packet.topic.startsWith(MODULES)) return undefined
   const sha = parseModuleTopic(packet.topic)
   if (!sha) return 'module topic must be fm/v1/modules/<sha256 as 64 lowercase hex>'
   const payload = packet.payload as Buffer | string

@@ -3,7 +3,9 @@
  * out, packet-cap violations, refused modules, limits that bit (by limit and action). Fed from the events the broker
  * and aedes already emit, from aedes' `authorizeForward` hook (called once
  * per delivery: the messages sent), and from the sockets' own byte counters
- * (read when Prometheus scrapes, not per packet).
+ * (read when Prometheus scrapes, not per packet). The per-message counts are
+ * plain numbers on the hot path, handed to their counters when Prometheus
+ * scrapes (no prom-client call per message).
  */
 import type { Socket } from 'node:net'
 import { Counter, Gauge, type Registry } from 'prom-client'
@@ -30,9 +32,21 @@ export function registerBrokerMetrics(broker: Broker, registry: Registry): Broke
     },
   })
   const accepted = new Counter({ name: 'fogmesh_broker_connections_total', help: 'Connections accepted, by transport', labelNames: ['transport'] as const, registers })
-  const received = new Counter({ name: 'fogmesh_broker_messages_received_total', help: 'PUBLISH packets received from clients', registers })
-  const sent = new Counter({ name: 'fogmesh_broker_messages_sent_total', help: 'PUBLISH packets delivered to subscribers', registers })
-  const receivedPayload = new Counter({ name: 'fogmesh_broker_received_payload_bytes_total', help: 'Payload bytes of PUBLISH packets received from clients', registers })
+  /** Counted per message since the last scrape. */
+  const tally = { received: 0, sent: 0, receivedPayload: 0 }
+  const tallied = (name: string, help: string, key: keyof typeof tally) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        if (tally[key] > 0) this.inc(tally[key])
+        tally[key] = 0
+      },
+    })
+  tallied('fogmesh_broker_messages_received_total', 'PUBLISH packets received from clients', 'received')
+  tallied('fogmesh_broker_messages_sent_total', 'PUBLISH packets delivered to subscribers', 'sent')
+  tallied('fogmesh_broker_received_payload_bytes_total', 'Payload bytes of PUBLISH packets received from clients', 'receivedPayload')
   const bytes = (name: string, help: string, key: 'read' | 'written') =>
     new Counter({
       name,
@@ -68,8 +82,8 @@ export function registerBrokerMetrics(broker: Broker, registry: Registry): Broke
   }
   const onPublish = (packet: { payload: Buffer | string }, client: unknown) => {
     if (!client) return // the broker's own $SYS messages
-    received.inc()
-    receivedPayload.inc(packet.payload.length)
+    tally.received++
+    tally.receivedPayload += packet.payload.length
   }
   const onViolation = () => violations.inc()
   const onModuleRejected = () => rejectedModules.inc()
@@ -87,7 +101,7 @@ export function registerBrokerMetrics(broker: Broker, registry: Registry): Broke
   const forward = aedes.authorizeForward
   aedes.authorizeForward = function countedForward(client, packet) {
     const out = forward.call(aedes, client, packet)
-    if (out) sent.inc()
+    if (out) tally.sent++
     return out
   }
 

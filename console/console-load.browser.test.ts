@@ -94,12 +94,12 @@ testNeeding(test, 'chromium')(`${AGENTS} agents and ${JOBS_PER_SECOND} jobs/s: t
   // heartbeat is late by 3 s — the publisher shares this loaded machine
   let seen = ''
   await waitFor(async () => {
-    const c = await page.evaluate('JSON.stringify([fogmesh.store.agents.size, fogmesh.store.counts(), fogmesh.store.dropped, fogmesh.store.lastDrop])')
+    const c = await page.evaluate('JSON.stringify([fogmesh.store.agents.size, fogmesh.store.counts(), fogmesh.store.dropped, fogmesh.store.lastDrop, fogmesh.store.messages])')
     seen = String(c)
     const [known, counts] = JSON.parse(seen) as [number, { online: number; gone: number }]
     return known === AGENTS && counts.gone === 0 && counts.online > AGENTS * 0.5
   }, 60_000, `${AGENTS} agents on the page`).catch((err: Error) => {
-    throw new Error(`${err.message}; the page's [known, counts, dropped, last drop]: ${seen}; the broker's limits: ${JSON.stringify(broker.limitStats())}; page errors: ${JSON.stringify(browser!.errors.slice(0, 3))}`)
+    throw new Error(`${err.message}; the page's [known, counts, dropped, last drop, messages]: ${seen}; the broker's limits: ${JSON.stringify(broker.limitStats())}; page errors: ${JSON.stringify(browser!.errors.slice(0, 3))}`)
   })
   await page.locator('[data-testid="agents-online"] .tile-sub', { hasText: `of ${AGENTS}` }).waitFor({ timeout: 60_000 })
   // the rate shows what arrives

@@ -35,10 +35,14 @@ export interface BrokerState {
   readonly aedes: Pick<AedesOptions, 'persistence' | 'mq'>
   /** In a cluster on the stream bus: its `gap` event (the stream cap bit) and its counts. */
   readonly bus?: StreamEmitter | undefined
-  /** A refusal when a retained publish would break a cap; otherwise resolves once the publish is safe to acknowledge. */
-  admitPublish(client: Client | null, packet: PublishPacket): Promise<RetainedRefusal | undefined>
-  /** aedes's `published` hook: the message has been stored and routed. */
-  published(packet: PublishPacket): void
+  /**
+   * A refusal when a retained publish would break a cap; otherwise undefined once the publish is safe
+   * to acknowledge: at once when nothing has to be waited for (memory, Redis, a QoS 0 publish on disk;
+   * no promise on the broker's hot path), else a promise of it (a QoS 1/2 publish on disk).
+   */
+  admitPublish(client: Client | null, packet: PublishPacket): RetainedRefusal | undefined | Promise<RetainedRefusal | undefined>
+  /** aedes's `published` hook: the message has been stored and routed. Absent when there is nothing to do. */
+  published?: ((packet: PublishPacket) => void) | undefined
   /** Once aedes is up: republishes what was acknowledged but not yet stored when the broker last stopped. */
   recover(aedes: Aedes): Promise<number>
   stats(): { kind: BrokerState['kind']; retainedBytes: number; retainedTopics: number; disk?: PersistenceStats }
@@ -62,30 +66,31 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
       quota,
       aedes: { persistence: cluster.persistence, mq: cluster.mq },
       bus: cluster.bus,
-      async admitPublish(client, packet) {
+      admitPublish(client, packet) {
         const refused = book(client, packet)
-        if (refused) return refused
-        if (packet.qos === 0) return undefined
-        await cluster.whenUp() // no PUBACK while Redis is away
-        if (!routing || !cluster.bus) return undefined
-        // aedes acknowledges a QoS 1 PUBLISH *before* it routes it: a broker killed in between lost an
-        // acknowledged message (found by test/cluster-faults.test.ts). Route it here, into Redis (the
-        // offline queues and the stream), before the PUBACK; aedes then routes an empty copy to the sink.
-        const copy = { cmd: 'publish' as const, topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }
-        const publish = routing.publish.bind(routing) as unknown as (p: PublishPacket, c: Client | null, done: (err?: Error | null) => void) => void
-        await new Promise<void>((resolve, reject) => publish(copy as PublishPacket, client, (err) => (err ? reject(err) : resolve())))
-        packet.topic = ROUTED_SINK
-        packet.payload = Buffer.alloc(0)
-        packet.retain = false
-        return undefined
+        if (refused || packet.qos === 0) return refused // QoS 0: no promise on the hot path
+        return routeBeforePuback(client, packet)
       },
-      published: () => {},
       recover: async (aedes) => {
         routing = aedes
         return 0
       },
       stats: () => ({ kind: 'redis', ...quota.stats() }),
       close: () => cluster.close(),
+    }
+    async function routeBeforePuback(client: Client | null, packet: PublishPacket): Promise<undefined> {
+      await cluster.whenUp() // no PUBACK while Redis is away
+      if (!routing || !cluster.bus) return undefined
+      // aedes acknowledges a QoS 1 PUBLISH *before* it routes it: a broker killed in between lost an
+      // acknowledged message (found by test/cluster-faults.test.ts). Route it here, into Redis (the
+      // offline queues and the stream), before the PUBACK; aedes then routes an empty copy to the sink.
+      const copy = { cmd: 'publish' as const, topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }
+      const publish = routing.publish.bind(routing) as unknown as (p: PublishPacket, c: Client | null, done: (err?: Error | null) => void) => void
+      await new Promise<void>((resolve, reject) => publish(copy as PublishPacket, client, (err) => (err ? reject(err) : resolve())))
+      packet.topic = ROUTED_SINK
+      packet.payload = Buffer.alloc(0)
+      packet.retain = false
+      return undefined
     }
   }
 
@@ -94,8 +99,7 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
       kind: 'memory',
       quota,
       aedes: {},
-      admitPublish: async (client, packet) => book(client, packet),
-      published: () => {},
+      admitPublish: book,
       recover: async () => 0,
       stats: () => ({ kind: 'memory', ...quota.stats() }),
       close: async () => {},
@@ -111,11 +115,10 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
     kind: 'disk',
     quota,
     aedes: { persistence: journal as unknown as AedesOptions['persistence'] },
-    async admitPublish(client, packet) {
+    admitPublish(client, packet) {
       const refused = book(client, packet)
-      if (refused) return refused
-      if (packet.qos > 0) await journal.holdIncoming(client?.id ?? '', packet as unknown as AedesPacket)
-      return undefined
+      if (refused || packet.qos === 0) return refused
+      return journal.holdIncoming(client?.id ?? '', packet as unknown as AedesPacket).then(() => undefined)
     },
     published: (packet) => journal.releaseIncoming(packet as unknown as AedesPacket),
     async recover(aedes) {

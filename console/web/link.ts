@@ -7,7 +7,15 @@ import mqtt from 'mqtt'
 
 export type LinkStatus = 'connecting' | 'connected' | 'disconnected' | 'unauthorized'
 
-export const SUBSCRIPTIONS = ['fm/v1/agents/+/presence', 'fm/v1/agents/+/heartbeat', 'fm/v1/telemetry/#']
+/**
+ * What the page reads, in two steps: first the agents' presence (retained state the broker sends
+ * once, right after the SUBACK), and only once that is acknowledged the streams (heartbeats, the
+ * job feed, rollups), so that the retained presences are not queued behind a thousand live
+ * messages a second. QoS 0 throughout: the page only reads, and the broker's slow-subscriber drop
+ * (`slowSubscriberBytes`, 8 MiB unsent) cannot bite on the ~1 KB per agent sent before the streams.
+ */
+export const STATE_SUBSCRIPTIONS: Record<string, { qos: 0 }> = { 'fm/v1/agents/+/presence': { qos: 0 } }
+export const STREAM_SUBSCRIPTIONS: Record<string, { qos: 0 }> = { 'fm/v1/agents/+/heartbeat': { qos: 0 }, 'fm/v1/telemetry/#': { qos: 0 } }
 
 export interface LinkOptions {
   url: string
@@ -34,9 +42,12 @@ export function openLink(o: LinkOptions): Link {
   })
   o.onStatus('connecting')
   client.on('connect', () => {
-    client.subscribe(SUBSCRIPTIONS, { qos: 0 }, (err) => {
-      if (err) o.onStatus('disconnected', `subscribe refused: ${err.message}`)
-      else o.onStatus('connected')
+    client.subscribe(STATE_SUBSCRIPTIONS, (err) => {
+      if (err) return o.onStatus('disconnected', `subscribe refused: ${err.message}`)
+      client.subscribe(STREAM_SUBSCRIPTIONS, (err2) => {
+        if (err2) o.onStatus('disconnected', `subscribe refused: ${err2.message}`)
+        else o.onStatus('connected')
+      })
     })
   })
   client.on('message', (topic, payload) => o.onMessage(topic, payload))

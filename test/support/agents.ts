@@ -33,16 +33,19 @@ export interface AgentProcess {
  * requester (`--accept-from any`, an open test mesh) unless `args` say `--accept-from` themselves.
  * FM_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" adds node flags (NODE_OPTIONS refuses --cpu-prof).
  */
-export async function spawnAgent(broker: string, name: string, args: string[] = []): Promise<AgentProcess> {
+export function spawnAgent(broker: string, name: string, args: string[] = []): Promise<AgentProcess> {
   const dir = tmpDir(`fm-agent-${name}-`)
   const nodeArgs = (process.env.FM_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const proc = trackChild(
-    spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--name', name, '--data', dir, ...(args.includes('--accept-from') ? [] : ['--accept-from', 'any']), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FOGMESH_HOME: dir },
-    }),
-  )
+  const open = args.includes('--accept-from') ? [] : ['--accept-from', 'any']
+  return spawnOnline(name, dir, [...nodeArgs, join(ROOT, 'bin/fogmesh.js'), 'agent', '--broker', broker, '--name', name, '--data', dir, ...open, ...args])
+}
+
+/**
+ * `node ARGS` as an agent process on data dir `dir` (FOGMESH_HOME too); resolves once it printed
+ * its "online" line, and kills it if that does not come within ONLINE_TIMEOUT_MS.
+ */
+export async function spawnOnline(name: string, dir: string, args: string[]): Promise<AgentProcess> {
+  const proc = trackChild(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FOGMESH_HOME: dir } }))
   let out = ''
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()))

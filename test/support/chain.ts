@@ -84,15 +84,24 @@ export async function stopChain(ctx: ChainContext | null): Promise<void> {
 }
 
 export function useChain(test: AnyTest, options: ChainOptions = {}): Chain {
+  return useAnvilFixture(test, () => startChain(options), stopChain)
+}
+
+/**
+ * The before/after hooks of a test file whose tests share one anvil-backed fixture: `start` once
+ * before the first test, `stop` after the last. Without anvil: skipped, or failing when CI is set;
+ * a failed start fails every test with its error. `useChain` and `useVerifiedChain` are this.
+ */
+export function useAnvilFixture<C>(test: AnyTest, start: () => Promise<C>, stop: (ctx: C | null) => Promise<void>): { test: AnyTest; readonly ctx: C } {
   const available = findAnvil() !== null
-  let ctx: ChainContext | null = null
+  let ctx: C | null = null
   let setupError: unknown = null
   if (!available && !anvilRequired()) {
     console.log('anvil not found (and CI not set): skipping these chain tests')
     const skip = Object.assign((name: string) => test.skip(name), { run: () => test.run() })
     return {
       test: skip as unknown as AnyTest,
-      get ctx(): ChainContext {
+      get ctx(): C {
         throw new AnvilMissingError()
       },
     }
@@ -100,20 +109,20 @@ export function useChain(test: AnyTest, options: ChainOptions = {}): Chain {
   test.before(async () => {
     try {
       if (!available) throw new AnvilMissingError()
-      ctx = await startChain(options)
+      ctx = await start()
     } catch (e) {
       setupError = e
     }
   })
   test.after(async () => {
-    await stopChain(ctx)
+    await stop(ctx)
     ctx = null
   })
   return {
     test,
-    get ctx(): ChainContext {
+    get ctx(): C {
       if (setupError) throw setupError
-      if (!ctx) throw new ChainError(ErrorCode.internal, 'chain not started: use chain.ctx inside a test')
+      if (ctx === null) throw new ChainError(ErrorCode.internal, 'chain not started: use chain.ctx inside a test')
       return ctx
     },
   }

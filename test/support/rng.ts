@@ -1,16 +1,8 @@
 /** Deterministic pseudo-random numbers (mulberry32), so that a failing randomized test reproduces from its seed. */
+import { rng } from '../../models/anomaly/synthetic.ts'
 
-/** A generator of floats in [0, 1) from a 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A generator of floats in [0, 1) from a 32-bit seed (the one the anomaly model trains with). */
+export const mulberry32: (seed: number) => () => number = rng
 
 export interface SeededRandom {
   /** A float in [0, 1). */

@@ -42,6 +42,7 @@ export async function startSyntheticMesh(brokerUrl: string, opts: { agents: numb
     }
   })
   const since = Date.now()
+  const acked: Promise<unknown>[] = []
   for (const a of agents) {
     const presence = signOnline({
       status: 'online', id: a.id, name: a.name, publicKey: a.publicKey, version: '0.1.0',
@@ -56,8 +57,9 @@ export async function startSyntheticMesh(brokerUrl: string, opts: { agents: numb
       epoch: since,
       seq: 0,
     }, a.signer)
-    client.publish(`fm/v1/agents/${a.id}/presence`, JSON.stringify(presence), { qos: 0, retain: true })
+    acked.push(client.publishAsync(`fm/v1/agents/${a.id}/presence`, JSON.stringify(presence), { qos: 1, retain: true })) // as agents publish it
   }
+  await Promise.all(acked) // every presence is on the broker before `ready`
   const sources = ['synthetic-gw-1', 'synthetic-gw-2'].map((source) => ({ source, window: new RollingWindow(), ok: 0, failed: 0, errors: {} as Record<string, number> }))
   let published = 0
   let tick = 0

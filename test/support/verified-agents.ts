@@ -5,7 +5,6 @@
  * stake — `fogmesh agent` for an honest one, dishonest-agent.main.ts (TEST ONLY) for a liar or a
  * lazy one.
  */
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { Wallet } from 'ethers'
 import { loadOrCreateAttester } from '../../agent/attester-key.ts'
@@ -13,8 +12,7 @@ import { loadOrCreateIdentity } from '../../agent/identity.ts'
 import { CourtClient } from '../../contracts/verification/court-client.ts'
 import { stakeAgent } from '../../contracts/verification/staking.ts'
 import type { Attester } from '../../protocol/statement.ts'
-import type { AgentProcess } from './agents.ts'
-import { stopChild, trackChild } from './child-processes.ts'
+import { spawnOnline, type AgentProcess } from './agents.ts'
 import { ROOT } from './paths.ts'
 import { tmpDir } from './temp-dirs.ts'
 
@@ -75,42 +73,4 @@ export function spawnLyingAgent(broker: string, name: string, o: { lieEvery: num
   const dir = tmpDir(`fm-agent-${name}-`)
   return spawnOnline(name, dir, ['--import', 'tsx', join(ROOT, 'test/support/dishonest-agent.main.ts'), '--broker', broker, '--name', name, '--data', dir,
     '--price', String(o.price ?? 1), '--lie-every', String(o.lieEvery), '--lie-seed', o.lieSeed])
-}
-
-/** `node ARGS` as an agent process on data dir `dir`; resolves once it printed its "online" line. */
-async function spawnOnline(name: string, dir: string, args: string[]): Promise<AgentProcess> {
-  const keys = { name }
-  const proc = trackChild(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FOGMESH_HOME: dir } }))
-  let out = ''
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-  const id = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${keys.name} did not come online in 30 s: ${out}`)), 30_000)
-    const check = () => {
-      const m = /^agent ([0-9a-f]+) "[^"]*" online/m.exec(out)
-      if (!m) return
-      clearTimeout(timer)
-      proc.stdout!.off('data', check)
-      resolve(m[1]!)
-    }
-    proc.stdout!.on('data', check)
-    proc.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`agent ${keys.name} exited with ${code}: ${out}`))
-    })
-  })
-  return {
-    name: keys.name,
-    id,
-    pid: proc.pid!,
-    proc,
-    output: () => out,
-    kill: (signal = 'SIGKILL') =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
-        proc.once('exit', () => resolve())
-        proc.kill(signal)
-      }),
-    stop: () => stopChild(proc),
-  }
 }

@@ -8,13 +8,13 @@
  */
 import { hexlify, randomBytes, Wallet, type JsonRpcProvider } from 'ethers'
 import type { Test } from 'uvu'
-import { AnvilMissingError, findAnvil, startAnvil, type Anvil } from '../../contracts/anvil.ts'
+import { startAnvil, type Anvil } from '../../contracts/anvil.ts'
 import { connectRpc } from '../../contracts/deploy.ts'
 import { CourtClient } from '../../contracts/verification/court-client.ts'
 import { deployVerifiedMesh, type VerifiedDeployOptions, type VerifiedDeployment } from '../../contracts/verification/deploy-verification.ts'
 import { stakeAgent } from '../../contracts/verification/staking.ts'
 import { Attester } from '../../protocol/statement.ts'
-import { anvilRequired, tokens } from './chain.ts'
+import { tokens, useAnvilFixture } from './chain.ts'
 
 export interface VerifiedChainContext {
   node: Anvil
@@ -52,39 +52,7 @@ export async function stopVerifiedChain(ctx: VerifiedChainContext | null): Promi
 }
 
 export function useVerifiedChain(test: AnyTest, options: VerifiedChainOptions = {}): { test: AnyTest; readonly ctx: VerifiedChainContext } {
-  const available = findAnvil() !== null
-  let ctx: VerifiedChainContext | null = null
-  let setupError: unknown = null
-  if (!available && !anvilRequired()) {
-    console.log('anvil not found (and CI not set): skipping these chain tests')
-    const skip = Object.assign((name: string) => test.skip(name), { run: () => test.run() })
-    return {
-      test: skip as unknown as AnyTest,
-      get ctx(): VerifiedChainContext {
-        throw new AnvilMissingError()
-      },
-    }
-  }
-  test.before(async () => {
-    try {
-      if (!available) throw new AnvilMissingError()
-      ctx = await startVerifiedChain(options)
-    } catch (e) {
-      setupError = e
-    }
-  })
-  test.after(async () => {
-    await stopVerifiedChain(ctx)
-    ctx = null
-  })
-  return {
-    test,
-    get ctx(): VerifiedChainContext {
-      if (setupError) throw setupError
-      if (!ctx) throw new Error('chain not started')
-      return ctx
-    },
-  }
+  return useAnvilFixture(test, () => startVerifiedChain(options), stopVerifiedChain)
 }
 
 export interface StakedAccount {
