@@ -33,6 +33,7 @@ import type { StreamControl } from '../protocol/streams.ts'
 import { jobSealContext as sealContext, SealError, unframeSalted, type Sealer } from '../protocol/seal.ts'
 import type { ChannelAcceptance } from './channel-acceptance.ts'
 import { NonceWindow } from './nonce-window.ts'
+import { NonceJournal } from './nonce-journal.ts'
 
 export type AcceptFrom = 'any' | readonly string[]
 
@@ -42,6 +43,8 @@ export interface AdmissionOptions {
   clock: Clock
   /** Nonces kept (until their assignment expires). */
   nonceWindow: number
+  /** Where the taken nonces are kept across restarts (agent/nonce-journal.ts); absent: in memory only. */
+  nonceFile?: string | undefined
   /** Clock difference tolerated between requester and agent. */
   maxSkewMs: number
   /** Furthest ahead an expiry may lie (what a nonce may cost in memory time). */
@@ -72,7 +75,7 @@ export class Admission {
   private readonly listed: ReadonlySet<string>
 
   constructor(private readonly o: AdmissionOptions) {
-    this.nonces = new NonceWindow(o.nonceWindow)
+    this.nonces = new NonceWindow(o.nonceWindow, o.nonceFile !== undefined ? new NonceJournal(o.nonceFile, o.nonceWindow) : undefined, o.clock.now())
     this.listed = new Set(o.acceptFrom === 'any' ? [] : o.acceptFrom)
   }
 

@@ -135,7 +135,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const sealer = new Sealer(identity.box)
     this.runner = new AssignmentRunner({ agentId: this.id, signer: identity.signer, executor, modules: this.modules, blobs: this.blobs, terms: this.jobTerms(), sealer, attestor: loadAttestor })
     this.admission = new Admission({
-      agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, maxSkewMs: opts.maxClockSkewMs,
+      agentId: this.id, acceptFrom: opts.acceptFrom, clock: this.clock, nonceWindow: opts.dedupeWindow, nonceFile: join(opts.dataDir, 'nonces.journal'), maxSkewMs: opts.maxClockSkewMs,
       maxTtlMs: opts.maxAssignTtlMs, sealer,
       ...(channels ? { channels } : {}),
     })

@@ -6,13 +6,18 @@
  * anything expiring at or before it is refused as too old to check (the
  * `floor`): sound without unbounded memory. `evicted` counts those.
  */
+import type { NonceJournal } from './nonce-journal.ts'
+
 export class NonceWindow {
   /** nonce → expiry; insertion order is roughly expiry order (one requester's clock), pruned from the front. */
   private readonly nonces = new Map<string, number>()
   private floor_ = -Infinity
   evicted = 0
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number, private readonly journal?: NonceJournal, now = Date.now()) {
+    // nonces taken before a restart (agent/nonce-journal.ts): a replay after it is still a replay
+    if (journal) for (const n of journal.load(now)) this.nonces.set(n.key, n.expiresAt)
+  }
 
   /** The expiry at or below which assignments are refused unseen (nonces forgotten for room). */
   get floor(): number {
@@ -33,6 +38,7 @@ export class NonceWindow {
     this.prune(now)
     if (this.nonces.size >= this.capacity) this.evictEarliest()
     this.nonces.set(key, expiresAt)
+    this.journal?.append(key, expiresAt, () => this.nonces.entries())
     return 'taken'
   }
 

@@ -24,6 +24,7 @@ import { BrokerGuard, type GuardStats } from './limits/broker-guard.ts'
 import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limits/broker-limits.ts'
 import type { PacketViolation } from './limits/packet-caps.ts'
 import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
+import { ROUTED_SINK } from './stream-emitter.ts'
 import { openBrokerState, type BrokerState, type BrokerStateOptions } from './persistence/broker-state.ts'
 import type { RetainedRefusal } from './persistence/retained-quota.ts'
 
@@ -149,6 +150,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   // only when there is something to do: without it the guard completes a publish without a closure
   const published: AedesOptions['published'] | undefined = statePublished || userPublished
     ? (packet, client, callback) => {
+        if (packet.topic === ROUTED_SINK) return callback(null) // a cluster broker's emptied copy (broker-state.ts)
         statePublished?.(packet)
         if (userPublished) return userPublished(packet, client, callback)
         callback(null)

@@ -8,20 +8,38 @@
  *
  * Redis going away is a retry, not a loss: ioredis reconnects with backoff and
  * queues commands meanwhile, so aedes withholds PUBACKs (and nothing is
- * acknowledged) until Redis has them.
+ * acknowledged) until Redis has them. The messages between brokers travel on a
+ * Redis Stream read from each broker's own cursor (stream-emitter.ts, the
+ * default): a message appended while another broker's reader was away is read
+ * when it is back. `bus: 'pubsub'` is mqemitter-redis (Redis pub/sub), which
+ * loses such a message for that broker (kept for comparison: bench/durability.bench.ts).
  */
 import type { AedesOptions } from 'aedes'
 import { Readable } from 'node:stream'
 import { ErrorCode, FogmeshError } from '../protocol/errors.ts'
+import { StreamEmitter, type StreamEmitterOptions } from './stream-emitter.ts'
+
+export interface ClusterOptions extends StreamEmitterOptions {
+  /** How messages travel between brokers: a Redis Stream per cluster (default) or Redis pub/sub (mqemitter-redis). */
+  bus?: 'streams' | 'pubsub' | undefined
+}
 
 export interface Cluster {
   persistence: NonNullable<AedesOptions['persistence']>
   mq: NonNullable<AedesOptions['mq']>
+  /**
+   * Resolves once every Redis connection of this broker is up (at once when they are). aedes sends
+   * a QoS 1 PUBACK *before* it routes the message, so the broker's authorizePublish waits on this:
+   * nothing is acknowledged while Redis is away (the reconnect barrier).
+   */
+  whenUp(): Promise<void>
+  /** The stream bus (its `gap` and `error` events, its counts), when `bus` is `streams`. */
+  bus: StreamEmitter | undefined
   close(): Promise<void>
 }
 
 /** `redis://HOST:PORT[/DB]` → the shared emitter and persistence (ioredis connections: two each). */
-export async function openCluster(url: string): Promise<Cluster> {
+export async function openCluster(url: string, options: ClusterOptions = {}): Promise<Cluster> {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -49,10 +67,17 @@ export async function openCluster(url: string): Promise<Cluster> {
   } finally {
     probe.disconnect()
   }
-  const emitter = mqemitterRedis({ connectionString: url })
-  // its connections' errors surface on `state`: reconnects, not failures (ioredis retries)
-  ;(emitter as unknown as { state: { on(e: 'error', f: () => void): void } }).state.on('error', () => {})
-  const mq = emitter as unknown as Cluster['mq']
+  const bus = options.bus === 'pubsub' ? undefined : await StreamEmitter.open(url, options)
+  let mq: Cluster['mq']
+  if (bus) {
+    bus.events.on('error', () => {}) // reconnects, not failures (ioredis retries and holds the commands)
+    mq = bus as unknown as Cluster['mq']
+  } else {
+    const emitter = mqemitterRedis({ connectionString: url })
+    // its connections' errors surface on `state`: reconnects, not failures (ioredis retries)
+    ;(emitter as unknown as { state: { on(e: 'error', f: () => void): void } }).state.on('error', () => {})
+    mq = emitter as unknown as Cluster['mq']
+  }
   const conn = new Redis(url, { maxRetriesPerRequest: null })
   // an outage is a retry: ioredis reconnects with backoff and holds the commands meanwhile (so no PUBACK goes out)
   conn.on('error', () => {})
@@ -87,9 +112,17 @@ export async function openCluster(url: string): Promise<Cluster> {
     }
   }
   const persistence = new StreamingRedisPersistence({ conn })
+  type Conn = { status: string; once(e: 'ready', f: () => void): unknown }
+  const conns: Conn[] = [conn, ...(bus ? [bus.connection] : [(mq as unknown as { pubConn: Conn }).pubConn])]
+  const up = (c: Conn) => (c.status === 'ready' ? undefined : new Promise<void>((r) => c.once('ready', r)))
+  const whenUp = async () => {
+    for (const c of conns) await up(c)
+  }
   return {
     persistence: persistence as unknown as Cluster['persistence'],
     mq,
+    bus,
+    whenUp,
     async close() {
       await persistence.destroy().catch(() => {})
       conn.disconnect()

@@ -13,6 +13,7 @@
 import type { Aedes, AedesOptions, Client, PublishPacket } from 'aedes'
 import type { AedesPacket } from 'aedes-packet'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
+import { ROUTED_SINK, type StreamEmitter } from '../stream-emitter.ts'
 import { JournalPersistence, type PersistenceStats } from './journal-persistence.ts'
 import { RetainedQuota, type RetainedQuotaOptions, type RetainedRefusal } from './retained-quota.ts'
 
@@ -21,6 +22,10 @@ export interface BrokerStateOptions extends RetainedQuotaOptions {
   data?: string | undefined
   /** `redis://HOST:PORT`: share state and messages with the other brokers of a cluster. */
   cluster?: string | undefined
+  /** With `cluster`: how messages travel between brokers, and the stream's cap (cluster.ts). */
+  clusterBus?: 'streams' | 'pubsub' | undefined
+  /** With `cluster`: about how many messages the cluster's stream keeps (`--cluster-stream-len`). */
+  clusterStreamLen?: number | undefined
 }
 
 export interface BrokerState {
@@ -28,6 +33,8 @@ export interface BrokerState {
   readonly quota: RetainedQuota
   /** What to hand aedes (`persistence`, `mq`). */
   readonly aedes: Pick<AedesOptions, 'persistence' | 'mq'>
+  /** In a cluster on the stream bus: its `gap` event (the stream cap bit) and its counts. */
+  readonly bus?: StreamEmitter | undefined
   /**
    * A refusal when a retained publish would break a cap; otherwise undefined once the publish is safe
    * to acknowledge: at once when nothing has to be waited for (memory, Redis, a QoS 0 publish on disk;
@@ -52,15 +59,38 @@ export async function openBrokerState(o: BrokerStateOptions): Promise<BrokerStat
 
   if (o.cluster !== undefined) {
     const { openCluster } = await import('../cluster.ts')
-    const cluster = await openCluster(o.cluster)
+    const cluster = await openCluster(o.cluster, { bus: o.clusterBus, maxLen: o.clusterStreamLen })
+    let routing: Aedes | undefined
     return {
       kind: 'redis',
       quota,
       aedes: { persistence: cluster.persistence, mq: cluster.mq },
-      admitPublish: book,
-      recover: async () => 0,
+      bus: cluster.bus,
+      admitPublish(client, packet) {
+        const refused = book(client, packet)
+        if (refused || packet.qos === 0) return refused // QoS 0: no promise on the hot path
+        return routeBeforePuback(client, packet)
+      },
+      recover: async (aedes) => {
+        routing = aedes
+        return 0
+      },
       stats: () => ({ kind: 'redis', ...quota.stats() }),
       close: () => cluster.close(),
+    }
+    async function routeBeforePuback(client: Client | null, packet: PublishPacket): Promise<undefined> {
+      await cluster.whenUp() // no PUBACK while Redis is away
+      if (!routing || !cluster.bus) return undefined
+      // aedes acknowledges a QoS 1 PUBLISH *before* it routes it: a broker killed in between lost an
+      // acknowledged message (found by test/cluster-faults.test.ts). Route it here, into Redis (the
+      // offline queues and the stream), before the PUBACK; aedes then routes an empty copy to the sink.
+      const copy = { cmd: 'publish' as const, topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: false }
+      const publish = routing.publish.bind(routing) as unknown as (p: PublishPacket, c: Client | null, done: (err?: Error | null) => void) => void
+      await new Promise<void>((resolve, reject) => publish(copy as PublishPacket, client, (err) => (err ? reject(err) : resolve())))
+      packet.topic = ROUTED_SINK
+      packet.payload = Buffer.alloc(0)
+      packet.retain = false
+      return undefined
     }
   }
 

@@ -29,7 +29,8 @@ export const agentCommand: Command = {
                   --whoami tells yours), or any (an open test mesh). Requesters with a funded payment
                   channel to this agent are accepted too. Default: nobody else (assignments are signed
                   by their requester; unsigned ones, others' and replays are never run)
-  --broker URL    the broker, e.g. mqtt://192.168.1.10:1883
+  --broker URL    the broker, e.g. mqtt://192.168.1.10:1883; several brokers of one cluster as
+                  URL,URL,... (failover: a reconnect moves on to the next one)
   --name NAME     a human name for operators (default: the host name)
   --data DIR      identity key and module cache (default: ~/.fogmesh/agents/NAME, or $FOGMESH_HOME/agents/NAME)
   --labels k=v    labels jobs can ask for, e.g. site=depot-3,sensor=pm25

@@ -35,6 +35,10 @@ export const brokerCommand: Command = {
   --cluster redis://H:P one broker of a cluster sharing state and messages through Redis; the gateway is
                         off unless --gateway (run one gateway per cluster)
   --gateway             with --cluster: run the gateway in this broker too
+  --cluster-bus B       with --cluster: streams (default: a Redis Stream read from each broker's cursor,
+                        nothing lost to a Redis outage) or pubsub (mqemitter-redis, fire-and-forget)
+  --cluster-stream-len N with --cluster: about how many messages the stream keeps for a broker that
+                        was away (default 50000; \`cluster bus gap\` is printed when it bites)
   --max-retained-bytes N            cap on retained payload bytes in total (default 268435456)
   --max-retained-bytes-per-client N cap on retained payload bytes of one client (default 67108864)
   --http-port P         the console (a live web page) and Prometheus /metrics (default 8080; 0 = any free port)
@@ -57,6 +61,8 @@ ${SECURITY_USAGE}
     data: { type: 'string' },
     cluster: { type: 'string' },
     gateway: { type: 'boolean' },
+    'cluster-bus': { type: 'string' },
+    'cluster-stream-len': { type: 'string' },
     'max-retained-bytes': { type: 'string' },
     'max-retained-bytes-per-client': { type: 'string' },
     'http-port': { type: 'string' },
@@ -91,13 +97,16 @@ ${SECURITY_USAGE}
         maxModuleBytes: givenInt(values, 'max-module-bytes'),
         data: typeof values.data === 'string' ? values.data : undefined,
         cluster: typeof values.cluster === 'string' ? values.cluster : undefined,
+        clusterBus: clusterBusOption(values['cluster-bus']),
+        clusterStreamLen: givenInt(values, 'cluster-stream-len'),
         maxRetainedBytes: givenInt(values, 'max-retained-bytes'),
         maxRetainedBytesPerClient: givenInt(values, 'max-retained-bytes-per-client'),
       }),
     )
     broker.on('retainedRejected', (r) => console.error(`retained refused from ${r.clientId} on ${r.topic}: ${r.reason}`))
     if (broker.state.kind === 'disk') console.log(`state    ${values.data} (${broker.state.stats().retainedTopics} retained, ${broker.recovered} publishes recovered)`)
-    if (broker.state.kind === 'redis') console.log(`cluster  ${values.cluster}`)
+    if (broker.state.kind === 'redis') console.log(`cluster  ${values.cluster} (${broker.state.bus ? 'stream' : 'pub/sub'} bus)`)
+    broker.state.bus?.events.on('gap', (g) => console.error(`cluster bus gap: the stream was trimmed past this broker's cursor (after ${g.after}, oldest kept ${g.firstKept}); raise --cluster-stream-len`))
     const limitLog = limitLogger((line) => console.error(line))
     broker.on('limit', limitLog.onLimit)
     broker.on('violation', (v) => limitLog.line('packet cap', `packet cap: ${v.remote} declared ${v.declaredBytes} bytes (cap ${v.capBytes}); connection closed`))
@@ -154,4 +163,10 @@ function fractionOption(values: Record<string, unknown>, name: string): number |
   const n = Number(raw)
   if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--${name} must be a fraction from 0 to 1 (got ${String(raw)})`)
   return n
+}
+
+function clusterBusOption(v: unknown): 'streams' | 'pubsub' | undefined {
+  if (v === undefined) return undefined
+  if (v !== 'streams' && v !== 'pubsub') throw new UsageError(`--cluster-bus must be streams or pubsub (got ${String(v)})`)
+  return v
 }

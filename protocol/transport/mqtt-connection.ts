@@ -62,16 +62,32 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> implements Co
   }
 }
 
+/**
+ * Several brokers of one cluster, given as `URL,URL,...` (the CLI's `--broker A,B`): mqtt.js's
+ * `servers` failover — the first is tried first, and every reconnect moves on to the next one.
+ */
+export function brokerUrls(url: string): URL[] {
+  return url.split(',').map((one) => {
+    const u = one.trim()
+    let parsed: URL
+    try {
+      parsed = new URL(u)
+    } catch {
+      throw new FogmeshError(ErrorCode.usage, `broker URL is not a URL: ${u}`)
+    }
+    if (!['mqtt:', 'tcp:', 'ws:', 'wss:', 'mqtts:'].includes(parsed.protocol)) {
+      throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${u})`)
+    }
+    return parsed
+  })
+}
+
 export async function connect(url: string, options: ConnectOptions = {}): Promise<MqttConnection> {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw new FogmeshError(ErrorCode.usage, `broker URL is not a URL: ${url}`)
+  const urls = brokerUrls(url)
+  if (urls.length > 1 && urls.some((u) => u.protocol === 'ws:' || u.protocol === 'wss:')) {
+    throw new FogmeshError(ErrorCode.usage, `several broker URLs (failover) must be mqtt:// or mqtts:// (got ${url})`)
   }
-  if (!['mqtt:', 'tcp:', 'ws:', 'wss:', 'mqtts:'].includes(parsed.protocol)) {
-    throw new FogmeshError(ErrorCode.usage, `broker URL must start with mqtt://, ws:// or wss:// (got ${url})`)
-  }
+  const servers = urls.length > 1 ? urls.map((u) => ({ host: u.hostname, port: Number(u.port || (u.protocol === 'mqtts:' ? 8883 : 1883)), protocol: u.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'tcp' })) : undefined
   const creds = options.credentials
   // an authenticated client's id is scoped to its name (broker/auth/broker-auth.ts): pick one the broker keeps as is
   const clientId = options.clientId ?? (creds?.username ? `${creds.username}:${randomBytes(6).toString('hex')}` : `fm-${randomBytes(6).toString('hex')}`)
@@ -95,8 +111,9 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     ...(creds?.ca !== undefined ? { ca: creds.ca } : {}),
     ...(creds?.loopbackTrust ? { rejectUnauthorized: false } : {}),
     ...(will ? { will } : {}),
+    ...(servers ? { servers } : {}),
   }
-  const client = mqtt.connect(url, opts)
+  const client = mqtt.connect(urls[0]!.href, opts)
   // mqtt.js sends `options.will` again on every reconnect: a will made per connection is made anew
   if (typeof options.will === 'function') client.on('reconnect', () => (client.options.will = willNow()))
   // mqtt.js re-sends the options' password on every reconnect: a token must be fresh each time
@@ -106,8 +123,13 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   // nodelay as early as possible: before CONNECT leaves
   client.stream?.once?.('connect', setNoDelay)
 
+  // with several brokers: a refused or dead first one is a move to the next, until each was tried
+  let tried = 1
+  const onReconnect = () => void tried++
+  if (servers) client.on('reconnect', onReconnect)
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error & { code?: unknown }) => {
+      if (servers && typeof err.code === 'string' && tried < servers.length) return
       cleanup()
       client.end(true)
       // CONNACK 2 (identifier rejected), 4 (bad user name or password), 5 (not authorized)
@@ -115,7 +137,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
         reject(new AuthError('refused', `broker ${url} refused ${creds?.username ? `"${creds.username}"` : 'an anonymous client'}: ${err.message}`, { cause: err }))
       } else reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
     }
-    const timer = setTimeout(() => onError(new Error('timed out')), (options.connectTimeoutMs ?? 5000) + 100)
+    const timer = setTimeout(() => ((tried = servers?.length ?? 1), onError(new Error('timed out'))), ((options.connectTimeoutMs ?? 5000) + 100) * (servers?.length ?? 1))
     const onConnect = () => {
       cleanup()
       resolve()
@@ -124,9 +146,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
       clearTimeout(timer)
       client.off('connect', onConnect)
       client.off('error', onError)
+      client.off('reconnect', onReconnect)
     }
     client.once('connect', onConnect)
-    client.once('error', onError)
+    client.on('error', onError)
   })
   // after the first connection, errors are reconnect noise; the 'offline'/'connect' events tell the story
   client.on('error', () => {})
