@@ -6,23 +6,14 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startGateway } from '../market/gateway.ts'
-import { compileWat } from './fixtures/engine/modules.ts'
+import { slowDone } from './fixtures/engine/modules.ts'
 import { spawnAgent } from './support/agents.ts'
 import { collect, plainClient } from './support/mqtt-clients.ts'
 import { testBroker } from './support/test-broker.ts'
 import { waitFor } from './support/wait.ts'
 
 // ~1 s of work (metered), then "done" on stdout
-const slow = () =>
-  compileWat(`(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 64) "done")
-  (func (export "_start") (local $i i64)
-    (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1))) (br_if $l (i64.lt_u (local.get $i) (i64.const 1500000000))))
-    (i32.store (i32.const 0) (i32.const 64))
-    (i32.store (i32.const 4) (i32.const 4))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`)
+const slow = () => slowDone(1_500_000_000)
 
 test('SIGKILL of the agent running a job: the job is retried elsewhere and answered once', async () => {
   const broker = await testBroker()

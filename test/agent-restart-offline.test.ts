@@ -20,21 +20,12 @@ import { startTcpProxy } from './support/tcp-proxy.ts'
 import { tmpDir } from './support/temp-dirs.ts'
 import { testBroker } from './support/test-broker.ts'
 import { waitFor } from './support/wait.ts'
-import { compileWat } from './fixtures/engine/modules.ts'
+import { slowDone } from './fixtures/engine/modules.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // ~0.2 s of metered work, then "done": long enough to cut the link while the jobs run
-const slow = () =>
-  compileWat(`(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 64) "done")
-  (func (export "_start") (local $i i64)
-    (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1))) (br_if $l (i64.lt_u (local.get $i) (i64.const 300000000))))
-    (i32.store (i32.const 0) (i32.const 64))
-    (i32.store (i32.const 4) (i32.const 4))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`)
+const slow = () => slowDone(300_000_000)
 
 test('fogmesh agent finishes jobs while cut off, is SIGKILLed, restarted on the same data dir: results delivered from its outbox, replays refused, nothing lost', async () => {
   const broker = await testBroker({ data: tmpDir('fm-restart-b-'), wsPort: false })

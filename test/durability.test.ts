@@ -22,7 +22,7 @@ import { tmpDir } from './support/temp-dirs.ts'
 import { testBroker } from './support/test-broker.ts'
 import { waitFor } from './support/wait.ts'
 import { sha256 } from './support/sha256.ts'
-import { compileWat } from './fixtures/engine/modules.ts'
+import { slowDone } from './fixtures/engine/modules.ts'
 
 const ECHO = readFileSync(join(ROOT, 'wasm-modules/dist/echo.wasm'))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -135,16 +135,7 @@ test('a network cut between an agent and the broker mid-stream: its finished res
 })
 
 // ~0.5 s of metered work, then "done" on stdout: long enough to stop the gateway while jobs run
-const slow = () =>
-  compileWat(`(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 64) "done")
-  (func (export "_start") (local $i i64)
-    (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1))) (br_if $l (i64.lt_u (local.get $i) (i64.const 700000000))))
-    (i32.store (i32.const 0) (i32.const 64))
-    (i32.store (i32.const 4) (i32.const 4))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`)
+const slow = () => slowDone(700_000_000)
 
 test('a gateway stopped with jobs running and restarted from its journal: the jobs are answered once; resent duplicates are not answered again', async () => {
   const broker = await testBroker({ data: tmpDir('fm-durable-c-'), wsPort: false })
