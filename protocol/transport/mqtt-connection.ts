@@ -10,6 +10,9 @@ import { AuthError, ErrorCode, FogmeshError } from '../errors.ts'
 import type { Connection, ConnectionEvents, ConnectOptions, Handler, PublishOptions } from '../transport.ts'
 import { TopicRouter } from './topic-router.ts'
 
+/** How long an unforced close waits for in-flight publishes to be acknowledged before it ends forced. */
+export const CLOSE_GRACE_MS = 5_000
+
 export class MqttConnection extends EventEmitter<ConnectionEvents> implements Connection {
   private readonly router = new TopicRouter((topic, error) => this.emit('handlerError', { topic, error }))
 
@@ -57,7 +60,25 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> implements Co
     await this.client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false })
   }
 
+  /**
+   * Ends the session. Unforced, mqtt.js waits for every in-flight QoS 1 publish to be acknowledged,
+   * which a broker that withholds PUBACKs (Redis away, a journal behind) can make last forever; after
+   * CLOSE_GRACE_MS it ends forced. Nothing acknowledged is lost by that: what was not acknowledged
+   * stays in the outgoing store (the agent's on-disk outbox) and goes out on the next connect.
+   */
   async close(force = false): Promise<void> {
+    if (!force && Object.keys(this.client.outgoing).length > 0) {
+      // mqtt.js's own unforced end waits for 'outgoingEmpty' with no bound, and a second end() is a no-op
+      let timer: NodeJS.Timeout | undefined
+      let onEmpty: (() => void) | undefined
+      const drained = await Promise.race([
+        new Promise<boolean>((resolve) => this.client.once('outgoingEmpty', (onEmpty = () => resolve(true)))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS))),
+      ])
+      clearTimeout(timer)
+      if (onEmpty) this.client.off('outgoingEmpty', onEmpty)
+      force = !drained
+    }
     await this.client.endAsync(force)
   }
 }
