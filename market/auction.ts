@@ -120,6 +120,11 @@ export class Auctioneer {
     return pick(this.o.clock.now())
   }
 
+  /** Whether a bid would count: it answers an open auction and names an agent that auction waits for (checked before its signature, which costs more). */
+  awaits(bid: Pick<Bid, 'offerId' | 'agent'>): boolean {
+    return this.open.get(bid.offerId)?.expected.has(bid.agent) === true
+  }
+
   /** A bid from the inbox: counted when it answers an open auction and comes from an agent it waits for. */
   onBid(bid: Bid): void {
     const open = this.open.get(bid.offerId)

@@ -319,7 +319,7 @@ test('newcomers: with agents of record usable, a price-0 newcomer gets at most i
 })
 
 test('bids count only when signed by the agent they name; admit restricts the requester to known agents', async () => {
-  const m = await startBusMarket([{ price: 5 }, { price: 9 }], { auctionWindowMs: 100 })
+  const m = await startBusMarket([{ price: 5 }, { price: 9, bidAfterMs: 20 }], { auctionWindowMs: 100 }) // a1's own bid comes after the forged one: only a bid that could count has its signature checked
   try {
     const refused: string[] = []
     m.requester.on('refusedBid', (b) => refused.push(`${b.agent === m.agents[0]!.id ? 'a0' : 'a1'} ${b.reason}`))
@@ -330,7 +330,9 @@ test('bids count only when signed by the agent they name; admit restricts the re
       outsider.publish(o.replyTo, JSON.stringify({ type: 'bid', offerId: o.offerId, agent: m.agents[1]!.id, price: 0, load: { running: 0, queued: 0 }, slots: 4096, leaseMs: 60_000, signature: 'A'.repeat(86) + '==' }))
     })
     await outsider.subscribe('fm/v1/market/offers')
-    const r = await m.requester.submit(job('b1'))
+    const pending = m.requester.submit(job('b1'))
+    await m.clock.advance(20)
+    const r = await pending
     await m.quiet()
     assert.is(r.agent, m.agents[0]!.id, 'the forged cheap bid did not count')
     assert.ok(refused.includes('a1 bid not signed by the agent it names'), refused.join())

@@ -486,6 +486,9 @@ export class Requester extends EventEmitter<RequesterEvents> {
   private onBid(topic: string, bid: Bid, raw: Record<string, unknown>): void {
     const a = this.directory.get(bid.agent)
     if (!a) return // unknown agent (or not yet known): the auction does not wait for it
+    // a late bid (its auction closed) or one from an agent not asked is dropped before its signature is checked:
+    // at 1,000 agents checking every broadcast bid outlasted the bid wait
+    if (!this.auctioneer.awaits(bid)) return
     if (!bidSignedBy(raw, a.presence.publicKey)) {
       this.emit('refusedBid', { agent: bid.agent, reason: 'bid not signed by the agent it names' })
       this.emit('rejected', { topic, code: ErrorCode.badSignature, message: `bid in the name of ${bid.agent}: signature does not verify` })
