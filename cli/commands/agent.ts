@@ -12,7 +12,7 @@ import { loadOrCreateIdentity } from '../../agent/identity.ts'
 import { AuthError } from '../../protocol/errors.ts'
 
 /** Which flag sets which agent option, for errors that name the flag. */
-const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester', blobCacheBytes: '--blob-cache-bytes', maxBlobBytes: '--max-blob-bytes', maxBlobChunks: '--max-blob-chunks', blobFetchTimeoutMs: '--blob-fetch-timeout-ms', blobServeBytesPerSec: '--blob-serve-bytes-per-sec' }
+const FLAGS = { pricePerJob: '--price', slots: '--slots', heartbeatMs: '--heartbeat-ms', isolation: '--isolation', warmWorkers: '--warm-workers', maxJobsPerRequester: '--max-jobs-per-requester', blobCacheBytes: '--blob-cache-bytes', maxInputBytes: '--max-input-bytes', maxBlobBytes: '--max-blob-bytes', maxBlobChunks: '--max-blob-chunks', blobFetchTimeoutMs: '--blob-fetch-timeout-ms', blobServeBytesPerSec: '--blob-serve-bytes-per-sec' }
 import { followReleases, proveHealth, UPDATE_OPTIONS, UPDATE_USAGE, updatesFromOptions } from '../agent-updates.ts'
 import { runningRelease } from '../../agent/update/running-release.ts'
 
@@ -57,6 +57,7 @@ export const agentCommand: Command = {
                   (default: nobody when the agent is root, else the agent's own user)
   --blob-cache-bytes N  disk budget of the content-addressed cache (<data>/blobs; least recently used
                   out first; default 268435456)
+  --max-input-bytes N largest inline job input it takes (default 1048576, at most 4194304)
   --max-blob-bytes N  largest input named by sha256 it takes (default 67108864; never above the cache)
   --max-blob-chunks N  most chunks of one blob (default 16384)
   --blob-fetch-timeout-ms N  wait for one blob piece, other agents' answers included (default 10000)
@@ -87,6 +88,7 @@ ${UPDATE_USAGE}`,
     'executor-user': { type: 'string' },
     'warm-workers': { type: 'string' },
     'blob-cache-bytes': { type: 'string' },
+    'max-input-bytes': { type: 'string' },
     'max-blob-bytes': { type: 'string' },
     'max-blob-chunks': { type: 'string' },
     'blob-fetch-timeout-ms': { type: 'string' },
@@ -140,6 +142,7 @@ ${UPDATE_USAGE}`,
         maxJobsPerRequester: givenInt(values, 'max-jobs-per-requester'),
         heartbeatMs: givenInt(values, 'heartbeat-ms'),
         blobCacheBytes: givenInt(values, 'blob-cache-bytes'),
+        maxInputBytes: givenInt(values, 'max-input-bytes'),
         maxBlobBytes: givenInt(values, 'max-blob-bytes'),
         maxBlobChunks: givenInt(values, 'max-blob-chunks'),
         blobFetchTimeoutMs: givenInt(values, 'blob-fetch-timeout-ms'),
