@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { signAssignmentBatched, type AssignmentFields } from '../protocol/assignment.ts'
+import { BatchSigner } from '../protocol/batch-signer.ts'
 import { ManualClock } from '../protocol/manual-clock.ts'
 import { assignSchema } from '../protocol/messages.ts'
 import { frameSalted, jobSealContext, Sealer, generateBoxKeyPair } from '../protocol/seal.ts'
@@ -97,6 +99,31 @@ test('a forged copy does not burn the nonce: the genuine one still runs', async 
   const a = t.make()
   assert.is(code(await t.admit({ ...a, input: Buffer.from('not it').toString('base64') })), 'bad_signature')
   assert.is(code(await t.admit(a)), 'ok')
+})
+
+test('batch-signed assignments: each admitted once, its batch signature checked once, replays and tampering refused as before', async () => {
+  const t = setup()
+  const batch = new BatchSigner('assign', t.requester.signer)
+  const fields = (i: number): AssignmentFields => {
+    const a = t.make({ id: `b-${i}` })
+    const { signature: _s, ...f } = a
+    return f as unknown as AssignmentFields
+  }
+  const wires = (await Promise.all([0, 1, 2, 3].map((i) => signAssignmentBatched(fields(i), batch)))) as unknown as Record<string, unknown>[]
+  assert.ok(wires.every((w) => w.batch !== undefined), 'one batch of four')
+  for (const w of wires) assert.is(code(await t.admit(w)), 'ok')
+  assert.is(t.admission.verifiedRoots.size, 1)
+  assert.is(t.admission.verifiedRoots.hits, 3, 'the batch signature verified once for four assignments')
+  for (const w of wires) assert.is(code(await t.admit(w)), 'replayed', 'an exact replay')
+  const fresh = (await Promise.all([4, 5].map((i) => signAssignmentBatched(fields(i), batch)))) as unknown as Record<string, unknown>[]
+  assert.is(code(await t.admit({ ...fresh[0]!, attempt: 2 })), 'bad_signature', 'a new attempt number')
+  assert.is(code(await t.admit({ ...fresh[0]!, batch: fresh[1]!.batch })), 'bad_signature', "another assignment's proof")
+  assert.is(code(await t.admit({ ...fresh[0]!, input: Buffer.from('other').toString('base64') })), 'bad_signature', 'another input')
+  // the forgeries burnt nothing: the genuine ones still run, once
+  for (const w of fresh) assert.is(code(await t.admit(w)), 'ok')
+  await t.clock.advance(20_000)
+  const late = (await Promise.all([6, 7].map((i) => signAssignmentBatched({ ...fields(i), expiresAt: 0 }, batch)))) as unknown as Record<string, unknown>[]
+  assert.is(code(await t.admit(late[0]!)), 'expired')
 })
 
 test('nonce window: kept until expiry (plus skew), bounded; forgotten nonces are refused by the floor, never run twice', () => {

@@ -8,7 +8,8 @@
  *     `acceptFrom`, or `acceptFrom: 'any'` (open test meshes), or a requester with a
  *     funded payment channel to this agent (agent/channel-acceptance.ts, checked last: it
  *     reads the chain);
- *  3. signed by that requester's key (protocol/assignment.ts);
+ *  3. signed by that requester's key (protocol/assignment.ts), alone or in a batch — a batch's
+ *     signature checked once (`verifiedRoots`, bounded), each assignment's proof every time;
  *  4. `expiresAt` not passed (nor further ahead than `maxTtlMs`), give or take `maxSkewMs`
  *     of clock difference;
  *  5. the input is what was signed: sha256(input) = `inputSha256`; a sealed input is opened
@@ -28,6 +29,7 @@ import type { Clock } from '../protocol/clock.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { Assign, Offer } from '../protocol/messages.ts'
 import { assignmentSignedByItsRequester, requesterIdOf } from '../protocol/assignment.ts'
+import { VerifiedRoots } from '../protocol/batch-signature.ts'
 import { streamControlSignedByItsRequester } from '../protocol/stream-control.ts'
 import type { StreamControl } from '../protocol/streams.ts'
 import { jobSealContext as sealContext, SealError, unframeSalted, type Sealer } from '../protocol/seal.ts'
@@ -53,11 +55,13 @@ export interface AdmissionOptions {
   sealer?: Sealer
   /** Requesters with a funded channel to this agent are accepted (an agent that takes payment). */
   channels?: ChannelAcceptance
+  /** Batches of assignments whose signature verified, remembered (default VERIFIED_ROOTS_MAX). */
+  verifiedRoots?: number
 }
 
 /** What the runner needs of a job: an admitted assignment, or a stream's window (agent/streams/). */
 export type RunnableJob = Pick<Assign, 'id' | 'attempt' | 'requester' | 'replyTo' | 'module' | 'limits'> &
-  Partial<Pick<Assign, 'inputSha256' | 'replyKey' | 'attest' | 'inputBlob'>> & { input: Buffer }
+  Partial<Pick<Assign, 'inputSha256' | 'replyKey' | 'attest' | 'inputBlob' | 'batchResults'>> & { input: Buffer }
 
 /** An assignment fit to run: its input in the clear, and the salt of a sealed job. */
 export interface Admitted {
@@ -73,8 +77,11 @@ const refuse = (code: ErrorCode, reason: string): AdmissionVerdict => ({ ok: fal
 export class Admission {
   private readonly nonces: NonceWindow
   private readonly listed: ReadonlySet<string>
+  /** Assignment batches whose signature verified (bounded). */
+  readonly verifiedRoots: VerifiedRoots
 
   constructor(private readonly o: AdmissionOptions) {
+    this.verifiedRoots = new VerifiedRoots(o.verifiedRoots)
     this.nonces = new NonceWindow(o.nonceWindow, o.nonceFile !== undefined ? new NonceJournal(o.nonceFile, o.nonceWindow) : undefined, o.clock.now())
     this.listed = new Set(o.acceptFrom === 'any' ? [] : o.acceptFrom)
   }
@@ -105,7 +112,7 @@ export class Admission {
     const requesterId = requesterIdOf(job.requesterKey)
     const byList = o.acceptFrom === 'any' || this.listed.has(requesterId)
     if (!byList && !(o.channels && job.payer)) return refuse(ErrorCode.notAccepted, `requester ${requesterId} is not accepted here`)
-    if (!assignmentSignedByItsRequester(raw)) return refuse(ErrorCode.badSignature, `assignment ${job.id}: signature does not verify with requesterKey`)
+    if (!assignmentSignedByItsRequester(raw, this.verifiedRoots)) return refuse(ErrorCode.badSignature, `assignment ${job.id}: signature does not verify with requesterKey`)
     const now = o.clock.now()
     if (now > job.expiresAt + o.maxSkewMs) return refuse(ErrorCode.expired, `assignment ${job.id} expired ${now - job.expiresAt} ms ago`)
     if (job.expiresAt > now + o.maxTtlMs + o.maxSkewMs) return refuse(ErrorCode.expired, `assignment ${job.id} expires ${job.expiresAt - now} ms ahead (at most ${o.maxTtlMs})`)

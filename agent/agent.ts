@@ -282,6 +282,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(this.payments ? { payment: this.payments.terms } : {}),
       boxKey: this.boxKey,
       directOffers: true,
+      batchAssign: true,
       ...(this.opts.staking && this.attestor ? { stake: { ...this.opts.staking, attester: this.attestor.address } } : {}),
       ...(this.updater?.status() ? { update: this.updater.status() } : {}),
     }

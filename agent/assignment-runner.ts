@@ -7,7 +7,9 @@
  * exactly one answer. A sealed job's output is sealed back to the
  * requester's box key, and its result signed as a sealed result over salted
  * hashes (protocol/signature.ts); its error messages carry no stderr (that
- * is the job's output too).
+ * is the job's output too). For a requester that verifies batches
+ * (`batchResults`) the results of one event-loop turn share one signature
+ * over their Merkle root, each carrying its proof (protocol/batch-signer.ts).
  */
 import { createHash } from 'node:crypto'
 import { BlobError } from '../protocol/blobs/blob-error.ts'
@@ -15,7 +17,8 @@ import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { limitsAbove } from '../protocol/eligibility.ts'
 import type { PresenceOnline, Result } from '../protocol/messages.ts'
 import { frameSalted, jobSealContext, type Sealer } from '../protocol/seal.ts'
-import { signResult, type Signer } from '../protocol/signature.ts'
+import { BatchSigner, type BatchSignerOptions } from '../protocol/batch-signer.ts'
+import { resultStatement, signResult, type Signer } from '../protocol/signature.ts'
 import type { Admitted, RunnableJob } from './admission.ts'
 import type { Executor, RunOutcome } from './engine/executor.ts'
 import type { BlobFetcher } from './blob-fetcher.ts'
@@ -40,14 +43,20 @@ export interface AssignmentRunnerOptions {
   blobs?: BlobFetcher | undefined
   /** The co-signer of results for the court an assignment names (`attest`), loaded on first need. */
   attestor?: (() => Promise<ResultAttestor>) | undefined
+  /** How results of requesters that verify batches (`batchResults`) are batched (protocol/batch-signer.ts); false: each signed alone. */
+  resultBatches?: BatchSignerOptions | false | undefined
 }
 
 export class AssignmentRunner {
   private readonly running = new Set<Promise<Result>>()
   private pendingModules_ = 0
   private closing = false
+  /** Signs the results of a turn together (for requesters that say `batchResults`). */
+  readonly batches: BatchSigner | undefined
 
-  constructor(private readonly o: AssignmentRunnerOptions) {}
+  constructor(private readonly o: AssignmentRunnerOptions) {
+    this.batches = o.resultBatches === false ? undefined : new BatchSigner('result', o.signer, o.resultBatches)
+  }
 
   /** Jobs waiting for their module (they count as queued). */
   get pendingModules(): number {
@@ -106,7 +115,9 @@ export class AssignmentRunner {
     const attestor = job.attest && this.o.attestor ? await this.o.attestor().catch(() => undefined) : undefined
     const attestation = attestor?.attest(job, result, this.o.terms.defaults)
     if (attestation) result.attestation = attestation
-    return { ...result, signature: signResult(result, this.o.signer) }
+    if (!job.batchResults || !this.batches) return { ...result, signature: signResult(result, this.o.signer) }
+    const s = await this.batches.sign(resultStatement(result))
+    return { ...result, signature: s.signature, ...(s.batch ? { batch: s.batch } : {}) }
   }
 
   private resultBase(job: RunnableJob, salt: Buffer | undefined) {

@@ -75,6 +75,7 @@ function area(f: CallFrame): string {
 const HOT = [
   'decodeJson', 'verifyAgainst', 'verifyResult', 'verifySignature', 'signResult', 'resultStatement', 'onInbox', 'onAssign', 'runJob', 'execute',
   'onSubmit', 'submit', 'run', 'attempt', 'pickAgent', 'presence', 'ineligibility', 'onOffer', 'answer', 'resultToWire',
+  'verifyBatched', 'rootFromProof', 'signBatch', 'treeWithProofs', 'assignmentSignedByItsRequester',
 ]
 
 for (const file of files) {

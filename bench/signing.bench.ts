@@ -9,6 +9,11 @@
  * share of one core it takes at 1,000 jobs/s. Also what the requester (or the
  * gateway) pays per result to check it (market/verify-result.ts).
  *
+ * Then batch signing (protocol/batch-signer.ts): sign + verify cost per result when the
+ * results of one event-loop turn share one signature over their Merkle root, at batch sizes
+ * 1 (the single form), 8 and 32, against one signature per result; verification with a fresh
+ * cache per batch (each batch's signature checked once, every result's proof checked).
+ *
  * Single thread, one core; the loops run for a fixed time after a warm-up.
  *
  *   node --import tsx bench/signing.bench.ts [seconds per case=1.5]
@@ -16,7 +21,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { verifyAgainst } from '../market/verify-result.ts'
 import type { Result } from '../protocol/messages.ts'
-import { createSigner, NODE_ED25519, resultStatement, signResult, verifySignature, type SignedResultFields } from '../protocol/signature.ts'
+import { createSigner, NODE_ED25519, resultStatement, signResult, verifyResult, verifySignature, type SignedResultFields } from '../protocol/signature.ts'
+import { BatchSigner, type BatchSigned } from '../protocol/batch-signer.ts'
+import { VerifiedRoots, verifyBatched } from '../protocol/batch-signature.ts'
 import { agentIdFromPublicKey } from '../protocol/agent-id.ts'
 import { header, table, target } from './report.ts'
 import { int, ratio } from './summary.ts'
@@ -107,6 +114,48 @@ const expected = { agent, publicKey: publicKeyHex, module, inputSha256: f0.input
 if (!verifyAgainst(wire, expected).ok) throw new Error('verifyAgainst refused a good result')
 const perCheck = measure(() => verifyAgainst(wire, expected))
 
+// ---- batch signing: per result vs one signature per batch ------------------------------------------
+
+const batchFields = Array.from({ length: 32 }, (_, i) => fields(i))
+// one signature per result, signed and verified (the old path)
+const perResultSignVerify = measure((i) => {
+  const f = batchFields[i % 32] as SignedResultFields
+  const signature = signResult(f, agentSigner)
+  if (!verifyResult({ ...f, signature }, publicKeyHex)) throw new Error('per-result signature does not verify')
+  return signature
+})
+/** One batch of `n`: n statements signed (the n-th call closes the batch and signs it, synchronously), then n results verified with a fresh cache. */
+function batchRound(n: number): () => unknown {
+  const signer = new BatchSigner('result', agentSigner, { maxLeaves: n })
+  return () => {
+    const out: BatchSigned[] = new Array(n)
+    for (let k = 0; k < n; k++) void signer.sign(resultStatement(batchFields[k] as SignedResultFields)).then((s) => (out[k] = s))
+    return out
+  }
+}
+async function batchCost(n: number): Promise<{ sign: number; verify: number; total: number }> {
+  // sign: n statements per op (promises resolve after the op; the work is synchronous in the n-th call)
+  const signOp = batchRound(n)
+  const sign = measure(signOp)
+  await new Promise((r) => setImmediate(r))
+  // verify: one signed batch, checked result by result with a fresh cache (its signature once)
+  const one = new BatchSigner('result', agentSigner, { maxLeaves: n })
+  const batch = await Promise.all(batchFields.slice(0, n).map((f) => one.sign(resultStatement(f))))
+  const verify = measure(() => {
+    const cache = new VerifiedRoots(4)
+    for (let k = 0; k < n; k++) {
+      const f = batchFields[k] as SignedResultFields
+      const s = batch[k] as BatchSigned
+      const ok = s.batch ? verifyBatched('result', resultStatement(f), s.batch, s.signature, publicKeyHex, cache).ok : verifyResult({ ...f, signature: s.signature }, publicKeyHex)
+      if (!ok) throw new Error(`batch of ${n}: result ${k} does not verify`)
+    }
+    return cache
+  })
+  return { sign: sign.usPerOp / n, verify: verify.usPerOp / n, total: (sign.usPerOp + verify.usPerOp) / n }
+}
+const batched = new Map<number, { sign: number; verify: number; total: number }>()
+for (const n of [1, 8, 32]) batched.set(n, await batchCost(n))
+
 // ---- report ----------------------------------------------------------------------------------------
 
 const row = (label: string, m: { opsPerSec: number; usPerOp: number; n: number }, vs?: { opsPerSec: number }) => [
@@ -127,6 +176,17 @@ console.log(
     row('requester/gateway check per result (verifyAgainst)', perCheck),
   ]),
 )
+console.log('')
+console.log(
+  table([
+    ['sign + verify per result', 'sign us', 'verify us', 'total us', 'speed-up vs one signature per result'],
+    ['one signature per result (signResult + verifyResult)', '', '', perResultSignVerify.usPerOp.toFixed(1), '1.00x'],
+    ...[...batched].map(([n, c]) => [
+      n === 1 ? 'batch of 1 (the single form, through BatchSigner)' : `batch of ${n} (one signature, ${n} proofs)`,
+      c.sign.toFixed(1), c.verify.toFixed(1), c.total.toFixed(1), `${(perResultSignVerify.usPerOp / c.total).toFixed(2)}x`,
+    ]),
+  ]),
+)
 const agentShare = perResult.usPerOp / 1000 // µs per job × 1,000 jobs/s = ms of CPU per s; /1000 = fraction of a core
 const checkShare = perCheck.usPerOp / 1000
 const tweetShare = signTweet.usPerOp / 1000
@@ -137,4 +197,6 @@ target('signatures identical across backends', identical ? 'yes' : 'no', identic
 target('node:crypto sign >= 10x tweetnacl', ratio(signNode.opsPerSec, signTweet.opsPerSec), signNode.opsPerSec >= 10 * signTweet.opsPerSec)
 target('agent per-result signing <= 10% of one core at 1,000 jobs/s', `${(agentShare * 100).toFixed(1)}%`, agentShare <= 0.1)
 target('requester per-result check <= 20% of one core at 1,000 jobs/s', `${(checkShare * 100).toFixed(1)}%`, checkShare <= 0.2)
+const b32 = batched.get(32) as { total: number }
+target('batch of 32: sign + verify per result <= 0.5x one signature per result', ratio(b32.total, perResultSignVerify.usPerOp), b32.total <= 0.5 * perResultSignVerify.usPerOp)
 process.exit(0)

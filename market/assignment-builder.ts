@@ -38,16 +38,25 @@ export interface AssignmentContext {
   payer?: AssignmentFields['payer'] | undefined
   /** Ask the agent to co-sign its result for this court (verification: redundant, spot-checked, staked jobs). */
   attest?: AssignmentFields['attest'] | undefined
+  /** This requester verifies batch-signed results: say so (`batchResults`). */
+  batchResults?: boolean | undefined
 }
 
 /** The signed assignment and what its answer must be — or why none can be made (a sealed job for an agent without a box key). */
 export function buildAssignment(job: AssignmentJob, c: AssignmentContext): { assign: WireAssign; expected: Expected } | { refused: string } {
+  const built = assignmentFor(job, c)
+  return 'refused' in built ? built : { assign: signAssignment(built.fields, c.identity.signer), expected: built.expected }
+}
+
+/** The assignment's fields, not signed yet (to sign alone or in a batch, protocol/assignment.ts), and what its answer must be. */
+export function assignmentFor(job: AssignmentJob, c: AssignmentContext): { fields: AssignmentFields; expected: Expected } | { refused: string } {
   const fields: AssignmentFields = {
     id: job.id, attempt: job.attempt, requester: c.requester, replyTo: c.replyTo, module: job.module, inputSha256: job.inputSha256,
     agent: c.agent.id, requesterKey: c.identity.publicKeyHex, nonce: randomBytes(16).toString('hex'), expiresAt: c.expiresAt,
     ...(job.limits ? { limits: job.limits } : {}),
     ...(c.payer ? { payer: c.payer } : {}),
     ...(c.attest ? { attest: c.attest } : {}),
+    ...(c.batchResults ? { batchResults: true } : {}),
   }
   const expected: Expected = { agent: c.agent.id, publicKey: c.agent.publicKey, module: job.module, inputSha256: job.inputSha256 }
   if (job.inputBlob !== undefined) {
@@ -65,5 +74,5 @@ export function buildAssignment(job: AssignmentJob, c: AssignmentContext): { ass
   } else {
     fields.input = job.input.toString('base64')
   }
-  return { assign: signAssignment(fields, c.identity.signer), expected }
+  return { fields, expected }
 }

@@ -23,7 +23,7 @@ export function buildCertificate(o: {
     agreeing: o.agreeing.map((r) => {
       const p = o.presenceOf(r.agent)
       return {
-        agent: r.agent, publicKey: p?.publicKey ?? '', signature: r.signature,
+        agent: r.agent, publicKey: p?.publicKey ?? '', signature: r.signature, ...(r.batch ? { batch: r.batch } : {}),
         ...(r.attestation && p?.stake ? { attestation: { ...r.attestation, attester: p.stake.attester, account: p.stake.account } } : {}),
       }
     }),

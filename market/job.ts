@@ -40,7 +40,7 @@ export interface JobAnswer {
   error?: { code: string; message: string } | undefined
   /** The agent that ran it; null when no agent did (no agents, bad request). */
   agent: string | null
-  /** The agent's ed25519 signature (base64) over the result statement; null when no agent ran it. */
+  /** The agent's ed25519 signature (base64) over the result statement, or over the root of the batch `result.batch` puts it in; null when no agent ran it. */
   signature: string | null
   module: string
   inputSha256: string
@@ -76,6 +76,8 @@ export function resultToWire(r: JobAnswer): Record<string, unknown> {
   wire.fuel = r.fuel
   wire.agent = r.agent
   wire.signature = r.signature
+  // signed in a batch: the result's place in it (protocol/batch-signature.ts), with which `signature` verifies
+  if (r.result?.batch) wire.batch = r.result.batch
   wire.module = r.module
   wire.inputSha256 = r.inputSha256
   wire.durationMs = r.durationMs

@@ -22,7 +22,9 @@ import { inboxSchema, type Bid, type Result } from '../protocol/messages.ts'
 import { bidSignedBy } from '../protocol/bid-signature.ts'
 import { ephemeralIdentity, type KeyIdentity } from '../protocol/identity.ts'
 import { Sealer } from '../protocol/seal.ts'
-import { buildAssignment } from './assignment-builder.ts'
+import { assignmentFor } from './assignment-builder.ts'
+import { signAssignment, signAssignmentBatched } from '../protocol/assignment.ts'
+import { BatchSigner, type BatchSignerOptions } from '../protocol/batch-signer.ts'
 import { mergeOptions, type Merged, type Ranges } from '../protocol/options.ts'
 import { RecentMap } from '../protocol/recent-set.ts'
 import { topics } from '../protocol/topics.ts'
@@ -106,6 +108,12 @@ export interface RequesterOptions {
   preselect?: PreselectOptions
   /** Who this requester is to a broker with authentication; its user name is also its id (its inbox is `fm/v1/requesters/<name>/inbox`). */
   credentials?: ClientCredentials
+  /**
+   * Assignments of one event-loop turn to agents that verify batches (`batchAssign` in their
+   * presence) share one signature over their Merkle root (protocol/batch-signer.ts); false: each
+   * signed alone. Default 32 per batch, signed at the end of the turn.
+   */
+  assignBatches?: BatchSignerOptions | false
 }
 
 const DEFAULTS = {
@@ -193,6 +201,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
   private refreshTimer: Timer | undefined
   /** Runs jobs with redundancy or spot checks; the plain path for the rest. */
   readonly verifier: Verifier
+  /** Signs a turn's assignments together (agents that say `batchAssign`). */
+  readonly assignBatches: BatchSigner | undefined
 
   private constructor(private readonly conn: Connection, private readonly ownsConnection: boolean, opts: Requester['opts']) {
     super()
@@ -200,6 +210,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     this.clock = opts.clock ?? systemClock
     this.identity = opts.identity ?? ephemeralIdentity()
     this.sealer = new Sealer(this.identity.box)
+    this.assignBatches = opts.assignBatches === false ? undefined : new BatchSigner('assign', this.identity.signer, opts.assignBatches)
     // on a broker with authentication the inbox is the user's (its access rules name it)
     this.id = opts.id ?? opts.credentials?.username ?? this.identity.id
     this.inboxTopic = topics.inbox(this.id)
@@ -412,15 +423,17 @@ export class Requester extends EventEmitter<RequesterEvents> {
       this.addInflight(lease.agent, -1)
       throw err
     }
-    const built = buildAssignment(
+    const built = assignmentFor(
       { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, inputBlob: job.inputBlob?.sha256, limits: job.limits, sealed: job.sealed },
-      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest },
+      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest, batchResults: true },
     )
     if ('refused' in built) {
       this.addInflight(lease.agent, -1)
       return { kind: 'failed', reason: built.refused }
     }
-    const { assign, expected } = built
+    const { fields, expected } = built
+    // an agent that verifies batches gets its assignment signed with the others of this turn
+    const assign = presence?.batchAssign === true && this.assignBatches ? await signAssignmentBatched(fields, this.assignBatches) : signAssignment(fields, this.identity.signer)
     return new Promise<AttemptOutcome>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }, true), timeoutMs)
       this.pending.set(key, { key, lease, expected, accept: slot?.accept, timer, resolve })

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Result } from '../protocol/messages.ts'
-import { verifyResult } from '../protocol/signature.ts'
+import { resultSignatureProblem } from '../protocol/signature.ts'
 
 export interface Expected {
   agent: string
@@ -37,7 +37,9 @@ const no = (reason: string, attributable = false): Verification => ({ ok: false,
 export function verifyAgainst(r: Result, e: Expected): Verification {
   if (r.agent !== e.agent) return no(`answered by ${r.agent}, assigned to ${e.agent}`)
   if (Boolean(r.sealed) !== Boolean(e.sealed)) return no(e.sealed ? 'a plain result for a sealed job' : 'a sealed result for a plain job')
-  if (!verifyResult(r, e.publicKey)) return no('signature does not verify with the agent key')
+  // either form: its own signature, or its proof into a batch whose root the signature covers (checked once per batch)
+  const why = resultSignatureProblem(r, e.publicKey)
+  if (why !== undefined) return no(`signature does not verify with the agent key (${why})`)
   if (r.module !== e.module) return no('result names another module', true)
   if (r.inputSha256 !== e.inputSha256) return no('result names another input', true)
   let output: Buffer | undefined

@@ -11,10 +11,16 @@
  * — not the attempt number, not the agent it is for, not the reply topic —
  * without the requester's key, and the `nonce` makes each one single-use
  * (agent/admission.ts). `expiresAt` bounds how long an agent must remember it.
+ *
+ * A requester may sign a turn's assignments in one batch (protocol/batch-signature.ts) for the
+ * agents that say `batchAssign` in their presence: the leaf of each is the same `assign`
+ * statement (without `batch`, the proof itself), `signature` the batch's.
  */
 import { agentIdFromPublicKey } from './agent-id.ts'
+import { verifiedRoots, verifyBatched, type VerifiedRoots } from './batch-signature.ts'
+import type { BatchSigner } from './batch-signer.ts'
 import type { Assign, RequestedLimits } from './messages.ts'
-import { signed, verifyStatement } from './signed-statement.ts'
+import { signed, statementBytes, verifyStatement } from './signed-statement.ts'
 import type { Signer } from './signature.ts'
 
 /** Fields an assignment's signature does not cover (their hash it does). */
@@ -43,7 +49,12 @@ export interface AssignmentFields {
   payer?: { address: string; channelId: string; proof: string }
   /** Co-sign the result for this court (market/verification.ts). */
   attest?: Assign['attest']
+  /** The requester verifies batch-signed results (the agent may answer in batch form). */
+  batchResults?: boolean
 }
+
+/** The batch form's leaf leaves out the proof too (the rest is the single form's statement). */
+const ASSIGN_UNSIGNED_BATCH: readonly string[] = [...ASSIGN_UNSIGNED, 'batch']
 
 /** The requester id of a requester key (the same derivation as agent ids). */
 export const requesterIdOf = (requesterKey: string): string => agentIdFromPublicKey(requesterKey)
@@ -55,9 +66,29 @@ export function signAssignment(a: AssignmentFields, signer: Signer): WireAssign 
   return signed('assign', body, signer, ASSIGN_UNSIGNED) as unknown as WireAssign
 }
 
-/** Whether `raw` (as received) is signed by the key in its own `requesterKey`. Who that key is, admission decides. */
-export function assignmentSignedByItsRequester(raw: Readonly<Record<string, unknown>>): boolean {
-  return typeof raw.requesterKey === 'string' && verifyStatement('assign', raw, raw.requesterKey, ASSIGN_UNSIGNED)
+/** The assignment signed with the others of this turn (batch form when there are others). */
+export async function signAssignmentBatched(a: AssignmentFields, batch: BatchSigner): Promise<WireAssign> {
+  const body: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(a)) if (v !== undefined) body[k] = v
+  const s = await batch.sign(statementBytes('assign', body, ASSIGN_UNSIGNED))
+  return { ...body, signature: s.signature, ...(s.batch ? { batch: s.batch } : {}) } as unknown as WireAssign
+}
+
+/**
+ * Whether `raw` (as received) is signed by the key in its own `requesterKey`, in either form
+ * (`batch` present: through its proof, each batch's signature checked once per `cache`).
+ * Who that key is, admission decides. Never throws.
+ */
+export function assignmentSignedByItsRequester(raw: Readonly<Record<string, unknown>>, cache: VerifiedRoots = verifiedRoots): boolean {
+  if (typeof raw.requesterKey !== 'string') return false
+  if (raw.batch === undefined || raw.batch === null) return verifyStatement('assign', raw, raw.requesterKey, ASSIGN_UNSIGNED)
+  let statement: Buffer
+  try {
+    statement = statementBytes('assign', raw, ASSIGN_UNSIGNED_BATCH)
+  } catch {
+    return false // not canonicalizable
+  }
+  return verifyBatched('assign', statement, raw.batch, raw.signature, raw.requesterKey, cache).ok
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   uintString,
   type Infer,
 } from './validate.ts'
+import { batchProofSchema } from './batch-signature.ts'
 
 /** Size caps that apply at the boundary (the broker enforces its own packet caps before these). */
 export const MAX_INPUT_BYTES = 4 * 1024 * 1024
@@ -227,6 +228,8 @@ export const presenceOnlineSchema = object({
   boxKey: optional(publicKeyHex),
   /** It also hears offers addressed to it on `fm/v1/agents/<id>/offers` (a requester may pre-select it, market/preselect.ts). */
   directOffers: optional(boolean),
+  /** It verifies batch-signed assignments (protocol/batch-signature.ts): a requester may sign its assignments to it in batches. */
+  batchAssign: optional(boolean),
   /** ed25519 by `publicKey` over the presence statement (protocol/presence-signature.ts). */
   signature,
 })
@@ -334,6 +337,10 @@ export const assignSchema = object({
   payer: optional(payerProofSchema),
   /** Co-sign the result for this court (redundant, spot-checked and staked jobs). */
   attest: optional(attestRequestSchema),
+  /** The requester verifies batch-signed results: the agent may answer in batch form (protocol/batch-signature.ts). */
+  batchResults: optional(boolean),
+  /** Signed in a batch: this assignment's place in it; `signature` is then the batch's (protocol/batch-signature.ts). */
+  batch: optional(batchProofSchema),
   signature,
 })
 export type Assign = Infer<typeof assignSchema>
@@ -363,6 +370,8 @@ export const resultSchema = object({
   durationMs: number({ min: 0 }),
   /** Present when the assignment asked for it. */
   attestation: optional(attestationSchema),
+  /** Signed in a batch: this result's place in it; `signature` is then the batch's (protocol/batch-signature.ts). */
+  batch: optional(batchProofSchema),
   signature,
 })
 export type Result = Infer<typeof resultSchema>

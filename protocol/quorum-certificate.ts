@@ -5,7 +5,8 @@
  *
  * What `verifyQuorumCertificate` checks, with nothing but the certificate:
  *   - every statement is an ed25519 signature by the agent's key over the result statement
- *     (protocol/signature.ts) of the same job and the same result (status, output, fuel);
+ *     (protocol/signature.ts) of the same job and the same result (status, output, fuel) —
+ *     or over the root of a batch the statement's `batch` proof puts it in;
  *   - every agent id derives from its key (so a key cannot vouch twice under two ids), and the
  *     agents are distinct;
  *   - there are enough of them: all `redundancy` for `all`, more than half for `majority`,
@@ -17,6 +18,7 @@
 import { agentIdFromPublicKey } from './agent-id.ts'
 import { MAX_REDUNDANCY } from './messages.ts'
 import { verifyResult } from './signature.ts'
+import { batchProofSchema } from './batch-signature.ts'
 import { StatementHasher, jobDigest, statementOf, statementSigner } from './statement.ts'
 import { array, bytes32Hex, evmAddress, id, literal, meshJobId, number, object, optional, sha256Hex, string, type Infer } from './validate.ts'
 
@@ -28,6 +30,8 @@ export const certifiedStatementSchema = object({
   publicKey: string({ min: 64, max: 64, pattern: /^[0-9a-f]{64}$/, describe: 'an ed25519 public key as 64 hex characters' }),
   /** ed25519, base64, over the result statement */
   signature: string({ min: 86, max: 88, describe: 'an ed25519 signature in base64' }),
+  /** The statement's place in the agent's signing batch, when it was signed in one (protocol/batch-signature.ts). */
+  batch: optional(batchProofSchema),
   /** The co-signature for the court, when the job was attested: the attester and (claimed) account. */
   attestation: optional(object({ r: bytes32, vs: bytes32, attester: address, account: optional(address) })),
 })
@@ -80,7 +84,7 @@ export function verifyQuorumCertificate(qc: QuorumCertificate, opts: { keys?: (a
     if (agentIdFromPublicKey(s.publicKey) !== s.agent) return { ok: false, reason: `key of ${s.agent} does not derive to its id` }
     const known = opts.keys?.(s.agent)
     if (opts.keys && known !== s.publicKey) return { ok: false, reason: `key of ${s.agent} is not the one known for it` }
-    const fields = { id: qc.id, agent: s.agent, module: qc.module, inputSha256: qc.inputSha256, status: qc.status, outputSha256: qc.outputSha256, error: qc.error, fuel: qc.fuel, signature: s.signature }
+    const fields = { id: qc.id, agent: s.agent, module: qc.module, inputSha256: qc.inputSha256, status: qc.status, outputSha256: qc.outputSha256, error: qc.error, fuel: qc.fuel, signature: s.signature, batch: s.batch }
     if (!verifyResult(fields, s.publicKey)) return { ok: false, reason: `signature of ${s.agent} does not verify` }
     if (s.attestation) {
       if (!hasher || !job) return { ok: false, reason: `attestation of ${s.agent} without the court and limits it was made for` }

@@ -9,6 +9,7 @@
 import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import nacl from 'tweetnacl'
 import type { Result } from './messages.ts'
+import { verifyBatched } from './batch-signature.ts'
 
 export interface Signer {
   /** 32-byte public key. */
@@ -116,9 +117,30 @@ export function signResult(r: SignedResultFields, signer: Signer): string {
   return Buffer.from(signer.sign(resultStatement(r))).toString('base64')
 }
 
-export function verifyResult(r: SignedResultFields & { signature: string }, publicKeyHex: string): boolean {
+/**
+ * Whether `r` is signed by `publicKeyHex`, in either form: its own signature over its statement,
+ * or (`batch` present) its statement's proof into a batch whose root the signature covers
+ * (protocol/batch-signature.ts; each batch's signature checked once per process). Never throws.
+ */
+export function verifyResult(r: SignedResultFields & { signature: string; batch?: unknown }, publicKeyHex: string): boolean {
+  return resultSignatureProblem(r, publicKeyHex) === undefined
+}
+
+/** Why `r`'s signature (either form) does not hold, or undefined when it does. Never throws. */
+export function resultSignatureProblem(r: SignedResultFields & { signature: string; batch?: unknown }, publicKeyHex: string): string | undefined {
+  let statement: Buffer
+  try {
+    statement = resultStatement(r)
+  } catch {
+    return 'result: not a result statement'
+  }
+  if (r.batch !== undefined && r.batch !== null) {
+    const v = verifyBatched('result', statement, r.batch, r.signature, publicKeyHex)
+    return v.ok ? undefined : v.reason
+  }
   const sig = signatureBytes(r.signature)
-  return sig !== undefined && verifySignature(resultStatement(r), sig, publicKeyHex)
+  if (!sig) return 'signature: not an ed25519 signature in canonical base64'
+  return verifySignature(statement, sig, publicKeyHex) ? undefined : 'signature: does not verify with this key'
 }
 
 const SIGNATURE_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/

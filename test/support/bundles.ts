@@ -122,7 +122,7 @@ export async function runJobOn(
   if (r.status !== 'ok' || !r.output) throw new Error(`job failed on ${r.agent}: ${JSON.stringify(r.error)}`)
   if (r.agent !== agentId) throw new Error(`job ran on ${r.agent}, not ${agentId}`)
   const presence = requester.directory.get(agentId)!.presence
-  const signatureOk = verifyResult({ id: r.id, agent: r.agent, module: r.module, inputSha256: r.inputSha256, status: r.status, outputSha256: r.outputSha256, fuel: r.fuel, signature: r.signature! }, presence.publicKey)
+  const signatureOk = verifyResult({ id: r.id, agent: r.agent, module: r.module, inputSha256: r.inputSha256, status: r.status, outputSha256: r.outputSha256, fuel: r.fuel, signature: r.signature!, batch: r.result?.batch }, presence.publicKey)
   return { output: r.output, presence, signatureOk }
 }
 
