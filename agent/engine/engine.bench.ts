@@ -2,7 +2,8 @@
  * Engine figures: the cost of one fresh instance + run of a tiny echo job in
  * the current thread (and of one that ends with proc_exit(0), whose stop unwinds
  * the guest: wasi/stop.ts), and the throughput of the worker pool with a fixed
- * number of jobs in flight.
+ * number of jobs in flight, with every job posted to a worker and with the inline try
+ * (worker/inline-slice.ts: tiny metered jobs run on the pool's thread, as in the executor process).
  *
  *   node --import tsx agent/engine/engine.bench.ts [workers=2] [inFlight=32] [seconds=3]
  */
@@ -11,6 +12,7 @@ import { JobError } from '../../protocol/errors.ts'
 import { echo, exitZero } from '../../test/fixtures/engine/modules.ts'
 import { JobRunner } from './runner/job-runner.ts'
 import type { RunRequest } from './executor.ts'
+import { DEFAULT_INLINE_FUEL } from './worker/inline-slice.ts'
 import { createWorkerPool } from './worker/pool.ts'
 
 const workers = Number(process.argv[2] ?? 2)
@@ -51,8 +53,8 @@ function inThread(): { instantiateUs: number; runUs: number } {
   return { instantiateUs, runUs: ((performance.now() - t) * 1000) / n }
 }
 
-async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p99Ms: number; mainUsPerJob: number }> {
-  const pool = createWorkerPool({ size: workers, queueLimit: inFlight * 2 })
+async function throughPool(inlineFuel = 0): Promise<{ jobsPerSecond: number; p50Ms: number; p99Ms: number; mainUsPerJob: number; cpuUsPerJob: number }> {
+  const pool = createWorkerPool({ size: workers, queueLimit: inFlight * 2, inlineFuel })
   await pool.ready()
   await pool.load(fixture.sha256, fixture.bytes)
   const request: RunRequest = { jobId: 'bench', module: fixture.sha256, input, limits: { timeoutMs: 5000, ...caps } }
@@ -61,6 +63,7 @@ async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p9
   let measuring = false
   const until = { warm: performance.now() + 1000, end: 0 }
   let elu = performance.eventLoopUtilization()
+  let cpu = process.cpuUsage()
   async function lane(): Promise<void> {
     for (;;) {
       const t = performance.now()
@@ -68,6 +71,7 @@ async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p9
         measuring = true
         until.end = t + seconds * 1000
         elu = performance.eventLoopUtilization()
+        cpu = process.cpuUsage()
         done = 0
         latencies.length = 0
       }
@@ -80,15 +84,17 @@ async function throughPool(): Promise<{ jobsPerSecond: number; p50Ms: number; p9
   }
   await Promise.all(Array.from({ length: inFlight }, lane))
   const busy = performance.eventLoopUtilization(elu)
+  const used = process.cpuUsage(cpu) // every thread of this process: main and workers
   await pool.close()
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0
-  return { jobsPerSecond: done / seconds, p50Ms: at(0.5), p99Ms: at(0.99), mainUsPerJob: (busy.active * 1000) / done }
+  return { jobsPerSecond: done / seconds, p50Ms: at(0.5), p99Ms: at(0.99), mainUsPerJob: (busy.active * 1000) / done, cpuUsPerJob: (used.user + used.system) / done }
 }
 
 const thread = inThread()
 const metered = { echo: perRun(fixture, 20_000), exit: perRun(exitZero(), 20_000) }
 const pool = await throughPool()
+const inlined = await throughPool(DEFAULT_INLINE_FUEL)
 const perJobUs = (workers * 1e6) / pool.jobsPerSecond
 process.stdout.write(
   [
@@ -96,7 +102,8 @@ process.stdout.write(
     `in-thread: new WebAssembly.Instance ${thread.instantiateUs.toFixed(1)} us; instantiate + run echo (fresh instance, WASI host) ${thread.runUs.toFixed(1)} us/job`,
     `in-thread, metered: echo ${metered.echo.toFixed(1)} us/job; a job ending in proc_exit(0) (the stop unwinds it) ${metered.exit.toFixed(1)} us/job (${(metered.exit / metered.echo).toFixed(2)}x)`,
     `pool (${workers} workers, ${inFlight} in flight, ${seconds} s): ${Math.round(pool.jobsPerSecond)} jobs/s, latency p50 ${pool.p50Ms.toFixed(2)} ms, p99 ${pool.p99Ms.toFixed(2)} ms`,
-    `main thread busy ${pool.mainUsPerJob.toFixed(1)} us/job (queue, dispatch, reply, promise)`,
+    `main thread busy ${pool.mainUsPerJob.toFixed(1)} us/job (queue, dispatch, reply, promise); cpu, all threads ${pool.cpuUsPerJob.toFixed(1)} us/job`,
+    `pool with the inline try (inlineFuel ${DEFAULT_INLINE_FUEL}): ${Math.round(inlined.jobsPerSecond)} jobs/s (${(inlined.jobsPerSecond / pool.jobsPerSecond).toFixed(2)}x), latency p50 ${inlined.p50Ms.toFixed(2)} ms, p99 ${inlined.p99Ms.toFixed(2)} ms; cpu, all threads ${inlined.cpuUsPerJob.toFixed(1)} us/job (${(inlined.cpuUsPerJob / pool.cpuUsPerJob).toFixed(2)}x)`,
     `${workers} workers x wall time / jobs = ${perJobUs.toFixed(1)} us/job => ~${(perJobUs - thread.runUs).toFixed(1)} us/job beyond the in-thread run (messaging, and sharing the cpus with the main thread)`,
     '',
   ].join('\n'),
