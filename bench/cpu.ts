@@ -3,7 +3,7 @@
  *
  * A process counts with everything it started: an agent's job executor (a child process of the
  * agent, agent/engine/executor/process-executor.ts) is part of that agent's figure, and the
- * executors of agents running inside this process are counted as `executors`. /proc's own
+ * executors of agents running inside this process (its own children) are counted as `executors`. /proc's own
  * cutime/cstime would not do: they only count children that have exited and been waited for.
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -23,23 +23,7 @@ function ownCpuMs(pid: number): number {
 
 /** Every live descendant of `pid` (children of all its threads, recursively). */
 export function descendants(pid: number): number[] {
-  const out: number[] = []
-  let tasks: string[]
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return out
-  }
-  for (const tid of tasks) {
-    let children = ''
-    try {
-      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
-    } catch {
-      continue // thread ended
-    }
-    for (const c of children.split(' ').filter(Boolean)) out.push(Number(c), ...descendants(Number(c)))
-  }
-  return out
+  return children(pid).flatMap((c) => [c, ...descendants(c)])
 }
 
 /** CPU ms per live process of a tree, by pid (a process that ended is missing: its CPU left the tree with it). */
@@ -74,13 +58,32 @@ const isExecutor = (pid: number) => {
   }
 }
 
-/** Job executors started by agents inside this process (not under one of the labelled pids). */
+/** The children of `pid` (of all its threads); none when it has ended. */
+function children(pid: number): number[] {
+  const out: number[] = []
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tasks) {
+    try {
+      out.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number))
+    } catch {
+      // thread ended
+    }
+  }
+  return out
+}
+
+/** Job executors started by agents inside this process: its own children running executor.main (those of child agents are theirs). */
 function ownExecutors(labelled: number[]): Map<number, number> {
-  const skip = new Set(labelled.flatMap((p) => [p, ...descendants(p)]))
+  const skip = new Set(labelled)
   const m = new Map<number, number>()
-  for (const p of descendants(process.pid)) {
+  for (const p of children(process.pid)) {
     if (skip.has(p) || !isExecutor(p)) continue
-    for (const [q, t] of treeCpu(p)) if (!Number.isNaN(t)) m.set(q, t)
+    for (const [q, t] of treeCpu(p)) m.set(q, t)
   }
   return m
 }
