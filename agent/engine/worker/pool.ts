@@ -37,10 +37,10 @@ export interface WorkerPoolOptions {
    */
   warm?: number
   /**
-   * Fuel slice of an optimistic first try of a metered preview1 job on this thread, before
-   * (and, when it does not decide the job, instead of nothing but) a worker run: see
-   * inline-slice.ts. 0: off, every job goes to a worker. Default 0: only a thread that holds
-   * nothing worth protecting (the executor process's main thread) turns it on.
+   * Fuel slice of an optimistic first try of a metered preview1 job on this thread; a try
+   * that does not decide the job is dropped and the job runs on a worker (inline-slice.ts).
+   * 0: off, every job goes to a worker. Default 0: only a thread that holds nothing worth
+   * protecting (the executor process's main thread) turns it on, never the agent's.
    */
   inlineFuel?: number
 }
