@@ -28,6 +28,7 @@ import { closeClient, plainClient } from '../test/support/mqtt-clients.ts'
 import { ROOT } from '../test/support/paths.ts'
 import { findProgram } from '../test/support/programs.ts'
 import { tmpDir } from '../test/support/temp-dirs.ts'
+import { descendants } from './cpu.ts'
 import { publishModule } from './sensor-run.ts'
 import { ms, summarize } from './summary.ts'
 import { table } from './report.ts'
@@ -179,7 +180,10 @@ if (mode === 'load') {
   }
   const lanes = Array.from({ length: 32 }, lane)
   await new Promise((r) => setTimeout(r, 2000))
-  const procs = [{ label: 'bench (broker+requester)', pid: process.pid }, ...agents.map((a) => ({ label: a.name, pid: a.pid }))]
+  const procs = [
+    { label: 'bench (broker+requester)', pid: process.pid },
+    ...agents.flatMap((a) => [{ label: a.name, pid: a.pid }, ...descendants(a.pid).map((pid) => ({ label: `${a.name} executor`, pid }))]),
+  ]
   const before = procs.map((p) => threadTimes(p.pid))
   counting = true
   const t0 = performance.now()

@@ -200,7 +200,7 @@ console.log(
   ]),
 )
 console.log('')
-console.log('cpu us per job by process (bench = this process: broker + requester/gateway + sensor; aN = agent processes incl. their worker threads):')
+console.log('cpu us per job by process (bench = this process: broker + requester/gateway + sensor; aN = agent processes incl. their executor processes and worker threads; executors = those of in-process agents):')
 for (const r of rows) console.log(`  ${r.label.padEnd(44)} ${cpuPerJob(r).parts}`)
 console.log('')
 console.log('headline: requester library, aedes embedded broker, 3 agents as child processes (one OS process per agent, as on devices)')

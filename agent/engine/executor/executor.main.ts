@@ -6,7 +6,11 @@
  * finds no keys, no wallet and no module cache to tamper with. It hosts the
  * worker pool and answers over IPC; it exits when the agent goes away.
  *
- * argv: <slots> <queueLimit> [<warm workers>]
+ * argv: <slots> <queueLimit> [<warm workers> [<inline fuel>]]
+ *
+ * Tiny metered jobs are first tried on this thread with a fuel slice (<inline fuel>, 0: off;
+ * ../worker/inline-slice.ts): nothing here is worth more to a job than a worker thread is
+ * (no keys, the same process), and a try that does not decide the job runs again on a worker.
  */
 import { toFogmeshError } from '../../../protocol/errors.ts'
 import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
@@ -29,8 +33,11 @@ if (resolution.length > 0) process.env.NODE_OPTIONS = resolution.join(' ')
 const slots = Number(process.argv[2] ?? 1)
 const queueLimit = Number(process.argv[3] ?? 1024)
 const warm = process.argv[4] === undefined ? slots : Number(process.argv[4])
+// a main-thread stack set larger than a worker's could let a deep recursion succeed here that
+// overflows on a worker: then every job goes to a worker
+const inlineFuel = process.execArgv.some((a) => a.startsWith('--stack-size')) ? 0 : Number(process.argv[5] ?? 0)
 // model files go to the inference thread (tfjs is imported there, on the first model)
-const pool = withModels(createWorkerPool({ size: slots, queueLimit, warm }), { queueLimit })
+const pool = withModels(createWorkerPool({ size: slots, queueLimit, warm, inlineFuel }), { queueLimit })
 const outbox = new Outbox<FromExecutor>((batch) => send(batch))
 
 function onMessage(m: ToExecutor): void {

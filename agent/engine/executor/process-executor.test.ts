@@ -2,12 +2,12 @@ import { readFileSync, readlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { echo, spin } from '../../../test/fixtures/engine/modules.ts'
+import { echo, failWithStderr, spin, trap } from '../../../test/fixtures/engine/modules.ts'
 import { waitFor } from '../../../test/support/wait.ts'
 import { createProcessExecutor } from './process-executor.ts'
 
 const caps = { timeoutMs: 2000, outputBytes: 1 << 20, stderrBytes: 4096 }
-const fx = { echo: echo(), spin: spin() }
+const fx = { echo: echo(), spin: spin(), fail: failWithStderr(), trap: trap() }
 
 test('job code runs in another process: no environment, scratch cwd, unprivileged when we are root', async () => {
   process.env.FM_SECRET_FOR_TEST = 'agent-only'
@@ -70,6 +70,28 @@ test('a wedged executor (stopped, cannot answer) is killed after deadline + grac
   } finally {
     await ex.close()
   }
+})
+
+test('the inline try on the executor\'s main thread (the default) answers as the workers do; a spin still ends at its deadline', async () => {
+  const answers = async (inlineFuel: number | undefined) => {
+    const ex = createProcessExecutor({ size: 1, ...(inlineFuel === undefined ? {} : { inlineFuel }) })
+    try {
+      for (const f of Object.values(fx)) await ex.load(f.sha256, f.bytes)
+      const out: unknown[] = []
+      for (const [name, f] of Object.entries(fx)) {
+        const limits = { ...caps, timeoutMs: name === 'spin' ? 300 : caps.timeoutMs, deterministic: true }
+        const { durationMs, ...r } = await ex.run({ jobId: name, module: f.sha256, input: Buffer.from(`in ${name}`), limits })
+        if (name === 'spin') assert.ok(durationMs >= 300, 'the deadline, enforced from outside the job')
+        out.push(r.status === 'ok' ? { ...r, output: Buffer.from(r.output).toString() } : r)
+      }
+      return out
+    } finally {
+      await ex.close()
+    }
+  }
+  const inline = await answers(undefined)
+  assert.equal(inline, await answers(0))
+  assert.equal(inline.map((r) => (r as { code?: string }).code ?? 'ok'), ['ok', 'deadline', 'exit_nonzero', 'trap'])
 })
 
 test('invalid bytes are refused by the executor with invalid_module, the executor stays up', async () => {

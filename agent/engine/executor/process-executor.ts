@@ -19,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ErrorCode, JobError } from '../../../protocol/errors.ts'
 import { mergeOptions } from '../../../protocol/options.ts'
 import type { Merged } from '../../../protocol/options.ts'
+import { DEFAULT_INLINE_FUEL } from '../worker/inline-slice.ts'
 import { WORKER_POOL_RANGES } from '../worker/pool.ts'
 import { openCodeView } from './code-view.ts'
 import { setprivPrefix } from './executor-user.ts'
@@ -39,6 +40,12 @@ export interface ProcessExecutorOptions {
   warm?: number
   /** Node flags for the executor process; default: the agent's own memory flags (`--max-semi-space-size=`, ...). */
   nodeFlags?: string[]
+  /**
+   * Fuel slice of the optimistic first try of a tiny metered job on the executor's main
+   * thread, before a worker (../worker/inline-slice.ts); 0: every job goes to a worker.
+   * Default DEFAULT_INLINE_FUEL.
+   */
+  inlineFuel?: number
 }
 
 interface Pending {
@@ -69,7 +76,7 @@ export class ProcessExecutor implements Executor {
   private quickDeaths = 0
   private readonly counts = { completed: 0, failed: 0, restarts: 0 }
 
-  private readonly options: Merged<ProcessExecutorOptions, { watchdogGraceMs: number }>
+  private readonly options: Merged<ProcessExecutorOptions, { watchdogGraceMs: number; inlineFuel: number }>
   private readonly queueLimit: number
   /** The executor's uid and gid, when it runs as another user than the agent. */
   private readonly user: { uid: number; gid: number } | undefined
@@ -77,7 +84,7 @@ export class ProcessExecutor implements Executor {
   private readonly view: CodeView | undefined
 
   constructor(options: ProcessExecutorOptions) {
-    this.options = mergeOptions(options, { watchdogGraceMs: 2000 }, { ...WORKER_POOL_RANGES, watchdogGraceMs: { min: 0 } }, 'processExecutor')
+    this.options = mergeOptions(options, { watchdogGraceMs: 2000, inlineFuel: DEFAULT_INLINE_FUEL }, { ...WORKER_POOL_RANGES, watchdogGraceMs: { min: 0 } }, 'processExecutor')
     this.slots = this.options.size
     this.queueLimit = this.options.queueLimit ?? this.slots * 64
     const user = this.options.user
@@ -103,7 +110,7 @@ export class ProcessExecutor implements Executor {
     const entry = seen(fileURLToPath(new URL(isTs ? './executor.main.ts' : './executor.main.js', import.meta.url)))
     const execArgv = view ? ['--preserve-symlinks', '--preserve-symlinks-main'] : []
     if (isTs) execArgv.push('--import', pathToFileURL(seen(fileURLToPath(import.meta.resolve('tsx')))).href)
-    const args = [String(this.slots), String(this.queueLimit), String(this.options.warm ?? this.slots)]
+    const args = [String(this.slots), String(this.queueLimit), String(this.options.warm ?? this.slots), String(this.options.inlineFuel)]
     const execPath = view?.execPath ?? process.execPath
     const common = {
       serialization: 'advanced' as const,
@@ -140,9 +147,12 @@ export class ProcessExecutor implements Executor {
     for (const [sha256, m] of this.modules) this.outbox.push({ t: 'load', sha256, bytes: m.bytes })
   }
 
-  /** V8 flags of the agent that suit the executor too (a bundle's launcher sets them for memory). */
+  /**
+   * V8 flags of the agent that suit the executor too: memory (a bundle's launcher sets them)
+   * and CPU profiling (an agent started with --cpu-prof profiles its executor as well).
+   */
   private nodeFlags(): string[] {
-    return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size=|max-old-space-size=|stack-size=|optimize-for-size$)/.test(a))
+    return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size=|max-old-space-size=|stack-size=|optimize-for-size$|cpu-prof$|cpu-prof-dir=|cpu-prof-interval=)/.test(a))
   }
 
   private onMessage(m: FromExecutor, ready: (r: { pid: number; uid: number }) => void): void {

@@ -67,6 +67,42 @@ test('a fresh instance per job: the same runner serves many runs', () => {
   }
 })
 
+test('nothing of one job is left in memory for the next: a reused memory is zeroed, a grown one is not reused', () => {
+  // prints the bytes at 4096..4104 and at the first byte of page 2 (if any), then writes "SECRET!!" at 4096,
+  // and grows the memory by a page when its input is "grow" (writing there too)
+  const peek = fx.compileWat(`(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1 4)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 4096))
+    (i32.store (i32.const 4) (i32.const 8))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 16) (i32.const 200))
+    (i32.store (i32.const 20) (i32.const 4))
+    (drop (call $fd_read (i32.const 0) (i32.const 16) (i32.const 1) (i32.const 24)))
+    (i64.store (i32.const 4096) (i64.const 0x2121544552434553))
+    (if (i32.eq (i32.load (i32.const 200)) (i32.const 0x776f7267))
+      (then (drop (memory.grow (i32.const 1))) (i64.store (i32.const 65536) (i64.const 0x2121544552434553))))
+    (i32.store8 (i32.const 300) (i32.const 0))
+    (if (i32.gt_u (memory.size) (i32.const 1)) (then (i32.store8 (i32.const 300) (i32.load8_u (i32.const 65536)))))
+    (i32.store (i32.const 0) (i32.const 300))
+    (i32.store (i32.const 4) (i32.const 1))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`)
+  const runner = new JobRunner()
+  runner.load(peek.sha256, peek.bytes)
+  const zeros = '\0'.repeat(8)
+  const run = (input: string, limits: RunnerLimits = {}) => text(okOutput(runner.run(peek.sha256, new TextEncoder().encode(input), caps, limits)))
+  assert.is(run('once'), zeros + '\0', 'a fresh memory')
+  assert.is(run('twice'), zeros + '\0', 'the secret of the previous job is gone')
+  assert.is(run('grow'), zeros + 'S', 'this one grows its memory and writes in the new page')
+  assert.is(run('after'), zeros + '\0', 'the grown memory was not kept: one page again, zeroed')
+  assert.is(run('cap', { memoryMiB: 1 / 16 }), zeros + '\0', 'another cap (maximum): a memory of its own')
+  const refused = runner.run(peek.sha256, new TextEncoder().encode('grow'), caps, { memoryMiB: 1 / 16 })
+  assert.is(refused.ok ? 'ok' : refused.code, 'memory_limit', 'growth refused under that cap, as with a fresh memory')
+  assert.is(run('again'), zeros + '\0')
+})
+
 test('non-zero exit: exit_nonzero with stderr', () => {
   const r = expectError(runOnce(fx.failWithStderr()))
   assert.equal([r.code, r.message, r.stderr], ['exit_nonzero', 'exit code 3', 'bad input: expected digits\n'])

@@ -30,7 +30,8 @@ import { describeFault } from './faults.ts'
 import type { FaultReading } from './faults.ts'
 import { compileJob } from './prepare-job.ts'
 import type { PreparedJob } from './prepare-job.ts'
-import { budgetOf, cappedMemory, chargeBytes, DEFAULT_FUEL, DEFAULT_MEMORY_MIB, fuelBurned, memoryFaultMessage, PAGES_PER_MIB } from './run-budget.ts'
+import { SpareMemory } from './spare-memory.ts'
+import { budgetOf, chargeBytes, DEFAULT_FUEL, DEFAULT_MEMORY_MIB, fuelBurned, memoryFaultMessage, PAGES_PER_MIB } from './run-budget.ts'
 import { failure } from './runner-result.ts'
 import type { RunnerLimits, RunnerResult } from './runner-result.ts'
 
@@ -60,6 +61,8 @@ const FAULTS: FaultReading = { outOfMemory: /memory/i, otherError: ErrorCode.int
 export class JobRunner {
   private readonly modules = new Map<string, Loaded>()
   private memory: WebAssembly.Memory | undefined = undefined
+  /** The memory of the last metered job, zeroed, for the next one (spare-memory.ts). */
+  private readonly spareMemory = new SpareMemory()
   private readonly host: WasiHost
   private readonly sources: RunSources
   private readonly plainImports: WebAssembly.Imports
@@ -153,12 +156,14 @@ export class JobRunner {
     const started = performance.now()
     let budget = 0
     let capPages = 0
+    let memory: WebAssembly.Memory | undefined = undefined
     if (loaded.metered) {
       const checked = budgetOf(limits, this.defaults)
       if ('code' in checked) return failure(checked.code, checked.message)
       ;({ fuel: budget, capPages } = checked)
-      const memory = cappedMemory(loaded.job.memory, capPages)
-      if (!(memory instanceof WebAssembly.Memory)) return failure(memory.code, memory.message, 0, performance.now() - started)
+      const made = this.spareMemory.take(loaded.job.memory, capPages)
+      if (!(made instanceof WebAssembly.Memory)) return failure(made.code, made.message, 0, performance.now() - started)
+      memory = made
       this.sources.begin(limits)
       this.fuelOut = false
       this.growFailed = false
@@ -188,7 +193,8 @@ export class JobRunner {
       : { fuel: 0, exhausted: false }
     const growFailed = loaded.metered && this.growFailed
     const stop = this.host.stopped // authoritative even if the guest caught the throw
-    const { stdout, stderr } = this.host.finish()
+    const { stdout, stderr } = this.host.finish() // copies: nothing of the result points into the memory
+    if (loaded.metered && memory !== undefined) this.spareMemory.give(memory, loaded.job.memory, capPages)
     const ms = performance.now() - started
 
     if (exhausted) return failure(ErrorCode.fuelExhausted, `fuel limit of ${budget} exhausted`, fuel, ms, stderr)

@@ -19,6 +19,7 @@ import { requestRefusal } from '../executor/request-refusal.ts'
 import { prepareRunnable } from '../runner/runnable.ts'
 import type { Runnable } from '../runner/runnable.ts'
 import { toOutcome } from '../runner/runner-result.ts'
+import { InlineSlice } from './inline-slice.ts'
 import { JobQueue } from './job-queue.ts'
 import type { FromWorker } from './protocol.ts'
 import { Slot } from './slot.ts'
@@ -35,6 +36,13 @@ export interface WorkerPoolOptions {
    * start when jobs need them. Default: `size`. Each worker costs ~9 MB of RSS at idle.
    */
   warm?: number
+  /**
+   * Fuel slice of an optimistic first try of a metered preview1 job on this thread; a try
+   * that does not decide the job is dropped and the job runs on a worker (inline-slice.ts).
+   * 0: off, every job goes to a worker. Default 0: only a thread that holds nothing worth
+   * protecting (the executor process's main thread) turns it on, never the agent's.
+   */
+  inlineFuel?: number
 }
 
 /** The ranges of the pool's options: a value outside is refused (a ValidationError naming it), never clamped. */
@@ -42,6 +50,7 @@ export const WORKER_POOL_RANGES = {
   size: { min: 1, integer: true },
   queueLimit: { min: 0, integer: true },
   warm: { min: 0, integer: true },
+  inlineFuel: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
 }
 
 export interface WorkerPool extends Executor {
@@ -71,9 +80,11 @@ class Pool implements WorkerPool, SlotEvents {
   private startFailures = 0
   private closed: Promise<void> | null = null
   private broken: JobError | null = null
+  private readonly inline: InlineSlice | undefined
 
   constructor(options: WorkerPoolOptions) {
-    const o = mergeOptions(options, { size: availableParallelism(), queueLimit: 1024 }, WORKER_POOL_RANGES, 'workerPool')
+    const o = mergeOptions(options, { size: availableParallelism(), queueLimit: 1024, inlineFuel: 0 }, WORKER_POOL_RANGES, 'workerPool')
+    this.inline = o.inlineFuel > 0 ? new InlineSlice(o.inlineFuel) : undefined
     this.slots = o.size
     this.queue = new JobQueue(o.queueLimit)
     this.warm = Math.min(this.slots, o.warm ?? this.slots)
@@ -88,6 +99,7 @@ class Pool implements WorkerPool, SlotEvents {
     const raced = this.modules.get(sha256)
     if (raced) return raced.info
     this.modules.set(sha256, runnable)
+    if (this.inline && runnable.job) this.inline.load(sha256, runnable.job)
     for (const slot of this.live) slot.load(sha256, runnable)
     return runnable.info
   }
@@ -95,6 +107,12 @@ class Pool implements WorkerPool, SlotEvents {
   run(request: RunRequest): Promise<RunOutcome> {
     const refused = this.refusal(request)
     if (refused) return Promise.reject(refused)
+    const decided = this.inline?.tryRun(request)
+    if (decided) {
+      if (decided.status === 'ok') this.completed++
+      else this.failed++
+      return Promise.resolve(decided)
+    }
     const slot = this.idle.pop() // when a worker is idle the queue is empty
     if (slot === undefined && this.queue.length >= this.queue.limit) {
       return Promise.reject(new JobError(ErrorCode.overloaded, `executor queue is full (${this.queue.limit} jobs)`))
