@@ -13,10 +13,15 @@
  * bytes after it is damage, not a crash: opening refuses, naming the offset,
  * rather than silently dropping what follows.
  *
+ * `appendBatch` is the group commit: many frames with one write and (when asked)
+ * one fdatasync, both off the main thread (libuv's pool), so that the event loop
+ * keeps running while the disk works. One batch at a time; `append`, `rewrite`
+ * and `close` must not run while a batch is in flight (`busy`).
+ *
  * `rewrite` replaces the whole file with a snapshot (write, fsync, rename,
  * fsync the directory): a crash leaves either the old file or the new one.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
 
@@ -118,6 +123,7 @@ function fsyncDir(dir: string): void {
 export class JournalFile {
   private fd: number
   private size: number
+  private inFlight = false
 
   private constructor(
     readonly path: string,
@@ -166,6 +172,43 @@ export class JournalFile {
   /** Appends one record; it is on disk when this returns. */
   append(record: unknown): void {
     this.appendFrame(frame(record))
+  }
+
+  /** True while an `appendBatch` is writing or syncing. */
+  get busy(): boolean {
+    return this.inFlight
+  }
+
+  /**
+   * Appends `frames` (from `frame`) with one positional write and, when `sync`,
+   * one fdatasync, off the main thread; `done` is called once they are written
+   * (and on disk when `sync`), or with the error. On an error the file's size
+   * is not advanced: the next append overwrites whatever part was written.
+   */
+  appendBatch(frames: Buffer[], sync: boolean, done: (err?: Error) => void): void {
+    if (this.inFlight) {
+      done(new FogmeshError(ErrorCode.internal, `journal ${this.path}: a batch is already being written`))
+      return
+    }
+    const all = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
+    const fd = this.fd
+    const at = this.size
+    this.inFlight = true
+    const finish = (err?: Error | null) => {
+      this.inFlight = false
+      if (err) return done(err)
+      this.size = at + all.length
+      done()
+    }
+    let off = 0
+    const more = (err: Error | null, n: number) => {
+      if (err) return finish(err)
+      off += n
+      if (off < all.length) return write(fd, all, off, all.length - off, at + off, more)
+      if (!sync) return finish()
+      fdatasync(fd, finish)
+    }
+    write(fd, all, 0, all.length, at, more)
   }
 
   appendFrame(f: Buffer): void {
