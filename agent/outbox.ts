@@ -15,9 +15,9 @@
  * records that arrive while a group is on its way form the next group. A
  * publish's `put` callback — which mqtt.js waits for before it writes the
  * PUBLISH to the socket (client.js _storeAndSend) — is held until its group is
- * on disk, and only then does the packet enter the in-memory store that a
- * reconnect replays (createStream waits for the groups pending when it is
- * called), so nothing reaches the wire before it is durable. A delete (PUBACK)
+ * on disk; a reconnect's replay of the store (createStream) is handed over only
+ * once the groups pending when it began are on disk: nothing reaches the wire
+ * before it is durable. A delete (PUBACK)
  * needs no sync of its own: it rides along with the next group, or is written
  * (without fdatasync) after `deleteDelayMs`; one lost in a crash only means the
  * message is sent again after the restart (QoS 1: at least once; the requester
@@ -55,6 +55,8 @@ interface Pub {
 /** A publish whose record is written but not yet known to be on disk. */
 interface Waiter {
   seq: number
+  /** createStream calls before this put: a later one replays it, and the replay sends it. */
+  replays: number
   rec: Rec & { k: 'p' }
   packet: Packet
   cb: (error?: Error) => void
@@ -74,6 +76,7 @@ export class Outbox extends Store {
   private frames: Buffer[] = []
   private waiting: Waiter[] = []
   private seq = 0
+  private replays = 0
   private durableSeq = 0
   private readonly whenDurable: Array<{ seq: number; fn: () => void }> = []
   private immediate: NodeJS.Immediate | undefined
@@ -122,8 +125,9 @@ export class Outbox extends Store {
       return this
     }
     this.track(rec)
+    super.put(packet, () => {}) // in the replayable store now; createStream hands it over only once it is on disk
     this.frames.push(f)
-    this.waiting.push({ seq: ++this.seq, rec, packet, cb })
+    this.waiting.push({ seq: ++this.seq, replays: this.replays, rec, packet, cb })
     this.schedule()
     return this
   }
@@ -138,16 +142,22 @@ export class Outbox extends Store {
     return super.del(packet, cb)
   }
 
-  /** What a reconnect replays: once the publishes put so far are on disk (none of them goes out before). */
+  /**
+   * What a reconnect replays: the store as it is now (as mqtt.js's own store
+   * does), handed over once the publishes put so far are on disk — none of them
+   * goes out before.
+   */
   override createStream(): ReturnType<Store['createStream']> {
+    const inner = super.createStream()
+    this.replays++
     const target = this.seq
-    if (this.durableSeq >= target) return super.createStream()
+    if (this.durableSeq >= target) return inner
     const out = new Readable({ objectMode: true, read() {} })
+    out.once('close', () => inner.destroy())
     this.whenDurable.push({
       seq: target,
       fn: () => {
         if (out.destroyed) return
-        const inner = super.createStream() as unknown as Readable
         inner.on('data', (p: unknown) => out.push(p))
         inner.on('end', () => out.push(null))
       },
@@ -236,12 +246,18 @@ export class Outbox extends Store {
     for (const w of waiting) {
       const current = this.live.get(w.rec.m) === w.rec
       if (err) {
-        if (current) this.untrack(w.rec.m)
+        if (current) {
+          this.untrack(w.rec.m)
+          super.del(w.packet, () => {})
+        }
         w.cb(err)
       } else if (!current) {
         // removed (or replaced under the same id) while its record was on its way
         w.cb(new FogmeshError(ErrorCode.internal, `outbox: message ${w.rec.m} was removed before it was stored`))
-      } else super.put(w.packet, w.cb)
+      } else if (w.replays === this.replays) w.cb()
+      // else: a reconnect's replay (createStream) began since, with this packet in it: the replay sends it, on
+      // the new connection; calling back now would write it a second time (or into the old, dead stream).
+      // mqtt.js waits for nothing else from this callback: the publish's own callback comes with its PUBACK
     }
     const last = waiting[waiting.length - 1]
     if (last) this.durableSeq = last.seq
