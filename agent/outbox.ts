@@ -11,7 +11,7 @@
  * with a `limit_exceeded` error and `onFull` is told.
  *
  * Group commit: the records of one event-loop turn go to the file with one
- * write and one fdatasync, both off the main thread (JournalFile.appendBatch);
+ * synced write (O_DSYNC; or a write and an fdatasync), off the main thread (JournalFile.appendBatch);
  * records that arrive while a group is on its way form the next group. A
  * publish's `put` callback — which mqtt.js waits for before it writes the
  * PUBLISH to the socket (client.js _storeAndSend) — is held until its group is
@@ -19,7 +19,7 @@
  * once the groups pending when it began are on disk: nothing reaches the wire
  * before it is durable. A delete (PUBACK)
  * needs no sync of its own: it rides along with the next group, or is written
- * (without fdatasync) after `deleteDelayMs`; one lost in a crash only means the
+ * on its own after `deleteDelayMs` (no fdatasync waited for); one lost in a crash only means the
  * message is sent again after the restart (QoS 1: at least once; the requester
  * answers duplicates 0 times).
  */
@@ -38,6 +38,8 @@ export interface OutboxOptions {
   compactMinBytes?: number
   /** Deletes with no publish to ride along with are written after this long (default 50 ms). */
   deleteDelayMs?: number
+  /** Open the file O_DSYNC: a group is one synced write, not a write and an fdatasync (default true). */
+  dsync?: boolean
 }
 
 type Rec = { k: 'p'; m: number; t: string; p: string; q: number; r: boolean } | { k: 'd'; m: number }
@@ -92,7 +94,7 @@ export class Outbox extends Store {
   ) {
     super()
     this.maxBytes = o.maxBytes ?? DEFAULT_OUTBOX_BYTES
-    const { file, replayed } = JournalFile.open(path)
+    const { file, replayed } = JournalFile.open(path, { dsync: o.dsync ?? true })
     this.file = file
     for (const r of replayed.records as Rec[]) {
       if (r.k === 'p') this.track(r)

@@ -21,7 +21,7 @@
  * `rewrite` replaces the whole file with a snapshot (write, fsync, rename,
  * fsync the directory): a crash leaves either the old file or the new one.
  */
-import { closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
 
@@ -129,13 +129,18 @@ export class JournalFile {
     readonly path: string,
     fd: number,
     size: number,
+    private readonly flags: number,
   ) {
     this.fd = fd
     this.size = size
   }
 
-  /** Opens (creating it when missing) and replays the file. */
-  static open(path: string): { file: JournalFile; replayed: ReplayResult } {
+  /**
+   * Opens (creating it when missing) and replays the file. With `dsync` the
+   * descriptor is O_DSYNC: every write is on disk when it returns, so a synced
+   * `appendBatch` is one write (one trip to libuv's pool), not a write and an fdatasync.
+   */
+  static open(path: string, o: { dsync?: boolean } = {}): { file: JournalFile; replayed: ReplayResult } {
     const dir = dirname(path)
     mkdirSync(dir, { recursive: true })
     rmSync(tmpPathOf(path), { force: true }) // a rewrite that crashed before its rename
@@ -155,13 +160,14 @@ export class JournalFile {
       closeSync(fd)
       replayed.bytes = JOURNAL_HEADER.length
     }
-    const fd = openSync(path, 'r+')
+    const flags = constants.O_RDWR | (o.dsync && constants.O_DSYNC ? constants.O_DSYNC : 0)
+    const fd = openSync(path, flags)
     if (replayed.tornBytes > 0) {
       // cut the torn write off so that the next frame starts where the last good one ended
       ftruncateSync(fd, replayed.bytes)
       fdatasyncSync(fd)
     }
-    return { file: new JournalFile(path, fd, replayed.bytes), replayed }
+    return { file: new JournalFile(path, fd, replayed.bytes, flags), replayed }
   }
 
   /** Size of the file in bytes. */
@@ -172,6 +178,11 @@ export class JournalFile {
   /** Appends one record; it is on disk when this returns. */
   append(record: unknown): void {
     this.appendFrame(frame(record))
+  }
+
+  /** Whether every write is synced by itself (O_DSYNC). */
+  get dsync(): boolean {
+    return (this.flags & constants.O_DSYNC) !== 0 && constants.O_DSYNC !== undefined
   }
 
   /** True while an `appendBatch` is writing or syncing. */
@@ -205,7 +216,7 @@ export class JournalFile {
       if (err) return finish(err)
       off += n
       if (off < all.length) return write(fd, all, off, all.length - off, at + off, more)
-      if (!sync) return finish()
+      if (!sync || this.dsync) return finish()
       fdatasync(fd, finish)
     }
     write(fd, all, 0, all.length, at, more)
@@ -214,7 +225,7 @@ export class JournalFile {
   appendFrame(f: Buffer): void {
     let off = 0
     while (off < f.length) off += writeSync(this.fd, f, off, f.length - off, this.size + off)
-    fdatasyncSync(this.fd)
+    if (!this.dsync) fdatasyncSync(this.fd)
     this.size += f.length
   }
 
@@ -234,7 +245,7 @@ export class JournalFile {
     renameSync(tmp, this.path)
     fsyncDir(dirname(this.path))
     closeSync(this.fd)
-    this.fd = openSync(this.path, 'r+')
+    this.fd = openSync(this.path, this.flags)
     this.size = size
   }
 
