@@ -114,6 +114,27 @@ test('group commit: the publishes of one turn share one write and one fdatasync;
   await new Promise<void>((r) => outbox.close(() => r()))
 })
 
+test('a reconnect while a publish waits for its group: the replay sends it once it is on disk, its own callback is not called', async () => {
+  const path = join(tmpDir('fm-outbox-'), 'outbox.journal')
+  const outbox = new Outbox(path)
+  let called = false
+  outbox.put(pub(7), () => (called = true))
+  const replayed: number[] = []
+  await new Promise<void>((resolve) => {
+    const s = outbox.createStream() // mqtt.js's connect handler, with the put still on its way
+    s.on('data', (p: { messageId: number }) => {
+      assert.is(onDisk(path), 1, 'on disk before the replay hands it over')
+      replayed.push(p.messageId)
+    })
+    s.on('end', () => resolve())
+  })
+  assert.equal(replayed, [7])
+  assert.not.ok(called, 'the held callback would write it a second time')
+  // a publish after the reconnect began is the new connection's own: its callback comes
+  await new Promise<void>((r) => outbox.put(pub(8), () => r()))
+  await new Promise<void>((r) => outbox.close(() => r()))
+})
+
 test('deletes ride along without a sync of their own: written with the next group or after deleteDelayMs; close writes what is pending', async () => {
   const path = join(tmpDir('fm-outbox-'), 'outbox.journal')
   const outbox = new Outbox(path, { deleteDelayMs: 30 })
