@@ -102,6 +102,11 @@ export class Admission {
     return this.o.channels !== undefined && offer.payer !== undefined
   }
 
+  /** Releases the nonce journal's file (an agent closing). */
+  close(): void {
+    this.nonces.close()
+  }
+
   get stats(): { nonces: number; evicted: number } {
     return { nonces: this.nonces.size, evicted: this.nonces.evicted }
   }

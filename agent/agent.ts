@@ -410,6 +410,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.payments?.close()
     await this.conn.close().catch(() => {})
     await this.executor.close()
+    this.admission.close()
   }
 }
 

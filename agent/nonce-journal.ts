@@ -10,10 +10,12 @@
  * back into the window; the file is rewritten with only those when it holds more
  * than twice `compactAbove` lines (its bound: the window's own capacity).
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 
 export class NonceJournal {
   private lines = 0
+  /** Kept open for appending: one write(2) per nonce, not an open, write and close (appendFileSync). */
+  private fd: number | undefined
 
   constructor(readonly path: string, private readonly compactAbove: number) {}
 
@@ -34,7 +36,9 @@ export class NonceJournal {
 
   /** Records a taken nonce; `live` gives the window's unexpired ones when the file is due for compaction. */
   append(key: string, expiresAt: number, live: () => Iterable<[string, number]>): void {
-    appendFileSync(this.path, `${expiresAt} ${key}\n`)
+    const line = Buffer.from(`${expiresAt} ${key}\n`)
+    this.fd ??= openSync(this.path, 'a', 0o600)
+    for (let off = 0; off < line.length; ) off += writeSync(this.fd, line, off, line.length - off)
     if (++this.lines > 2 * this.compactAbove) this.rewrite([...live()].map(([k, e]) => ({ key: k, expiresAt: e })))
   }
 
@@ -43,5 +47,13 @@ export class NonceJournal {
     writeFileSync(tmp, live.map((n) => `${n.expiresAt} ${n.key}\n`).join(''))
     renameSync(tmp, this.path)
     this.lines = live.length
+    this.close() // the old file's descriptor: the next append opens the new one
+  }
+
+  /** Closes the append descriptor (the next append opens it again). */
+  close(): void {
+    if (this.fd === undefined) return
+    closeSync(this.fd)
+    this.fd = undefined
   }
 }

@@ -19,6 +19,11 @@ export class NonceWindow {
     if (journal) for (const n of journal.load(now)) this.nonces.set(n.key, n.expiresAt)
   }
 
+  /** Closes the journal's file, if any (taking again reopens it). */
+  close(): void {
+    this.journal?.close()
+  }
+
   /** The expiry at or below which assignments are refused unseen (nonces forgotten for room). */
   get floor(): number {
     return this.floor_

@@ -13,6 +13,9 @@
  * Mosquitto as the broker plus the standalone gateway (startGateway against
  * Mosquitto, in this process) and 3 child-process agents.
  *
+ * The C case: on the headline mesh, the same run with bench/c/echo.c (clang +
+ * wasi-libc) instead of the AssemblyScript echo (skipped without the toolchain).
+ *
  * Baseline, in the same run and on the same broker: raw MQTT QoS0
  * request/response between two plain mqtt clients (the request carries the
  * same job JSON bytes; a responder client echoes it to a reply topic).
@@ -26,6 +29,8 @@ import { inProcessAgents, spawnAgents } from '../test/support/agents.ts'
 import { exitOnSignal } from '../test/support/child-processes.ts'
 import { startMosquitto } from '../test/support/mosquitto.ts'
 import { findProgram } from '../test/support/programs.ts'
+import { readFileSync } from 'node:fs'
+import { toolchain, wasmPath } from './c/build.ts'
 import { rawRequestResponse } from './raw-request-response.ts'
 import { header, progress, table, target } from './report.ts'
 import { publishModule, sensorRun } from './sensor-run.ts'
@@ -52,6 +57,8 @@ interface Row {
 }
 const rows: Row[] = []
 const echo = await loadModule('echo')
+const cc = toolchain()
+const echoC = cc ? new Uint8Array(readFileSync(wasmPath('echo'))) : undefined
 
 async function raw(url: string, label: string, childResponder = false, qos: 0 | 1 = 0): Promise<Summary> {
   const job = Buffer.from(JSON.stringify({ id: 'xxxxxxxx-0000', module: '0'.repeat(64), input: input.toString('base64'), replyTo: 'sensors/bench-raw/results' }))
@@ -77,11 +84,12 @@ async function mesh(url: string, label: string, gateway: Gateway, module: string
 }
 
 /** Broker-independent part: gateway in this process, agents as child processes, echo published. */
-async function childMesh(url: string, label: string, capMs?: number): Promise<Summary> {
+async function childMesh(url: string, label: string, capMs?: number, withC = false): Promise<Summary> {
   const gateway = await startGateway({ broker: url })
   const agents = await spawnAgents(url, AGENTS)
   const module = await publishModule(url, echo)
   const s = await mesh(url, label, gateway, module, capMs)
+  if (withC && echoC) cEcho = await mesh(url, `${label}, C echo (wasi-libc)`, gateway, await publishModule(url, echoC), capMs)
   await Promise.all(agents.map((a) => a.stop()))
   await gateway.close()
   return s
@@ -90,13 +98,14 @@ async function childMesh(url: string, label: string, capMs?: number): Promise<Su
 // ---- embedded broker (aedes) -----------------------------------------------------------
 
 let headline: { raw: Summary; mesh: Summary; rawChild: Summary; rawChild1: Summary }
+let cEcho: Summary | undefined
 let inproc: Summary
 {
   const broker = await startBroker({ port: 0, wsPort: false, host: '127.0.0.1' })
   const rawS = await raw(broker.url, 'raw QoS0 req/resp, aedes')
   const rawChild = await raw(broker.url, 'raw QoS0 req/resp, aedes, responder = child process', true)
   const rawChild1 = await raw(broker.url, 'raw QoS1 req/resp, aedes, responder = child process', true, 1)
-  const meshS = await childMesh(broker.url, 'fogmesh, aedes, agents = child processes')
+  const meshS = await childMesh(broker.url, 'fogmesh, aedes, agents = child processes', undefined, true)
   headline = { raw: rawS, mesh: meshS, rawChild, rawChild1 }
   await broker.close()
 }
@@ -159,6 +168,10 @@ let pass = true
 pass = target('p50 <= 6x raw (headline)', `${ratio(headline.mesh.p50, headline.raw.p50)} (${ms(headline.mesh.p50)} ms vs raw ${ms(headline.raw.p50)} ms)`, headline.mesh.p50 <= 6 * headline.raw.p50) && pass
 pass = target('p99 <= 25 ms (headline)', `${ms(headline.mesh.p99)} ms`, headline.mesh.p99 <= 25) && pass
 console.log(`info   raw with the responder in a child process (the agents' layout): p50 ${ms(headline.rawChild.p50)} ms QoS0, ${ms(headline.rawChild1.p50)} ms QoS1; fogmesh headline p50 = ${ratio(headline.mesh.p50, headline.rawChild.p50)} / ${ratio(headline.mesh.p50, headline.rawChild1.p50)} those`)
+if (cEcho) {
+  pass = target('C (wasi-libc) echo p50 within 1.2x of AssemblyScript (headline mesh)', `${ms(cEcho.p50)} vs ${ms(headline.mesh.p50)} ms = ${(cEcho.p50 / headline.mesh.p50).toFixed(2)}x`, cEcho.p50 <= 1.2 * headline.mesh.p50) && pass
+  console.log(`info   C echo p99 ${ms(cEcho.p99)} ms vs AssemblyScript ${ms(headline.mesh.p99)} ms`)
+} else console.log(`C echo: skipped (${cc === null ? 'no clang + wasi-libc' : 'not built'})`)
 console.log(`info   in-process agents: p50 ${ms(inproc.p50)} ms (${ratio(inproc.p50, headline.raw.p50)} raw), p99 ${ms(inproc.p99)} ms`)
 if (mosq) {
   console.log(

@@ -31,4 +31,29 @@ test('the same value parsed back serializes to the same bytes (what a verifier r
   assert.is(canonicalJson(JSON.parse(JSON.stringify(v, null, 2))), c)
 })
 
+test('refusals name the field (the fast path falls back to the walk that knows where it is)', () => {
+  assert.throws(() => canonicalJson({ a: { b: [1, NaN] } }), (e: Error) => /a\.b\[1\]/.test(`${(e as { field?: string }).field ?? ''} ${e.message}`))
+  assert.throws(() => canonicalJson({ x: { f: () => 1 } }), (e: Error) => /x\.f/.test(`${(e as { field?: string }).field ?? ''} ${e.message}`))
+})
+
+test('random JSON values: the same bytes as a sorted JSON.stringify', () => {
+  let seed = 7
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v
+  const gen = (d: number): unknown => {
+    const r = rnd()
+    if (d > 3 || r < 0.3) return [null, true, false, rnd() * 1e6 - 5e5, Math.floor(rnd() * 100), `s${Math.floor(rnd() * 1e4)}\u00e9"`][Math.floor(rnd() * 6)]
+    if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 4) }, () => gen(d + 1))
+    return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [['b', 'a', '10', '2', 'Z', '\u20ac'][Math.floor(rnd() * 6)] as string, gen(d + 1)]))
+  }
+  for (let i = 0; i < 500; i++) {
+    const v = gen(0)
+    // JSON.stringify puts integer-like keys first; compare on key sets without those
+    const s = JSON.stringify(sorted(v))
+    if (!/"(10|2)":/.test(s)) assert.is(canonicalJson(v), s)
+    assert.is(canonicalJson(JSON.parse(canonicalJson(v))), canonicalJson(v))
+  }
+})
+
 test.run()

@@ -13,10 +13,15 @@
  * bytes after it is damage, not a crash: opening refuses, naming the offset,
  * rather than silently dropping what follows.
  *
+ * `appendBatch` is the group commit: many frames with one write and (when asked)
+ * one fdatasync, both off the main thread (libuv's pool), so that the event loop
+ * keeps running while the disk works. One batch at a time; `append`, `rewrite`
+ * and `close` must not run while a batch is in flight (`busy`).
+ *
  * `rewrite` replaces the whole file with a snapshot (write, fsync, rename,
  * fsync the directory): a crash leaves either the old file or the new one.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
 
@@ -118,18 +123,24 @@ function fsyncDir(dir: string): void {
 export class JournalFile {
   private fd: number
   private size: number
+  private inFlight = false
 
   private constructor(
     readonly path: string,
     fd: number,
     size: number,
+    private readonly flags: number,
   ) {
     this.fd = fd
     this.size = size
   }
 
-  /** Opens (creating it when missing) and replays the file. */
-  static open(path: string): { file: JournalFile; replayed: ReplayResult } {
+  /**
+   * Opens (creating it when missing) and replays the file. With `dsync` the
+   * descriptor is O_DSYNC: every write is on disk when it returns, so a synced
+   * `appendBatch` is one write (one trip to libuv's pool), not a write and an fdatasync.
+   */
+  static open(path: string, o: { dsync?: boolean } = {}): { file: JournalFile; replayed: ReplayResult } {
     const dir = dirname(path)
     mkdirSync(dir, { recursive: true })
     rmSync(tmpPathOf(path), { force: true }) // a rewrite that crashed before its rename
@@ -149,13 +160,14 @@ export class JournalFile {
       closeSync(fd)
       replayed.bytes = JOURNAL_HEADER.length
     }
-    const fd = openSync(path, 'r+')
+    const flags = constants.O_RDWR | (o.dsync && constants.O_DSYNC ? constants.O_DSYNC : 0)
+    const fd = openSync(path, flags)
     if (replayed.tornBytes > 0) {
       // cut the torn write off so that the next frame starts where the last good one ended
       ftruncateSync(fd, replayed.bytes)
       fdatasyncSync(fd)
     }
-    return { file: new JournalFile(path, fd, replayed.bytes), replayed }
+    return { file: new JournalFile(path, fd, replayed.bytes, flags), replayed }
   }
 
   /** Size of the file in bytes. */
@@ -168,10 +180,52 @@ export class JournalFile {
     this.appendFrame(frame(record))
   }
 
+  /** Whether every write is synced by itself (O_DSYNC). */
+  get dsync(): boolean {
+    return (this.flags & constants.O_DSYNC) !== 0 && constants.O_DSYNC !== undefined
+  }
+
+  /** True while an `appendBatch` is writing or syncing. */
+  get busy(): boolean {
+    return this.inFlight
+  }
+
+  /**
+   * Appends `frames` (from `frame`) with one positional write and, when `sync`,
+   * one fdatasync, off the main thread; `done` is called once they are written
+   * (and on disk when `sync`), or with the error. On an error the file's size
+   * is not advanced: the next append overwrites whatever part was written.
+   */
+  appendBatch(frames: Buffer[], sync: boolean, done: (err?: Error) => void): void {
+    if (this.inFlight) {
+      done(new FogmeshError(ErrorCode.internal, `journal ${this.path}: a batch is already being written`))
+      return
+    }
+    const all = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames)
+    const fd = this.fd
+    const at = this.size
+    this.inFlight = true
+    const finish = (err?: Error | null) => {
+      this.inFlight = false
+      if (err) return done(err)
+      this.size = at + all.length
+      done()
+    }
+    let off = 0
+    const more = (err: Error | null, n: number) => {
+      if (err) return finish(err)
+      off += n
+      if (off < all.length) return write(fd, all, off, all.length - off, at + off, more)
+      if (!sync || this.dsync) return finish()
+      fdatasync(fd, finish)
+    }
+    write(fd, all, 0, all.length, at, more)
+  }
+
   appendFrame(f: Buffer): void {
     let off = 0
     while (off < f.length) off += writeSync(this.fd, f, off, f.length - off, this.size + off)
-    fdatasyncSync(this.fd)
+    if (!this.dsync) fdatasyncSync(this.fd)
     this.size += f.length
   }
 
@@ -191,7 +245,7 @@ export class JournalFile {
     renameSync(tmp, this.path)
     fsyncDir(dirname(this.path))
     closeSync(this.fd)
-    this.fd = openSync(this.path, 'r+')
+    this.fd = openSync(this.path, this.flags)
     this.size = size
   }
 

@@ -17,6 +17,9 @@ import { fileURLToPath } from 'node:url'
 /** The suite: a hash loop, two float kernels, three sorts, an interpreter. */
 export const C_PROGRAMS = ['sha256', 'nbody', 'mandelbrot', 'sort', 'vm'] as const
 export type CProgram = (typeof C_PROGRAMS)[number]
+/** C job modules the mesh benches run beside their AssemblyScript twins (echo.c = wasm-modules/echo). */
+export const C_JOBS = ['echo'] as const
+export type CJob = (typeof C_JOBS)[number]
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const CC = process.env.CC ?? 'clang'
@@ -57,12 +60,12 @@ function build(name: string, source: string, target: 'wasm' | 'native'): string 
   return out
 }
 
-function source(name: CProgram): string {
+function source(name: CProgram | CJob): string {
   return readFileSync(join(HERE, `${name}.c`), 'utf8')
 }
 
 /** Path of the WASI build of `name`. Throws if the toolchain is missing. */
-export function wasmPath(name: CProgram): string {
+export function wasmPath(name: CProgram | CJob): string {
   return build(name, source(name), 'wasm')
 }
 
