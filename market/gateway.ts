@@ -115,6 +115,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly presencePayload: string
   private readonly clock: Clock
   private healTimer: Timer | undefined
+  /** Set while waiting jobs wait only for their sensors' rates: pumps again when the first may start. */
+  private paceTimer: Timer | undefined
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
 
@@ -264,8 +266,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   /** Runs waiting jobs, in fair order, while there is room in flight. */
-  private pump(): void {
-    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
+  private pump(paced = false): void {
+    for (let n = this.admission.next(); n; n = this.admission.next()) {
+      if (paced) this.admission.countPaced()
+      this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
+    }
+    if (this.paceTimer || this.closing) return
+    const wait = this.admission.waitMs()
+    if (wait === undefined) return
+    this.paceTimer = this.clock.setTimeout(() => {
+      this.paceTimer = undefined
+      this.pump(true)
+    }, Math.max(1, wait))
   }
 
   private run(sensor: string, job: Accepted, submitter: string | undefined, bytes: number): void {
@@ -384,6 +396,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async close(): Promise<void> {
     this.closing = true
     this.healTimer?.cancel()
+    this.paceTimer?.cancel()
     this.conn.off('connect', this.republish)
     this.conn.unroute(this.presenceTopic)
     // with a journal the session persists (the broker keeps queueing submits for the next start),
