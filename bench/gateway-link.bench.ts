@@ -7,16 +7,20 @@
  *    and subscriber in this process on the embedded broker:
  *    - mqtt.js over loopback TCP (what the gateway in `fogmesh broker` uses today);
  *    - mqtt.js over an in-memory stream handed to aedes.handle (MQTT encoding kept, no TCP);
+ *    - the same over the link's MessagePort stream (port-stream.ts), both ends in one thread;
  *    - aedes' in-process API (aedes.publish / aedes.subscribe: no client, no MQTT encoding) —
  *      the floor of any in-process link (it bypasses the broker's publish hooks).
  * B. The gateway path (a plain-MQTT sensor, 32 in flight, 3 agents as child processes), packets on
- *    the gateway's link counted per job: gateway in this thread, gateway in a worker thread
- *    (market/gateway-supervisor.ts, as `fogmesh broker` runs it), and raw QoS0 req/resp (the ratio).
+ *    the gateway's link counted per job: gateway in this thread; gateway in a worker thread
+ *    (market/gateway-supervisor.ts) over a loopback client, and over the in-process link
+ *    (market/gateway-link.ts, as `fogmesh broker` runs it); raw QoS0 req/resp (the ratio).
  *    The most an in-process link saves per job = packets per job × (A's TCP − A's floor) / 2 (one side of A's two links).
  *
  *   node --import tsx bench/gateway-link.bench.ts [seconds=6]
  */
 import { Duplex } from 'node:stream'
+import { MessageChannel } from 'node:worker_threads'
+import { PortStream } from '../protocol/transport/port-stream.ts'
 import mqtt, { type MqttClient } from 'mqtt'
 import { startBroker, type Broker } from '../broker/broker.ts'
 import { startGateway } from '../market/gateway.ts'
@@ -39,7 +43,7 @@ const MESSAGES = 20_000
 const payload = Buffer.alloc(600, 'x')
 const input = Buffer.from('hello, edge')
 
-header('fogmesh gateway link: loopback MQTT client vs in-process', [
+header('fogmesh gateway link: loopback MQTT client vs in-process link', [
   `A: ${MESSAGES} QoS 1 messages of ${payload.length} bytes, ${IN_FLIGHT} in flight, publisher and subscriber in this process`,
   `B: the gateway path, ${IN_FLIGHT} jobs in flight, 3 child agents, ${SECONDS} s measured after 2 s warm-up; raw: QoS0 req/resp, 4 s`,
 ])
@@ -65,9 +69,15 @@ function streamPair(): [Duplex, Duplex] {
   return [ends[0]!, ends[1]!]
 }
 
-async function memoryClient(broker: Broker): Promise<MqttClient> {
+/** The link's own stream (protocol/transport/port-stream.ts), both ends in this thread. */
+function portPair(): [Duplex, Duplex] {
+  const { port1, port2 } = new MessageChannel()
+  return [new PortStream(port1), new PortStream(port2)]
+}
+
+async function memoryClient(broker: Broker, overPort = false): Promise<MqttClient> {
   const c = new mqtt.MqttClient(() => {
-    const [mine, theirs] = streamPair()
+    const [mine, theirs] = overPort ? portPair() : streamPair()
     broker.aedes.handle(theirs as never)
     return mine as never
   }, { protocolVersion: 4, reconnectPeriod: 0, clean: true })
@@ -118,6 +128,7 @@ const viaClients = (make: () => Promise<MqttClient>, topic: string) => async (on
 const a: Array<{ label: string; us: number[] }> = [
   { label: 'mqtt.js over loopback TCP', us: [] },
   { label: 'mqtt.js over a memory stream into aedes.handle', us: [] },
+  { label: 'mqtt.js over a MessagePort stream (the link), one thread', us: [] },
   { label: 'aedes.publish / aedes.subscribe (the floor)', us: [] },
 ]
 {
@@ -126,7 +137,8 @@ const a: Array<{ label: string; us: number[] }> = [
   for (let round = 0; round < 3; round++) {
     a[0]!.us.push(await linkCost(viaClients(() => plainClient(broker.url), 'bench/link/tcp')))
     a[1]!.us.push(await linkCost(viaClients(() => memoryClient(broker), 'bench/link/mem')))
-    a[2]!.us.push(
+    a[2]!.us.push(await linkCost(viaClients(() => memoryClient(broker, true), 'bench/link/port')))
+    a[3]!.us.push(
       await linkCost(async (onMessage) => {
         const deliver = (_p: unknown, cb: () => void) => {
           cb()
@@ -144,7 +156,7 @@ const a: Array<{ label: string; us: number[] }> = [
 }
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
 const tcpUs = median(a[0]!.us)
-const floorUs = median(a[2]!.us)
+const floorUs = median(a[3]!.us)
 
 // ---- B: the gateway path ---------------------------------------------------------------------
 
@@ -183,12 +195,12 @@ const rows: Row[] = []
     await gatewayRow('gateway in this thread, loopback client', () => packets, () => gw.stats().ok + gw.stats().failed)
     await gw.close()
   }
-  {
-    const sup = await superviseGateway({ gateway: options })
+  for (const link of [false, true]) {
+    const sup = await superviseGateway({ gateway: options, ...(link ? { link: (conn: Duplex) => broker.handleLocal(conn) } : {}) })
     // the worker's directory fills from retained presences: wait until it has placed a job
     const probe = await sensorRun(broker.url, module, input, { inFlight: 1, warm: { count: 3 }, measure: { count: 1 } })
     if (probe.failed) throw new Error(`the worker gateway is not ready: ${JSON.stringify(probe.errors)}`)
-    await gatewayRow('gateway in a worker thread (fogmesh broker), loopback client', () => 0, () => 0)
+    await gatewayRow(`gateway in a worker thread, ${link ? 'in-process link (fogmesh broker)' : 'loopback client'}`, () => 0, () => 0)
     await sup.close()
   }
   progress('raw QoS0 req/resp')
