@@ -159,6 +159,10 @@ async function established(client: MqttClient, url: string, options: ConnectOpti
     return w ? { ...w, payload: Buffer.from(w.payload) } : undefined
   }
   const servers = serverCount
+  // the connection (its message listener and the caller's early routes) before the CONNACK: a
+  // persistent session's queued messages may come in the same read as it
+  const conn = new MqttConnection(client, clientId)
+  for (const [filter, handler] of options.routes ?? []) conn.route(filter, handler)
   // mqtt.js sends `options.will` again on every reconnect: a will made per connection is made anew
   if (typeof options.will === 'function') client.on('reconnect', () => (client.options.will = willNow()))
   // mqtt.js re-sends the options' password on every reconnect: a token must be fresh each time
@@ -198,5 +202,5 @@ async function established(client: MqttClient, url: string, options: ConnectOpti
   })
   // after the first connection, errors are reconnect noise; the 'offline'/'connect' events tell the story
   client.on('error', () => {})
-  return new MqttConnection(client, clientId)
+  return conn
 }
