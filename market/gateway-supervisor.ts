@@ -1,7 +1,8 @@
 /**
  * The gateway contained, so that nothing in it can take the broker down: it
  * runs in a worker thread (default) or a child process, speaks to the broker
- * over MQTT as before, and is started again (with a growing pause) when it
+ * over MQTT as before (a worker given `link`: over a MessagePort into the
+ * broker's thread, market/gateway-link.ts), and is started again (with a growing pause) when it
  * dies — an uncaught exception, a heap over `maxHeapMiB`, `process.exit` in
  * its code. The broker's process only ever sees an `exit` event.
  *
