@@ -57,6 +57,8 @@ export interface BrokerOptions extends BrokerStateOptions {
 
 /** The topics of modules, checked against their sha256 before they are retained. */
 const MODULES = `${PREFIX}/modules/`
+/** The peer address of an in-process connection: a loopback client's, which it replaces (per-IP limits, auth rules by address). */
+const LOCAL_PEER = '127.0.0.1'
 
 const DEFAULTS = {
   port: 1883,
@@ -98,6 +100,11 @@ export interface Broker extends EventEmitter<BrokerEvents> {
    * console's HTTP port): through the same packet guard as the broker's own listeners.
    */
   handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws'): void
+  /**
+   * A connection from inside this process (the contained gateway's link, market/gateway-link.ts):
+   * an MQTT client like any other — authentication, access rules, limits — counted as a loopback peer.
+   */
+  handleLocal(conn: Duplex): void
   /** The limits in force. */
   readonly limits: BrokerLimits
   /** What the limits hold and did: connections, subscriptions, retained, queued, dropped. */
@@ -231,6 +238,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     wsUrl: wsPort === undefined ? undefined : `${opts.tls ? 'wss' : 'ws'}://${shownHost}:${wsPort}`,
     handleConnection(conn: Duplex, socket: Socket, transport: 'tcp' | 'ws') {
       accept(conn, `${socket.remoteAddress}:${socket.remotePort}`, socket, transport)
+    },
+    handleLocal(conn: Duplex) {
+      if (closing) return void conn.destroy()
+      remotes.set(conn, LOCAL_PEER)
+      if (!guard.accept(conn, LOCAL_PEER, 'in-process', (c) => aedes.handle(c))) return
+      sockets.add(conn)
+      conn.once('close', () => sockets.delete(conn))
     },
     limits,
     limitStats: () => guard.stats(),

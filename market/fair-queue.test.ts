@@ -36,11 +36,11 @@ test('a key that may not run keeps its place; nothing eligible: undefined', () =
   assert.is(q.next(() => true), undefined)
 })
 
-test('admission: per-sensor rate, per-sensor and total queue caps, input bytes; refusals answered at a bounded rate', () => {
+test('admission: per-sensor and total queue caps, input bytes; refusals answered at a bounded rate', () => {
   let now = 0
   const a = new GatewayAdmission<string>({ ...ADMISSION_DEFAULTS, jobsPerSecondPerSensor: 10, refusalsPerSecondPerSensor: 2, maxQueuedPerSensor: 15, maxInputBytesInFlight: 1000, maxInFlight: 1 }, () => now)
   const verdicts = Array.from({ length: 30 }, (_, i) => a.offer('flood', `f${i}`, 10))
-  assert.is(verdicts.filter((v) => v.ok).length, 15, 'burst (2 s of rate = 20) capped by the per-sensor queue (15)')
+  assert.is(verdicts.filter((v) => v.ok).length, 15, 'capped by the per-sensor queue (15)')
   const refused = verdicts.filter((v) => !v.ok)
   assert.is(refused.filter((v) => !v.ok && v.answer).length, 2, 'two refusals answered, the rest counted')
   assert.equal(a.offer('other', 'big', 2000), { ok: false, limit: 'maxInputBytesInFlight', answer: true })
@@ -54,9 +54,34 @@ test('admission: per-sensor rate, per-sensor and total queue caps, input bytes; 
     a.done(n.sensor, n.bytes)
   }
   assert.ok(order.indexOf('honest') <= 8, `the honest sensor within the flood's first turn, not after 15: ${order.join(',')}`)
-  now += 1000
-  // 30 offered: the burst (20) passes the rate, 15 of them fit the sensor's queue
-  assert.equal(a.stats().refused, { maxQueuedPerSensor: 5, jobsPerSecondPerSensor: 10, maxInputBytesInFlight: 1 })
+  assert.is(order.length, 16, 'the burst (2 s of rate = 20) lets all 16 start')
+  assert.equal(a.stats().refused, { maxQueuedPerSensor: 15, maxInputBytesInFlight: 1 })
+})
+
+test('admission: a job over its sensor\'s rate waits for a token (never refused for the rate); waitMs says when', () => {
+  let now = 0
+  const a = new GatewayAdmission<string>({ ...ADMISSION_DEFAULTS, jobsPerSecondPerSensor: 10, maxInFlight: 100, maxInFlightPerSensor: 100 }, () => now)
+  for (let i = 0; i < 25; i++) assert.ok(a.offer('s', `j${i}`, 10).ok, 'queued, not refused')
+  const started: string[] = []
+  for (let n = a.next(); n; n = a.next()) started.push(n.job)
+  assert.is(started.length, 20, 'the burst (twice the rate)')
+  assert.is(a.waitMs(), 100, 'one token per 100 ms')
+  now += 99
+  assert.is(a.next(), undefined)
+  now += 1
+  assert.is(a.next()?.job, 'j20', 'in order, once the token is there')
+  now += 400
+  for (let n = a.next(); n; n = a.next()) started.push(n.job)
+  assert.is(started.length, 24)
+  assert.is(a.waitMs(), undefined, 'nothing waits')
+  assert.equal(a.stats().refused, {})
+  // a sensor held by its in-flight cap is not waiting for its rate
+  const b = new GatewayAdmission<string>({ ...ADMISSION_DEFAULTS, maxInFlightPerSensor: 1 }, () => now)
+  b.offer('t', 'x', 1)
+  b.offer('t', 'y', 1)
+  assert.is(b.next()?.job, 'x')
+  assert.is(b.next(), undefined)
+  assert.is(b.waitMs(), undefined)
 })
 
 test.run()

@@ -23,6 +23,11 @@ export class FairQueue<T> {
     return this.queues.get(key)?.items.length ?? 0
   }
 
+  /** The keys with items waiting. */
+  keys(): IterableIterator<string> {
+    return this.queues.keys()
+  }
+
   push(key: string, item: T, cost: number): void {
     let q = this.queues.get(key)
     if (!q) {

@@ -6,9 +6,17 @@
  * (token bucket), a cap on jobs in flight and on jobs waiting; all sensors
  * together have caps on jobs in flight, jobs waiting and input bytes held.
  * Waiting jobs leave in deficit round robin (fair-queue.ts) by input bytes.
- * A job over a cap is refused with `overloaded`; refusals are answered at a
- * bounded rate per sensor (the rest are counted), so a flood of jobs does not
- * turn into a flood of answers.
+ *
+ * The rate paces a sensor, it does not refuse it: a job over its sensor's rate
+ * waits in that sensor's queue until the bucket has a token (`waitMs` says when
+ * to look again). Only a job over a cap (a queue full, the input bytes held) is
+ * refused with `overloaded`, and refusals are answered at a bounded rate per
+ * sensor (the rest are counted), so a flood of jobs does not turn into a flood
+ * of answers. Refusing over the rate instead lost jobs of well-behaved sensors:
+ * a sensor keeping 32 jobs in flight (each sent when one is answered) faster
+ * than its rate had its jobs refused, the quick refusal answers made it send
+ * again at once, and past the refusal rate the refusals went unanswered — each
+ * one a job the sensor waited for forever, until all 32 were gone.
  */
 import { TokenBucket } from '../protocol/token-bucket.ts'
 import { FairQueue } from './fair-queue.ts'
@@ -24,7 +32,7 @@ export interface AdmissionLimits {
   maxQueuedPerSensor: number
   /** Input bytes of the jobs waiting and in flight, all sensors together. */
   maxInputBytesInFlight: number
-  /** Jobs a second one sensor may submit (token bucket; burst: twice that). */
+  /** Jobs a second of one sensor that start (token bucket; burst: twice that); more wait in its queue. */
   jobsPerSecondPerSensor: number
   /** Refusals a second answered to one sensor (the rest are counted, not answered). */
   refusalsPerSecondPerSensor: number
@@ -70,12 +78,16 @@ export interface AdmissionStats {
   sensors: number
   refused: Partial<Record<keyof AdmissionLimits, number>>
   unanswered: number
+  /** Jobs that waited for their sensor's rate (`jobsPerSecondPerSensor`) before they ran. */
+  paced: number
 }
 
 export class GatewayAdmission<J> {
   private readonly sensors = new Map<string, Sensor>()
   private readonly queue = new FairQueue<{ job: J; bytes: number }>(QUANTUM)
   private inFlight = 0
+  /** Jobs that waited for their sensor's rate before they ran. */
+  private paced = 0
   private inputBytes = 0
   private largeBytes = 0
   private readonly refused: AdmissionStats['refused'] = {}
@@ -106,7 +118,6 @@ export class GatewayAdmission<J> {
       if (!answer) this.unanswered++
       return { ok: false, limit, answer }
     }
-    if (!s.rate.take(this.now())) return refuse('jobsPerSecondPerSensor')
     if (this.queue.lengthOf(sensor) >= l.maxQueuedPerSensor) return refuse('maxQueuedPerSensor')
     if (this.queue.size >= l.maxQueued) return refuse('maxQueued')
     if (this.inputBytes + bytes > l.maxInputBytesInFlight) return refuse('maxInputBytesInFlight')
@@ -119,11 +130,40 @@ export class GatewayAdmission<J> {
   /** The next job to run, in fair order, when there is room in flight; the caller calls `done` when it is answered. */
   next(): { sensor: string; job: J; bytes: number } | undefined {
     if (this.inFlight >= this.limits.maxInFlight) return undefined
-    const n = this.queue.next((key) => (this.sensors.get(key)?.inFlight ?? 0) < this.limits.maxInFlightPerSensor)
+    const now = this.now()
+    // a sensor's job starts when the sensor has room in flight and a token of its rate; else it keeps its place
+    const n = this.queue.next((key) => {
+      const s = this.sensor(key)
+      return s.inFlight < this.limits.maxInFlightPerSensor && s.rate.waitMs(now) === 0
+    })
     if (!n) return undefined
+    const s = this.sensor(n.key)
+    s.rate.take(now)
     this.inFlight++
-    this.sensor(n.key).inFlight++
+    s.inFlight++
     return { sensor: n.key, job: n.item.job, bytes: n.item.bytes }
+  }
+
+  /**
+   * When `next` may give a job that it cannot give now only because of sensors' rates: ms from
+   * now (undefined when nothing waits for a rate — jobs wait for room in flight, or none wait).
+   */
+  waitMs(): number | undefined {
+    if (this.inFlight >= this.limits.maxInFlight) return undefined
+    const now = this.now()
+    let least: number | undefined
+    for (const key of this.queue.keys()) {
+      const s = this.sensors.get(key)
+      if (!s || s.inFlight >= this.limits.maxInFlightPerSensor) continue
+      const w = s.rate.waitMs(now)
+      if (least === undefined || w < least) least = w
+    }
+    return least
+  }
+
+  /** Counts a job that waited for its sensor's rate (the gateway's pacing timer found it). */
+  countPaced(): void {
+    this.paced++
   }
 
   done(sensor: string, bytes: number): void {
@@ -143,7 +183,7 @@ export class GatewayAdmission<J> {
   }
 
   stats(): AdmissionStats {
-    return { queued: this.queue.size, inFlight: this.inFlight, inputBytes: this.inputBytes, sensors: this.sensors.size, refused: { ...this.refused }, unanswered: this.unanswered }
+    return { queued: this.queue.size, inFlight: this.inFlight, inputBytes: this.inputBytes, sensors: this.sensors.size, refused: { ...this.refused }, unanswered: this.unanswered, paced: this.paced }
   }
 
   private sensor(key: string): Sensor {

@@ -7,6 +7,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
 import { startAgent, type Agent } from '../agent/agent.ts'
 import { loadOrCreateIdentityFile } from '../protocol/identity.ts'
 import type { Broker } from '../broker/broker.ts'
@@ -65,19 +66,31 @@ async function brokerServes(): Promise<void> {
   await a.endAsync()
 }
 
-for (const isolation of ['worker', 'process'] as GatewayIsolation[]) {
-  test(`${isolation}: an uncaught exception, process.exit and (worker) a blown heap end the gateway only; it comes back`, async () => {
-    const sup = await GatewaySupervisor.start({ gateway: { broker: broker.url, identityFile: KEY_FILE }, isolation, entry: ENTRY, maxHeapMiB: 64, restartDelayMs: 50 })
+for (const [isolation, link] of [['worker', false], ['worker', true], ['process', false]] as Array<[GatewayIsolation, boolean]>) {
+  test(`${isolation}${link ? ' (in-process link, no loopback client)' : ''}: an uncaught exception, process.exit and (worker) a blown heap end the gateway only; it comes back`, async () => {
+    const links = { opened: 0, closed: 0 }
+    const sup = await GatewaySupervisor.start({
+      gateway: { broker: broker.url, identityFile: KEY_FILE }, isolation, entry: ENTRY, maxHeapMiB: 64, restartDelayMs: 50,
+      ...(link ? { link: (conn: Duplex) => {
+        links.opened++
+        conn.once('close', () => links.closed++)
+        broker.handleLocal(conn)
+      } } : {}),
+    })
+    const name = `${isolation}${link ? '-link' : ''}`
     const exits: Array<{ code: number | null; error: string | undefined }> = []
     sup.on('exit', (e) => exits.push(e))
     try {
-      assert.is((await job(`${isolation}-0`)).status, 'ok')
+      assert.is((await job(`${name}-0`)).status, 'ok')
+      if (link) assert.is(links.opened, 1, 'the gateway\'s one connection came over the link')
       const c = await plainClient(broker.url)
       for (const [topic, n] of [['test/crash', 1], ['test/exit', 2], ...(isolation === 'worker' ? [['test/oom', 3]] : [])] as Array<[string, number]>) {
         await c.publishAsync(topic, 'now', { qos: 1 })
         await waitFor(() => exits.length >= n, 60_000, `the gateway to die of ${topic}`)
         await brokerServes()
-        assert.is((await job(`${isolation}-${n}`)).status, 'ok', `a job after ${topic}`)
+        assert.is((await job(`${name}-${n}`)).status, 'ok', `a job after ${topic}`)
+        // the dead worker's link ended in the broker like a reset socket; the new one linked anew
+        if (link) assert.equal(links, { opened: n + 1, closed: n })
       }
       await c.endAsync()
       assert.ok(exits[0]!.error?.includes('boom') || exits[0]!.code !== 0, JSON.stringify(exits))

@@ -1,7 +1,8 @@
 /**
  * The gateway contained, so that nothing in it can take the broker down: it
  * runs in a worker thread (default) or a child process, speaks to the broker
- * over MQTT as before, and is started again (with a growing pause) when it
+ * over MQTT as before (a worker given `link`: over a MessagePort into the
+ * broker's thread, market/gateway-link.ts), and is started again (with a growing pause) when it
  * dies — an uncaught exception, a heap over `maxHeapMiB`, `process.exit` in
  * its code. The broker's process only ever sees an `exit` event.
  *
@@ -17,8 +18,10 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { Worker } from 'node:worker_threads'
+import type { Duplex } from 'node:stream'
 import { mergeOptions } from '../protocol/options.ts'
 import type { GatewayOptions, GatewayStats } from './gateway.ts'
+import { acceptLink, type LinkMessage } from './gateway-link.ts'
 
 export type GatewayIsolation = 'worker' | 'process'
 
@@ -35,6 +38,12 @@ export interface SupervisorOptions {
   entry?: URL
   /** Publish the gateway's telemetry (market/telemetry.ts) from inside it. Default false. */
   telemetry?: boolean
+  /**
+   * A worker gateway's broker in this process (`broker.handleLocal`): its MQTT connection then comes
+   * over a MessagePort into this thread (market/gateway-link.ts) instead of loopback TCP to
+   * `gateway.broker`. Ignored for a process gateway.
+   */
+  link?: (conn: Duplex) => void
 }
 
 const DEFAULTS = { isolation: 'worker' as GatewayIsolation, maxHeapMiB: 512, restartDelayMs: 200 }
@@ -104,6 +113,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
     return new Promise<void>((resolve, reject) => {
       let ready = false
       const onMessage = (m: { type: string; message?: string }) => {
+        if (m.type === 'link' && this.opts.link && host.kind === 'worker') return acceptLink(m as unknown as LinkMessage, this.opts.link)
         if (m.type === 'ready') {
           ready = true
           this.crashesInARow = 0
@@ -128,7 +138,7 @@ export class GatewaySupervisor extends EventEmitter<SupervisorEvents> {
       if (host.kind === 'worker') {
         host.w.on('message', onMessage)
         host.w.once('exit', onExit)
-        host.w.postMessage({ type: 'start', options: this.opts.gateway, telemetry: this.opts.telemetry === true })
+        host.w.postMessage({ type: 'start', options: this.opts.gateway, telemetry: this.opts.telemetry === true, link: this.opts.link !== undefined })
       } else {
         host.p.on('message', onMessage)
         host.p.once('exit', (code) => onExit(code))

@@ -115,6 +115,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly presencePayload: string
   private readonly clock: Clock
   private healTimer: Timer | undefined
+  /** Set while waiting jobs wait only for their sensors' rates: pumps again when the first may start. */
+  private paceTimer: Timer | undefined
   /** Stream jobs (`fm/v1/streams/submit`): placed, moved on failover, paid per window. */
   streams!: StreamPlacer
 
@@ -152,10 +154,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'gateway')
     const name = options.credentials?.username
     const journal = opts.journal !== undefined ? JobJournal.open(opts.journal, { dedupeWindow: opts.dedupeWindow }) : undefined
+    // submits that come before the gateway is up: the persistent session's queue, sent right after CONNACK
+    let gw: Gateway | undefined
+    const early = new EarlySubmits(journal)
+    const onSubmit = (t: string, p: Buffer) => (gw ? gw.onSubmit(t, p) : early.take(t, p))
     // with a journal: one identity across restarts, so the broker keeps the session (and queues submits) while it is down
     const conn = await connectorFor(opts.broker)
       .connect({
         clientId: journal ? `${name ?? 'fm-gateway'}:${journal.id}` : `${name ?? 'fm-gateway'}:${process.pid}-${Date.now().toString(36)}`,
+        routes: [[topics.submit, onSubmit], [topics.submitAsWildcard, onSubmit]],
         ...(journal ? { clean: false } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
       })
@@ -174,12 +181,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       journal?.close()
       throw err
     }
-    const gw = new Gateway(requester, conn, identity, opts, journal)
-    conn.route(topics.submit, (t, p) => gw.onSubmit(t, p))
-    conn.route(topics.submitAsWildcard, (t, p) => gw.onSubmit(t, p))
+    gw = new Gateway(requester, conn, identity, opts, journal)
+    // held before it was up: taken in now, as if they came now (the journaled ones are on disk already)
+    for (const e of early.drain()) {
+      gw.onSubmit(e.topic, e.payload, e.journaled)
+      // journaled and then refused (a limit, a replyTo it may not use, sealed to another gateway): answered or not, settled
+      if (e.journaled && gw.admittedKey !== e.key) gw.settle(e.key!, e.replyTo!)
+    }
     await conn.subscribe([topics.submit, topics.submitAsWildcard], 1)
     // after a restart the directory fills from retained presences first: the resumed jobs then find their agents
-    if (journal) void requester.directory.waitFor(1, RESUME_WAIT_MS).catch(() => {}).then(() => gw.resume(journal))
+    if (journal) void requester.directory.waitFor(1, RESUME_WAIT_MS).catch(() => {}).then(() => gw!.resume(journal))
     gw.streams = new StreamPlacer({
       conn, directory: requester.directory, requesterId: requester.id, identity, payer: requester.payer, takes: (a) => requester.takes(a), clock: options.clock ?? systemClock,
       maxStreams: opts.maxStreams, paidWindow: opts.dedupeWindow, site: options.site,
@@ -208,7 +219,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return { ...this.stats_, errors: { ...this.stats_.errors }, admission: this.admission.stats() }
   }
 
-  private onSubmit(topic: string, payload: Buffer): void {
+  /** The key of the last submission taken in (for EarlySubmits: whether a journaled one was). */
+  private admittedKey: string | undefined
+
+  /** A journaled job that will not run: settled in the journal (not run again, nothing to deliver). */
+  private settle(key: string, replyTo: string): void {
+    if (!this.journal?.has(key) || this.journal.unanswered().every((j) => j.key !== key)) return
+    this.journal.answer(key, replyTo, '')
+    this.journal.markDelivered(key)
+  }
+
+  /** `journaled`: held by EarlySubmits before the gateway was up, and already on disk. */
+  private onSubmit(topic: string, payload: Buffer, journaled = false): void {
     this.stats_.received++
     if (this.admission.refuseUnparsed(payload.length)) {
       this.stats_.failed++
@@ -226,7 +248,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const refusal = replyRefusal(submitter, job.replyTo)
     if (refusal) return this.onInvalid(submitter, payload, new ValidationError('replyTo', refusal))
     const key = dedupeKeyOf(submitter, job.id, job.replyTo)
-    if (this.journal?.has(key) || !this.seen.add(key)) {
+    if ((!journaled && this.journal?.has(key)) || !this.seen.add(key)) {
       this.stats_.duplicates++
       return
     }
@@ -241,7 +263,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     // on disk before this handler returns, so before the PUBACK (mqtt.js acknowledges after the handler)
-    this.journal?.accept(key, payload, topic)
+    if (!journaled) this.journal?.accept(key, payload, topic)
+    this.admittedKey = key
     this.pump()
   }
 
@@ -256,7 +279,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (!('input' in opened)) continue // sealed to a key this gateway no longer holds: nothing to run
       const job: Accepted = { ...d.value, input: opened.input, sealedJob: d.value.sealed === true || d.value.sealedInput !== undefined }
       const submitter = submitterOf(j.topic ?? topics.submit)
-      this.seen.add(j.key)
+      // taken in by this start already (submitted again, or held before the gateway was up): running
+      if (!this.seen.add(j.key)) continue
       const verdict = this.admission.offer(submitter ?? `replyTo:${job.replyTo}`, { job, submitter }, job.input.length)
       if (!verdict.ok) this.answer(job.replyTo, errorWire(job.id, ErrorCode.overloaded, `gateway limit ${verdict.limit} reached; try again later`), ErrorCode.overloaded, j.key)
     }
@@ -264,8 +288,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   /** Runs waiting jobs, in fair order, while there is room in flight. */
-  private pump(): void {
-    for (let n = this.admission.next(); n; n = this.admission.next()) this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
+  private pump(paced = false): void {
+    for (let n = this.admission.next(); n; n = this.admission.next()) {
+      if (paced) this.admission.countPaced()
+      this.run(n.sensor, n.job.job, n.job.submitter, n.bytes)
+    }
+    if (this.paceTimer || this.closing) return
+    const wait = this.admission.waitMs()
+    if (wait === undefined) return
+    this.paceTimer = this.clock.setTimeout(() => {
+      this.paceTimer = undefined
+      this.pump(true)
+    }, Math.max(1, wait))
   }
 
   private run(sensor: string, job: Accepted, submitter: string | undefined, bytes: number): void {
@@ -384,6 +418,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async close(): Promise<void> {
     this.closing = true
     this.healTimer?.cancel()
+    this.paceTimer?.cancel()
     this.conn.off('connect', this.republish)
     this.conn.unroute(this.presenceTopic)
     // with a journal the session persists (the broker keeps queueing submits for the next start),
@@ -399,6 +434,41 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.journalClosed = true
     this.journal?.close()
   }
+}
+
+/** Submits held in memory while the gateway is starting; past it, journaled ones still run after the next start. */
+const EARLY_LIMIT = 10_000
+
+/**
+ * Submits that arrive before the gateway is up (a persistent session's queue, sent right after
+ * CONNACK). With a journal each is on disk before its handler returns — before mqtt.js's PUBACK —
+ * so a crash in between still runs it after the next start (it is an accepted job then).
+ */
+class EarlySubmits {
+  private held: Array<{ topic: string; payload: Buffer; journaled: boolean; key?: string | undefined; replyTo?: string | undefined }> = []
+
+  constructor(private readonly journal: JobJournal | undefined) {}
+
+  take(topic: string, payload: Buffer): void {
+    // past the bound: journaled only (it runs after the next start), not held
+    const hold = this.held.length < EARLY_LIMIT
+    const k = this.journal ? keyOf(topic, payload) : undefined
+    const journaled = k !== undefined && !this.journal!.has(k.key)
+    if (journaled) this.journal!.accept(k.key, payload, topic)
+    if (hold && (journaled || k === undefined)) this.held.push({ topic, payload, journaled, key: k?.key, replyTo: k?.replyTo })
+  }
+
+  drain(): Array<{ topic: string; payload: Buffer; journaled: boolean; key?: string | undefined; replyTo?: string | undefined }> {
+    const out = this.held
+    this.held = []
+    return out
+  }
+}
+
+/** The dedupe key of a submission, when it decodes (else undefined: the gateway answers it as invalid). */
+function keyOf(topic: string, payload: Buffer): { key: string; replyTo: string } | undefined {
+  const d = decodeJobSubmit(payload)
+  return d.ok ? { key: dedupeKeyOf(submitterOf(topic), d.value.id, d.value.replyTo), replyTo: d.value.replyTo } : undefined
 }
 
 function errorWire(id: string | null, code: string, message: string): Record<string, unknown> {

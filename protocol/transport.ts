@@ -52,6 +52,12 @@ export interface ConnectOptions {
   outbox?: object
   /** Who this client is to a broker with authentication (`fogmesh broker --auth`, Mosquitto with a password file). */
   credentials?: ClientCredentials
+  /**
+   * Routes in place before CONNECT leaves. With `clean: false` the broker sends the session's
+   * queued messages right after its CONNACK — before `connect()` resolves, so before any
+   * `route()` after it: without a route there they would be acknowledged and dropped.
+   */
+  routes?: ReadonlyArray<readonly [filter: string, handler: Handler]>
 }
 
 /** What a client authenticates with: a user name and password, or an agent's id and a fresh token per connect. */

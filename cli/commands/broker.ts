@@ -127,10 +127,10 @@ ${SECURITY_USAGE}
     const gatewayId = wantGateway ? loadOrCreateIdentityFile(identityFile, 'fogmesh-requester-identity').id : undefined
     const gateway = !wantGateway
       ? undefined
-      : await superviseGateway({ gateway: { broker: broker.url, identityFile, ...gatewayLimits, journal, ...(security.gatewayCredentials ? { credentials: security.gatewayCredentials } : {}) }, isolation: isolation as GatewayIsolation, telemetry: true })
+      : await superviseGateway({ gateway: { broker: broker.url, identityFile, ...gatewayLimits, journal, ...(security.gatewayCredentials ? { credentials: security.gatewayCredentials } : {}) }, isolation: isolation as GatewayIsolation, telemetry: true, link: (conn) => broker.handleLocal(conn) })
     gateway?.on('exit', (e) => console.error(`gateway exited (${e.error ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms`))
     gateway?.on('ready', (r) => r.starts > 1 && console.log(`gateway restarted (start ${r.starts})`))
-    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit${security.auth ? ' and fm/v1/jobs/submit/<name>' : ''} (in a ${gateway.isolation === 'worker' ? 'worker thread' : 'child process'}); requester id ${gatewayId} (agents: --accept-from ${gatewayId})`)
+    if (gateway) console.log(`gateway listening on fm/v1/jobs/submit${security.auth ? ' and fm/v1/jobs/submit/<name>' : ''} (in a ${gateway.isolation === 'worker' ? 'worker thread, linked to the broker in-process' : 'child process'}); requester id ${gatewayId} (agents: --accept-from ${gatewayId})`)
     let web: ConsoleServer | undefined
     try {
       web = values['no-console'] ? undefined : (await consoleOnPort(broker, httpPort, security.host, { alerts, ...(security.consoleCredentials ? { credentials: security.consoleCredentials } : {}) })).console

@@ -48,6 +48,7 @@ export class MemoryBus implements Connector {
     const old = this.byId.get(clientId)
     if (old) this.drop(clientId) // a second connection with the same id takes over
     const conn = new MemoryConnection(this, clientId, options.will, options.reconnect !== false)
+    for (const [filter, handler] of options.routes ?? []) conn.route(filter, handler)
     this.byId.set(clientId, conn)
     this.sessions.set(conn, new Map())
     await new Promise<void>((resolve) => setImmediate(resolve)) // CONNACK

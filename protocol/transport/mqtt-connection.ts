@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { Duplex } from 'node:stream'
+import mqtt, { MqttClient, type IClientOptions } from 'mqtt'
 import { AuthError, ErrorCode, FogmeshError } from '../errors.ts'
 import type { Connection, ConnectionEvents, ConnectOptions, Handler, PublishOptions } from '../transport.ts'
 import { TopicRouter } from './topic-router.ts'
@@ -109,16 +110,29 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     throw new FogmeshError(ErrorCode.usage, `several broker URLs (failover) must be mqtt:// or mqtts:// (got ${url})`)
   }
   const servers = urls.length > 1 ? urls.map((u) => ({ host: u.hostname, port: Number(u.port || (u.protocol === 'mqtts:' ? 8883 : 1883)), protocol: u.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'tcp' })) : undefined
+  const opts: IClientOptions = {
+    ...clientOptions(options),
+    ...(servers ? { servers } : {}),
+  }
+  return established(mqtt.connect(urls[0]!.href, opts), url, options, servers?.length)
+}
+
+/**
+ * An MQTT client over a stream of its own making (`build` is called again for every reconnect):
+ * e.g. a MessagePort into the broker's thread (port-stream.ts). Everything else as `connect`.
+ */
+export function connectStream(build: () => Duplex, label: string, options: ConnectOptions = {}): Promise<MqttConnection> {
+  const opts = clientOptions(options)
+  return established(new MqttClient(() => build() as never, opts), label, options, undefined)
+}
+
+function clientOptions(options: ConnectOptions): IClientOptions & { clientId: string } {
   const creds = options.credentials
-  // an authenticated client's id is scoped to its name (broker/auth/broker-auth.ts): pick one the broker keeps as is
   const clientId = options.clientId ?? (creds?.username ? `${creds.username}:${randomBytes(6).toString('hex')}` : `fm-${randomBytes(6).toString('hex')}`)
   const password = () => (typeof creds?.password === 'function' ? creds.password() : creds?.password)
-  const willNow = () => {
-    const w = typeof options.will === 'function' ? options.will() : options.will
-    return w ? { ...w, payload: Buffer.from(w.payload) } : undefined
-  }
-  const will = willNow()
-  const opts: IClientOptions = {
+  const w = typeof options.will === 'function' ? options.will() : options.will
+  const will = w ? { ...w, payload: Buffer.from(w.payload) } : undefined
+  return {
     clientId,
     protocolVersion: 4,
     clean: options.clean ?? true,
@@ -132,9 +146,23 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     ...(creds?.ca !== undefined ? { ca: creds.ca } : {}),
     ...(creds?.loopbackTrust ? { rejectUnauthorized: false } : {}),
     ...(will ? { will } : {}),
-    ...(servers ? { servers } : {}),
   }
-  const client = mqtt.connect(urls[0]!.href, opts)
+}
+
+/** Waits for the first CONNACK of `client`; then the connection, with per-connection wills, fresh passwords and nodelay kept up. */
+async function established(client: MqttClient, url: string, options: ConnectOptions, serverCount: number | undefined): Promise<MqttConnection> {
+  const creds = options.credentials
+  const clientId = client.options.clientId!
+  const password = () => (typeof creds?.password === 'function' ? creds.password() : creds?.password)
+  const willNow = () => {
+    const w = typeof options.will === 'function' ? options.will() : options.will
+    return w ? { ...w, payload: Buffer.from(w.payload) } : undefined
+  }
+  const servers = serverCount
+  // the connection (its message listener and the caller's early routes) before the CONNACK: a
+  // persistent session's queued messages may come in the same read as it
+  const conn = new MqttConnection(client, clientId)
+  for (const [filter, handler] of options.routes ?? []) conn.route(filter, handler)
   // mqtt.js sends `options.will` again on every reconnect: a will made per connection is made anew
   if (typeof options.will === 'function') client.on('reconnect', () => (client.options.will = willNow()))
   // mqtt.js re-sends the options' password on every reconnect: a token must be fresh each time
@@ -147,10 +175,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   // with several brokers: a refused or dead first one is a move to the next, until each was tried
   let tried = 1
   const onReconnect = () => void tried++
-  if (servers) client.on('reconnect', onReconnect)
+  if (servers !== undefined) client.on('reconnect', onReconnect)
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error & { code?: unknown }) => {
-      if (servers && typeof err.code === 'string' && tried < servers.length) return
+      if (servers !== undefined && typeof err.code === 'string' && tried < servers) return
       cleanup()
       client.end(true)
       // CONNACK 2 (identifier rejected), 4 (bad user name or password), 5 (not authorized)
@@ -158,7 +186,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
         reject(new AuthError('refused', `broker ${url} refused ${creds?.username ? `"${creds.username}"` : 'an anonymous client'}: ${err.message}`, { cause: err }))
       } else reject(new FogmeshError(ErrorCode.closed, `cannot connect to broker ${url}: ${err.message}`, { cause: err }))
     }
-    const timer = setTimeout(() => ((tried = servers?.length ?? 1), onError(new Error('timed out'))), ((options.connectTimeoutMs ?? 5000) + 100) * (servers?.length ?? 1))
+    const timer = setTimeout(() => ((tried = servers ?? 1), onError(new Error('timed out'))), ((options.connectTimeoutMs ?? 5000) + 100) * (servers ?? 1))
     const onConnect = () => {
       cleanup()
       resolve()
@@ -174,5 +202,5 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   })
   // after the first connection, errors are reconnect noise; the 'offline'/'connect' events tell the story
   client.on('error', () => {})
-  return new MqttConnection(client, clientId)
+  return conn
 }
