@@ -165,8 +165,9 @@ if (!mosq) console.log('mosquitto: not installed')
 console.log('')
 console.log('headline: aedes embedded broker + gateway in one process, 3 agents as child processes (one OS process per agent, as on devices)')
 let pass = true
-pass = target('p50 <= 6x raw (headline)', `${ratio(headline.mesh.p50, headline.raw.p50)} (${ms(headline.mesh.p50)} ms vs raw ${ms(headline.raw.p50)} ms)`, headline.mesh.p50 <= 6 * headline.raw.p50) && pass
-pass = target('p99 <= 25 ms (headline)', `${ms(headline.mesh.p99)} ms`, headline.mesh.p99 <= 25) && pass
+// issue 15: the leased path (the lease is held after warm-up: no auction in the measured jobs)
+pass = target('p50 <= 4x raw (headline, leased path)', `${ratio(headline.mesh.p50, headline.raw.p50)} (${ms(headline.mesh.p50)} ms vs raw ${ms(headline.raw.p50)} ms)`, headline.mesh.p50 <= 4 * headline.raw.p50) && pass
+pass = target('p99 <= 10 ms (headline)', `${ms(headline.mesh.p99)} ms`, headline.mesh.p99 <= 10) && pass
 console.log(`info   raw with the responder in a child process (the agents' layout): p50 ${ms(headline.rawChild.p50)} ms QoS0, ${ms(headline.rawChild1.p50)} ms QoS1; fogmesh headline p50 = ${ratio(headline.mesh.p50, headline.rawChild.p50)} / ${ratio(headline.mesh.p50, headline.rawChild1.p50)} those`)
 if (cEcho) {
   pass = target('C (wasi-libc) echo p50 within 1.2x of AssemblyScript (headline mesh)', `${ms(cEcho.p50)} vs ${ms(headline.mesh.p50)} ms = ${(cEcho.p50 / headline.mesh.p50).toFixed(2)}x`, cEcho.p50 <= 1.2 * headline.mesh.p50) && pass

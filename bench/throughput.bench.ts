@@ -30,7 +30,7 @@ import { cpuSampler, type CpuSample } from './cpu.ts'
 import { rawRequestResponse } from './raw-request-response.ts'
 import { header, progress, table, target } from './report.ts'
 import { sensorRun } from './sensor-run.ts'
-import { int, ms, ratio, summarize, type Summary } from './summary.ts'
+import { int, ms, summarize, type Summary } from './summary.ts'
 
 exitOnSignal()
 
@@ -200,7 +200,7 @@ console.log(
       return [
         r.label,
         int(perSec(r)),
-        r === rawRow ? '' : ratio(perSec(r), perSec(rawRow)),
+        r === rawRow ? '' : `${(perSec(r) / perSec(rawRow)).toFixed(3)}x`,
         String(r.jobs),
         r === rawRow ? '' : String(r.failed),
         ms(r.lat.p50),
@@ -218,11 +218,18 @@ console.log('cpu us per job by process (bench = this process: broker + requester
 for (const r of rows) console.log(`  ${r.label.padEnd(44)} ${cpuPerJob(r).parts}`)
 console.log('')
 console.log('headline: requester library, aedes embedded broker, 3 agents as child processes (one OS process per agent, as on devices)')
-target('>= 1,000 jobs/s, requester lib, child agents', `${int(perSec(headline))} jobs/s, ${headline.failed} failed`, perSec(headline) >= 1000 && headline.failed === 0)
-if (gatewayRow) target('>= 1,000 jobs/s, gateway path, child agents', `${int(perSec(gatewayRow))} jobs/s, ${gatewayRow.failed} failed`, perSec(gatewayRow) >= 1000 && gatewayRow.failed === 0)
-else target('>= 1,000 jobs/s, gateway path, child agents', 'stalled', false)
-target('>= 1,000 jobs/s, requester lib, in-process agents', `${int(perSec(inproc))} jobs/s, ${inproc.failed} failed`, perSec(inproc) >= 1000 && inproc.failed === 0)
-console.log(`info   raw QoS0 req/resp on the same broker: ${int(perSec(rawRow))} msgs/s; headline = ${ratio(perSec(headline), perSec(rawRow))} of it`)
+// issue 15's targets: ratios to the raw QoS0 request/response pair on the same broker, measured in this run
+const rawRate = perSec(rawRow)
+const rawCpu = cpuPerJob(rawRow).total
+const vsRaw = (r: Row) => perSec(r) / rawRate
+target('jobs/s >= 0.35x raw req/resp, requester lib, child agents, 0 failed', `${int(perSec(headline))} vs ${int(rawRate)} = ${vsRaw(headline).toFixed(3)}x, ${headline.failed} failed`, vsRaw(headline) >= 0.35 && headline.failed === 0)
+if (gatewayRow) target('jobs/s >= 0.35x raw req/resp, gateway path, child agents, 0 failed', `${int(perSec(gatewayRow))} vs ${int(rawRate)} = ${vsRaw(gatewayRow).toFixed(3)}x, ${gatewayRow.failed} failed`, vsRaw(gatewayRow) >= 0.35 && gatewayRow.failed === 0)
+else target('jobs/s >= 0.35x raw req/resp, gateway path, child agents, 0 failed', 'stalled', false)
+for (const r of [headline, ...(gatewayRow ? [gatewayRow] : [])]) {
+  const c = cpuPerJob(r).total
+  target(`CPU per job, all processes, <= 4x a raw message pair: ${r.label}`, `${int(c)} vs ${int(rawCpu)} us = ${(c / rawCpu).toFixed(1)}x`, c <= 4 * rawCpu)
+}
+console.log(`info   >= 1,000 jobs/s (the earlier absolute target): lib ${int(perSec(headline))}, gateway ${gatewayRow ? int(perSec(gatewayRow)) : 'stalled'}, in-process ${int(perSec(inproc))} (${inproc.failed} failed)`)
 if (cRow) {
   target('C (wasi-libc) echo within 1.2x of AssemblyScript: jobs/s', `${int(perSec(cRow))} vs ${int(perSec(headline))} jobs/s = ${(perSec(headline) / perSec(cRow)).toFixed(2)}x slower`, perSec(cRow) * 1.2 >= perSec(headline) && cRow.failed === 0)
   target('C (wasi-libc) echo within 1.2x of AssemblyScript: p50', `${ms(cRow.lat.p50)} vs ${ms(headline.lat.p50)} ms = ${(cRow.lat.p50 / headline.lat.p50).toFixed(2)}x`, cRow.lat.p50 <= 1.2 * headline.lat.p50)
