@@ -23,37 +23,13 @@
  * batch's signature is checked once per process while every message's proof is still checked.
  */
 import { signatureBytes, verifySignature } from './signature.ts'
-import { MAX_PROOF_HASHES, MAX_TREE_SIZE, leafHash, proofLength, rootFromProof } from './batch-tree.ts'
-import { array, number, object, parseValue, sha256Hex, type Infer, type Parser } from './validate.ts'
-import { ValidationError } from './errors.ts'
+import { leafHash, rootFromProof } from './batch-tree.ts'
+import { batchProofSchema } from './batch-proof.ts'
+import { parseValue } from './validate.ts'
+
+export { batchProofSchema, type BatchProof, type BatchProofWire } from './batch-proof.ts'
 
 export type BatchKind = 'result' | 'assign'
-
-/** A message's place in its batch, as it travels. */
-export interface BatchProof {
-  size: number
-  index: number
-  root: string
-  proof: string[]
-}
-
-const batchShape = object({
-  size: number({ min: 2, max: MAX_TREE_SIZE, integer: true }),
-  index: number({ min: 0, max: MAX_TREE_SIZE - 1, integer: true }),
-  root: sha256Hex,
-  proof: array(sha256Hex, { max: MAX_PROOF_HASHES }),
-})
-
-/** The boundary parser of `batch`: the field named when the index is outside the tree or the proof is not that leaf's length. */
-export const batchProofSchema: Parser<BatchProof> = (v, path) => {
-  const b = batchShape(v, path)
-  const at = (f: string) => (path ? `${path}.${f}` : f)
-  if (b.index >= b.size) throw new ValidationError(at('index'), `an index below size (${b.size})`)
-  const need = proofLength(b.index, b.size)
-  if (b.proof.length !== need) throw new ValidationError(at('proof'), `${need} hashes for leaf ${b.index} of ${b.size}`)
-  return b
-}
-export type BatchProofWire = Infer<typeof batchProofSchema>
 
 /** The bytes a batch's signature covers. */
 export function batchStatement(kind: BatchKind, size: number, root: string): Buffer {

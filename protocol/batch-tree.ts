@@ -18,10 +18,10 @@
  * JavaScript keccak per node where this one costs an OpenSSL SHA-256.
  */
 import { createHash } from 'node:crypto'
+import { MAX_PROOF_HASHES, MAX_TREE_SIZE, split } from './batch-proof.ts'
 
-/** The most leaves a proof can address: 2^32 (a proof of at most 32 hashes). */
-export const MAX_TREE_SIZE = 2 ** 32
-export const MAX_PROOF_HASHES = 32
+export { MAX_PROOF_HASHES, MAX_TREE_SIZE, proofLength } from './batch-proof.ts'
+
 
 const LEAF = Buffer.from([0])
 const NODE = Buffer.from([1])
@@ -34,12 +34,6 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   return createHash('sha256').update(NODE).update(left).update(right).digest()
 }
 
-/** The largest power of two strictly below n (n ≥ 2). */
-function split(n: number): number {
-  let k = 1
-  while (k * 2 < n) k *= 2
-  return k
-}
 
 /** MTH over leaf hashes (at least one). */
 export function treeRoot(leaves: readonly Uint8Array[]): Buffer {
@@ -66,18 +60,6 @@ export function treeWithProofs(leaves: readonly Uint8Array[]): { root: Buffer; p
     return nodeHash(left, right)
   }
   return { root: build(0, leaves.length), proofs }
-}
-
-/** How many hashes the inclusion proof of leaf `index` in a tree of `size` has (undefined: no such leaf). */
-export function proofLength(index: number, size: number): number | undefined {
-  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size || size > MAX_TREE_SIZE) return undefined
-  let n = 0
-  for (let from = 0, to = size; to - from > 1; n++) {
-    const k = from + split(to - from)
-    if (index < k) to = k
-    else from = k
-  }
-  return n
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   uintString,
   type Infer,
 } from './validate.ts'
-import { batchProofSchema } from './batch-signature.ts'
+import { batchProofSchema } from './batch-proof.ts'
 
 /** Size caps that apply at the boundary (the broker enforces its own packet caps before these). */
 export const MAX_INPUT_BYTES = 4 * 1024 * 1024

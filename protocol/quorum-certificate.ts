@@ -18,7 +18,7 @@
 import { agentIdFromPublicKey } from './agent-id.ts'
 import { MAX_REDUNDANCY } from './messages.ts'
 import { verifyResult } from './signature.ts'
-import { batchProofSchema } from './batch-signature.ts'
+import { batchProofSchema } from './batch-proof.ts'
 import { StatementHasher, jobDigest, statementOf, statementSigner } from './statement.ts'
 import { array, bytes32Hex, evmAddress, id, literal, meshJobId, number, object, optional, sha256Hex, string, type Infer } from './validate.ts'
 
