@@ -5,7 +5,7 @@ import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { JOB_MODULES, loadModule } from '../../../wasm-modules/index.ts'
 import type { RunLimits, RunOutcome, RunRequest } from '../executor.ts'
 import { compileJob } from '../runner/prepare-job.ts'
-import { InlineSlice, INLINE_MISS_LIMIT } from './inline-slice.ts'
+import { InlineSlice, INLINE_MAX_INITIAL_PAGES, INLINE_MISS_LIMIT } from './inline-slice.ts'
 import { createWorkerPool } from './pool.ts'
 import type { WorkerPool } from './pool.ts'
 
@@ -26,6 +26,8 @@ const modules: Record<string, { sha256: string; bytes: Uint8Array }> = {
   swallowExit: fx.swallowExit(),
   linksEverything: fx.linksEverything(),
   slow: fx.slowDone(50_000),
+  // a big declared memory: never tried inline (its allocation would cost the main thread more than the hop)
+  bigMemory: fx.compileWat(`(module (memory (export "memory") ${INLINE_MAX_INITIAL_PAGES + 1}) (func (export "_start")))`),
 }
 for (const name of JOB_MODULES) {
   const bytes = await loadModule(name)
@@ -105,6 +107,9 @@ test('which tries are kept: success, exits, caps and a whole budget; the rest ru
   assert.is(kept('stackOverflow', ''), 'worker', 'a stack overflow depends on the thread')
   assert.is(kept('echo', 'mem', { memoryMiB: 1 / 32 }), 'worker', 'memory faults go to a worker')
   assert.is(kept('echo', 'short', { timeoutMs: 10 }), 'worker', 'a deadline too short for a try')
+  const before = slice.tried
+  assert.is(kept('bigMemory', ''), 'worker', 'a module declaring a big memory is not tried')
+  assert.is(slice.tried, before, 'not even started')
   assert.is(kept('dist/echo', 'from assemblyscript'), 'ok')
   assert.is(kept('dist/sha256', 'abc'), 'ok')
   // slow work: out of the slice, to a worker; after INLINE_MISS_LIMIT such in a row the module is no longer tried

@@ -3,7 +3,8 @@
  * process's main thread): no hop to a worker and back, which for a job of a few hundred
  * fuel costs far more than the job. Only where the outcome cannot differ from a worker's:
  *
- * - metered preview1 modules only (components and unmetered modules always go to a worker);
+ * - metered preview1 modules only (components and unmetered modules always go to a worker),
+ *   declaring at most INLINE_MAX_INITIAL_PAGES of initial memory;
  * - the try runs with a fuel slice, `inlineFuel`, small enough that its worst case is far
  *   under any deadline; the slice is the job's budget when the job's own is smaller;
  * - a job is a pure function of its module, input and limits (an in-memory WASI host: no
@@ -39,6 +40,15 @@ export const INLINE_MISS_LIMIT = 4
 /** Jobs with a deadline under this are not tried inline: a try's worst case must be far under the deadline. */
 export const INLINE_MIN_TIMEOUT_MS = 100
 
+/**
+ * A module declaring more initial memory than this (64 KiB pages: 16 MiB) is never tried inline:
+ * its memory alone (a new one per try, over the spare's size) costs the executor's main thread
+ * ~8 ms at 200 MiB on a loaded 2-core machine (bench/inline-hostile.bench.ts) — far more than
+ * the hop a try saves, and on the thread every other job is dispatched from. Tiny jobs declare
+ * a page or a few (AssemblyScript 1, wasi-libc a few).
+ */
+export const INLINE_MAX_INITIAL_PAGES = 256
+
 /** Endings a try may keep: the module's own, the same on any thread. */
 const KEPT: ReadonlySet<ErrorCode> = new Set([ErrorCode.exitNonZero, ErrorCode.outputLimit])
 
@@ -53,8 +63,9 @@ export class InlineSlice {
 
   constructor(readonly fuel: number) {}
 
-  /** Makes a metered module triable here (the compiled module is shared with the workers', not copied). */
+  /** Makes a metered module triable here (the compiled module is shared with the workers', not copied); not one with a big memory. */
   load(sha256: string, job: PreparedJob): void {
+    if (job.memory.initialPages > INLINE_MAX_INITIAL_PAGES) return
     this.runner.load(sha256, job)
     this.misses.set(sha256, 0)
   }
