@@ -23,7 +23,7 @@
  */
 import { ErrorCode } from '../../../protocol/errors.ts'
 import type { RunOutcome, RunRequest } from '../executor.ts'
-import { DEFAULT_FUEL } from '../runner/run-budget.ts'
+import { DEFAULT_FUEL, DEFAULT_MEMORY_MIB } from '../runner/run-budget.ts'
 import { JobRunner } from '../runner/job-runner.ts'
 import type { PreparedJob } from '../runner/prepare-job.ts'
 import { toOutcome } from '../runner/runner-result.ts'
@@ -48,6 +48,13 @@ export const INLINE_MIN_TIMEOUT_MS = 100
  * a page or a few (AssemblyScript 1, wasi-libc a few).
  */
 export const INLINE_MAX_INITIAL_PAGES = 256
+/**
+ * A try's memory cap (MiB) when the job's is larger: one big memory.grow (charged after it
+ * succeeded) would otherwise commit it on the main thread (~6 ms for 240 MiB) before the slice
+ * runs out. A try in which a grow was refused under this lowered cap is not kept (on a worker,
+ * under the job's own cap, the grow may succeed): the worker's run answers.
+ */
+export const INLINE_MAX_MEMORY_MIB = 16
 
 /** Endings a try may keep: the module's own, the same on any thread. */
 const KEPT: ReadonlySet<ErrorCode> = new Set([ErrorCode.exitNonZero, ErrorCode.outputLimit])
@@ -80,12 +87,19 @@ export class InlineSlice {
     const l = this.limits
     l.jobId = request.jobId
     l.fuel = whole ? budget : this.fuel
-    l.memoryMiB = limits.memoryMiB
+    const cap = limits.memoryMiB ?? DEFAULT_MEMORY_MIB
+    const lowered = cap > INLINE_MAX_MEMORY_MIB
+    l.memoryMiB = lowered ? INLINE_MAX_MEMORY_MIB : limits.memoryMiB
     l.deterministic = limits.deterministic
     this.caps.outputBytes = limits.outputBytes
     this.caps.stderrBytes = limits.stderrBytes
     this.tried++
     const r = this.runner.run(request.module, request.input, this.caps, l)
+    if (lowered && this.runner.lastGrowFailed) {
+      // its own cap might have let the grow through: the worker answers; a module that keeps doing it stops being tried
+      this.misses.set(request.module, misses + 1)
+      return undefined
+    }
     if (r.ok || KEPT.has(r.code) || (whole && r.code === ErrorCode.fuelExhausted)) {
       this.kept++
       this.misses.set(request.module, 0)
