@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events'
 import { arch, availableParallelism, platform, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Outbox } from './outbox.ts'
+import { EarlyInbox } from './early-inbox.ts'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ineligibility } from '../protocol/eligibility.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
@@ -177,8 +178,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     // connection comes up meanwhile, so start-to-online is the slower of the two, not their sum
     // a new epoch per connection: the will is signed for the epoch of the connection it belongs to
     const statements = new PresenceStatements(identity, opts.name, new EpochCounter(join(opts.dataDir, EPOCH_FILE), opts.clock ?? systemClock))
+    // what the persistent session's queue sends right after CONNACK, before the agent is up: held, then run (agent/early-inbox.ts)
+    const early = new EarlyInbox()
+    const earlyTopics = [topics.agentJobs(identity.id), topics.agentStreams(identity.id), ...(opts.payment ? [topics.agentVouchers(identity.id)] : [])]
     const connecting = connectorFor(opts.broker).connect({
       clientId: `fm-agent-${identity.id}`,
+      routes: early.routes(earlyTopics, [topics.agentOffers(identity.id), topics.offers]),
       will: () => statements.will(),
       keepaliveSeconds: 5,
       // a persistent session and an on-disk outbox: assignments wait at the broker while the link is down,
@@ -200,7 +205,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       // requesters with a funded channel are accepted (ethers verifies their payer proof): only for an agent that takes payment
       const channels = opts.payment && payments ? new (await import('./channel-acceptance.ts')).ChannelAcceptance(opts.payment.client, payments.terms.payee, opts.clock ?? systemClock) : undefined
       const agent = new Agent(identity, conn, executor, opts, payments, statements, channels, attestor, loadAttestor)
-      await agent.join()
+      await agent.join(early)
       return agent
     } catch (err) {
       await payments?.close().catch(() => {})
@@ -210,19 +215,27 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
   }
 
-  private async join(): Promise<void> {
-    this.conn.route(topics.offers, (t, p) => this.onOffer(t, p))
-    this.conn.route(topics.agentOffers(this.id), (t, p) => this.onOffer(t, p))
-    this.conn.route(topics.agentJobs(this.id), (t, p) => this.onAssign(t, p))
+  private async join(early: EarlyInbox): Promise<void> {
+    const failed = (topic: string, error: unknown) => this.reject(topic, toFogmeshError(error))
+    this.conn.on('handlerError', (e) => failed(e.topic, e.error))
+    // each topic's real route, then (same turn: no live message overtakes them) what the early route held for it
+    const route = (topic: string, handler: (t: string, p: Buffer) => void) => {
+      this.conn.route(topic, handler)
+      early.release(topic, handler, failed)
+    }
+    route(topics.offers, (t, p) => this.onOffer(t, p))
+    route(topics.agentOffers(this.id), (t, p) => this.onOffer(t, p))
+    route(topics.agentJobs(this.id), (t, p) => this.onAssign(t, p))
     if (this.payments) {
-      this.conn.route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
+      route(topics.agentVouchers(this.id), (t, p) => this.onVoucher(t, p))
       await this.conn.subscribe(topics.agentVouchers(this.id), 1)
     }
-    this.conn.on('handlerError', (e) => this.reject(e.topic, toFogmeshError(e.error)))
     this.conn.on('connect', () => this.emit('connection', { connected: true }))
     this.conn.on('offline', () => this.emit('connection', { connected: false }))
     await this.conn.subscribe([topics.offers, topics.agentOffers(this.id), topics.agentJobs(this.id)], 1)
-    await this.streams.start()
+    await this.streams.start(early)
+    early.clear()
+    for (const o of early.overflowed()) this.reject(o.topic, new FogmeshError(ErrorCode.overloaded, `${o.count} messages came before the agent was up, past its early bound (agent/early-inbox.ts): not run`))
     // a broker whose rules predate blobs refuses the wants: the agent then serves none, and runs on
     await this.blobHolder.start().catch((err: unknown) => this.reject(topics.blobWantWildcard, toFogmeshError(err)))
     // the updater first: the first presence already carries the last update's outcome

@@ -14,6 +14,7 @@ import type { Signer } from '../../protocol/signature.ts'
 import { streamControlSchema, type StreamControl } from '../../protocol/streams.ts'
 import { topics } from '../../protocol/topics.ts'
 import type { Connection } from '../../protocol/transport.ts'
+import type { EarlyInbox } from '../early-inbox.ts'
 import { decodeJson } from '../../protocol/validate.ts'
 import { StreamRunner, type StreamCounts, type StreamLimits } from './stream-runner.ts'
 
@@ -52,8 +53,10 @@ export class StreamHost extends EventEmitter<StreamHostEvents> {
     this.topic = topics.agentStreams(o.agentId)
   }
 
-  async start(): Promise<void> {
+  /** `early`: what came for the control topic before the host was up (agent/early-inbox.ts), taken in first. */
+  async start(early?: EarlyInbox): Promise<void> {
     this.o.conn.route(this.topic, (t, p) => this.onControl(t, p))
+    early?.release(this.topic, (t, p) => this.onControl(t, p), (topic, err) => void this.emit('rejected', { topic, code: 'internal', message: (err as Error).message }))
     await this.o.conn.subscribe(this.topic, 1)
   }
 

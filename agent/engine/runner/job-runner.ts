@@ -75,6 +75,11 @@ export class JobRunner {
   /** The running metered instance's fuel counter. */
   private fuel: WebAssembly.Global | undefined = undefined
 
+  /** Whether a memory.grow of the last metered run was refused (its cap, or the engine). */
+  get lastGrowFailed(): boolean {
+    return this.growFailed
+  }
+
   constructor(options: JobRunnerOptions = {}) {
     const o = mergeOptions(options, { clock: realClock, random: cryptoRandom, ...BUDGET_DEFAULTS }, BUDGET_RANGES, 'jobRunner')
     this.defaults = { defaultMemoryMiB: o.defaultMemoryMiB, defaultFuel: o.defaultFuel }

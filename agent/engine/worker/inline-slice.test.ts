@@ -5,7 +5,7 @@ import * as fx from '../../../test/fixtures/engine/modules.ts'
 import { JOB_MODULES, loadModule } from '../../../wasm-modules/index.ts'
 import type { RunLimits, RunOutcome, RunRequest } from '../executor.ts'
 import { compileJob } from '../runner/prepare-job.ts'
-import { InlineSlice, INLINE_MISS_LIMIT } from './inline-slice.ts'
+import { InlineSlice, INLINE_MAX_INITIAL_PAGES, INLINE_MISS_LIMIT } from './inline-slice.ts'
 import { createWorkerPool } from './pool.ts'
 import type { WorkerPool } from './pool.ts'
 
@@ -26,6 +26,11 @@ const modules: Record<string, { sha256: string; bytes: Uint8Array }> = {
   swallowExit: fx.swallowExit(),
   linksEverything: fx.linksEverything(),
   slow: fx.slowDone(50_000),
+  // a big declared memory: never tried inline (its allocation would cost the main thread more than the hop)
+  // grows 300 pages (over the try's lowered cap, under the default job cap): exit 3 only when refused
+  growBig: fx.compileWat(`(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32))) (memory (export "memory") 1)
+  (func (export "_start") (if (i32.eq (memory.grow (i32.const 300)) (i32.const -1)) (then (call $exit (i32.const 3))))))`),
+  bigMemory: fx.compileWat(`(module (memory (export "memory") ${INLINE_MAX_INITIAL_PAGES + 1}) (func (export "_start")))`),
 }
 for (const name of JOB_MODULES) {
   const bytes = await loadModule(name)
@@ -43,6 +48,7 @@ const cases: Array<{ name: string; input: string; limits?: Partial<RunLimits> }>
   { name: 'clocks', input: '', limits: { deterministic: false } },
   { name: 'fail', input: '', limits: { stderrBytes: 5 } },
   { name: 'echo', input: 'mem', limits: { memoryMiB: 1 / 32 } }, // needs a page more than the cap: memory_limit
+  { name: 'growBig', input: '', limits: { memoryMiB: 8 } }, // refused under its own cap: memory_limit
 ]
 
 const request = (c: (typeof cases)[number], i: number): RunRequest => ({
@@ -105,6 +111,11 @@ test('which tries are kept: success, exits, caps and a whole budget; the rest ru
   assert.is(kept('stackOverflow', ''), 'worker', 'a stack overflow depends on the thread')
   assert.is(kept('echo', 'mem', { memoryMiB: 1 / 32 }), 'worker', 'memory faults go to a worker')
   assert.is(kept('echo', 'short', { timeoutMs: 10 }), 'worker', 'a deadline too short for a try')
+  const before = slice.tried
+  assert.is(kept('bigMemory', ''), 'worker', 'a module declaring a big memory is not tried')
+  assert.is(slice.tried, before, 'not even started')
+  assert.is(kept('growBig', ''), 'worker', 'a grow refused only under the try\'s lowered memory cap: the worker answers')
+  assert.is(kept('growBig', '', { memoryMiB: 8 }), 'worker', 'refused under the job\'s own cap: a memory fault, to a worker as before')
   assert.is(kept('dist/echo', 'from assemblyscript'), 'ok')
   assert.is(kept('dist/sha256', 'abc'), 'ok')
   // slow work: out of the slice, to a worker; after INLINE_MISS_LIMIT such in a row the module is no longer tried
@@ -112,6 +123,19 @@ test('which tries are kept: success, exits, caps and a whole budget; the rest ru
   for (let i = 0; i < INLINE_MISS_LIMIT + 3; i++) assert.is(kept('slow', ''), 'worker')
   assert.is(slice.tried - tried, INLINE_MISS_LIMIT)
   assert.is(kept('echo', 'still tried'), 'ok', 'other modules are still tried')
+})
+
+test('a try runs under a lowered memory cap: a big grow is not made on this thread, the worker answers', () => {
+  const slice = new InlineSlice(1_000_000) // a slice the 300-page grow's fuel fits in
+  const m = modules.growBig!
+  slice.load(m.sha256, compileJob(m.sha256, m.bytes).job)
+  assert.is(slice.tryRun(request({ name: 'growBig', input: '' }, 0)), undefined, 'refused under the try\'s cap only: not kept')
+  const small = slice.tryRun(request({ name: 'growBig', input: '', limits: { memoryMiB: 32 } }, 1))
+  assert.is(small, undefined, 'over the lowered cap still')
+  // a cap at most the lowered one is the job's own: a success there is kept
+  const e = modules.echo!
+  slice.load(e.sha256, compileJob(e.sha256, e.bytes).job)
+  assert.is(slice.tryRun(request({ name: 'echo', input: 'x', limits: { memoryMiB: 16 } }, 2))?.status, 'ok')
 })
 
 test('a kept try costs no worker: the pool answers tiny jobs without posting them', async () => {

@@ -3,7 +3,8 @@
  * process's main thread): no hop to a worker and back, which for a job of a few hundred
  * fuel costs far more than the job. Only where the outcome cannot differ from a worker's:
  *
- * - metered preview1 modules only (components and unmetered modules always go to a worker);
+ * - metered preview1 modules only (components and unmetered modules always go to a worker),
+ *   declaring at most INLINE_MAX_INITIAL_PAGES of initial memory;
  * - the try runs with a fuel slice, `inlineFuel`, small enough that its worst case is far
  *   under any deadline; the slice is the job's budget when the job's own is smaller;
  * - a job is a pure function of its module, input and limits (an in-memory WASI host: no
@@ -22,7 +23,7 @@
  */
 import { ErrorCode } from '../../../protocol/errors.ts'
 import type { RunOutcome, RunRequest } from '../executor.ts'
-import { DEFAULT_FUEL } from '../runner/run-budget.ts'
+import { DEFAULT_FUEL, DEFAULT_MEMORY_MIB } from '../runner/run-budget.ts'
 import { JobRunner } from '../runner/job-runner.ts'
 import type { PreparedJob } from '../runner/prepare-job.ts'
 import { toOutcome } from '../runner/runner-result.ts'
@@ -39,6 +40,22 @@ export const INLINE_MISS_LIMIT = 4
 /** Jobs with a deadline under this are not tried inline: a try's worst case must be far under the deadline. */
 export const INLINE_MIN_TIMEOUT_MS = 100
 
+/**
+ * A module declaring more initial memory than this (64 KiB pages: 16 MiB) is never tried inline:
+ * its memory alone (a new one per try, over the spare's size) costs the executor's main thread
+ * ~8 ms at 200 MiB on a loaded 2-core machine (bench/inline-hostile.bench.ts) — far more than
+ * the hop a try saves, and on the thread every other job is dispatched from. Tiny jobs declare
+ * a page or a few (AssemblyScript 1, wasi-libc a few).
+ */
+export const INLINE_MAX_INITIAL_PAGES = 256
+/**
+ * A try's memory cap (MiB) when the job's is larger: one big memory.grow (charged after it
+ * succeeded) would otherwise commit it on the main thread (~6 ms for 240 MiB) before the slice
+ * runs out. A try in which a grow was refused under this lowered cap is not kept (on a worker,
+ * under the job's own cap, the grow may succeed): the worker's run answers.
+ */
+export const INLINE_MAX_MEMORY_MIB = 16
+
 /** Endings a try may keep: the module's own, the same on any thread. */
 const KEPT: ReadonlySet<ErrorCode> = new Set([ErrorCode.exitNonZero, ErrorCode.outputLimit])
 
@@ -53,8 +70,9 @@ export class InlineSlice {
 
   constructor(readonly fuel: number) {}
 
-  /** Makes a metered module triable here (the compiled module is shared with the workers', not copied). */
+  /** Makes a metered module triable here (the compiled module is shared with the workers', not copied); not one with a big memory. */
   load(sha256: string, job: PreparedJob): void {
+    if (job.memory.initialPages > INLINE_MAX_INITIAL_PAGES) return
     this.runner.load(sha256, job)
     this.misses.set(sha256, 0)
   }
@@ -69,12 +87,19 @@ export class InlineSlice {
     const l = this.limits
     l.jobId = request.jobId
     l.fuel = whole ? budget : this.fuel
-    l.memoryMiB = limits.memoryMiB
+    const cap = limits.memoryMiB ?? DEFAULT_MEMORY_MIB
+    const lowered = cap > INLINE_MAX_MEMORY_MIB
+    l.memoryMiB = lowered ? INLINE_MAX_MEMORY_MIB : limits.memoryMiB
     l.deterministic = limits.deterministic
     this.caps.outputBytes = limits.outputBytes
     this.caps.stderrBytes = limits.stderrBytes
     this.tried++
     const r = this.runner.run(request.module, request.input, this.caps, l)
+    if (lowered && this.runner.lastGrowFailed) {
+      // its own cap might have let the grow through: the worker answers; a module that keeps doing it stops being tried
+      this.misses.set(request.module, misses + 1)
+      return undefined
+    }
     if (r.ok || KEPT.has(r.code) || (whole && r.code === ErrorCode.fuelExhausted)) {
       this.kept++
       this.misses.set(request.module, 0)
