@@ -36,7 +36,11 @@ import { table } from './report.ts'
 exitOnSignal()
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
-const idOf = (payload: Buffer | string) => /"id":"([^"]+)"/.exec(payload.toString())?.[1]
+/**
+ * The sensor's job id in a payload. Inside the mesh the gateway scopes it to its submitter
+ * (`<id>@<scope>`, market/submit-scope.ts): marks of every hop are joined on the sensor's id.
+ */
+const idOf = (payload: Buffer | string) => /"id":"([^"@]+)(?:@[^"]*)?"/.exec(payload.toString())?.[1]
 const mode = process.argv[2] ?? 'hops'
 const echo = await loadModule('echo')
 const input = Buffer.from('hello, edge')
@@ -123,7 +127,7 @@ if (mode === 'hops') {
     const probe = JSON.parse(line) as { probe: Record<string, Record<string, number>>; presenceUs: number[] }
     presenceUs.push(...probe.presenceUs)
     for (const [id, m] of Object.entries(probe.probe)) {
-      for (const [k, t] of Object.entries(m)) mark(id, k, t)
+      for (const [k, t] of Object.entries(m)) mark(id.split('@')[0], k, t)
     }
   }
   await gateway.close()
