@@ -138,12 +138,18 @@ if (mode === 'hops') {
     ['gateway: validate, lease, assign written', 'gwRecvSubmit', 'gwSentAssign'],
     ['assign: broker -> agent process has it', 'gwSentAssign', 'agentRecv'],
     ['agent: mqtt.js packet -> onAssign (PUBACK, emit)', 'agentRecv', 'onAssign'],
-    ['agent: onAssign: decode, dedupe -> execute', 'onAssign', 'execute'],
+    ['agent: onAssign: decode, verify, nonce -> admitted', 'onAssign', 'admitted'],
+    ['agent: admitted -> execute', 'admitted', 'execute'],
     ['agent: execute: checks, module.get -> run start', 'execute', 'runStart'],
-    ['agent: executor.run (worker thread, wasm)', 'runStart', 'runEnd'],
+    ['agent: run start -> IPC batch sent (turn end)', 'runStart', 'ipcSend'],
+    ['agent: IPC: executor process runs, answers', 'ipcSend', 'ipcRecv'],
+    ['agent: IPC answer -> run end', 'ipcRecv', 'runEnd'],
     ['agent: sha256 + JSON -> sign start', 'runEnd', 'signStart'],
     ['agent: ed25519 sign', 'signStart', 'signEnd'],
-    ['agent: after sign -> result written', 'signEnd', 'agentSent'],
+    ['agent: after sign -> publish called', 'signEnd', 'publish'],
+    ['agent: publish -> outbox put', 'publish', 'storePut'],
+    ['agent: outbox put -> its callback (at once; held: durable)', 'storePut', 'stored'],
+    ['agent: outbox callback -> result written', 'stored', 'agentSent'],
     ['result: broker -> gateway has it', 'agentSent', 'gwRecvResult'],
     ['gateway: verify, answer written', 'gwRecvResult', 'gwSentReply'],
     ['reply: broker -> sensor has it', 'gwSentReply', 'sensorRecv'],
@@ -158,7 +164,7 @@ if (mode === 'hops') {
   console.log(`hops, ${brokerKind}, 1 job in flight, ${complete.length} of ${N} jobs with every mark (ms; CLOCK_MONOTONIC across processes)`)
   console.log(table([['hop', 'p50', 'mean', 'p99', 'max'], ...rows]))
   const pr = summarize(presenceUs)
-  console.log(`agent.presence() (called per assignment, and per heartbeat/offer): ${pr.n} calls, p50 ${pr.p50.toFixed(1)} us, mean ${pr.mean.toFixed(1)} us, p99 ${pr.p99.toFixed(1)} us`)
+  if (pr.n > 0) console.log(`agent.presence() (per heartbeat/offer): ${pr.n} calls, p50 ${pr.p50.toFixed(1)} us, mean ${pr.mean.toFixed(1)} us, p99 ${pr.p99.toFixed(1)} us`)
   process.exit(0)
 }
 
