@@ -5,7 +5,8 @@
  *   node --import tsx bench/diagnose.ts hops [aedes|mosquitto|mosquitto-nodelay] [N=1000]
  *     One job in flight through the gateway (sensor -> gateway -> agent ->
  *     gateway -> sensor), 3 agents as child processes (bench/probe-agent.ts),
- *     and a timestamp at every hop, from CLOCK_MONOTONIC in every process.
+ *     and a timestamp at every hop, from CLOCK_MONOTONIC in every process
+ *     (FM_BENCH_AGENT_NODE_ARGS as for `load` profiles the probe agents).
  *
  *   node --cpu-prof --cpu-prof-dir=DIR --import tsx bench/diagnose.ts load [seconds=8]
  *     32 in flight through the requester library with 3 child-process agents,
@@ -62,10 +63,12 @@ if (mode === 'hops') {
     stopBroker = () => m.stop()
   }
   const gateway = await startGateway({ broker: url })
+  // FM_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the probe agents (and their executors) too
+  const agentNodeArgs = (process.env.FM_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const probes = await Promise.all(
     [1, 2, 3].map(async (i) => {
       const child = trackChild(
-        spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/probe-agent.ts'), url, tmpDir('fm-probe-'), `p${i}`], {
+        spawn(process.execPath, [...agentNodeArgs, '--import', 'tsx', join(ROOT, 'bench/probe-agent.ts'), url, tmpDir('fm-probe-'), `p${i}`], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         }),
