@@ -116,7 +116,7 @@ export class AssignmentRunner {
     const attestation = attestor?.attest(job, result, this.o.terms.defaults)
     if (attestation) result.attestation = attestation
     if (!job.batchResults || !this.batches) return { ...result, signature: signResult(result, this.o.signer) }
-    const s = await this.batches.sign(resultStatement(result))
+    const s = await this.batches.sign(resultStatement(result), this.running.size <= 1) // a lone job: signed at once
     return { ...result, signature: s.signature, ...(s.batch ? { batch: s.batch } : {}) }
   }
 

@@ -81,9 +81,9 @@ function onDisk(path: string): number {
   return n
 }
 
-test('group commit: the publishes of one turn share one write and one fdatasync; each callback only once its record is on disk', async () => {
+test('group commit: the publishes of one turn share one write and one fdatasync; held, each callback only once its record is on disk', async () => {
   const path = join(tmpDir('fm-outbox-'), 'outbox.journal')
-  const outbox = new Outbox(path)
+  const outbox = new Outbox(path, { holdUntilDurable: true })
   const seen: number[] = []
   const done = Array.from(
     { length: 20 },
@@ -114,9 +114,9 @@ test('group commit: the publishes of one turn share one write and one fdatasync;
   await new Promise<void>((r) => outbox.close(() => r()))
 })
 
-test('a reconnect while a publish waits for its group: the replay sends it once it is on disk, its own callback is not called', async () => {
+test('a reconnect while a publish waits for its group: the replay sends it once it is on disk, its own (held) callback is not called', async () => {
   const path = join(tmpDir('fm-outbox-'), 'outbox.journal')
-  const outbox = new Outbox(path)
+  const outbox = new Outbox(path, { holdUntilDurable: true })
   let called = false
   outbox.put(pub(7), () => (called = true))
   const replayed: number[] = []
@@ -135,9 +135,38 @@ test('a reconnect while a publish waits for its group: the replay sends it once 
   await new Promise<void>((r) => outbox.close(() => r()))
 })
 
+test('by default a publish is sent at once, its record written alongside: one group, durable soon after; a PUBACK before that deletes it', async () => {
+  const path = join(tmpDir('fm-outbox-'), 'outbox.journal')
+  const outbox = new Outbox(path)
+  const called: number[] = []
+  for (let m = 1; m <= 5; m++) outbox.put(pub(m), (err) => (err ? assert.unreachable(String(err)) : called.push(m)))
+  assert.equal(called, [1, 2, 3, 4, 5], 'each callback at once (mqtt.js writes it to the socket)')
+  assert.is(onDisk(path), 0, 'nothing written inside the turn')
+  // a PUBACK for message 2 while its record is on its way
+  outbox.del({ messageId: 2 }, () => {})
+  // a reconnect's replay still hands over only what is durable
+  const replayed: number[] = []
+  await new Promise<void>((resolve) => {
+    const s = outbox.createStream()
+    s.on('data', (p: { messageId: number }) => {
+      assert.is(onDisk(path), 4, 'the group (five publishes and the delete of this turn) is on disk before the replay hands anything over')
+      replayed.push(p.messageId)
+    })
+    s.on('end', () => resolve())
+  })
+  assert.equal(replayed, [1, 3, 4, 5])
+  assert.is(outbox.stats().groups, 1)
+  assert.is(outbox.stats().syncs, 1)
+  assert.is(outbox.stats().unsynced, 0)
+  await new Promise<void>((r) => outbox.close(() => r()))
+  const again = new Outbox(path)
+  assert.is(again.restored, 4, 'after a restart: the four not acknowledged, not the one whose PUBACK came before its record landed')
+  again.close(() => {})
+})
+
 test('deletes ride along without a sync of their own: written with the next group or after deleteDelayMs; close writes what is pending', async () => {
   const path = join(tmpDir('fm-outbox-'), 'outbox.journal')
-  const outbox = new Outbox(path, { deleteDelayMs: 30 })
+  const outbox = new Outbox(path, { deleteDelayMs: 30, holdUntilDurable: true }) // held: an awaited put is on disk
   await Promise.all([1, 2, 3].map((m) => new Promise<void>((r) => outbox.put(pub(m), () => r()))))
   const syncs = outbox.stats().syncs
   outbox.del({ messageId: 1 }, () => {})

@@ -12,12 +12,20 @@
  *
  * Group commit: the records of one event-loop turn go to the file with one
  * synced write (O_DSYNC; or a write and an fdatasync), off the main thread (JournalFile.appendBatch);
- * records that arrive while a group is on its way form the next group. A
- * publish's `put` callback — which mqtt.js waits for before it writes the
- * PUBLISH to the socket (client.js _storeAndSend) — is held until its group is
- * on disk; a reconnect's replay of the store (createStream) is handed over only
- * once the groups pending when it began are on disk: nothing reaches the wire
- * before it is durable. A delete (PUBACK)
+ * records that arrive while a group is on its way form the next group.
+ *
+ * Sending and the sync overlap: a publish's `put` callback — which mqtt.js waits for before it
+ * writes the PUBLISH to the socket (client.js _storeAndSend) — is called at once, so a result
+ * goes to the broker while its record is on its way to the disk (one job in flight: the ~1 ms
+ * O_DSYNC write is no longer on its round trip). That loses nothing the held form would keep:
+ * the window in which a crash loses a result is the same (from the result to its record being
+ * durable) — held, the result is then neither on disk nor on the wire; sent at once, it is at
+ * least on its way to the broker, whose PUBACK is what ends the message's life here. A PUBACK
+ * that comes before the record is durable deletes it as usual (the delete follows the publish
+ * in the file). `holdUntilDurable: true` restores the held form (nothing on the wire before it is
+ * on disk). Either way a reconnect's replay of the store (createStream) is handed over only
+ * once the groups pending when it began are on disk, and a publish made while offline (mqtt.js
+ * only stores it) goes out with that replay. A delete (PUBACK)
  * needs no sync of its own: it rides along with the next group, or is written
  * on its own after `deleteDelayMs` (no fdatasync waited for); one lost in a crash only means the
  * message is sent again after the restart (QoS 1: at least once; the requester
@@ -40,6 +48,8 @@ export interface OutboxOptions {
   deleteDelayMs?: number
   /** Open the file O_DSYNC: a group is one synced write, not a write and an fdatasync (default true). */
   dsync?: boolean
+  /** Hold each publish's `put` callback (mqtt.js's go to write it) until its record is on disk (default false: at once, the sync overlapping the send). */
+  holdUntilDurable?: boolean
 }
 
 type Rec = { k: 'p'; m: number; t: string; p: string; q: number; r: boolean } | { k: 'd'; m: number }
@@ -61,7 +71,8 @@ interface Waiter {
   replays: number
   rec: Rec & { k: 'p' }
   packet: Packet
-  cb: (error?: Error) => void
+  /** Held until the record is durable; undefined: called at `put` already. */
+  cb: ((error?: Error) => void) | undefined
 }
 
 export const DEFAULT_OUTBOX_BYTES = 64 * 1024 * 1024
@@ -87,6 +98,8 @@ export class Outbox extends Store {
   private closed = false
   private groups = 0
   private syncs = 0
+  /** Records of publishes sent at once whose write failed: they live in memory only (until their PUBACK). */
+  private unsynced = 0
 
   constructor(
     readonly path: string,
@@ -129,8 +142,10 @@ export class Outbox extends Store {
     this.track(rec)
     super.put(packet, () => {}) // in the replayable store now; createStream hands it over only once it is on disk
     this.frames.push(f)
-    this.waiting.push({ seq: ++this.seq, replays: this.replays, rec, packet, cb })
+    const hold = this.o.holdUntilDurable ?? false
+    this.waiting.push({ seq: ++this.seq, replays: this.replays, rec, packet, cb: hold ? cb : undefined })
     this.schedule()
+    if (!hold) cb()
     return this
   }
 
@@ -197,9 +212,9 @@ export class Outbox extends Store {
     if (!this.file.busy) this.closing()
   }
 
-  /** Publishes waiting and their payload bytes; groups written and fdatasyncs done since open. */
-  stats(): { waiting: number; bytes: number; fileBytes: number; groups: number; syncs: number } {
-    return { waiting: this.live.size, bytes: this.bytes, fileBytes: this.file.bytes, groups: this.groups, syncs: this.syncs }
+  /** Publishes waiting and their payload bytes; groups written and fdatasyncs done since open; publishes sent whose record failed to write. */
+  stats(): { waiting: number; bytes: number; fileBytes: number; groups: number; syncs: number; unsynced: number } {
+    return { waiting: this.live.size, bytes: this.bytes, fileBytes: this.file.bytes, groups: this.groups, syncs: this.syncs, unsynced: this.unsynced }
   }
 
   private schedule(): void {
@@ -247,6 +262,11 @@ export class Outbox extends Store {
   private settle(waiting: Waiter[], err: Error | undefined): void {
     for (const w of waiting) {
       const current = this.live.get(w.rec.m) === w.rec
+      if (!w.cb) {
+        // sent at once: already on the wire; a failed write leaves it in memory (as mqtt.js's own store) until its PUBACK
+        if (err && current) this.unsynced++
+        continue
+      }
       if (err) {
         if (current) {
           this.untrack(w.rec.m)

@@ -5,7 +5,8 @@
  *   node --import tsx bench/diagnose.ts hops [aedes|mosquitto|mosquitto-nodelay] [N=1000]
  *     One job in flight through the gateway (sensor -> gateway -> agent ->
  *     gateway -> sensor), 3 agents as child processes (bench/probe-agent.ts),
- *     and a timestamp at every hop, from CLOCK_MONOTONIC in every process.
+ *     and a timestamp at every hop, from CLOCK_MONOTONIC in every process
+ *     (FM_BENCH_AGENT_NODE_ARGS as for `load` profiles the probe agents).
  *
  *   node --cpu-prof --cpu-prof-dir=DIR --import tsx bench/diagnose.ts load [seconds=8]
  *     32 in flight through the requester library with 3 child-process agents,
@@ -36,7 +37,11 @@ import { table } from './report.ts'
 exitOnSignal()
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
-const idOf = (payload: Buffer | string) => /"id":"([^"]+)"/.exec(payload.toString())?.[1]
+/**
+ * The sensor's job id in a payload. Inside the mesh the gateway scopes it to its submitter
+ * (`<id>@<scope>`, market/submit-scope.ts): marks of every hop are joined on the sensor's id.
+ */
+const idOf = (payload: Buffer | string) => /"id":"([^"@]+)(?:@[^"]*)?"/.exec(payload.toString())?.[1]
 const mode = process.argv[2] ?? 'hops'
 const echo = await loadModule('echo')
 const input = Buffer.from('hello, edge')
@@ -58,10 +63,12 @@ if (mode === 'hops') {
     stopBroker = () => m.stop()
   }
   const gateway = await startGateway({ broker: url })
+  // FM_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the probe agents (and their executors) too
+  const agentNodeArgs = (process.env.FM_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const probes = await Promise.all(
     [1, 2, 3].map(async (i) => {
       const child = trackChild(
-        spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/probe-agent.ts'), url, tmpDir('fm-probe-'), `p${i}`], {
+        spawn(process.execPath, [...agentNodeArgs, '--import', 'tsx', join(ROOT, 'bench/probe-agent.ts'), url, tmpDir('fm-probe-'), `p${i}`], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         }),
@@ -123,7 +130,7 @@ if (mode === 'hops') {
     const probe = JSON.parse(line) as { probe: Record<string, Record<string, number>>; presenceUs: number[] }
     presenceUs.push(...probe.presenceUs)
     for (const [id, m] of Object.entries(probe.probe)) {
-      for (const [k, t] of Object.entries(m)) mark(id, k, t)
+      for (const [k, t] of Object.entries(m)) mark(id.split('@')[0], k, t)
     }
   }
   await gateway.close()
@@ -134,12 +141,18 @@ if (mode === 'hops') {
     ['gateway: validate, lease, assign written', 'gwRecvSubmit', 'gwSentAssign'],
     ['assign: broker -> agent process has it', 'gwSentAssign', 'agentRecv'],
     ['agent: mqtt.js packet -> onAssign (PUBACK, emit)', 'agentRecv', 'onAssign'],
-    ['agent: onAssign: decode, dedupe -> execute', 'onAssign', 'execute'],
+    ['agent: onAssign: decode, verify, nonce -> admitted', 'onAssign', 'admitted'],
+    ['agent: admitted -> execute', 'admitted', 'execute'],
     ['agent: execute: checks, module.get -> run start', 'execute', 'runStart'],
-    ['agent: executor.run (worker thread, wasm)', 'runStart', 'runEnd'],
+    ['agent: run start -> IPC batch sent (turn end)', 'runStart', 'ipcSend'],
+    ['agent: IPC: executor process runs, answers', 'ipcSend', 'ipcRecv'],
+    ['agent: IPC answer -> run end', 'ipcRecv', 'runEnd'],
     ['agent: sha256 + JSON -> sign start', 'runEnd', 'signStart'],
     ['agent: ed25519 sign', 'signStart', 'signEnd'],
-    ['agent: after sign -> result written', 'signEnd', 'agentSent'],
+    ['agent: after sign -> publish called', 'signEnd', 'publish'],
+    ['agent: publish -> outbox put', 'publish', 'storePut'],
+    ['agent: outbox put -> its callback (at once; held: durable)', 'storePut', 'stored'],
+    ['agent: outbox callback -> result written', 'stored', 'agentSent'],
     ['result: broker -> gateway has it', 'agentSent', 'gwRecvResult'],
     ['gateway: verify, answer written', 'gwRecvResult', 'gwSentReply'],
     ['reply: broker -> sensor has it', 'gwSentReply', 'sensorRecv'],
@@ -154,7 +167,7 @@ if (mode === 'hops') {
   console.log(`hops, ${brokerKind}, 1 job in flight, ${complete.length} of ${N} jobs with every mark (ms; CLOCK_MONOTONIC across processes)`)
   console.log(table([['hop', 'p50', 'mean', 'p99', 'max'], ...rows]))
   const pr = summarize(presenceUs)
-  console.log(`agent.presence() (called per assignment, and per heartbeat/offer): ${pr.n} calls, p50 ${pr.p50.toFixed(1)} us, mean ${pr.mean.toFixed(1)} us, p99 ${pr.p99.toFixed(1)} us`)
+  if (pr.n > 0) console.log(`agent.presence() (per heartbeat/offer): ${pr.n} calls, p50 ${pr.p50.toFixed(1)} us, mean ${pr.mean.toFixed(1)} us, p99 ${pr.p99.toFixed(1)} us`)
   process.exit(0)
 }
 

@@ -1,7 +1,9 @@
 /**
  * An agent exactly as `fogmesh agent` starts it, plus timestamps at its hops,
  * for bench/diagnose.ts: assignment received (MQTT packet parsed), handler
- * entered, execute entered, executor run start and end, signing start and end, result written to the socket.
+ * entered, admitted (signature, expiry, nonce), execute entered, executor run start, the run batch
+ * written to the executor's IPC channel and its answer read, run end, signing start and end,
+ * publish called, the outbox's put and its durable callback, result written to the socket.
  * Times are CLOCK_MONOTONIC microseconds (process.hrtime), comparable across
  * the processes of one machine. On SIGTERM it prints one JSON line
  * `{"probe": {...per job id...}}` and leaves the mesh.
@@ -10,6 +12,7 @@
  *
  * Diagnostics only: reaches into the agent's private fields.
  */
+import type { ChildProcess } from 'node:child_process'
 import type { MqttClient } from 'mqtt'
 import { startAgent } from '../agent/agent.ts'
 import type { Executor } from '../agent/engine/executor.ts'
@@ -75,6 +78,42 @@ inner.executor.run = async (req) => {
   mark(req.jobId, 'runEnd')
   current = req.jobId // signing follows in the same tick (one job in flight)
   return out
+}
+// the executor process's IPC: the batch written to the channel, and the answer read from it
+const pe = inner.executor as unknown as { child?: ChildProcess; pending?: Map<number, { request: { jobId: string } }> }
+if (pe.child && pe.pending) {
+  const child = pe.child
+  const pending = pe.pending
+  const send = child.send.bind(child) as (m: unknown) => boolean
+  ;(child as { send: (m: unknown) => boolean }).send = (batch) => {
+    for (const m of batch as Array<{ t: string; request?: { jobId: string } }>) if (m.t === 'run') mark(m.request?.jobId, 'ipcSend')
+    return send(batch)
+  }
+  child.prependListener('message', (batch: Array<{ t: string; n?: number }>) => {
+    for (const m of batch) if (m.t === 'done') mark(pending.get(m.n as number)?.request.jobId, 'ipcRecv')
+  })
+}
+// the result's way out: publish called, the outbox's put (mqtt.js waits for its callback: durable) and that callback
+const conn = inner.conn as unknown as { publish(topic: string, payload: Buffer | string, o?: unknown): void }
+const publish = conn.publish.bind(conn)
+conn.publish = (topic, payload, o) => {
+  if (topic.includes('/requesters/')) mark(idOf(payload), 'publish')
+  publish(topic, payload, o)
+}
+const store = (inner.conn.client as unknown as { outgoingStore: { put(p: { cmd: string; payload?: Buffer | string }, cb: (e?: Error) => void): unknown } }).outgoingStore
+const put = store.put.bind(store)
+store.put = (packet, cb) => {
+  const id = packet.cmd === 'publish' && packet.payload ? idOf(packet.payload) : undefined
+  mark(id, 'storePut')
+  return put(packet, (e) => {
+    mark(id, 'stored')
+    cb(e)
+  })
+}
+const runAdmitted = (inner as unknown as { runAdmitted: (t: string, a: { job: { id: string } }) => void }).runAdmitted.bind(agent)
+;(inner as unknown as { runAdmitted: (t: string, a: { job: { id: string } }) => void }).runAdmitted = (t, a) => {
+  mark(a.job.id, 'admitted')
+  runAdmitted(t, a)
 }
 const signer = inner.runner.o.signer
 const sign = signer.sign.bind(signer)

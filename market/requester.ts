@@ -433,7 +433,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
     }
     const { fields, expected } = built
     // an agent that verifies batches gets its assignment signed with the others of this turn
-    const assign = presence?.batchAssign === true && this.assignBatches ? await signAssignmentBatched(fields, this.assignBatches) : signAssignment(fields, this.identity.signer)
+    // (nothing else in flight: signed at once, not at the end of the turn)
+    const assign = presence?.batchAssign === true && this.assignBatches ? await signAssignmentBatched(fields, this.assignBatches, this.pending.size === 0) : signAssignment(fields, this.identity.signer)
     return new Promise<AttemptOutcome>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(key, { kind: 'failed', reason: `no result from ${lease.agent} within ${timeoutMs} ms` }, true), timeoutMs)
       this.pending.set(key, { key, lease, expected, accept: slot?.accept, timer, resolve })

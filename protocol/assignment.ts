@@ -67,10 +67,10 @@ export function signAssignment(a: AssignmentFields, signer: Signer): WireAssign 
 }
 
 /** The assignment signed with the others of this turn (batch form when there are others). */
-export async function signAssignmentBatched(a: AssignmentFields, batch: BatchSigner): Promise<WireAssign> {
+export async function signAssignmentBatched(a: AssignmentFields, batch: BatchSigner, alone = false): Promise<WireAssign> {
   const body: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(a)) if (v !== undefined) body[k] = v
-  const s = await batch.sign(statementBytes('assign', body, ASSIGN_UNSIGNED))
+  const s = await batch.sign(statementBytes('assign', body, ASSIGN_UNSIGNED), alone)
   return { ...body, signature: s.signature, ...(s.batch ? { batch: s.batch } : {}) } as unknown as WireAssign
 }
 

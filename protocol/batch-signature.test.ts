@@ -141,6 +141,26 @@ test('the signer closes a batch at maxLeaves and signs what is left at the end o
   assert.is(c.batch?.index, 1)
 })
 
+test('a lone statement (nothing else in flight) is signed at once in the single form; the rest of its turn still batches', async () => {
+  const signer = createSigner(SEED)
+  const b = new BatchSigner('result', signer)
+  let signedInTurn = false
+  const lone = b.sign(resultStatement(fields(0)), true).then((s) => ((signedInTurn = true), s))
+  await Promise.resolve()
+  await Promise.resolve()
+  assert.ok(signedInTurn, 'signed before the end of the turn (a microtask, no setImmediate)')
+  assert.is((await lone).batch, undefined)
+  assert.ok(verifyResult({ ...fields(0), ...(await lone) }, PUB))
+  // more in the same turn, alone or not: one batch at its end
+  const rest = await Promise.all([b.sign(resultStatement(fields(1)), true), b.sign(resultStatement(fields(2)))])
+  assert.equal(rest.map((s) => s.batch?.size), [2, 2])
+  rest.forEach((s, i) => assert.ok(verifyResult({ ...fields(i + 1), ...s }, PUB), `result ${i + 1}`))
+  // a new turn: a lone one goes at once again
+  await new Promise((r) => setImmediate(r))
+  assert.is((await b.sign(resultStatement(fields(3)), true)).batch, undefined)
+  assert.equal(b.stats, { batches: 3, statements: 4 })
+})
+
 test('assignments: batch form verifies from its own requesterKey, single form still does, nothing else does', async () => {
   const id = ephemeralIdentity()
   const base = (i: number) => ({

@@ -5,7 +5,9 @@
  * statements (signed at once, in the call that fills it) and waits at most `maxWaitMs` (0, the
  * default: the end of the current turn, a `setImmediate` — microseconds, so a lone statement
  * does not wait noticeably). A batch that closes with one statement is signed on its own (the
- * single form).
+ * single form). A caller that knows nothing else is in flight (`sign(s, true)`: one job) has it
+ * signed at once, in the single form, without waiting for the end of the turn — once per turn:
+ * what else comes in that turn is batched as usual.
  */
 import { mergeOptions, type Ranges } from './options.ts'
 import type { Signer } from './signature.ts'
@@ -41,6 +43,8 @@ export class BatchSigner {
   private readonly o: { maxLeaves: number; maxWaitMs: number }
   private queue: Waiting[] = []
   private scheduled: { cancel(): void } | undefined
+  /** A lone statement was signed at once in this turn: the rest of the turn batches. */
+  private loneThisTurn = false
   /** Batches signed and statements in them (metrics, benches). */
   readonly stats = { batches: 0, statements: 0 }
 
@@ -52,11 +56,18 @@ export class BatchSigner {
     this.o = mergeOptions(options, BATCH_SIGNER_DEFAULTS, RANGES, 'batchSigner')
   }
 
-  /** Signs `statement` (the bytes the single form would sign) with the others of this turn. */
-  sign(statement: Uint8Array): Promise<BatchSigned> {
+  /**
+   * Signs `statement` (the bytes the single form would sign) with the others of this turn;
+   * `alone`: the caller has nothing else in flight — signed at once (see the file comment).
+   */
+  sign(statement: Uint8Array, alone = false): Promise<BatchSigned> {
     return new Promise<BatchSigned>((resolve, reject) => {
       this.queue.push({ statement, resolve, reject })
-      if (this.queue.length >= this.o.maxLeaves) this.flush()
+      if (alone && this.queue.length === 1 && !this.loneThisTurn) {
+        this.loneThisTurn = true
+        setImmediate(() => (this.loneThisTurn = false))
+        this.flush()
+      } else if (this.queue.length >= this.o.maxLeaves) this.flush()
       else if (!this.scheduled) this.scheduled = this.schedule()
     })
   }

@@ -39,6 +39,9 @@ const inlineFuel = process.execArgv.some((a) => a.startsWith('--stack-size')) ? 
 // model files go to the inference thread (tfjs is imported there, on the first model)
 const pool = withModels(createWorkerPool({ size: slots, queueLimit, warm, inlineFuel }), { queueLimit })
 const outbox = new Outbox<FromExecutor>((batch) => send(batch))
+/** Runs taken and not answered yet: the answer that brings it to 0 goes at once (with any collected), not at the end of the turn. */
+let outstanding = 0
+const answer = (m: FromExecutor & { t: 'done' }) => outbox.push(m, --outstanding === 0)
 
 function onMessage(m: ToExecutor): void {
   switch (m.t) {
@@ -52,11 +55,12 @@ function onMessage(m: ToExecutor): void {
       )
       return
     case 'run':
+      outstanding++
       pool.run(m.request).then(
-        (outcome) => outbox.push({ t: 'done', n: m.n, outcome }),
+        (outcome) => answer({ t: 'done', n: m.n, outcome }),
         (err: unknown) => {
           const e = toFogmeshError(err)
-          outbox.push({ t: 'done', n: m.n, outcome: { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: 0 } })
+          answer({ t: 'done', n: m.n, outcome: { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: 0 } })
         },
       )
       return

@@ -21,15 +21,21 @@ export type FromExecutor =
 /** One IPC message: everything one side had to say in one turn. */
 export type Batch<M> = M[]
 
-/** Collects messages and sends them as one batch at the end of the turn. */
+/**
+ * Collects messages and sends them as one batch at the end of the turn — or at once, with
+ * what is collected so far, when the caller says nothing else is coming (`push(m, true)`:
+ * e.g. a lone job, nothing else in flight): one job in flight then does not wait for the
+ * end of a turn on either side of the process boundary, and under load batches stay whole.
+ */
 export class Outbox<M> {
   private items: M[] = []
   private scheduled = false
 
   constructor(private readonly send: (batch: Batch<M>) => void) {}
 
-  push(m: M): void {
+  push(m: M, last = false): void {
     this.items.push(m)
+    if (last) return this.flush()
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(() => this.flush())
@@ -37,7 +43,7 @@ export class Outbox<M> {
   }
 
   flush(): void {
-    this.scheduled = false
+    this.scheduled = false // a setImmediate still pending finds nothing to send
     if (this.items.length === 0) return
     const batch = this.items
     this.items = []

@@ -236,8 +236,10 @@ export class ProcessExecutor implements Executor {
       // Queue time counts too, so allow for every job ahead of this one.
       const waitMs = request.limits.timeoutMs * (1 + Math.floor(this.pending.size / this.slots)) + graceMs
       const timer = setTimeout(() => this.wedged(n), waitMs)
+      // a lone job (nothing else in flight) goes at once; others wait for the end of the turn, in one batch
+      const lone = this.pending.size === 0
       this.pending.set(n, { request, resolve, timer })
-      this.outbox.push({ t: 'run', n, request })
+      this.outbox.push({ t: 'run', n, request }, lone)
     })
   }
 
