@@ -175,7 +175,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     try {
       // with a journal and no key kept on disk: the inbox (requester id) still stays one across restarts
       const keepId = journal && !opts.identity && !opts.identityFile && !opts.id && !options.credentials?.username
-      requester = await Requester.start({ ...options, identity, connection: conn, ...(keepId ? { id: `r${journal.id}` } : {}) })
+      // answers go to sensors with the agent's signature in them: single-signed, as docs/contract.md step 3 checks them
+      requester = await Requester.start({ ...options, identity, connection: conn, batchResults: false, ...(keepId ? { id: `r${journal.id}` } : {}) })
     } catch (err) {
       await conn.close().catch(() => {})
       journal?.close()

@@ -114,6 +114,12 @@ export interface RequesterOptions {
    * signed alone. Default 32 per batch, signed at the end of the turn.
    */
   assignBatches?: BatchSignerOptions | false
+  /**
+   * Ask agents for batch-signed results (`batchResults`; every result still carries its own proof).
+   * Default true. The gateway asks for single-signed ones: it forwards the agent's signature to
+   * sensors, which check it by the single-form rule (docs/contract.md, "Checking an answer").
+   */
+  batchResults?: boolean
 }
 
 const DEFAULTS = {
@@ -425,7 +431,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
     }
     const built = assignmentFor(
       { id: job.id, attempt, module: job.module, input: Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength), inputSha256, inputBlob: job.inputBlob?.sha256, limits: job.limits, sealed: job.sealed },
-      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest, batchResults: true },
+      { identity: this.identity, sealer: this.sealer, requester: this.id, replyTo: this.inboxTopic, agent: { id: lease.agent, publicKey: lease.publicKey, presence }, expiresAt: this.clock.now() + timeoutMs, payer, attest: slot?.attest, batchResults: this.opts.batchResults !== false },
     )
     if ('refused' in built) {
       this.addInflight(lease.agent, -1)

@@ -2,15 +2,17 @@
  * Batch signatures on the job path, real broker and a real agent: a requester's assignments of
  * one turn go out under one signature (the agent says `batchAssign`) and every one runs; every
  * result verifies with the agent's advertised key in whichever form it came; an assignment
- * that does not say `batchResults` (an older requester) is answered in the single form.
+ * that does not say `batchResults` (an older requester) is answered in the single form — and so is
+ * every answer the gateway forwards to a sensor, which checks the agent's signature by the single-form rule.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startAgent, type Agent } from '../agent/agent.ts'
+import { startGateway } from '../market/gateway.ts'
 import { startRequester, type Requester } from '../market/requester.ts'
 import { ephemeralIdentity } from '../protocol/identity.ts'
 import type { Result } from '../protocol/messages.ts'
-import { verifyResult } from '../protocol/signature.ts'
+import { resultStatement, signatureBytes, verifyResult, verifySignature } from '../protocol/signature.ts'
 import { topics } from '../protocol/topics.ts'
 import { loadModule } from '../wasm-modules/index.ts'
 import { closeClient, collect, plainClient } from './support/mqtt-clients.ts'
@@ -63,6 +65,32 @@ test('an assignment without batchResults (an older requester) is answered in the
     }
   } finally {
     await closeClient(inbox)
+  }
+})
+
+test("the gateway's answers to a sensor carry single-signed agent results, under load too (docs/contract.md step 3)", async () => {
+  const gateway = await startGateway({ broker: broker.url, jobsPerSecondPerSensor: 1_000_000 })
+  const sensor = await plainClient(broker.url)
+  try {
+    await gateway.requester.directory.waitFor(1, 10_000)
+    const got = collect(sensor)
+    await sensor.subscribeAsync('bt/sensor', { qos: 1 })
+    const send = (id: string) => sensor.publishAsync(topics.submit, JSON.stringify({ id, module, input: Buffer.from(id).toString('base64'), replyTo: 'bt/sensor' }), { qos: 1 })
+    await send('warm')
+    await waitFor(() => got.length >= 1, 10_000, 'the warm-up answer')
+    await Promise.all(Array.from({ length: 16 }, (_, i) => send(`s${i}`)))
+    await waitFor(() => got.length >= 17, 15_000, '16 answers')
+    for (const m of got) {
+      const a = JSON.parse(m.payload.toString()) as Record<string, any>
+      assert.is(a.status, 'ok', JSON.stringify(a.error))
+      assert.is(a.batch, undefined, `answer ${a.id}: no batch form towards sensors`)
+      // the single-form rule, as a sensor written against the contract checks it
+      const lines = { id: a.jobId ?? a.id, agent: a.agent, module: a.module, inputSha256: a.inputSha256, status: a.status, outputSha256: a.outputSha256, fuel: a.fuel }
+      assert.ok(verifySignature(resultStatement(lines), signatureBytes(a.signature)!, key()), `answer ${a.id}: the agent's signature verifies by the single-form rule`)
+    }
+  } finally {
+    await closeClient(sensor)
+    await gateway.close()
   }
 })
 
