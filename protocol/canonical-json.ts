@@ -17,7 +17,7 @@ export function canonicalJson(value: unknown): string {
     return fast(value, 0)
   } catch (err) {
     if (err !== NOT_JSON) throw err
-    return write(value, '', 0) // the slow walk names the path of what is wrong (and throws)
+    throw notJsonAt(value, '', 0) ?? err // the slow walk names the path of what is wrong
   }
 }
 
@@ -69,33 +69,23 @@ function fast(v: unknown, depth: number): string {
   }
 }
 
-function write(v: unknown, path: string, depth: number): string {
-  if (depth > MAX_DEPTH) throw new ValidationError(path || 'message', `JSON nested at most ${MAX_DEPTH} deep`)
-  if (v === null) return 'null'
-  switch (typeof v) {
-    case 'string':
-      return JSON.stringify(v)
-    case 'boolean':
-      return v ? 'true' : 'false'
-    case 'number':
-      if (!Number.isFinite(v)) throw new ValidationError(path || 'value', 'a finite number')
-      return JSON.stringify(v)
-    case 'object': {
-      if (Array.isArray(v)) {
-        const parts: string[] = []
-        for (let i = 0; i < v.length; i++) {
-          if (v[i] === undefined) throw new ValidationError(`${path}[${i}]`, 'a JSON value')
-          parts.push(write(v[i], `${path}[${i}]`, depth + 1))
-        }
-        return `[${parts.join(',')}]`
-      }
-      const o = v as Record<string, unknown>
-      // default sort compares UTF-16 code units, as JCS requires
-      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort()
-      const parts = keys.map((k) => `${JSON.stringify(k)}:${write(o[k], path ? `${path}.${k}` : k, depth + 1)}`)
-      return `{${parts.join(',')}}`
+/** Where `v` stops being a JSON value (the error naming that path), or undefined when it is one. */
+function notJsonAt(v: unknown, path: string, depth: number): ValidationError | undefined {
+  if (depth > MAX_DEPTH) return new ValidationError(path || 'message', `JSON nested at most ${MAX_DEPTH} deep`)
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : new ValidationError(path || 'value', 'a finite number')
+  if (typeof v !== 'object') return new ValidationError(path || 'value', 'a JSON value')
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i] === undefined ? new ValidationError(`${path}[${i}]`, 'a JSON value') : notJsonAt(v[i], `${path}[${i}]`, depth + 1)
+      if (e) return e
     }
-    default:
-      throw new ValidationError(path || 'value', 'a JSON value')
+    return undefined
   }
+  const o = v as Record<string, unknown>
+  for (const k of Object.keys(o).sort()) {
+    const e = o[k] === undefined ? undefined : notJsonAt(o[k], path ? `${path}.${k}` : k, depth + 1)
+    if (e) return e
+  }
+  return undefined
 }
