@@ -13,7 +13,9 @@
  * (no keys, the same process), and a try that does not decide the job runs again on a worker.
  */
 import { toFogmeshError } from '../../../protocol/errors.ts'
-import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
+import { Outbox, type Batch, type FromExecutor, type ToExecutor, type Wire } from './ipc.ts'
+import { readFrames } from './run-frames.ts'
+import type { RunOutcome, RunRequest } from '../executor.ts'
 import { createWorkerPool } from '../worker/pool.ts'
 import { withModels } from '../model/with-models.ts'
 
@@ -38,10 +40,22 @@ const warm = process.argv[4] === undefined ? slots : Number(process.argv[4])
 const inlineFuel = process.execArgv.some((a) => a.startsWith('--stack-size')) ? 0 : Number(process.argv[5] ?? 0)
 // model files go to the inference thread (tfjs is imported there, on the first model)
 const pool = withModels(createWorkerPool({ size: slots, queueLimit, warm, inlineFuel }), { queueLimit })
-const outbox = new Outbox<FromExecutor>((batch) => send(batch))
+const outbox = new Outbox<FromExecutor>((message) => send(message))
 /** Runs taken and not answered yet: the answer that brings it to 0 goes at once (with any collected), not at the end of the turn. */
 let outstanding = 0
-const answer = (m: FromExecutor & { t: 'done' }) => outbox.push(m, --outstanding === 0)
+const answer = (n: number, outcome: RunOutcome) => outbox.done(n, outcome, --outstanding === 0)
+
+function run(n: number, request: RunRequest): void {
+  outstanding++
+  pool.run(request).then(
+    (outcome) => answer(n, outcome),
+    (err: unknown) => {
+      const e = toFogmeshError(err)
+      answer(n, { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: 0 })
+    },
+  )
+}
+const frames = { run, done: () => {} }
 
 function onMessage(m: ToExecutor): void {
   switch (m.t) {
@@ -54,16 +68,6 @@ function onMessage(m: ToExecutor): void {
         },
       )
       return
-    case 'run':
-      outstanding++
-      pool.run(m.request).then(
-        (outcome) => answer({ t: 'done', n: m.n, outcome }),
-        (err: unknown) => {
-          const e = toFogmeshError(err)
-          answer({ t: 'done', n: m.n, outcome: { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: 0 } })
-        },
-      )
-      return
     case 'close':
       outbox.flush()
       pool.close().finally(() => process.exit(0))
@@ -71,8 +75,9 @@ function onMessage(m: ToExecutor): void {
   }
 }
 
-process.on('message', (batch: Batch<ToExecutor>) => {
-  for (const m of batch) onMessage(m)
+process.on('message', (message: Wire<ToExecutor>) => {
+  if (message instanceof Uint8Array) readFrames(message, frames)
+  else for (const m of message) onMessage(m)
 })
 // Ctrl-C at a terminal reaches the whole process group; it is meant for the agent, which
 // finishes its jobs and then closes us. Our life ends with a 'close' or with the agent.

@@ -24,7 +24,8 @@ import { WORKER_POOL_RANGES } from '../worker/pool.ts'
 import { openCodeView } from './code-view.ts'
 import { setprivPrefix } from './executor-user.ts'
 import type { CodeView } from './code-view.ts'
-import { Outbox, type Batch, type FromExecutor, type ToExecutor } from './ipc.ts'
+import { Outbox, type FromExecutor, type ToExecutor, type Wire } from './ipc.ts'
+import { readFrames } from './run-frames.ts'
 import type { Executor, ExecutorStats, ModuleInfo, RunOutcome, RunRequest } from '../executor.ts'
 
 export interface ProcessExecutorOptions {
@@ -127,15 +128,21 @@ export class ProcessExecutor implements Executor {
     this.child = child
     // a send to an executor that just died fails here; its 'exit' does the recovery
     child.on('error', () => {})
-    this.outbox = new Outbox<ToExecutor>((batch) => {
-      if (child.connected) child.send(batch)
+    this.outbox = new Outbox<ToExecutor>((message) => {
+      if (child.connected) child.send(message)
     })
     const started = Date.now()
     this.readyP = new Promise((resolve, reject) => {
-      const onBatch = (batch: Batch<FromExecutor>) => {
-        for (const m of batch) this.onMessage(m, resolve)
+      const onMessage = (message: Wire<FromExecutor>) => {
+        try {
+          if (message instanceof Uint8Array) readFrames(message, this.frames)
+          else for (const m of message) this.onMessage(m, resolve)
+        } catch {
+          // not what an executor of ours sends (code that escaped a job?): replace it, its jobs are answered `internal`
+          child.kill('SIGKILL')
+        }
       }
-      child.on('message', onBatch)
+      child.on('message', onMessage)
       child.once('exit', (code, signal) => {
         const as = user ? ` (running as uid ${user.uid})` : ''
         reject(new JobError(ErrorCode.internal, `executor exited (${signal ?? code}) before it was ready${as}`))
@@ -153,6 +160,12 @@ export class ProcessExecutor implements Executor {
    */
   private nodeFlags(): string[] {
     return this.options.nodeFlags ?? process.execArgv.filter((a) => /^--(max-semi-space-size=|max-old-space-size=|stack-size=|optimize-for-size$|cpu-prof$|cpu-prof-dir=|cpu-prof-interval=)/.test(a))
+  }
+
+  /** What the executor's frames say: answers (it sends no runs). */
+  private readonly frames = {
+    run: () => {},
+    done: (n: number, outcome: RunOutcome) => this.finish(n, outcome),
   }
 
   private onMessage(m: FromExecutor, ready: (r: { pid: number; uid: number }) => void): void {
@@ -175,9 +188,6 @@ export class ProcessExecutor implements Executor {
         this.loading.delete(m.sha256)
         return
       }
-      case 'done':
-        this.finish(m.n, m.outcome)
-        return
     }
   }
 
@@ -239,7 +249,7 @@ export class ProcessExecutor implements Executor {
       // a lone job (nothing else in flight) goes at once; others wait for the end of the turn, in one batch
       const lone = this.pending.size === 0
       this.pending.set(n, { request, resolve, timer })
-      this.outbox.push({ t: 'run', n, request }, lone)
+      this.outbox.run(n, request, lone)
     })
   }
 
