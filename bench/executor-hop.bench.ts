@@ -30,6 +30,8 @@ interface Figures {
   p50Ms: number
   p99Ms: number
   cpuUsPerJob: number
+  /** This process alone: the agent side (executor client, IPC) and the bench's own loop. */
+  agentUsPerJob: number
 }
 
 async function measure(lanes: number): Promise<Figures> {
@@ -74,7 +76,7 @@ async function measure(lanes: number): Promise<Figures> {
   await ex.close()
   lat.sort((a, b) => a - b)
   const at = (q: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * q))] ?? 0
-  return { jobsPerSecond: done / wall, p50Ms: at(0.5), p99Ms: at(0.99), cpuUsPerJob: (used.user + used.system + otherMs * 1000) / done }
+  return { jobsPerSecond: done / wall, p50Ms: at(0.5), p99Ms: at(0.99), cpuUsPerJob: (used.user + used.system + otherMs * 1000) / done, agentUsPerJob: (used.user + used.system) / done }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
@@ -87,8 +89,8 @@ const lines = [`executor hop: echo module via a ProcessExecutor (2 workers, inli
 for (const [name, fs] of Object.entries(runs)) {
   const m = (k: keyof Figures) => median(fs.map((f) => f[k]))
   lines.push(
-    `${name === 'lone' ? 'lone job     ' : `${LANES} in flight  `}: ${Math.round(m('jobsPerSecond'))} jobs/s, p50 ${m('p50Ms').toFixed(3)} ms, p99 ${m('p99Ms').toFixed(3)} ms, cpu ${m('cpuUsPerJob').toFixed(0)} us/job (agent side + executor)` +
-      `   [runs cpu: ${fs.map((f) => f.cpuUsPerJob.toFixed(0)).join(', ')}; p50: ${fs.map((f) => f.p50Ms.toFixed(3)).join(', ')}]`,
+    `${name === 'lone' ? 'lone job     ' : `${LANES} in flight  `}: ${Math.round(m('jobsPerSecond'))} jobs/s, p50 ${m('p50Ms').toFixed(3)} ms, p99 ${m('p99Ms').toFixed(3)} ms, cpu ${m('cpuUsPerJob').toFixed(0)} us/job (agent side + executor; agent side ${m('agentUsPerJob').toFixed(1)})` +
+      `   [runs cpu: ${fs.map((f) => f.cpuUsPerJob.toFixed(0)).join(', ')}; agent side: ${fs.map((f) => f.agentUsPerJob.toFixed(1)).join(', ')}; p50: ${fs.map((f) => f.p50Ms.toFixed(3)).join(', ')}]`,
   )
 }
 process.stdout.write(lines.join('\n') + '\n')

@@ -16,6 +16,7 @@ import type { ChildProcess } from 'node:child_process'
 import type { MqttClient } from 'mqtt'
 import { startAgent } from '../agent/agent.ts'
 import type { Executor } from '../agent/engine/executor.ts'
+import { readFrames } from '../agent/engine/executor/run-frames.ts'
 import type { Signer } from '../protocol/signature.ts'
 
 const [broker, dataDir, name] = process.argv.slice(2)
@@ -85,12 +86,13 @@ if (pe.child && pe.pending) {
   const child = pe.child
   const pending = pe.pending
   const send = child.send.bind(child) as (m: unknown) => boolean
-  ;(child as { send: (m: unknown) => boolean }).send = (batch) => {
-    for (const m of batch as Array<{ t: string; request?: { jobId: string } }>) if (m.t === 'run') mark(m.request?.jobId, 'ipcSend')
-    return send(batch)
+  // runs and answers cross as binary frames (agent/engine/executor/run-frames.ts), control messages as arrays
+  ;(child as { send: (m: unknown) => boolean }).send = (message) => {
+    if (message instanceof Uint8Array) readFrames(message, { run: (_n, r) => mark(r.jobId, 'ipcSend'), done: () => {} })
+    return send(message)
   }
-  child.prependListener('message', (batch: Array<{ t: string; n?: number }>) => {
-    for (const m of batch) if (m.t === 'done') mark(pending.get(m.n as number)?.request.jobId, 'ipcRecv')
+  child.prependListener('message', (message: unknown) => {
+    if (message instanceof Uint8Array) readFrames(message, { run: () => {}, done: (n) => mark(pending.get(n)?.request.jobId, 'ipcRecv') })
   })
 }
 // the result's way out: publish called, the outbox's put (mqtt.js waits for its callback: durable) and that callback

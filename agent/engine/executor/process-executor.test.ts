@@ -72,6 +72,23 @@ test('a wedged executor (stopped, cannot answer) is killed after deadline + grac
   }
 })
 
+test('the one watchdog is armed for the earliest deadline: a short job sent after a long one still ends at its own', async () => {
+  const ex = createProcessExecutor({ size: 1, watchdogGraceMs: 300 })
+  try {
+    const { pid } = await ex.ready()
+    await ex.load(fx.echo.sha256, fx.echo.bytes)
+    process.kill(pid, 'SIGSTOP')
+    const long = ex.run({ jobId: 'long', module: fx.echo.sha256, input: Buffer.from('x'), limits: { ...caps, timeoutMs: 600_000 } })
+    const short = await ex.run({ jobId: 'short', module: fx.echo.sha256, input: Buffer.from('y'), limits: { ...caps, timeoutMs: 300 } })
+    assert.is(short.status === 'error' && short.code, 'deadline')
+    const r = await long // answered when the wedged executor was killed, not 10 minutes later
+    assert.is(r.status === 'error' && r.code, 'internal')
+    await waitFor(async () => (await ex.ready()).pid !== pid, 5000, 'a new executor')
+  } finally {
+    await ex.close()
+  }
+})
+
 test('the inline try on the executor\'s main thread (the default) answers as the workers do; a spin still ends at its deadline', async () => {
   const answers = async (inlineFuel: number | undefined) => {
     const ex = createProcessExecutor({ size: 1, ...(inlineFuel === undefined ? {} : { inlineFuel }) })

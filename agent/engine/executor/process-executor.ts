@@ -52,7 +52,8 @@ export interface ProcessExecutorOptions {
 interface Pending {
   request: RunRequest
   resolve: (o: RunOutcome) => void
-  timer: NodeJS.Timeout
+  /** When (performance.now()) the executor counts as wedged if this job is still unanswered. */
+  deadline: number
 }
 
 const NOBODY = { uid: 65534, gid: 65534 }
@@ -69,6 +70,12 @@ export class ProcessExecutor implements Executor {
   private outbox!: Outbox<ToExecutor>
   private readyP!: Promise<{ pid: number; uid: number }>
   private readonly pending = new Map<number, Pending>()
+  /**
+   * One watchdog timer for every pending job, armed for the earliest deadline (not a timer per
+   * job: two timer-list operations per job on the hot path); `watchAt` is when it fires.
+   */
+  private watchdog: NodeJS.Timeout | undefined = undefined
+  private watchAt = Infinity
   /** Every module loaded or loading, by sha256; `deaths`: executors that died while it was loading. */
   private readonly modules = new Map<string, { bytes: Uint8Array; info?: ModuleInfo; deaths: number }>()
   private readonly loading = new Map<string, { resolve: (i: ModuleInfo) => void; reject: (e: Error) => void }[]>()
@@ -195,7 +202,6 @@ export class ProcessExecutor implements Executor {
     const p = this.pending.get(n)
     if (!p) return
     this.pending.delete(n)
-    clearTimeout(p.timer)
     if (outcome.status === 'ok') this.counts.completed++
     else this.counts.failed++
     p.resolve(outcome)
@@ -245,12 +251,34 @@ export class ProcessExecutor implements Executor {
       // the pool enforces the deadline itself; this only fires if the executor cannot answer at all.
       // Queue time counts too, so allow for every job ahead of this one.
       const waitMs = request.limits.timeoutMs * (1 + Math.floor(this.pending.size / this.slots)) + graceMs
-      const timer = setTimeout(() => this.wedged(n), waitMs)
+      const deadline = performance.now() + waitMs
+      if (deadline < this.watchAt) this.watch(deadline)
       // a lone job (nothing else in flight) goes at once; others wait for the end of the turn, in one batch
       const lone = this.pending.size === 0
-      this.pending.set(n, { request, resolve, timer })
+      this.pending.set(n, { request, resolve, deadline })
       this.outbox.run(n, request, lone)
     })
+  }
+
+  /** (Re)arms the watchdog to fire at `at`. Unref'd: it never keeps the agent alive on its own (the executor's channel does while it runs). */
+  private watch(at: number): void {
+    clearTimeout(this.watchdog)
+    this.watchAt = at
+    this.watchdog = setTimeout(() => this.sweep(), Math.max(0, at - performance.now()))
+    this.watchdog.unref()
+  }
+
+  /** The watchdog fired: every job past its deadline means a wedged executor; then it waits for the earliest left. */
+  private sweep(): void {
+    this.watchdog = undefined
+    this.watchAt = Infinity
+    const now = performance.now()
+    let next = Infinity
+    for (const [n, p] of [...this.pending]) {
+      if (p.deadline <= now) this.wedged(n)
+      else if (p.deadline < next) next = p.deadline
+    }
+    if (next !== Infinity && this.pending.size > 0) this.watch(next)
   }
 
   private wedged(n: number): void {
@@ -289,6 +317,7 @@ export class ProcessExecutor implements Executor {
     this.view?.close()
     const closed: RunOutcome = { status: 'error', code: ErrorCode.closed, message: 'executor closed', stderr: '', fuel: 0, durationMs: 0 }
     for (const n of [...this.pending.keys()]) this.finish(n, closed)
+    clearTimeout(this.watchdog)
   }
 }
 
