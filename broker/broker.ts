@@ -25,7 +25,7 @@ import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limit
 import type { PacketViolation } from './limits/packet-caps.ts'
 import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
 import { ROUTED_SINK } from './stream-emitter.ts'
-import { writeOncePerTurn } from './turn-writes.ts'
+import { writeOncePerTurn } from '../protocol/transport/turn-writes.ts'
 import { openBrokerState, type BrokerState, type BrokerStateOptions } from './persistence/broker-state.ts'
 import type { RetainedRefusal } from './persistence/retained-quota.ts'
 

@@ -255,7 +255,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   static async start(options: RequesterOptions): Promise<Requester> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'requester')
-    const conn = opts.connection ?? (await connectorFor(opts.broker).connect(opts.credentials ? { credentials: opts.credentials } : {}))
+    // many packets a turn (assignments, acknowledgements): one socket write per turn
+    const conn = opts.connection ?? (await connectorFor(opts.broker).connect({ writesPerTurn: true, ...(opts.credentials ? { credentials: opts.credentials } : {}) }))
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r

@@ -12,13 +12,19 @@
  * timer (the check phase follows the poll phase that produced it).
  *
  * Bounds are unchanged: corked bytes count in `writableLength`, which the
- * slow-subscriber bound reads (slow-subscribers.ts), and a turn's bytes are
- * bounded by what the turn read.
+ * broker's slow-subscriber bound reads (broker/limits/slow-subscribers.ts), and
+ * a turn's bytes are bounded by what the turn read. The broker does this for
+ * every connection; a client asks for it with `ConnectOptions.writesPerTurn`
+ * (the requester and the gateway, many packets a turn). Idempotent per stream.
  */
 import type { Duplex } from 'node:stream'
 
+const wrapped = new WeakSet<Duplex>()
+
 /** Makes `conn` flush its packets once per event-loop turn. */
 export function writeOncePerTurn(conn: Duplex): void {
+  if (wrapped.has(conn)) return
+  wrapped.add(conn)
   let held = false
   const release = () => {
     held = false
