@@ -14,7 +14,7 @@
  * `admit` restricts the requester to known agents. Sealed jobs travel
  * encrypted to and from the agent (protocol/seal.ts).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError, isRetryableCode, toFogmeshError } from '../protocol/errors.ts'
@@ -36,6 +36,7 @@ import { fetchManifest } from '../protocol/blobs/resolve-blob.ts'
 import { MqttBlobSource } from '../protocol/blobs/mqtt-blob-source.ts'
 import { publishBlob } from '../protocol/blobs/publish-blob.ts'
 import { DEFAULT_CHUNK_BYTES } from '../protocol/blobs/chunk-blob.ts'
+import { randomHex } from './random-hex.ts'
 import { inputSha256Of, type JobAnswer, type JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
@@ -305,7 +306,7 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   /** Runs a job on the mesh. Resolves with an ok or error result; never rejects for job faults. */
   submit(job: JobRequest): Promise<JobAnswer> {
-    const id = job.id ?? randomBytes(8).toString('hex')
+    const id = job.id ?? randomHex(8)
     const existing = this.jobs.get(id)
     if (existing) return existing
     const p = this.blobInput({ ...job, id }).then((j) => ('error' in j ? j.error : this.verifier.submit(j)))
