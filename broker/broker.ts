@@ -25,6 +25,7 @@ import { resolveBrokerLimits, type BrokerLimits, type LimitEvent } from './limit
 import type { PacketViolation } from './limits/packet-caps.ts'
 import { isLoopback, type BrokerAuth } from './auth/broker-auth.ts'
 import { ROUTED_SINK } from './stream-emitter.ts'
+import { writeOncePerTurn } from '../protocol/transport/turn-writes.ts'
 import { openBrokerState, type BrokerState, type BrokerStateOptions } from './persistence/broker-state.ts'
 import type { RetainedRefusal } from './persistence/retained-quota.ts'
 
@@ -183,6 +184,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const sockets = new Set<Duplex>()
   const accept = (conn: Duplex, remote: string, socket: Socket, transport: 'tcp' | 'ws') => {
     remotes.set(conn, socket.remoteAddress ?? '')
+    writeOncePerTurn(conn)
     if (!guard.accept(conn, socket.remoteAddress ?? '', remote, (c) => aedes.handle(c))) return
     events.emit('connection', { socket, transport, remote })
     sockets.add(conn)
@@ -242,6 +244,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     handleLocal(conn: Duplex) {
       if (closing) return void conn.destroy()
       remotes.set(conn, LOCAL_PEER)
+      writeOncePerTurn(conn)
       if (!guard.accept(conn, LOCAL_PEER, 'in-process', (c) => aedes.handle(c))) return
       sockets.add(conn)
       conn.once('close', () => sockets.delete(conn))

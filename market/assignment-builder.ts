@@ -13,6 +13,7 @@ import type { KeyIdentity } from '../protocol/identity.ts'
 import type { PresenceOnline, RequestedLimits } from '../protocol/messages.ts'
 import { frameSalted, jobSealContext, SALT_BYTES, type Sealer } from '../protocol/seal.ts'
 import type { Expected } from './verify-result.ts'
+import { randomHex } from './random-hex.ts'
 
 export interface AssignmentJob {
   id: string
@@ -52,7 +53,7 @@ export function buildAssignment(job: AssignmentJob, c: AssignmentContext): { ass
 export function assignmentFor(job: AssignmentJob, c: AssignmentContext): { fields: AssignmentFields; expected: Expected } | { refused: string } {
   const fields: AssignmentFields = {
     id: job.id, attempt: job.attempt, requester: c.requester, replyTo: c.replyTo, module: job.module, inputSha256: job.inputSha256,
-    agent: c.agent.id, requesterKey: c.identity.publicKeyHex, nonce: randomBytes(16).toString('hex'), expiresAt: c.expiresAt,
+    agent: c.agent.id, requesterKey: c.identity.publicKeyHex, nonce: randomHex(16), expiresAt: c.expiresAt,
     ...(job.limits ? { limits: job.limits } : {}),
     ...(c.payer ? { payer: c.payer } : {}),
     ...(c.attest ? { attest: c.attest } : {}),

@@ -95,13 +95,14 @@ export class Auctioneer {
   /**
    * The lease to assign `job` to, skipping `exclude` and agents not online; undefined when no agent will take it.
    * `policy.claim` is told of the pick at once, before any other waiting pick decides (so loads and caps are never stale).
+   * A lease at hand is returned as it is (no promise: the leased path takes no extra turn); an auction, as a promise.
    */
-  async pick(
+  pick(
     job: JobRequest,
     exclude: ReadonlySet<string>,
     inflight: (agent: string) => number,
-    policy?: { admit?: (agent: string) => boolean; claim?: (agent: string) => void } & PickAdjust,
-  ): Promise<Lease | undefined> {
+    policy?: { admit?: ((agent: string) => boolean) | undefined; claim?: (agent: string) => void } & PickAdjust,
+  ): Lease | Promise<Lease | undefined> {
     const key = leaseKey(job)
     const usable = (a: string) => !exclude.has(a) && this.o.directory.get(a)?.state === 'online' && this.o.takes(a) && (policy?.admit?.(a) ?? true)
     const preferred = (a: string) => usable(a) && this.o.withinCap(a)
@@ -116,8 +117,7 @@ export class Auctioneer {
       if (this.o.leases.dueForRefresh(key, now)) this.auction(key, job).catch(() => {})
       return lease
     }
-    await this.auction(key, job)
-    return pick(this.o.clock.now())
+    return this.auction(key, job).then(() => pick(this.o.clock.now()))
   }
 
   /** Whether a bid would count: it answers an open auction and names an agent that auction waits for (checked before its signature, which costs more). */

@@ -163,6 +163,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       .connect({
         clientId: journal ? `${name ?? 'fm-gateway'}:${journal.id}` : `${name ?? 'fm-gateway'}:${process.pid}-${Date.now().toString(36)}`,
         routes: [[topics.submit, onSubmit], [topics.submitAsWildcard, onSubmit]],
+        // many packets a turn (assignments, answers, acknowledgements): one socket write per turn
+        writesPerTurn: true,
         ...(journal ? { clean: false } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
       })

@@ -14,7 +14,7 @@
  * `admit` restricts the requester to known agents. Sealed jobs travel
  * encrypted to and from the agent (protocol/seal.ts).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type Timer } from '../protocol/clock.ts'
 import { ErrorCode, FogmeshError, isRetryableCode, toFogmeshError } from '../protocol/errors.ts'
@@ -36,6 +36,7 @@ import { fetchManifest } from '../protocol/blobs/resolve-blob.ts'
 import { MqttBlobSource } from '../protocol/blobs/mqtt-blob-source.ts'
 import { publishBlob } from '../protocol/blobs/publish-blob.ts'
 import { DEFAULT_CHUNK_BYTES } from '../protocol/blobs/chunk-blob.ts'
+import { randomHex } from './random-hex.ts'
 import { inputSha256Of, type JobAnswer, type JobRequest } from './job.ts'
 import { LeaseBook, type Lease } from './leases.ts'
 import { Payer, type PayerOptions } from './payer.ts'
@@ -255,7 +256,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   static async start(options: RequesterOptions): Promise<Requester> {
     const opts = mergeOptions(options, DEFAULTS, RANGES, 'requester')
-    const conn = opts.connection ?? (await connectorFor(opts.broker).connect(opts.credentials ? { credentials: opts.credentials } : {}))
+    // many packets a turn (assignments, acknowledgements): one socket write per turn
+    const conn = opts.connection ?? (await connectorFor(opts.broker).connect({ writesPerTurn: true, ...(opts.credentials ? { credentials: opts.credentials } : {}) }))
     const r = new Requester(conn, !opts.connection, opts)
     await r.init()
     return r
@@ -304,10 +306,12 @@ export class Requester extends EventEmitter<RequesterEvents> {
 
   /** Runs a job on the mesh. Resolves with an ok or error result; never rejects for job faults. */
   submit(job: JobRequest): Promise<JobAnswer> {
-    const id = job.id ?? randomBytes(8).toString('hex')
+    const id = job.id ?? randomHex(8)
     const existing = this.jobs.get(id)
     if (existing) return existing
-    const p = this.blobInput({ ...job, id }).then((j) => ('error' in j ? j.error : this.verifier.submit(j)))
+    const withId = { ...job, id }
+    // a job with no blob to publish or read goes on at once (no extra turn)
+    const p = this.blobWork(withId) ? this.blobInput(withId).then((j) => ('error' in j ? j.error : this.verifier.submit(j))) : this.submitNow(withId)
     this.jobs.set(id, p)
     p.then((r) => this.emit('result', r), () => {})
     return p
@@ -321,6 +325,20 @@ export class Requester extends EventEmitter<RequesterEvents> {
    * `inputBlob` named without its content hash has its manifest read for it. A blob that cannot be
    * read answers the job with its typed error (`blob_not_found`, `blob_invalid_manifest`, ...).
    */
+  /** `verifier.submit`, a throw in it a rejection as when it ran after `blobInput`. */
+  private submitNow(job: JobRequest & { id: string }): Promise<JobAnswer> {
+    try {
+      return this.verifier.submit(job)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Whether `blobInput` has anything to do for `job`. */
+  private blobWork(job: JobRequest): boolean {
+    return job.inputBlob ? job.inputBlob.contentSha256 === undefined : !job.sealed && job.input.length > this.opts.blobThresholdBytes
+  }
+
   private async blobInput(job: JobRequest & { id: string }): Promise<(JobRequest & { id: string }) | { error: JobAnswer }> {
     const failed = (err: unknown): { error: JobAnswer } => {
       const e = toFogmeshError(err)
@@ -372,19 +390,22 @@ export class Requester extends EventEmitter<RequesterEvents> {
     })
     if (this.closed) return fail(ErrorCode.closed, 'requester is closed', 0)
     const exclude = slot?.exclude ?? new Set<string>()
-    const policy = { ...(await this.verifier.pickPolicy(job, slot)), claim: (a: string) => exclude.add(a) }
+    // at hand without a stake filter, and a lease at hand on the leased path: no extra turn for either
+    const policyNow = this.verifier.pickPolicy(job, slot)
+    const policy = {
+      ...(policyNow instanceof Promise ? await policyNow : policyNow),
+      // counted when picked: jobs waiting on the same auction see each other's picks (a newcomer's cap holds)
+      claim: (a: string) => {
+        exclude.add(a)
+        this.record.recordAssigned(a)
+        this.addInflight(a, 1)
+      },
+    }
     let lastReason = ''
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       if (this.closed) return fail(ErrorCode.closed, 'requester closed', attempt - 1)
-      // counted when picked: jobs waiting on the same auction see each other's picks (a newcomer's cap holds)
-      const lease = await this.auctioneer.pick(job, exclude, (a) => this.inflight.get(a) ?? 0, {
-        ...policy,
-        claim: (a: string) => {
-          policy.claim(a)
-          this.record.recordAssigned(a)
-          this.addInflight(a, 1)
-        },
-      })
+      const picked = this.auctioneer.pick(job, exclude, this.inflightOf, policy)
+      const lease = picked instanceof Promise ? await picked : picked
       if (!lease) {
         if (attempt === 1) return fail(ErrorCode.noAgents, 'no eligible agent bid for the job', 0)
         return fail(ErrorCode.agentFailed, `no agent left to retry on after: ${lastReason}`, attempt - 1)
@@ -452,6 +473,8 @@ export class Requester extends EventEmitter<RequesterEvents> {
   takes(agent: string): boolean {
     return (this.admitted === undefined || this.admitted.has(agent)) && !this.penalties.isBoxed(agent, this.clock.now())
   }
+
+  private readonly inflightOf = (agent: string): number => this.inflight.get(agent) ?? 0
 
   /** Jobs picked for `agent` and not settled yet (picked: counted before the assignment is built). */
   private addInflight(agent: string, d: 1 | -1): void {

@@ -25,7 +25,7 @@ import { buildCertificate } from './certificate.ts'
 import type { AgentDirectory } from './directory.ts'
 import { EvidenceDesk, type EvidenceOptions, type Witnessed } from './evidence.ts'
 import { inputSha256Of, type JobAnswer, type JobRequest } from './job.ts'
-import type { Lease } from './leases.ts'
+import type { Lease, PickAdjust } from './leases.ts'
 import { decide, type Decision, type QuorumRule } from './quorum.ts'
 import { ReputationBook, type ReputationOptions } from './reputation.ts'
 import { SpotCheckPolicy } from './spot-check.ts'
@@ -77,6 +77,11 @@ export interface CopySlot {
   attest?: AttestRequest
   /** An extra check of an arrived result (its co-signature); a reason refuses it. */
   accept?: (r: Result) => string | undefined
+}
+
+/** The pick rule hooks of one job (the requester's lease pick, market/leases.ts). */
+export interface PickPolicy extends PickAdjust {
+  admit: ((agent: string) => boolean) | undefined
 }
 
 /** What the verifier needs of the requester. */
@@ -148,13 +153,26 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     return Math.max(this.opts.contestedQuorum, this.stake?.params?.quorumMinAgents ?? 0)
   }
 
-  /** The requester's pick rule hooks for one job: stake, reputation, distinct owners and sites, capacity. */
-  async pickPolicy(job: Pick<JobRequest, 'constraints'>, slot: CopySlot | undefined) {
+  /**
+   * The requester's pick rule hooks for one job: stake, reputation, distinct owners and sites, capacity.
+   * Without a stake filter it is at hand at once (no promise), and for a plain job (no slot, no stake
+   * wanted) one shared object: the leased path allocates nothing for it (issue 15).
+   */
+  pickPolicy(job: Pick<JobRequest, 'constraints'>, slot: CopySlot | undefined): PickPolicy | Promise<PickPolicy> {
     const stake = this.stake
-    if (stake) await stake.ready()
+    if (stake) return stake.ready().then(() => this.policyFor(job, slot))
+    if (slot === undefined && job.constraints?.minStake === undefined) return (this.plainPolicy ??= this.policyFor(job, undefined))
+    return this.policyFor(job, slot)
+  }
+
+  private plainPolicy: PickPolicy | undefined
+
+  private policyFor(job: Pick<JobRequest, 'constraints'>, slot: CopySlot | undefined): PickPolicy {
+    const stake = this.stake
     const wantsStake = job.constraints?.minStake !== undefined
     return {
       admit: stake ? (a: string) => stake.admits(a, job) : wantsStake ? () => false : undefined,
+      // the copies' shared `exclude` grows as they claim agents: read at each pick
       weight: (l: Lease) => this.reputation.factor(l.agent) * (slot && slot.exclude.size > 0 ? this.sameness(l.agent, slot.exclude) : 1),
       slots: this.opts.capacity ? (l: Lease) => this.opts.capacity!.effectiveSlots(l.agent, l.slots) : undefined,
     }

@@ -58,6 +58,8 @@ export interface ConnectOptions {
    * `route()` after it: without a route there they would be acknowledged and dropped.
    */
   routes?: ReadonlyArray<readonly [filter: string, handler: Handler]>
+  /** Packets of one event-loop turn leave in one socket write (transport/turn-writes.ts): for clients that send many a turn. Default false. */
+  writesPerTurn?: boolean
 }
 
 /** What a client authenticates with: a user name and password, or an agent's id and a fresh token per connect. */

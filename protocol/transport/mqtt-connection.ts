@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream'
 import mqtt, { MqttClient, type IClientOptions } from 'mqtt'
 import { AuthError, ErrorCode, FogmeshError } from '../errors.ts'
 import type { Connection, ConnectionEvents, ConnectOptions, Handler, PublishOptions } from '../transport.ts'
+import { writeOncePerTurn } from './turn-writes.ts'
 import { TopicRouter } from './topic-router.ts'
 
 /** How long an unforced close waits for in-flight publishes to be acknowledged before it ends forced. */
@@ -171,6 +172,12 @@ async function established(client: MqttClient, url: string, options: ConnectOpti
   client.on('connect', setNoDelay)
   // nodelay as early as possible: before CONNECT leaves
   client.stream?.once?.('connect', setNoDelay)
+  if (options.writesPerTurn) {
+    // each stream of a reconnect anew (before CONNACK only CONNECT has left)
+    const perTurn = () => client.stream && writeOncePerTurn(client.stream as unknown as Duplex)
+    client.on('connect', perTurn)
+    perTurn()
+  }
 
   // with several brokers: a refused or dead first one is a move to the next, until each was tried
   let tried = 1
