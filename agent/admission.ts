@@ -102,6 +102,14 @@ export class Admission {
     return this.o.channels !== undefined && offer.payer !== undefined
   }
 
+  /**
+   * The nonces admitted so far on disk (the OS's): the agent calls it before it runs an admitted job,
+   * so a job never runs before its nonce is kept — a burst's nonces still go out in one write.
+   */
+  commitNonces(): void {
+    this.nonces.commit()
+  }
+
   /** Releases the nonce journal's file (an agent closing). */
   close(): void {
     this.nonces.close()
@@ -152,6 +160,7 @@ export class Admission {
       const why = await o.channels!.accepts(m.requesterKey, m.payer!)
       if (why !== undefined) return refuse(ErrorCode.notAccepted, `${what}: requester ${requesterId}: ${why}`)
     }
+    this.nonces.commit() // few: on disk before the stream control acts
     return { ok: true }
   }
 
