@@ -23,6 +23,7 @@
  */
 import { closeSync, constants, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import * as zlib from 'node:zlib'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
 
 export const JOURNAL_HEADER = Buffer.from('fogmesh-journal/1\n')
@@ -47,8 +48,16 @@ const CRC_TABLE = (() => {
   return t
 })()
 
-/** CRC-32 (IEEE, as zlib and gzip): node:zlib's crc32 is not in every Node 20 a device may have. */
+/** node:zlib's crc32 (native, ~20x the table loop on a 1 KiB record): from Node 20.15 and 22.2; the loop where it is missing. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
+
+/** CRC-32 (IEEE, as zlib and gzip). */
 export function crc32(bytes: Uint8Array): number {
+  return nativeCrc32 ? nativeCrc32(bytes) : crc32Table(bytes)
+}
+
+/** The table-driven CRC-32, for a Node without zlib.crc32. */
+export function crc32Table(bytes: Uint8Array): number {
   let c = 0xffffffff
   for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8)
   return (c ^ 0xffffffff) >>> 0
