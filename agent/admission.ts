@@ -68,6 +68,8 @@ export interface Admitted {
   job: RunnableJob
   requesterId: string
   salt?: Buffer
+  /** Admission found sha256(job.input) = job.inputSha256 (the result's inputSha256 is that, not hashed again). */
+  inputChecked?: true
 }
 
 export type AdmissionVerdict = { ok: true; admitted: Admitted } | { ok: false; code: ErrorCode; reason: string }
@@ -138,7 +140,10 @@ export class Admission {
       const why = await o.channels!.accepts(job.requesterKey, job.payer!)
       if (why !== undefined) return refuse(ErrorCode.notAccepted, `requester ${requesterId}: ${why}`)
     }
-    return { ok: true, admitted: { job: { ...job, input: opened.input }, requesterId, ...(opened.salt ? { salt: opened.salt } : {}) } }
+    const admitted: Admitted = { job: { ...job, input: opened.input }, requesterId }
+    if (opened.salt) admitted.salt = opened.salt
+    else if (job.input !== undefined) admitted.inputChecked = true // input() compared its hash with inputSha256
+    return { ok: true, admitted }
   }
 
   /** A stream start or stop (protocol/stream-control.ts): admitted by the same rules as an assignment, bar the input. */
