@@ -24,7 +24,7 @@
  * with the code: `not_accepted`, `bad_signature`, `expired`, `replayed`,
  * `seal_broken`, `invalid_field`.
  */
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../protocol/sha256.ts'
 import type { Clock } from '../protocol/clock.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { Assign, Offer } from '../protocol/messages.ts'
@@ -195,4 +195,4 @@ export class Admission {
   }
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const sha256 = sha256Hex

@@ -11,7 +11,7 @@
  * (`batchResults`) the results of one event-loop turn share one signature
  * over their Merkle root, each carrying its proof (protocol/batch-signer.ts).
  */
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../protocol/sha256.ts'
 import { BlobError } from '../protocol/blobs/blob-error.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { limitsAbove } from '../protocol/eligibility.ts'
@@ -184,5 +184,5 @@ function failure(err: unknown, started: number): RunOutcome {
   return { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: performance.now() - started }
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const sha256 = sha256Hex
 const round = (ms: number) => Math.round(ms * 1000) / 1000
