@@ -64,12 +64,14 @@ export function crc32Table(bytes: Uint8Array): number {
 }
 
 export function frame(record: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(record))
-  if (payload.length > MAX_RECORD_BYTES) throw new FogmeshError(ErrorCode.tooLarge, `journal record is ${payload.length} bytes; at most ${MAX_RECORD_BYTES}`)
-  const out = Buffer.allocUnsafe(FRAME_HEAD + payload.length)
-  out.writeUInt32LE(payload.length, 0)
-  out.writeUInt32LE(crc32(payload), 4)
-  payload.copy(out, FRAME_HEAD)
+  const json = JSON.stringify(record)
+  const length = Buffer.byteLength(json)
+  if (length > MAX_RECORD_BYTES) throw new FogmeshError(ErrorCode.tooLarge, `journal record is ${length} bytes; at most ${MAX_RECORD_BYTES}`)
+  // encoded straight into the frame (no payload buffer to copy in)
+  const out = Buffer.allocUnsafe(FRAME_HEAD + length)
+  out.write(json, FRAME_HEAD)
+  out.writeUInt32LE(length, 0)
+  out.writeUInt32LE(crc32(out.subarray(FRAME_HEAD)), 4)
   return out
 }
 
