@@ -127,7 +127,8 @@ export class Admission {
     const requesterId = requesterIdOf(job.requesterKey)
     const byList = o.acceptFrom === 'any' || this.listed.has(requesterId)
     if (!byList && !(o.channels && job.payer)) return refuse(ErrorCode.notAccepted, `requester ${requesterId} is not accepted here`)
-    if (!assignmentSignedByItsRequester(raw, this.verifiedRoots)) return refuse(ErrorCode.badSignature, `assignment ${job.id}: signature does not verify with requesterKey`)
+    // `job` is `raw` as assignSchema parsed it (one decode): its batch proof is validated already
+    if (!assignmentSignedByItsRequester(raw, this.verifiedRoots, job.batch)) return refuse(ErrorCode.badSignature, `assignment ${job.id}: signature does not verify with requesterKey`)
     const now = o.clock.now()
     if (now > job.expiresAt + o.maxSkewMs) return refuse(ErrorCode.expired, `assignment ${job.id} expired ${now - job.expiresAt} ms ago`)
     if (job.expiresAt > now + o.maxTtlMs + o.maxSkewMs) return refuse(ErrorCode.expired, `assignment ${job.id} expires ${job.expiresAt - now} ms ahead (at most ${o.maxTtlMs})`)
