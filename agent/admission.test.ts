@@ -43,6 +43,8 @@ test('a signed assignment for this agent from an accepted requester is admitted 
   const v = await t.admit(a)
   assert.ok(v.ok)
   if (v.ok) assert.is(v.admitted.job.input.toString(), 'hello')
+  // the runner signs inputSha256 without hashing the input again: admission checked it is the input's hash
+  if (v.ok) assert.ok(v.admitted.inputChecked && v.admitted.job.inputSha256 === sha(v.admitted.job.input))
   assert.is(code(await t.admit(a)), 'replayed')
   assert.is(code(await t.admit({ ...a, attempt: 2 })), 'bad_signature')
 })

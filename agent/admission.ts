@@ -24,7 +24,7 @@
  * with the code: `not_accepted`, `bad_signature`, `expired`, `replayed`,
  * `seal_broken`, `invalid_field`.
  */
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../protocol/sha256.ts'
 import type { Clock } from '../protocol/clock.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { Assign, Offer } from '../protocol/messages.ts'
@@ -68,6 +68,8 @@ export interface Admitted {
   job: RunnableJob
   requesterId: string
   salt?: Buffer
+  /** Admission found sha256(job.input) = job.inputSha256 (the result's inputSha256 is that, not hashed again). */
+  inputChecked?: true
 }
 
 export type AdmissionVerdict = { ok: true; admitted: Admitted } | { ok: false; code: ErrorCode; reason: string }
@@ -102,6 +104,14 @@ export class Admission {
     return this.o.channels !== undefined && offer.payer !== undefined
   }
 
+  /**
+   * The nonces admitted so far on disk (the OS's): the agent calls it before it runs an admitted job,
+   * so a job never runs before its nonce is kept — a burst's nonces still go out in one write.
+   */
+  commitNonces(): void {
+    this.nonces.commit()
+  }
+
   /** Releases the nonce journal's file (an agent closing). */
   close(): void {
     this.nonces.close()
@@ -117,7 +127,8 @@ export class Admission {
     const requesterId = requesterIdOf(job.requesterKey)
     const byList = o.acceptFrom === 'any' || this.listed.has(requesterId)
     if (!byList && !(o.channels && job.payer)) return refuse(ErrorCode.notAccepted, `requester ${requesterId} is not accepted here`)
-    if (!assignmentSignedByItsRequester(raw, this.verifiedRoots)) return refuse(ErrorCode.badSignature, `assignment ${job.id}: signature does not verify with requesterKey`)
+    // `job` is `raw` as assignSchema parsed it (one decode): its batch proof is validated already
+    if (!assignmentSignedByItsRequester(raw, this.verifiedRoots, job.batch)) return refuse(ErrorCode.badSignature, `assignment ${job.id}: signature does not verify with requesterKey`)
     const now = o.clock.now()
     if (now > job.expiresAt + o.maxSkewMs) return refuse(ErrorCode.expired, `assignment ${job.id} expired ${now - job.expiresAt} ms ago`)
     if (job.expiresAt > now + o.maxTtlMs + o.maxSkewMs) return refuse(ErrorCode.expired, `assignment ${job.id} expires ${job.expiresAt - now} ms ahead (at most ${o.maxTtlMs})`)
@@ -130,7 +141,10 @@ export class Admission {
       const why = await o.channels!.accepts(job.requesterKey, job.payer!)
       if (why !== undefined) return refuse(ErrorCode.notAccepted, `requester ${requesterId}: ${why}`)
     }
-    return { ok: true, admitted: { job: { ...job, input: opened.input }, requesterId, ...(opened.salt ? { salt: opened.salt } : {}) } }
+    const admitted: Admitted = { job: { ...job, input: opened.input }, requesterId }
+    if (opened.salt) admitted.salt = opened.salt
+    else if (job.input !== undefined) admitted.inputChecked = true // input() compared its hash with inputSha256
+    return { ok: true, admitted }
   }
 
   /** A stream start or stop (protocol/stream-control.ts): admitted by the same rules as an assignment, bar the input. */
@@ -152,6 +166,7 @@ export class Admission {
       const why = await o.channels!.accepts(m.requesterKey, m.payer!)
       if (why !== undefined) return refuse(ErrorCode.notAccepted, `${what}: requester ${requesterId}: ${why}`)
     }
+    this.nonces.commit() // few: on disk before the stream control acts
     return { ok: true }
   }
 
@@ -181,4 +196,4 @@ export class Admission {
   }
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+const sha256 = sha256Hex

@@ -373,6 +373,12 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private runAdmitted(topic: string, admitted: Admitted): void {
     const job = admitted.job
+    // its nonce on disk before it runs (a restart must still refuse its replay); a burst's nonces go in one write
+    try {
+      this.admission.commitNonces()
+    } catch (err) {
+      return this.reject(topic, toFogmeshError(err))
+    }
     // one requester identity holds at most its quota of this agent's jobs while others have some
     const release = this.quota.enter(admitted.requesterId)
     if (!release) {

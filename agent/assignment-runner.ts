@@ -11,7 +11,7 @@
  * (`batchResults`) the results of one event-loop turn share one signature
  * over their Merkle root, each carrying its proof (protocol/batch-signer.ts).
  */
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../protocol/sha256.ts'
 import { BlobError } from '../protocol/blobs/blob-error.ts'
 import { ErrorCode, FogmeshError, toFogmeshError } from '../protocol/errors.ts'
 import { limitsAbove } from '../protocol/eligibility.ts'
@@ -69,8 +69,8 @@ export class AssignmentRunner {
   }
 
   /** A signed error result for an admitted assignment the agent will not run (e.g. its requester is over its quota). */
-  refuse({ job, salt }: Admitted, code: ErrorCode, message: string): Result {
-    const result: Omit<Result, 'signature'> = { ...this.resultBase(job, salt), status: 'error', error: { code, message }, fuel: 0, durationMs: 0 }
+  refuse(a: Admitted, code: ErrorCode, message: string): Result {
+    const result: Omit<Result, 'signature'> = { ...this.resultBase(a), status: 'error', error: { code, message }, fuel: 0, durationMs: 0 }
     return { ...result, signature: signResult(result, this.o.signer) }
   }
 
@@ -91,10 +91,11 @@ export class AssignmentRunner {
     while (this.running.size > 0) await Promise.allSettled([...this.running])
   }
 
-  private async answer({ job, salt }: Admitted): Promise<Result> {
+  private async answer(a: Admitted): Promise<Result> {
+    const { job, salt } = a
     const outcome = await this.execute(job)
     // a sealed job's inputSha256 is the signed salted commitment the admission checked
-    const base = this.resultBase(job, salt)
+    const base = this.resultBase(a)
     let result: Omit<Result, 'signature'>
     if (outcome.status === 'ok') {
       const output = Buffer.from(outcome.output.buffer, outcome.output.byteOffset, outcome.output.byteLength)
@@ -120,8 +121,10 @@ export class AssignmentRunner {
     return { ...result, signature: s.signature, ...(s.batch ? { batch: s.batch } : {}) }
   }
 
-  private resultBase(job: RunnableJob, salt: Buffer | undefined) {
-    return { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: (salt || job.inputBlob) && job.inputSha256 !== undefined ? job.inputSha256 : sha256(job.input), ...(salt ? { sealed: true } : {}) }
+  /** inputSha256: what admission checked (a sealed job's salted commitment, an inline input's hash), what the blob fetch checks, else hashed here (a stream window). */
+  private resultBase({ job, salt, inputChecked }: Admitted) {
+    const signedHash = (salt || job.inputBlob || inputChecked) && job.inputSha256 !== undefined
+    return { type: 'result' as const, id: job.id, attempt: job.attempt, agent: this.o.agentId, module: job.module, inputSha256: signedHash ? job.inputSha256! : sha256(job.input), ...(salt ? { sealed: true } : {}) }
   }
 
   /** A job's `inputBlob`, verified chunk by chunk and as a whole against the signed `inputSha256`. */
@@ -137,17 +140,13 @@ export class AssignmentRunner {
 
   private async execute(job: RunnableJob): Promise<RunOutcome> {
     const started = performance.now()
-    const fail = (err: unknown): RunOutcome => {
-      const e = toFogmeshError(err)
-      return { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: performance.now() - started }
-    }
     const { limits, defaults } = this.o.terms
-    if (this.closing) return fail(new FogmeshError(ErrorCode.closed, 'agent is shutting down'))
+    if (this.closing) return failure(new FogmeshError(ErrorCode.closed, 'agent is shutting down'), started)
     if (job.input.length > limits.inputBytes) {
-      return fail(new FogmeshError(ErrorCode.tooLarge, `input is ${job.input.length} bytes; this agent takes at most ${limits.inputBytes}`))
+      return failure(new FogmeshError(ErrorCode.tooLarge, `input is ${job.input.length} bytes; this agent takes at most ${limits.inputBytes}`), started)
     }
     const why = limitsAbove(limits, job.limits)
-    if (why) return fail(new FogmeshError(ErrorCode.limitExceeded, why))
+    if (why) return failure(new FogmeshError(ErrorCode.limitExceeded, why), started)
     this.pendingModules_++
     let input = job.input
     try {
@@ -155,7 +154,7 @@ export class AssignmentRunner {
       const [, blob] = await Promise.all([this.o.modules.get(job.module), job.inputBlob ? this.fetchInput(job) : undefined])
       if (blob) input = blob
     } catch (err) {
-      return fail(err)
+      return failure(err, started)
     } finally {
       this.pendingModules_--
     }
@@ -175,9 +174,15 @@ export class AssignmentRunner {
           deterministic: true,
         },
       })
-      .catch(fail)
+      .catch((err: unknown) => failure(err, started))
   }
 }
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+/** A job that did not run: its error as an outcome (module level: a named closure per job costs tsx's __name, a defineProperty). */
+function failure(err: unknown, started: number): RunOutcome {
+  const e = toFogmeshError(err)
+  return { status: 'error', code: e.code, message: e.shortMessage, stderr: '', fuel: 0, durationMs: performance.now() - started }
+}
+
+const sha256 = sha256Hex
 const round = (ms: number) => Math.round(ms * 1000) / 1000

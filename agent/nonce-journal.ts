@@ -5,8 +5,12 @@
  * after a reconnect — is refused `replayed` as it is within one run.
  *
  * One line per taken nonce (`expiresAt key`), appended before the job runs
- * (the write reaches the OS at once: a SIGKILL loses nothing; a power cut may lose
- * the last lines, like any unsynced append). At open the unexpired lines are read
+ * (the write reaches the OS before it: a SIGKILL loses nothing; a power cut may lose
+ * the last lines, like any unsynced append). The lines taken in one burst of messages
+ * (one socket read: mqtt.js dispatches its packets in back-to-back ticks) go out with
+ * one write(2), queued as a microtask at the first — every tick of the burst runs
+ * before it, every job it admitted after it — and `flush` forces it (the agent calls
+ * it before it runs a job, so no run ever depends on that ordering). At open the unexpired lines are read
  * back into the window; the file is rewritten with only those when it holds more
  * than twice `compactAbove` lines (its bound: the window's own capacity).
  */
@@ -16,6 +20,15 @@ export class NonceJournal {
   private lines = 0
   /** Kept open for appending: one write(2) per nonce, not an open, write and close (appendFileSync). */
   private fd: number | undefined
+  /** Lines taken and not yet written (bounded: a compaction, at 2 × `compactAbove` lines, drops them into the rewrite). */
+  private pending: string[] = []
+  private readonly flushSoon = () => {
+    try {
+      this.flush()
+    } catch {
+      // kept pending: the next flush (the one before a job runs) writes them or throws
+    }
+  }
 
   constructor(readonly path: string, private readonly compactAbove: number) {}
 
@@ -36,10 +49,21 @@ export class NonceJournal {
 
   /** Records a taken nonce; `live` gives the window's unexpired ones when the file is due for compaction. */
   append(key: string, expiresAt: number, live: () => Iterable<[string, number]>): void {
-    const line = Buffer.from(`${expiresAt} ${key}\n`)
+    if (++this.lines > 2 * this.compactAbove) {
+      this.pending = [] // `live` holds them
+      return this.rewrite([...live()].map(([k, e]) => ({ key: k, expiresAt: e })))
+    }
+    this.pending.push(`${expiresAt} ${key}\n`)
+    if (this.pending.length === 1) queueMicrotask(this.flushSoon)
+  }
+
+  /** Writes the lines taken so far (one write(2)); throws when the file cannot be written. */
+  flush(): void {
+    if (this.pending.length === 0) return
+    const bytes = Buffer.from(this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join(''))
     this.fd ??= openSync(this.path, 'a', 0o600)
-    for (let off = 0; off < line.length; ) off += writeSync(this.fd, line, off, line.length - off)
-    if (++this.lines > 2 * this.compactAbove) this.rewrite([...live()].map(([k, e]) => ({ key: k, expiresAt: e })))
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off)
+    this.pending = []
   }
 
   private rewrite(live: { key: string; expiresAt: number }[]): void {
@@ -47,11 +71,16 @@ export class NonceJournal {
     writeFileSync(tmp, live.map((n) => `${n.expiresAt} ${n.key}\n`).join(''))
     renameSync(tmp, this.path)
     this.lines = live.length
-    this.close() // the old file's descriptor: the next append opens the new one
+    this.closeFd() // the old file's descriptor: the next append opens the new one
   }
 
-  /** Closes the append descriptor (the next append opens it again). */
+  /** Writes what is pending and closes the append descriptor (the next append opens it again). */
   close(): void {
+    this.flush()
+    this.closeFd()
+  }
+
+  private closeFd(): void {
     if (this.fd === undefined) return
     closeSync(this.fd)
     this.fd = undefined

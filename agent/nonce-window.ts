@@ -24,6 +24,11 @@ export class NonceWindow {
     this.journal?.close()
   }
 
+  /** Writes the nonces taken so far to the journal, if any (agent/nonce-journal.ts batches a burst's lines); throws when it cannot. */
+  commit(): void {
+    this.journal?.flush()
+  }
+
   /** The expiry at or below which assignments are refused unseen (nonces forgotten for room). */
   get floor(): number {
     return this.floor_

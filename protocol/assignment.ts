@@ -17,7 +17,7 @@
  * statement (without `batch`, the proof itself), `signature` the batch's.
  */
 import { agentIdFromPublicKey } from './agent-id.ts'
-import { verifiedRoots, verifyBatched, type VerifiedRoots } from './batch-signature.ts'
+import { verifiedRoots, verifyBatched, verifyBatchProof, type BatchProof, type VerifiedRoots } from './batch-signature.ts'
 import type { BatchSigner } from './batch-signer.ts'
 import type { Assign, RequestedLimits } from './messages.ts'
 import { signed, statementBytes, verifyStatement } from './signed-statement.ts'
@@ -77,9 +77,10 @@ export async function signAssignmentBatched(a: AssignmentFields, batch: BatchSig
 /**
  * Whether `raw` (as received) is signed by the key in its own `requesterKey`, in either form
  * (`batch` present: through its proof, each batch's signature checked once per `cache`).
- * Who that key is, admission decides. Never throws.
+ * Who that key is, admission decides. `parsedBatch`: `raw.batch` as the assignment's schema
+ * parsed it (decoded from the same bytes), so the proof is not validated twice. Never throws.
  */
-export function assignmentSignedByItsRequester(raw: Readonly<Record<string, unknown>>, cache: VerifiedRoots = verifiedRoots): boolean {
+export function assignmentSignedByItsRequester(raw: Readonly<Record<string, unknown>>, cache: VerifiedRoots = verifiedRoots, parsedBatch?: BatchProof): boolean {
   if (typeof raw.requesterKey !== 'string') return false
   if (raw.batch === undefined || raw.batch === null) return verifyStatement('assign', raw, raw.requesterKey, ASSIGN_UNSIGNED)
   let statement: Buffer
@@ -88,6 +89,7 @@ export function assignmentSignedByItsRequester(raw: Readonly<Record<string, unkn
   } catch {
     return false // not canonicalizable
   }
+  if (parsedBatch) return verifyBatchProof('assign', statement, parsedBatch, raw.signature, raw.requesterKey, cache).ok
   return verifyBatched('assign', statement, raw.batch, raw.signature, raw.requesterKey, cache).ok
 }
 

@@ -48,11 +48,13 @@ const batchShape = object({
 /** The boundary parser of `batch`: the field named when the index is outside the tree or the proof is not that leaf's length. */
 export const batchProofSchema: Parser<BatchProof> = (v, path) => {
   const b = batchShape(v, path)
-  const at = (f: string) => (path ? `${path}.${f}` : f)
-  if (b.index >= b.size) throw new ValidationError(at('index'), `an index below size (${b.size})`)
+  if (b.index >= b.size) throw new ValidationError(fieldAt(path, 'index'), `an index below size (${b.size})`)
   const need = proofLength(b.index, b.size)
-  if (b.proof.length !== need) throw new ValidationError(at('proof'), `${need} hashes for leaf ${b.index} of ${b.size}`)
+  if (b.proof.length !== need) throw new ValidationError(fieldAt(path, 'proof'), `${need} hashes for leaf ${b.index} of ${b.size}`)
   return b
 }
+
+/** Module level: a named closure per parse costs tsx's __name (a defineProperty) on every message. */
+const fieldAt = (path: string, f: string) => (path ? `${path}.${f}` : f)
 export type BatchProofWire = Infer<typeof batchProofSchema>
 

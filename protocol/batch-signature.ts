@@ -24,7 +24,7 @@
  */
 import { signatureBytes, verifySignature } from './signature.ts'
 import { leafHash, rootFromProof } from './batch-tree.ts'
-import { batchProofSchema } from './batch-proof.ts'
+import { batchProofSchema, type BatchProof } from './batch-proof.ts'
 import { parseValue } from './validate.ts'
 
 export { batchProofSchema, type BatchProof, type BatchProofWire } from './batch-proof.ts'
@@ -88,7 +88,21 @@ export function verifyBatched(
 ): BatchCheck {
   const parsed = parseValue(batch, (v) => batchProofSchema(v, 'batch'))
   if (!parsed.ok) return { ok: false, reason: parsed.error.shortMessage }
-  const b = parsed.value
+  return verifyBatchProof(kind, statement, parsed.value, signature, publicKeyHex, cache)
+}
+
+/**
+ * As `verifyBatched`, for a `batch` its message's schema parsed already (batchProofSchema: the
+ * assignment's `batch` field) — the proof is not validated a second time. Never throws.
+ */
+export function verifyBatchProof(
+  kind: BatchKind,
+  statement: Uint8Array,
+  b: BatchProof,
+  signature: unknown,
+  publicKeyHex: string,
+  cache: VerifiedRoots = verifiedRoots,
+): BatchCheck {
   const sig = signatureBytes(signature)
   if (!sig) return { ok: false, reason: 'signature: not an ed25519 signature in canonical base64' }
   const root = rootFromProof(leafHash(statement), b.index, b.size, b.proof.map((h) => Buffer.from(h, 'hex')))

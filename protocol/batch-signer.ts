@@ -90,7 +90,6 @@ export class BatchSigner {
   }
 
   private signBatch(statements: Uint8Array[]): BatchSigned[] {
-    const b64 = (sig: Uint8Array) => Buffer.from(sig).toString('base64')
     if (statements.length === 1) return [{ signature: b64(this.signer.sign(statements[0] as Uint8Array)) }]
     const { root, proofs } = treeWithProofs(statements.map(leafHash))
     const rootHex = root.toString('hex')
@@ -99,11 +98,26 @@ export class BatchSigner {
   }
 
   private schedule(): { cancel(): void } {
-    if (this.o.maxWaitMs > 0) {
-      const t = setTimeout(() => this.flush(), this.o.maxWaitMs)
-      return { cancel: () => clearTimeout(t) }
-    }
-    const i = setImmediate(() => this.flush())
-    return { cancel: () => clearImmediate(i) }
+    // Timeout and Immediate are cancelled by clearTimeout / clearImmediate; no closure per turn
+    // (a named one costs tsx's __name, a defineProperty, each time)
+    return this.o.maxWaitMs > 0 ? new TimeoutTurn(setTimeout(this.flushNow, this.o.maxWaitMs)) : new ImmediateTurn(setImmediate(this.flushNow))
+  }
+
+  private readonly flushNow = (): void => this.flush()
+}
+
+const b64 = (sig: Uint8Array) => Buffer.from(sig).toString('base64')
+
+class TimeoutTurn {
+  constructor(private readonly t: NodeJS.Timeout) {}
+  cancel(): void {
+    clearTimeout(this.t)
+  }
+}
+
+class ImmediateTurn {
+  constructor(private readonly i: NodeJS.Immediate) {}
+  cancel(): void {
+    clearImmediate(this.i)
   }
 }

@@ -17,21 +17,21 @@
  * commutative pairs, for the EVM) — that one proves membership, not position, and costs a
  * JavaScript keccak per node where this one costs an OpenSSL SHA-256.
  */
-import { createHash } from 'node:crypto'
+import { sha256Prefixed } from './sha256.ts'
 import { MAX_PROOF_HASHES, MAX_TREE_SIZE, split } from './batch-proof.ts'
 
 export { MAX_PROOF_HASHES, MAX_TREE_SIZE, proofLength } from './batch-proof.ts'
 
 
-const LEAF = Buffer.from([0])
-const NODE = Buffer.from([1])
+const LEAF = 0x00
+const NODE = 0x01
 
 export function leafHash(statement: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF).update(statement).digest()
+  return sha256Prefixed(LEAF, statement)
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE).update(left).update(right).digest()
+  return sha256Prefixed(NODE, left, right)
 }
 
 

@@ -23,6 +23,7 @@
  */
 import { closeSync, constants, existsSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import * as zlib from 'node:zlib'
 import { ErrorCode, FogmeshError } from '../../protocol/errors.ts'
 
 export const JOURNAL_HEADER = Buffer.from('fogmesh-journal/1\n')
@@ -47,20 +48,30 @@ const CRC_TABLE = (() => {
   return t
 })()
 
-/** CRC-32 (IEEE, as zlib and gzip): node:zlib's crc32 is not in every Node 20 a device may have. */
+/** node:zlib's crc32 (native, ~20x the table loop on a 1 KiB record): from Node 20.15 and 22.2; the loop where it is missing. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
+
+/** CRC-32 (IEEE, as zlib and gzip). */
 export function crc32(bytes: Uint8Array): number {
+  return nativeCrc32 ? nativeCrc32(bytes) : crc32Table(bytes)
+}
+
+/** The table-driven CRC-32, for a Node without zlib.crc32. */
+export function crc32Table(bytes: Uint8Array): number {
   let c = 0xffffffff
   for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8)
   return (c ^ 0xffffffff) >>> 0
 }
 
 export function frame(record: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(record))
-  if (payload.length > MAX_RECORD_BYTES) throw new FogmeshError(ErrorCode.tooLarge, `journal record is ${payload.length} bytes; at most ${MAX_RECORD_BYTES}`)
-  const out = Buffer.allocUnsafe(FRAME_HEAD + payload.length)
-  out.writeUInt32LE(payload.length, 0)
-  out.writeUInt32LE(crc32(payload), 4)
-  payload.copy(out, FRAME_HEAD)
+  const json = JSON.stringify(record)
+  const length = Buffer.byteLength(json)
+  if (length > MAX_RECORD_BYTES) throw new FogmeshError(ErrorCode.tooLarge, `journal record is ${length} bytes; at most ${MAX_RECORD_BYTES}`)
+  // encoded straight into the frame (no payload buffer to copy in)
+  const out = Buffer.allocUnsafe(FRAME_HEAD + length)
+  out.write(json, FRAME_HEAD)
+  out.writeUInt32LE(length, 0)
+  out.writeUInt32LE(crc32(out.subarray(FRAME_HEAD)), 4)
   return out
 }
 

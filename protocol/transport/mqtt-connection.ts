@@ -141,6 +141,9 @@ function clientOptions(options: ConnectOptions): IClientOptions & { clientId: st
     connectTimeout: options.connectTimeoutMs ?? 5000,
     reconnectPeriod: options.reconnect === false ? 0 : 500,
     queueQoSZero: false,
+    // mqtt.js calls its debug logger ~20 times per packet (args gathered, an `enabled` getter each
+    // time) even when it logs nothing: a no-op unless DEBUG asks for logs at all
+    ...(process.env.DEBUG ? {} : { log: noLog }),
     ...(options.outbox ? { outgoingStore: options.outbox as IClientOptions['outgoingStore'] } : {}),
     ...(creds?.username !== undefined ? { username: creds.username } : {}),
     ...(creds?.password !== undefined ? { password: password() } : {}),
@@ -211,3 +214,5 @@ async function established(client: MqttClient, url: string, options: ConnectOpti
   client.on('error', () => {})
   return conn
 }
+
+const noLog = (): void => {}
