@@ -18,6 +18,8 @@ export interface NodeWasiRun {
   stderr: Buffer
   /** How many times the module called each wasi_snapshot_preview1 function. */
   calls: Record<string, number>
+  /** The size of the module's exported memory when it finished, in bytes. */
+  memoryBytes: number
 }
 
 type WasiFunctions = Record<string, (...args: unknown[]) => unknown>
@@ -60,12 +62,15 @@ export async function runWithNodeWasi(
       wasi_snapshot_preview1: counted as WebAssembly.ModuleImports,
     })
     const exitCode = wasi.start(instance)
+    const memory = instance.exports['memory']
+    const memoryBytes = memory instanceof WebAssembly.Memory ? memory.buffer.byteLength : 0
     for (const fd of fds.splice(0)) closeSync(fd)
     return {
       exitCode,
       stdout: readFileSync(join(dir, 'stdout')),
       stderr: readFileSync(join(dir, 'stderr')),
       calls,
+      memoryBytes,
     }
   } finally {
     for (const fd of fds) closeSync(fd)
