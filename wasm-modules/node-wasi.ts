@@ -51,7 +51,14 @@ export async function runWithNodeWasi(
   module: WebAssembly.Module | Uint8Array,
   stdin: string | Uint8Array,
 ): Promise<NodeWasiRun> {
-  const compiled = module instanceof WebAssembly.Module ? module : await WebAssembly.compile(module)
+  // Compiled and instantiated synchronously, on purpose: awaiting WebAssembly.compile or
+  // .instantiate leaves the event loop of a test process with nothing alive until V8's task
+  // resolves it, and each time node then waits in NodePlatform::DrainTasks for V8's background
+  // tasks — which deadlocks when one of them (a concurrent JIT compile) waits for a GC that only
+  // the blocked main thread can run (nodejs/node#54918, V8 issue 13902). Seen under load in the
+  // sha256 test (~1,000 runs): hung in DrainTasks / CollectionBarrier::AwaitCollectionBackground
+  // until the runner killed it at 180 s.
+  const compiled = module instanceof WebAssembly.Module ? module : new WebAssembly.Module(module)
   const dir = mkdtempSync(join((base ??= scratchBase()), 'fogmesh-wasi-'))
   const fds: number[] = []
   try {
@@ -80,7 +87,7 @@ export async function runWithNodeWasi(
         return fn(...args)
       }
     }
-    const instance = await WebAssembly.instantiate(compiled, {
+    const instance = new WebAssembly.Instance(compiled, {
       wasi_snapshot_preview1: counted as WebAssembly.ModuleImports,
     })
     const exitCode = wasi.start(instance)
@@ -118,7 +125,7 @@ export class ModuleUnderTest {
     const root = fileURLToPath(new URL('..', import.meta.url))
     execFileSync(process.execPath, ['bin/build-modules.js', this.name], { cwd: root, stdio: 'pipe' })
     this.bytes = await loadModule(this.name)
-    this.wasm = await WebAssembly.compile(this.bytes)
+    this.wasm = new WebAssembly.Module(this.bytes) // synchronously: see runWithNodeWasi
   }
 
   /** The compiled module (for ABI checks: its imports and exports). */
