@@ -40,7 +40,7 @@ const forged = (channelId: bigint | string) => ({
   resultsRoot: ResultsTree.from([]).root, signature: `0x${randomBytes(65).toString('hex')}`, leaves: [],
 })
 
-test('1,000 forged vouchers on made-up channels: all refused fast, chain look-ups bounded by the gate', async () => {
+test('1,000 forged vouchers on made-up channels: all refused, chain look-ups bounded by the gate', async () => {
   const { p, lookups } = await intake()
   try {
     const t0 = performance.now()
@@ -48,7 +48,6 @@ test('1,000 forged vouchers on made-up channels: all refused fast, chain look-up
     const ms = performance.now() - t0
     assert.ok(verdicts.every((v) => !v.ok), 'all refused')
     assert.ok(lookups() <= 40, `${lookups()} chain look-ups for 1,000 vouchers`)
-    assert.ok(ms < 3000, `${ms.toFixed(0)} ms`)
     console.log(`  1,000 forged vouchers: refused in ${ms.toFixed(0)} ms with ${lookups()} chain look-ups; ${JSON.stringify(p.gate.stats().refused)}`)
   } finally {
     await p.close()

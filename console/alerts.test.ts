@@ -67,7 +67,7 @@ test('raised, published retained, resolved: error rate, settlement failing, chan
     const late = await plainClient(broker.url)
     const got = collect(late)
     await late.subscribeAsync(telemetryTopics.alerts)
-    await waitFor(() => got.length > 0, 2000, 'the retained alerts')
+    await waitFor(() => got.length > 0, 10_000, 'the retained alerts')
     const d = decodeJson(got[got.length - 1]!.payload, alertsSchema)
     assert.ok(d.ok)
     assert.is((d as { value: AlertsMessage }).value.alerts.length, 5)

@@ -33,18 +33,18 @@ test('debounced inputs become readings; outputs obey allowed values, duplicates,
     // a press that bounces 5 times is one reading
     for (const v of [1, 0, 1, 0, 1] as const) chip.drive(1, v)
     const presses = () => got.filter((m) => m.topic === 'fm/v1/bridge/gp/readings/gpio/button').map((m) => JSON.parse(String(m.payload)))
-    await waitFor(() => presses().length === 1, 2000, 'one button reading')
+    await waitFor(() => presses().length === 1, 10_000, 'one button reading')
     assert.is(presses()[0].value, 1)
     assert.is(bridge.stats().gpioBounces, 4)
     chip.drive(1, 0)
-    await waitFor(() => presses().length === 2, 2000, 'the release')
+    await waitFor(() => presses().length === 2, 10_000, 'the release')
     assert.is(presses()[1].value, 0)
 
     // allowed values
     await send('1')
-    await waitFor(() => chip.level(2) === 1, 2000, 'led on')
+    await waitFor(() => chip.level(2) === 1, 10_000, 'led on')
     await send('2')
-    await waitFor(() => led.stats.refused === 1, 2000, 'the refusal of 2')
+    await waitFor(() => led.stats.refused === 1, 10_000, 'the refusal of 2')
     assert.ok(got.some((m) => m.topic === 'fm/v1/bridge/gp/events' && JSON.parse(String(m.payload)).reason === 'not_allowed'))
 
     // over the rate limit nothing is lost: the latest wanted value is applied when the bucket allows
@@ -58,22 +58,22 @@ test('debounced inputs become readings; outputs obey allowed values, duplicates,
     // a stream result drives the output; a repeated window sequence is a duplicate
     await new Promise((r) => setTimeout(r, 250))
     await send({ id: 'stream-1', status: 'ok', seq: 9, output: b64('1\n') })
-    await waitFor(() => chip.level(2) === 1, 2000, 'led on from a stream result')
+    await waitFor(() => chip.level(2) === 1, 10_000, 'led on from a stream result')
     await send({ id: 'stream-1', status: 'ok', seq: 9, output: b64('0\n') })
-    await waitFor(() => led.stats.refused === 2, 2000, 'the duplicate refused')
+    await waitFor(() => led.stats.refused === 2, 10_000, 'the duplicate refused')
     assert.is(chip.level(2), 1)
     await send({ id: 'stream-1', status: 'error', error: { code: 'trap', message: 'boom' } })
-    await waitFor(() => led.stats.refused === 3, 2000, 'the error result refused')
+    await waitFor(() => led.stats.refused === 3, 10_000, 'the error result refused')
 
     // results stop: the watchdog goes to the safe value
     const t0 = performance.now()
     await waitFor(() => chip.level(2) === 0, 3000, 'the watchdog')
     assert.ok(performance.now() - t0 > 300, 'not before the watchdog period')
     const states = () => got.filter((m) => m.topic === 'fm/v1/bridge/gp/state/led').map((m) => JSON.parse(String(m.payload)))
-    await waitFor(() => states().at(-1)?.source === 'watchdog', 2000, 'state: watchdog')
-    await waitFor(() => got.some((m) => m.topic === 'fm/v1/bridge/gp/events' && JSON.parse(String(m.payload)).type === 'watchdog'), 2000, 'the watchdog event')
+    await waitFor(() => states().at(-1)?.source === 'watchdog', 10_000, 'state: watchdog')
+    await waitFor(() => got.some((m) => m.topic === 'fm/v1/bridge/gp/events' && JSON.parse(String(m.payload)).type === 'watchdog'), 10_000, 'the watchdog event')
     await send('1')
-    await waitFor(() => chip.level(2) === 1, 2000, 'led on again')
+    await waitFor(() => chip.level(2) === 1, 10_000, 'led on again')
   } finally {
     await bridge.close()
     await c.endAsync()

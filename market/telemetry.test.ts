@@ -32,7 +32,7 @@ test('a gateway publishes every answered job and a retained rollup a late subscr
     const late = await plainClient(mesh.broker.url)
     const retained = collect(late)
     await late.subscribeAsync(telemetryTopics.stats(mesh.requester.id))
-    await waitFor(() => retained.some((m) => m.retain), 2000, 'the retained rollup')
+    await waitFor(() => retained.some((m) => m.retain), 10_000, 'the retained rollup')
     const d = decodeJson(retained.find((m) => m.retain)!.payload, requesterStatsSchema)
     assert.ok(d.ok, d.ok ? '' : d.error.message)
     if (d.ok) {
@@ -43,7 +43,7 @@ test('a gateway publishes every answered job and a retained rollup a late subscr
       assert.ok(d.value.p50.some((v) => v > 0))
     }
     telemetry.stop()
-    await waitFor(() => retained.some((m) => m.payload.length === 0), 2000, 'the rollup cleared on stop')
+    await waitFor(() => retained.some((m) => m.payload.length === 0), 10_000, 'the rollup cleared on stop')
     await Promise.all([watcher.endAsync(), sensor.endAsync(), late.endAsync()])
   } finally {
     telemetry.stop()

@@ -188,12 +188,14 @@ test('a job that fails prints an error result and exits non-zero', async () => {
 test('`fogmesh submit` with no agent on the broker is an error result, not a hang', async () => {
   const empty = await testBroker()
   try {
-    const r = await runFogmesh(['submit', '--broker', empty.url, '--module', ECHO, '--wait', '200'], { timeoutMs: 30_000 })
+    // not a hang: it ends by itself (the runner kills it only after a generous 60 s) with the
+    // error result; how soon is the machine's load as much as ours, so no clock
+    const r = await runFogmesh(['submit', '--broker', empty.url, '--module', ECHO, '--wait', '200'], { timeoutMs: 60_000 })
+    assert.is(r.signal, null, `ended by itself, not killed\n${showRun(r)}`)
     assert.ok(r.code !== 0 && r.code !== null, `non-zero exit\n${showRun(r)}`)
     const res = parseResult(r)
     assert.is(res.status, 'error')
     assert.is(res.error?.code, 'no_agents')
-    assert.ok(r.ms < 20_000, `answered in ${r.ms} ms`)
   } finally {
     await empty.close()
   }

@@ -91,26 +91,17 @@ test('user errors are one line on stderr, a non-zero exit, no stack trace', asyn
       { args: ['submit', '--broker', 'mqtt://127.0.0.1:99999', '--module', ECHO], error: /broker URL/ },
       { args: ['agent', '--broker', '127.0.0.1:1883', '--name', 'x', '--data', join(dir, 'x')], error: /broker URL/ },
     ]
-    // a few at a time: each is a Node process with tsx. The ones that need the network run in a
-    // batch with `fogmesh --version`, the cost of starting the command on this machine right now.
-    const isNet = (c: { args: string[] }) => c.args.some((a) => a.startsWith('mqtt://127.0.0.1:1') || a === 'not a url')
-    const local = cases.filter((c) => !isNet(c))
-    const net = cases.filter(isNet)
-    for (let i = 0; i < local.length; i += 4) {
-      const batch = local.slice(i, i + 4)
+    // a few at a time: each is a Node process with tsx
+    for (let i = 0; i < cases.length; i += 4) {
+      const batch = cases.slice(i, i + 4)
       const runs = await Promise.all(batch.map((c) => runFogmesh(c.args, { graceMs: 5000 })))
-      batch.forEach((c, j) => assertUserError(runs[j]!, c.error, `fogmesh ${c.args.join(' ')}`))
-    }
-    for (let i = 0; i < net.length; i += 3) {
-      const batch = net.slice(i, i + 3)
-      const [base, ...runs] = await Promise.all([runFogmesh(['--version']), ...batch.map((c) => runFogmesh(c.args, { graceMs: 5000 }))])
-      assert.is(base!.code, 0, showRun(base!))
       batch.forEach((c, j) => {
         const r = runs[j]!
         const what = `fogmesh ${c.args.join(' ')}`
         assertUserError(r, c.error, what)
-        // an unreachable or malformed broker fails at once (connection refused), not after retries
-        assert.ok(r.ms < base!.ms + 4000, `${what}: fails within a few seconds (took ${r.ms} ms; starting the command took ${base!.ms} ms)`)
+        // an unreachable broker fails at its first attempt (connection refused), not after retries
+        // or a connect timeout: the refusal itself is the message (no clock — a loaded machine is slow)
+        if (c.args.includes('mqtt://127.0.0.1:1')) assert.match(r.stderr, /ECONNREFUSED/, `${what}: refused at once, not timed out\n${showRun(r)}`)
       })
     }
   } finally {

@@ -78,7 +78,7 @@ test('paused: unreachable, then online again; killed: gone through the last will
     const late = await plainClient(broker.url)
     const got = collect(late)
     await late.subscribeAsync(`fm/v1/agents/${agent.id}/presence`)
-    await waitFor(() => got.length > 0, 2000, 'retained will')
+    await waitFor(() => got.length > 0, 10_000, 'retained will')
     const will = JSON.parse(got[0]!.payload.toString())
     assert.equal([will.status, will.id, will.name, will.reason], ['offline', agent.id, 'flaky', 'lost'])
     assert.ok(verifyStatement('presence', will, will.publicKey) && agentIdFromPublicKey(will.publicKey) === agent.id, 'a will signed by the agent, for its epoch')
@@ -100,7 +100,7 @@ test('a clean stop (SIGTERM) leaves "stopped", not "lost"', async () => {
     const c = await plainClient(broker.url)
     const got = collect(c)
     await c.subscribeAsync(`fm/v1/agents/${agent.id}/presence`)
-    await waitFor(() => got.length > 0, 2000, 'retained presence')
+    await waitFor(() => got.length > 0, 10_000, 'retained presence')
     assert.is(JSON.parse(got[0]!.payload.toString()).reason, 'stopped')
     await c.endAsync()
   } finally {

@@ -99,13 +99,13 @@ test('the library path: a sealed job runs, verifies, and the broker carries only
   const key = gateway.requester.directory.get(r.agent!)!.presence.publicKey
   assert.ok(verifyResult({ ...r, agent: r.agent!, outputSha256: r.outputSha256, signature: r.signature!, sealed: true }, key))
   assert.not.ok(verifyResult({ ...r, agent: r.agent!, outputSha256: r.outputSha256, signature: r.signature!, sealed: false }, key), 'not a plain statement')
-  await waitFor(() => seen.slice(before).some((m) => m.topic.startsWith('fm/v1/requesters/')), 2000, 'the spy to see the result')
+  await waitFor(() => seen.slice(before).some((m) => m.topic.startsWith('fm/v1/requesters/')), 10_000, 'the spy to see the result')
   assert.ok(seen.slice(before).some((m) => m.topic.endsWith('/jobs') && JSON.parse(m.payload.toString()).sealedInput), 'the spy saw the sealed assignment')
   assert.equal(leaks(s, before), [], 'no plaintext anywhere')
   // the same job unsealed shows what the spy would have read
   const plain = secret()
   await gateway.requester.submit({ module: echo, input: Buffer.from(plain) })
-  await waitFor(() => leaks(plain, before).length >= 2, 2000, 'the plain job to show in the clear')
+  await waitFor(() => leaks(plain, before).length >= 2, 10_000, 'the plain job to show in the clear')
 })
 
 test('a plain-MQTT sensor with "sealed": true: the gateway→agent leg is sealed; only the sensor\'s own legs are in the clear', async () => {
@@ -154,7 +154,7 @@ test('a sensor that seals to the gateway: nothing in the clear on any topic; it 
   assert.is(data.toString(), s)
   const agentKey = agents.find((a) => a.id === w.agent)!.publicKey
   assert.is(checkForwarded(w, { id, gatewayKey: gp.publicKey, agentKey, output: opened }), undefined)
-  await waitFor(() => seen.slice(before).some((x) => x.topic === replyTo), 2000, 'the spy to see the reply')
+  await waitFor(() => seen.slice(before).some((x) => x.topic === replyTo), 10_000, 'the spy to see the reply')
   assert.equal(leaks(s, before), [], 'no plaintext on any topic')
 
   // sealed to another gateway: not ours, left alone; tampered: refused with a stable code

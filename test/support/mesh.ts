@@ -36,7 +36,7 @@ export async function startMesh(
   }
   const gateway = opts.gateway ? await startGateway({ broker: broker.url, ...opts.requester, identity }) : undefined
   const requester = gateway?.requester ?? (await startRequester({ broker: broker.url, ...opts.requester, identity }))
-  await requester.directory.waitFor(n, 5000)
+  await requester.directory.waitFor(n, 20_000)
   return {
     broker,
     agents,

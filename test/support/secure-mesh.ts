@@ -55,7 +55,7 @@ export async function startSecureMesh(opts: { agents?: number; auth?: Partial<Br
   }
   for (let i = 1; i <= (opts.agents ?? 2); i++) await addAgent(`t${i}`)
   const gateway = await startGateway({ broker: broker.url, identity: gatewayIdentity, credentials: { username: 'gw', password: passwords.gw! } })
-  await gateway.requester.directory.waitFor(agents.length, 5000)
+  await gateway.requester.directory.waitFor(agents.length, 20_000)
   return {
     broker,
     auth,

