@@ -107,8 +107,10 @@ test('infinite loop: deadline from outside, worker replaced, pool keeps serving'
   const took = performance.now() - started
   assert.equal([o.code, o.message], ['deadline', 'deadline of 150 ms exceeded'])
   // from outside: not before the deadline (no upper bound: a loaded machine answers late)
-  assert.ok(took >= 150, `answered after ${took} ms`)
-  assert.ok(o.durationMs >= 150)
+  // (less 1 ms: Node's timers count whole milliseconds on their own clock and may fire a fraction before
+  // performance.now() shows 150; CI once saw durationMs 149.x)
+  assert.ok(took >= 149, `answered after ${took} ms`)
+  assert.ok(o.durationMs >= 149, `ran ${o.durationMs} ms`)
   assert.is(pool.stats().restarts, before.restarts + 1)
   // both the surviving worker and the replacement serve the next jobs
   const next = await Promise.all([1, 2, 3, 4].map((i) => pool.run(req(fixtures.echo, `after ${i}`))))
