@@ -38,6 +38,7 @@ import { ModuleStore } from './module-store.ts'
 // payment (ethers, the chain client) and the engine load only when used: a device's RSS and start time
 import type { PaymentIntake, SettlementStats } from './payment-intake.ts'
 import { Admission, type Admitted } from './admission.ts'
+import { LeaveSteps, type StalledStep } from './leave-steps.ts'
 import type { ChannelAcceptance } from './channel-acceptance.ts'
 import { EPOCH_FILE, EpochCounter } from './epoch.ts'
 import { Advertiser, PresenceStatements, type PresenceBody } from './presence.ts'
@@ -74,7 +75,14 @@ export interface AgentEvents {
   blobEvicted: [BlobStoreEvents['evicted'][0]]
   /** A blob or module piece re-published for another's want (agent/blob-holder.ts). */
   blobServed: [BlobHolderEvents['served'][0]]
+  /** A step of leaving (close) did not end in its bound: left behind, the agent leaves anyway. */
+  leaveStalled: [StalledStep]
 }
+
+/** Bound of one step of leaving (unsubscribe, streams, advertiser; twice it for the broker and the executor). */
+export const LEAVE_STEP_MS = 5_000
+/** Bound of the last settlement on the way out (a chain round trip or two). */
+export const LEAVE_SETTLE_MS = 30_000
 
 export class Agent extends EventEmitter<AgentEvents> {
   readonly id: string
@@ -94,6 +102,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock
   private advertiser: Advertiser | undefined
   private closing = false
+  private readonly leaving = new LeaveSteps(systemClock, (s) => this.emit('leaveStalled', s))
   /** The OTA side (agent/update/updater.ts), when the agent follows a release channel. */
   updater: Updater | undefined
   /** Stream jobs placed here (agent/streams/). */
@@ -420,16 +429,23 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.runner.stopTaking()
     this.updater?.stop()
     this.blobHolder.stop()
-    await this.conn.unsubscribe([topics.offers, topics.agentOffers(this.id)]).catch(() => {})
-    await this.streams.close()
+    const steps = this.leaving
+    await steps.run('unsubscribe', LEAVE_STEP_MS, () => this.conn.unsubscribe([topics.offers, topics.agentOffers(this.id)]))
+    await steps.run('streams', LEAVE_STEP_MS, () => this.streams.close())
+    // running jobs get the grace (not a stall when they overrun it: that is what the grace is for)
     let grace: Timer | undefined
     await Promise.race([this.runner.idle(), new Promise<void>((resolve) => (grace = this.clock.setTimeout(resolve, graceMs)))])
     grace?.cancel()
-    await this.advertiser?.stop().catch(() => {})
-    await this.payments?.close()
-    await this.conn.close().catch(() => {})
-    await this.executor.close()
+    await steps.run('advertiser', LEAVE_STEP_MS, () => this.advertiser?.stop())
+    await steps.run('payments', LEAVE_SETTLE_MS, () => this.payments?.close())
+    await steps.run('broker', LEAVE_STEP_MS * 2, () => this.conn.close())
+    await steps.run('executor', LEAVE_STEP_MS * 2, () => this.executor.close())
     this.admission.close()
+  }
+
+  /** The step of `close()` running now ('' when none): what a stuck exit was waiting for. */
+  get leavingStep(): string {
+    return this.leaving.current
   }
 }
 

@@ -173,6 +173,7 @@ ${UPDATE_USAGE}`,
       console.log(`metrics  ${metrics.url}`)
     }
     agent.on('connection', (c) => console.log(c.connected ? 'reconnected to broker' : 'lost broker connection; retrying'))
+    agent.on('leaveStalled', (x) => console.error(`leaving: ${x.step} did not finish in ${x.ms} ms; left behind`))
     agent.on('rejected', (r) => console.error(`dropped a bad message on ${r.topic} (${r.code}): ${r.message}`))
     agent.on('blobEvicted', (e) => console.log(`blob cache full (${e.maxBytes} bytes): ${e.reason === 'budget' ? 'evicted' : 'did not keep'} ${e.sha256} (${e.bytes} bytes)`))
     const timer = setInterval(() => {
@@ -189,14 +190,26 @@ ${UPDATE_USAGE}`,
     }
     const ended = await Promise.race([stopped, ...(staged ? [staged] : [])])
     clearInterval(timer)
-    if (typeof ended === 'number') {
-      await agent.close()
-      return ended
-    }
-    console.log(`${ended}: finishing running jobs and leaving the mesh`)
+    if (typeof ended !== 'number') console.log(`${ended}: finishing running jobs and leaving the mesh`)
     await agent.close()
     telemetry?.stop()
     await metrics?.close()
-    return 0
+    const code = typeof ended === 'number' ? ended : 0
+    exitSoon(code)
+    return code
   },
 }
+
+/**
+ * After a clean leave the process ends by itself; if something still holds it (a job thread that
+ * never confirmed its exit, a socket), it ends anyway: the supervisor acts on the exit code (75:
+ * the staged release) and a service manager waits for the stop.
+ */
+function exitSoon(code: number): void {
+  setTimeout(() => {
+    console.error(`fogmesh: still running ${EXIT_AFTER_LEAVE_MS} ms after leaving the mesh; exiting with ${code}`)
+    process.exit(code)
+  }, EXIT_AFTER_LEAVE_MS).unref()
+}
+
+const EXIT_AFTER_LEAVE_MS = 3_000
